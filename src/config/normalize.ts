@@ -1,0 +1,291 @@
+import { isAbsolute, resolve, dirname } from 'node:path';
+import { McpxError } from '../errors.js';
+import { parseDuration } from '../util/duration.js';
+import { canonicalJson, sha256 } from '../util/canonical.js';
+import { expandVars } from './env.js';
+import { defaultCacheDir, defaultStateDir, expandHome } from './paths.js';
+import type { Config, ServerConfig, Transport } from './types.js';
+
+/**
+ * Raw JSON → Config, once. Every error names the file, the server and the field, and exits 2.
+ * A server whose variables are missing is kept with `problem` set: the others still run.
+ */
+type Raw = Record<string, unknown>;
+
+const CLAUDE_KEYS = ['type', 'command', 'args', 'env', 'cwd', 'url', 'headers', 'headersHelper', 'oauth', 'timeout'];
+const MCPX_KEYS = [
+  'prefix', 'disabled', 'start', 'tools', 'timeoutMs', 'maxTotalTimeoutMs', 'startupTimeoutMs', 'retries',
+  'maxConcurrent', 'maxQueue', 'maxRestarts', 'breaker', 'cache', 'errorPatterns', 'fallback', 'rateLimit',
+];
+const TOP_KEYS = ['mcpServers', 'defaults', 'cache', 'audit', '$schema'];
+
+const BUILTIN_DEFAULTS: Raw = {
+  prefix: undefined,
+  disabled: false,
+  start: 'eager',
+  timeoutMs: 30_000,
+  maxTotalTimeoutMs: 600_000,
+  startupTimeoutMs: 30_000,
+  retries: 1,
+  maxConcurrent: 16,
+  maxQueue: 64,
+  maxRestarts: 5,
+  breaker: { failureThreshold: 5, recoveryTimeoutMs: 30_000, successThreshold: 2 },
+  cache: { enabled: true, ttl: 3_600_000, staleTtl: 86_400_000, tools: {}, invalidateOnWrite: true },
+  errorPatterns: [],
+  fallback: { stale: true },
+  tools: { include: [], exclude: [], settings: {} },
+};
+
+export interface NormalizeInput {
+  raw: unknown;
+  file: string;
+  foundBy: Config['foundBy'];
+  vars: Record<string, string>;
+  envFiles: string[];
+}
+
+export function normalizeConfig(input: NormalizeInput): { config: Config; warnings: string[] } {
+  const { raw, file, vars } = input;
+  const warnings: string[] = [];
+  const where = new Where(file);
+  if (!isObject(raw)) throw where.invalid('the top level must be a JSON object with "mcpServers"');
+  for (const k of Object.keys(raw)) if (!TOP_KEYS.includes(k)) warnings.push(`${file}: unknown top-level key "${k}" ignored`);
+  if (!isObject(raw.mcpServers)) throw where.invalid('"mcpServers" must be an object of servers', 'mcpServers');
+
+  const defaults = raw.defaults === undefined ? {} : raw.defaults;
+  if (!isObject(defaults)) throw where.invalid('"defaults" must be an object', 'defaults');
+  const base = merge(BUILTIN_DEFAULTS, defaults);
+
+  const baseDir = dirname(file);
+  const servers: ServerConfig[] = [];
+  for (const [name, entry] of Object.entries(raw.mcpServers)) {
+    if (!/^[A-Za-z0-9_.-]+$/.test(name)) {
+      throw where.invalid(`server name "${name}" may only use letters, digits, "_", "-" and "."`, undefined, name);
+    }
+    if (!isObject(entry)) throw where.invalid('each server must be an object', undefined, name);
+    for (const k of Object.keys(entry)) {
+      if (!CLAUDE_KEYS.includes(k) && !MCPX_KEYS.includes(k)) warnings.push(`${file}: server "${name}": unknown key "${k}" ignored`);
+    }
+    servers.push(normalizeServer(name, merge(base, entry), where.server(name), vars, baseDir));
+  }
+
+  const cacheRaw = raw.cache ?? {};
+  if (!isObject(cacheRaw)) throw where.invalid('"cache" must be an object', 'cache');
+  const auditRaw = raw.audit ?? {};
+  if (!isObject(auditRaw)) throw where.invalid('"audit" must be an object', 'audit');
+  const auditArgs = auditRaw.args ?? 'hash';
+  if (auditArgs !== 'hash' && auditArgs !== 'redacted' && auditArgs !== 'none') {
+    throw where.invalid('"audit.args" must be "hash", "redacted" or "none"', 'audit.args');
+  }
+  const cacheDir = cacheRaw.dir === undefined ? defaultCacheDir() : str(cacheRaw.dir, where, 'cache.dir');
+  return {
+    warnings,
+    config: {
+      file,
+      foundBy: input.foundBy,
+      servers,
+      cache: {
+        dir: process.env.MCPX_CACHE_DIR || resolve(baseDir, expandHome(cacheDir)),
+        maxMb: num(cacheRaw.maxMb ?? 256, where, 'cache.maxMb'),
+        maxEntryBytes: num(cacheRaw.maxEntryBytes ?? 1_048_576, where, 'cache.maxEntryBytes'),
+      },
+      audit: { args: auditArgs, retentionDays: num(auditRaw.retentionDays ?? 30, where, 'audit.retentionDays') },
+      stateDir: defaultStateDir(),
+      envFiles: input.envFiles,
+    },
+  };
+}
+
+function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string, string>, baseDir: string): ServerConfig {
+  const type = e.type ?? (e.url !== undefined && e.command === undefined ? 'http' : 'stdio');
+  if (type !== 'stdio' && type !== 'http' && type !== 'sse') {
+    throw where.invalid(`unknown type "${String(type)}" (expected "stdio", "http" or "sse")`, 'type');
+  }
+  const transport = type as Transport;
+  if (transport === 'stdio' && e.command === undefined) {
+    throw where.invalid(e.url !== undefined ? 'has "url" but type "stdio": set "type": "http"' : 'needs either "command" (stdio) or "url" (http/sse)', 'command');
+  }
+  if (transport !== 'stdio' && e.url === undefined) throw where.invalid(`type "${transport}" needs "url"`, 'url');
+
+  // ${VAR} expansion in the fields Claude Code expands; remember which variables are used.
+  const used: ServerConfig['variables'] = [];
+  const missing: { name: string; field: string }[] = [];
+  const expand = (v: string, field: string): string => {
+    const x = expandVars(v, vars);
+    used.push(...x.used);
+    missing.push(...x.missing.map((n) => ({ name: n, field })));
+    return x.value;
+  };
+  const command = e.command === undefined ? undefined : expand(str(e.command, where, 'command'), 'command');
+  const args = strList(e.args ?? [], where, 'args').map((a, i) => expand(a, `args[${i}]`));
+  const env = mapOf(strMap(e.env ?? {}, where, 'env'), (k, v) => expand(v, `env.${k}`));
+  const cwdRaw = e.cwd === undefined ? undefined : expand(str(e.cwd, where, 'cwd'), 'cwd');
+  const cwd = cwdRaw === undefined ? undefined : isAbsolute(cwdRaw) ? cwdRaw : resolve(baseDir, expandHome(cwdRaw));
+  const url = e.url === undefined ? undefined : expand(str(e.url, where, 'url'), 'url');
+  const headers = mapOf(strMap(e.headers ?? {}, where, 'headers'), (k, v) => expand(v, `headers.${k}`));
+  if (url !== undefined && !missing.length) {
+    try { new URL(url); } catch { throw where.invalid(`"url" is not a valid URL`, 'url'); }
+  }
+
+  const prefix = e.prefix === undefined ? name : str(e.prefix, where, 'prefix');
+  if (!/^[A-Za-z0-9_-]*$/.test(prefix)) throw where.invalid('"prefix" may only use letters, digits, "_" and "-"', 'prefix');
+  const start = e.start ?? 'eager';
+  if (start !== 'eager' && start !== 'lazy') throw where.invalid('"start" must be "eager" or "lazy"', 'start');
+
+  const tools = obj(e.tools, where, 'tools');
+  const settingsRaw = obj(tools.settings ?? {}, where, 'tools.settings');
+  const toolSettings: ServerConfig['tools']['settings'] = {};
+  for (const [tool, s] of Object.entries(settingsRaw)) {
+    const so = obj(s, where, `tools.settings.${tool}`);
+    toolSettings[tool] = { timeoutMs: so.timeoutMs === undefined ? undefined : dur(so.timeoutMs, where, `tools.settings.${tool}.timeoutMs`) };
+  }
+
+  const breaker = obj(e.breaker, where, 'breaker');
+  const cache = obj(e.cache, where, 'cache');
+  const cacheTools: ServerConfig['cache']['tools'] = {};
+  for (const [tool, s] of Object.entries(obj(cache.tools ?? {}, where, 'cache.tools'))) {
+    if (s === false) { cacheTools[tool] = false; continue; }
+    if (s === true) { cacheTools[tool] = {}; continue; }
+    const so = obj(s, where, `cache.tools.${tool}`);
+    cacheTools[tool] = {
+      ttl: so.ttl === undefined ? undefined : dur(so.ttl, where, `cache.tools.${tool}.ttl`),
+      staleTtl: so.staleTtl === undefined ? undefined : dur(so.staleTtl, where, `cache.tools.${tool}.staleTtl`),
+    };
+  }
+  const fallback = obj(e.fallback, where, 'fallback');
+  const errorPatterns = strList(e.errorPatterns ?? [], where, 'errorPatterns').map((p, i) => {
+    try { return new RegExp(p, 'm'); } catch { throw where.invalid(`"${p}" is not a valid regular expression`, `errorPatterns[${i}]`); }
+  });
+  let rateLimit: ServerConfig['rateLimit'];
+  if (e.rateLimit !== undefined) {
+    const r = obj(e.rateLimit, where, 'rateLimit');
+    rateLimit = { calls: int(r.calls, where, 'rateLimit.calls', 1), perMs: dur(r.per ?? 60_000, where, 'rateLimit.per') };
+  }
+
+  const problem = missing.length
+    ? new McpxError(
+        `server "${name}": variable ${[...new Set(missing.map((m) => m.name))].join(', ')} is not set (used in ${missing.map((m) => m.field).join(', ')})`,
+        {
+          code: 'VARIABLE_MISSING', server: name, field: missing[0]!.field, file: where.file,
+          suggestion: `set it in the environment or in .env beside ${where.file}, or give a default with \${${missing[0]!.name}:-default}`,
+        },
+      )
+    : undefined;
+
+  return {
+    name, transport, command, args, env, cwd, url, headers,
+    headersHelper: e.headersHelper === undefined ? undefined : str(e.headersHelper, where, 'headersHelper'),
+    prefix,
+    disabled: bool(e.disabled, where, 'disabled'),
+    start,
+    tools: {
+      include: strList(tools.include ?? [], where, 'tools.include'),
+      exclude: strList(tools.exclude ?? [], where, 'tools.exclude'),
+      settings: toolSettings,
+    },
+    timeoutMs: dur(e.timeoutMs, where, 'timeoutMs'),
+    maxTotalTimeoutMs: dur(e.maxTotalTimeoutMs, where, 'maxTotalTimeoutMs'),
+    startupTimeoutMs: dur(e.startupTimeoutMs, where, 'startupTimeoutMs'),
+    retries: int(e.retries, where, 'retries', 0),
+    maxConcurrent: int(e.maxConcurrent, where, 'maxConcurrent', 1),
+    maxQueue: int(e.maxQueue, where, 'maxQueue', 0),
+    maxRestarts: int(e.maxRestarts, where, 'maxRestarts', 0),
+    breaker: {
+      failureThreshold: int(breaker.failureThreshold, where, 'breaker.failureThreshold', 1),
+      recoveryTimeoutMs: dur(breaker.recoveryTimeoutMs, where, 'breaker.recoveryTimeoutMs'),
+      successThreshold: int(breaker.successThreshold, where, 'breaker.successThreshold', 1),
+    },
+    cache: {
+      enabled: bool(cache.enabled, where, 'cache.enabled'),
+      ttl: dur(cache.ttl, where, 'cache.ttl'),
+      staleTtl: dur(cache.staleTtl, where, 'cache.staleTtl'),
+      tools: cacheTools,
+      invalidateOnWrite: bool(cache.invalidateOnWrite, where, 'cache.invalidateOnWrite'),
+    },
+    errorPatterns,
+    fallback: {
+      stale: bool(fallback.stale, where, 'fallback.stale'),
+      backupDir: fallback.backupDir === undefined ? undefined : resolve(baseDir, expandHome(str(fallback.backupDir, where, 'fallback.backupDir'))),
+      message: fallback.message === undefined ? undefined : str(fallback.message, where, 'fallback.message'),
+    },
+    rateLimit,
+    identity: sha256(transport, command ?? '', canonicalJson(args), cwd ?? '', url ?? ''),
+    credentialFingerprint: sha256(canonicalJson(env), canonicalJson(headers)),
+    variables: dedupeVars(used),
+    problem,
+  };
+}
+
+// ---- small checkers: each names the file, server and field ------------------------------------
+
+class Where {
+  constructor(readonly file: string, readonly serverName?: string) {}
+  server(name: string): Where { return new Where(this.file, name); }
+  invalid(reason: string, field?: string, server = this.serverName): McpxError {
+    const at = [server && `server "${server}"`, field && `field "${field}"`].filter(Boolean).join(', ');
+    return new McpxError(`${this.file}: ${at ? at + ': ' : ''}${reason}`, {
+      code: 'CONFIG_INVALID', file: this.file, server, field,
+      suggestion: 'see the config reference in README.md',
+    });
+  }
+}
+
+function isObject(v: unknown): v is Raw {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function obj(v: unknown, w: Where, field: string): Raw {
+  if (v === undefined) return {};
+  if (!isObject(v)) throw w.invalid(`must be an object, got ${JSON.stringify(v)}`, field);
+  return v;
+}
+function str(v: unknown, w: Where, field: string): string {
+  if (typeof v !== 'string') throw w.invalid(`must be a string, got ${JSON.stringify(v)}`, field);
+  return v;
+}
+function bool(v: unknown, w: Where, field: string): boolean {
+  if (typeof v !== 'boolean') throw w.invalid(`must be true or false, got ${JSON.stringify(v)}`, field);
+  return v;
+}
+function num(v: unknown, w: Where, field: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw w.invalid(`must be a non-negative number, got ${JSON.stringify(v)}`, field);
+  return v;
+}
+function int(v: unknown, w: Where, field: string, min: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw w.invalid(`must be a whole number >= ${min}, got ${JSON.stringify(v)}`, field);
+  return v;
+}
+function dur(v: unknown, w: Where, field: string): number {
+  const ms = parseDuration(v);
+  if (ms === undefined) throw w.invalid(`must be a duration (milliseconds, or "500ms", "30s", "15m", "2h", "1d"), got ${JSON.stringify(v)}`, field);
+  return ms;
+}
+function strList(v: unknown, w: Where, field: string): string[] {
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw w.invalid(`must be a list of strings, got ${JSON.stringify(v)}`, field);
+  return v as string[];
+}
+function strMap(v: unknown, w: Where, field: string): Record<string, string> {
+  const o = obj(v, w, field);
+  for (const [k, x] of Object.entries(o)) if (typeof x !== 'string') throw w.invalid(`must be a string, got ${JSON.stringify(x)}`, `${field}.${k}`);
+  return o as Record<string, string>;
+}
+function mapOf(m: Record<string, string>, f: (k: string, v: string) => string): Record<string, string> {
+  return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, f(k, v)]));
+}
+function dedupeVars(vs: ServerConfig['variables']): ServerConfig['variables'] {
+  const by = new Map<string, ServerConfig['variables'][number]>();
+  for (const v of vs) {
+    const prev = by.get(v.name);
+    by.set(v.name, prev ? { ...prev, hasDefault: prev.hasDefault && v.hasDefault } : v);
+  }
+  return [...by.values()];
+}
+
+/** Deep merge of plain objects (defaults under entry); arrays and scalars from `over` replace. */
+function merge(base: Raw, over: Raw): Raw {
+  const out: Raw = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    out[k] = isObject(v) && isObject(base[k]) ? merge(base[k] as Raw, v) : v;
+  }
+  return out;
+}
