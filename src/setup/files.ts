@@ -1,0 +1,76 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { McpxError, errorMessage } from '../errors.js';
+
+/**
+ * Small file helpers shared by `mcpx init` and `mcpx import`: where the bundled templates are,
+ * JSON read with errors that name the file, and writes that never leave a half-written file.
+ */
+
+/** The one `.mcp.json` entry Claude Code needs. */
+export const MCPX_ENTRY = Object.freeze({ command: 'npx', args: ['-y', 'mcpx', 'serve'] });
+
+/** `templates/` of the installed package: from dist/setup/ it is two levels up. */
+export function templatesDir(): string {
+  return fileURLToPath(new URL('../../templates/', import.meta.url));
+}
+
+export type JsonObject = Record<string, unknown>;
+
+export function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Reads a JSON object file; `undefined` when it does not exist. Bad JSON exits 2 naming the file. */
+export function readJsonObject(file: string): JsonObject | undefined {
+  if (!existsSync(file)) return undefined;
+  const text = readFileSync(file, 'utf8');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new McpxError(`${file}: not valid JSON: ${jsonErrorWhere(errorMessage(e), text)}`, {
+      code: 'CONFIG_PARSE',
+      file,
+      suggestion: 'fix the JSON syntax (comments and trailing commas are not allowed), then run again',
+    });
+  }
+  if (!isObject(raw)) {
+    throw new McpxError(`${file}: the top level must be a JSON object`, { code: 'CONFIG_INVALID', file });
+  }
+  return raw;
+}
+
+/**
+ * V8 sometimes quotes the file's text in the message (`Unexpected token 'x', "…" is not valid JSON`);
+ * a .mcp.json can hold a token, so drop the quote and say line/column instead of a position.
+ */
+export function jsonErrorWhere(message: string, text: string): string {
+  let m = message.replace(/, ".*" is not valid JSON$/s, '');
+  const pos = /at position (\d+)/.exec(m);
+  if (pos) {
+    const before = text.slice(0, Number(pos[1]));
+    const line = before.split('\n').length;
+    m = m.replace(/ ?(in JSON )?at position \d+.*$/s, ` at line ${line}, column ${before.length - before.lastIndexOf('\n')}`);
+  }
+  return m;
+}
+
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value, null, 2) + '\n';
+}
+
+/** Write to a temp file beside the target, then rename: a crash never leaves a truncated config. */
+export function writeFileAtomic(file: string, text: string): void {
+  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
+/** `.mcp.json.bak`, or `.mcp.json.bak.1`, `.2`… when taken: an earlier backup is never clobbered. */
+export function freeBackupName(file: string): string {
+  let name = `${file}.bak`;
+  for (let i = 1; existsSync(name); i++) name = `${file}.bak.${i}`;
+  return name;
+}

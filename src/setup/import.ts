@@ -1,0 +1,165 @@
+import { copyFileSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { McpxError, isMcpxError } from '../errors.js';
+import { normalizeConfig } from '../config/normalize.js';
+import { MCPX_ENTRY, freeBackupName, isObject, jsonText, readJsonObject, writeFileAtomic, type JsonObject } from './files.js';
+
+/**
+ * `mcpx import`, headless: moves the servers of a Claude Code .mcp.json into mcpx.json and leaves
+ * .mcp.json with the single mcpx entry (plus whatever mcpx cannot run), after a backup.
+ *
+ * A server name already in mcpx.json with a different entry is a conflict: the import refuses
+ * (exit 2, nothing written) rather than renaming, because a rename silently changes the tool names
+ * the model sees (`<prefix>__<tool>`). An identical entry is simply not added twice.
+ */
+export interface ImportOptions {
+  /** The .mcp.json to read. */
+  path: string;
+  /** mcpx.json to write; default: beside the .mcp.json. */
+  config?: string;
+  dryRun?: boolean;
+}
+
+export interface ImportResult {
+  source: string;
+  target: string;
+  dryRun: boolean;
+  /** Moved into mcpx.json. */
+  moved: { name: string; transport: string }[];
+  /** Already in mcpx.json with the same entry: removed from .mcp.json, not added twice. */
+  alreadyPresent: string[];
+  /** Left in .mcp.json, with why. */
+  left: { name: string; reason: string }[];
+  /** Written (or, with dryRun, to be written). */
+  files: { file: string; action: 'created' | 'updated' | 'backup' }[];
+  /** Names only, never values. */
+  warnings: string[];
+}
+
+const TRANSPORTS = ['stdio', 'http', 'sse'];
+
+export function importMcpJson(opts: ImportOptions): ImportResult {
+  const source = resolve(opts.path);
+  const target = opts.config ? resolve(opts.config) : join(dirname(source), 'mcpx.json');
+  const doc = readJsonObject(source);
+  if (!doc) {
+    throw new McpxError(`${source} does not exist`, {
+      code: 'CONFIG_NOT_FOUND', file: source, suggestion: 'pass the path of a Claude Code .mcp.json: mcpx import PATH',
+    });
+  }
+  const servers = serversOf(doc, source);
+  const existing = readJsonObject(target);
+  const existingServers = existing ? serversOf(existing, target) : {};
+
+  const r: ImportResult = { source, target, dryRun: opts.dryRun === true, moved: [], alreadyPresent: [], left: [], files: [], warnings: [] };
+  const keep: JsonObject = {};
+  const add: JsonObject = {};
+  const conflicts: string[] = [];
+  for (const [name, entry] of Object.entries(servers)) {
+    if (isMcpxItself(name, entry)) { keep[name] = entry; continue; }
+    const why = cannotMove(name, entry, target);
+    if (why) {
+      keep[name] = entry;
+      r.left.push({ name, reason: why });
+      continue;
+    }
+    const moved = rebaseCwd(entry as JsonObject, dirname(source), dirname(target));
+    if (name in existingServers) {
+      if (JSON.stringify(existingServers[name]) === JSON.stringify(moved)) r.alreadyPresent.push(name);
+      else conflicts.push(name);
+      continue;
+    }
+    add[name] = moved;
+    r.moved.push({ name, transport: transportOf(moved) });
+    r.warnings.push(...literalSecrets(name, moved));
+  }
+  if (conflicts.length) {
+    throw new McpxError(`${target} already has different servers named ${conflicts.map((n) => `"${n}"`).join(', ')}; not overwriting them`, {
+      code: 'USAGE',
+      file: target,
+      suggestion: `rename the server in ${basename(source)} or in ${basename(target)} (or delete the copy you do not want), then run mcpx import again`,
+    });
+  }
+
+  // mcpx first, then what stays behind; other top-level keys of both files are kept.
+  const mcpxKept = Object.keys(keep).some((n) => isMcpxItself(n, keep[n]));
+  const nextDoc = { ...doc, mcpServers: { ...(mcpxKept ? {} : { mcpx: MCPX_ENTRY }), ...keep } };
+  const nextConfig = { ...(existing ?? {}), mcpServers: { ...existingServers, ...add } };
+  // The result must load: check it as serve would, before anything is written.
+  normalizeConfig({ raw: nextConfig, file: target, foundBy: 'flag', vars: {}, envFiles: [] });
+
+  const sourceChanges = JSON.stringify(nextDoc) !== JSON.stringify(doc);
+  if (r.moved.length) r.files.push({ file: target, action: existing ? 'updated' : 'created' });
+  const backup = freeBackupName(source);
+  if (sourceChanges) r.files.push({ file: backup, action: 'backup' }, { file: source, action: 'updated' });
+  if (r.dryRun) return r;
+
+  // Order matters: mcpx.json first, so a failure later leaves the servers reachable somewhere,
+  // and a re-run finds them "already present".
+  if (r.moved.length) writeFileAtomic(target, jsonText(nextConfig));
+  if (sourceChanges) {
+    copyFileSync(source, backup);
+    writeFileAtomic(source, jsonText(nextDoc));
+  }
+  return r;
+}
+
+function serversOf(doc: JsonObject, file: string): JsonObject {
+  const s = doc.mcpServers ?? {};
+  if (!isObject(s)) throw new McpxError(`${file}: "mcpServers" must be an object`, { code: 'CONFIG_INVALID', file, field: 'mcpServers' });
+  return s;
+}
+
+/** mcpx's own entry (by name, or an entry that runs `mcpx serve`) stays in .mcp.json. */
+function isMcpxItself(name: string, entry: unknown): boolean {
+  if (name === 'mcpx') return true;
+  if (!isObject(entry) || typeof entry.command !== 'string') return false;
+  const words = [entry.command, ...(Array.isArray(entry.args) ? entry.args : [])].map(String);
+  return words.includes('serve') && words.some((w) => /(^|[/\\])mcpx(\.js)?$/.test(w) || /^mcpx@/.test(w));
+}
+
+/** Why an entry cannot run under mcpx (undefined: it can). */
+function cannotMove(name: string, entry: unknown, target: string): string | undefined {
+  if (!isObject(entry)) return 'not a JSON object';
+  const type = entry.type ?? (entry.url !== undefined && entry.command === undefined ? 'http' : 'stdio');
+  if (typeof type !== 'string' || !TRANSPORTS.includes(type)) {
+    return `type ${JSON.stringify(entry.type)} is not one mcpx can run (${TRANSPORTS.join(', ')})`;
+  }
+  try {
+    normalizeConfig({ raw: { mcpServers: { [name]: entry } }, file: target, foundBy: 'flag', vars: {}, envFiles: [] });
+    return undefined;
+  } catch (e) {
+    if (!isMcpxError(e)) throw e;
+    return e.message.replace(`${target}: `, '');
+  }
+}
+
+function transportOf(e: JsonObject): string {
+  return typeof e.type === 'string' ? e.type : e.url !== undefined && e.command === undefined ? 'http' : 'stdio';
+}
+
+/**
+ * mcpx resolves a relative `cwd` against the config's directory; Claude Code used the project
+ * directory (where .mcp.json is). When the two differ, rewrite it so it names the same place.
+ * `args` are left alone: mcpx cannot know which of them are paths.
+ */
+function rebaseCwd(entry: JsonObject, from: string, to: string): JsonObject {
+  if (typeof entry.cwd !== 'string' || isAbsolute(entry.cwd) || entry.cwd.startsWith('~') || entry.cwd.includes('${') || from === to) return entry;
+  return { ...entry, cwd: relative(to, resolve(from, entry.cwd)) || '.' };
+}
+
+/** A literal (non-${VAR}) value in env or headers is likely a secret now committed to a file. */
+function literalSecrets(name: string, e: JsonObject): string[] {
+  const out: string[] = [];
+  for (const field of ['env', 'headers'] as const) {
+    const m = e[field];
+    if (!isObject(m)) continue;
+    for (const [k, v] of Object.entries(m)) {
+      if (typeof v === 'string' && v !== '' && !v.includes('${') && /key|token|secret|password|auth/i.test(k)) {
+        out.push(`server "${name}": ${field}.${k} holds a literal value; consider "\${${k.replace(/[^A-Za-z0-9_]/g, '_').toUpperCase()}}" and a .env file`);
+      }
+    }
+  }
+  return out;
+}
+
