@@ -1,0 +1,44 @@
+import type { Statement } from 'better-sqlite3';
+import { errorMessage } from '../errors.js';
+import { log as defaultLog, type Logger } from '../util/log.js';
+import type { CacheDb } from './db.js';
+import { withBusyRetry } from './sqlite-errors.js';
+
+/**
+ * A child's catalog (tools, prompts, resources, templates) by fingerprint, so that serve can list a
+ * lazy or slow child's tools before it has started. JSON text; failures are logged, never thrown.
+ */
+export class CatalogStore {
+  private readonly select: Statement;
+  private readonly upsert: Statement;
+  private readonly log: Logger;
+
+  constructor(private readonly cdb: CacheDb, opts: { log?: Logger } = {}) {
+    this.log = opts.log ?? defaultLog;
+    this.select = cdb.db.prepare('SELECT data, fetched_at FROM catalog WHERE fingerprint = ?');
+    this.upsert = cdb.db.prepare(`INSERT INTO catalog (fingerprint, server, data, fetched_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (fingerprint) DO UPDATE SET server = excluded.server, data = excluded.data, fetched_at = excluded.fetched_at`);
+  }
+
+  get(fingerprint: string): { data: unknown; fetchedAt: number } | undefined {
+    try {
+      const row = this.select.get(fingerprint) as { data: string; fetched_at: number } | undefined;
+      return row && { data: JSON.parse(row.data), fetchedAt: row.fetched_at };
+    } catch (e) {
+      this.log.debug(`cache: could not read the catalog (${errorMessage(e)})`);
+      return undefined;
+    }
+  }
+
+  /** Returns false when not stored (read-only cache, write failure). */
+  put(fingerprint: string, server: string, data: unknown, now = Date.now()): boolean {
+    if (!this.cdb.writable) return false;
+    try {
+      withBusyRetry(() => this.upsert.run(fingerprint, server, JSON.stringify(data), now));
+      return true;
+    } catch (e) {
+      this.log.warn(`cache: could not store the catalog of "${server}" (${errorMessage(e)})`);
+      return false;
+    }
+  }
+}

@@ -1,0 +1,123 @@
+import Database from 'better-sqlite3';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { errorMessage, isMcpxError } from '../errors.js';
+import { log as defaultLog, type Logger } from '../util/log.js';
+import { migrate, SCHEMA_VERSION, userVersion } from './migrations.js';
+import { errorCode, isCorrupt, withBusyRetry } from './sqlite-errors.js';
+
+/**
+ * Opening the cache database: `${dir}/cache.db`, WAL, busy timeout, migrations. It never fails the
+ * caller for an environmental reason: a corrupt file is moved aside and recreated; a directory we
+ * cannot write (or a full disk) gives a read-only or in-memory database with `writable: false` and
+ * one warning. The one refusal is a schema newer than this code (McpxError 'CACHE').
+ */
+export interface CacheDb {
+  readonly db: Database.Database;
+  /** The file, or ':memory:' after a fallback. */
+  readonly path: string;
+  /** False when results cannot be stored (read-only file, in-memory fallback). */
+  readonly writable: boolean;
+  close(): void;
+}
+
+export const DB_FILE = 'cache.db';
+const BUSY_TIMEOUT_MS = 5000;
+
+export function openDatabase(dir: string, opts: { log?: Logger } = {}): CacheDb {
+  const log = opts.log ?? defaultLog;
+  const path = join(dir, DB_FILE);
+  let failure: unknown;
+  try {
+    return openWritable(dir, path);
+  } catch (e) {
+    if (isMcpxError(e)) throw e;
+    failure = e;
+  }
+  if (isCorrupt(failure)) {
+    try {
+      const aside = moveAside(path);
+      log.warn(`cache database ${path} was damaged (${reason(failure)}); moved it to ${aside} and started a fresh one`);
+      return openWritable(dir, path);
+    } catch (e) {
+      if (isMcpxError(e)) throw e;
+      failure = e;
+    }
+  }
+  return openFallback(path, failure, log);
+}
+
+function openWritable(dir: string, path: string): CacheDb {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // Create it 0600 ourselves: SQLite would use the umask, and results may be private. -wal/-shm follow it.
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+  try {
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    // Switching to WAL takes an exclusive lock and can report BUSY without waiting when several start at once.
+    withBusyRetry(() => db.pragma('journal_mode = WAL'), 20);
+    db.pragma('synchronous = NORMAL');
+    // quick_check, not integrity_check: it skips index cross-checks, so it stays cheap on every start.
+    const check = db.pragma('quick_check(1)', { simple: true });
+    if (check !== 'ok') throw Object.assign(new Error(`quick_check: ${String(check)}`), { code: 'SQLITE_CORRUPT' });
+    withBusyRetry(() => migrate(db));
+    // Proves we can write (a file we may read but not write opens without complaint).
+    withBusyRetry(() => db.exec('BEGIN IMMEDIATE; COMMIT'));
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  return wrap(db, path, true);
+}
+
+/** Read-only when the file is there and current; otherwise an in-memory database nobody else sees. */
+function openFallback(path: string, failure: unknown, log: Logger): CacheDb {
+  const why = reason(failure);
+  if (existsSync(path)) {
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+      const v = userVersion(db);
+      if (v > SCHEMA_VERSION) migrate(db); // throws the clear 'newer schema' error
+      if (v === SCHEMA_VERSION) {
+        db.prepare('SELECT count(*) FROM entries').get(); // proves the WAL index is usable read-only
+        log.warn(`cache database ${path} is not writable (${why}); reading it, but new results are not cached`);
+        return wrap(db, path, false);
+      }
+      db.close();
+    } catch (e) {
+      db?.close();
+      if (isMcpxError(e)) throw e;
+    }
+  }
+  const mem = new Database(':memory:');
+  migrate(mem);
+  log.warn(`cache database ${path} cannot be used (${why}); results are not cached by this process`);
+  return wrap(mem, ':memory:', false);
+}
+
+function wrap(db: Database.Database, path: string, writable: boolean): CacheDb {
+  return {
+    db,
+    path,
+    writable,
+    close() {
+      if (db.open) db.close();
+    },
+  };
+}
+
+/** cache.db → cache.db.corrupt-<timestamp> (with its -wal and -shm), so nothing is lost for a post-mortem. */
+function moveAside(path: string): string {
+  const aside = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  for (const suffix of ['', '-wal', '-shm']) {
+    if (existsSync(path + suffix)) renameSync(path + suffix, aside + suffix);
+  }
+  return aside;
+}
+
+function reason(e: unknown): string {
+  const code = errorCode(e);
+  const msg = errorMessage(e);
+  return code && !msg.includes(code) ? `${code}: ${msg}` : msg;
+}

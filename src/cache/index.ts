@@ -1,0 +1,10 @@
+export { openDatabase, DB_FILE, type CacheDb } from './db.js';
+export { migrate, MIGRATIONS, SCHEMA_VERSION, userVersion, type Migration } from './migrations.js';
+export { cacheKey, type KeyParts } from './key.js';
+export {
+  SqliteResultStore, startMaintenance,
+  type CachedEntry, type PutEntry, type InvalidateFilter, type ResultStore, type ServerSummary, type StoreSummary, type SqliteStoreOptions,
+} from './store.js';
+export { SingleFlight } from './singleflight.js';
+export { CatalogStore } from './catalog.js';
+export { StatsRecorder, readStats, COUNTERS, LATENCY_BUCKETS_MS, type Counter, type ServerStats } from './stats.js';

@@ -1,0 +1,90 @@
+import type { Database } from 'better-sqlite3';
+import { McpxError } from '../errors.js';
+
+/**
+ * Schema versions, tracked in PRAGMA user_version. One function per step; each step runs in its own
+ * IMMEDIATE transaction together with the version bump, so a crash leaves the previous version intact
+ * and two processes starting at once cannot both run a step. Append new steps; never edit old ones.
+ */
+export type Migration = (db: Database) => void;
+
+/** Version 1: results, child catalogs, per-server counters, serve status. (audit comes in a later step) */
+function v1Initial(db: Database): void {
+  db.exec(`
+    CREATE TABLE entries (
+      key         TEXT PRIMARY KEY,
+      server      TEXT NOT NULL,
+      tool        TEXT NOT NULL,
+      result      TEXT NOT NULL,
+      stored_at   INTEGER NOT NULL,
+      expires_at  INTEGER NOT NULL,
+      stale_until INTEGER NOT NULL,
+      bytes       INTEGER NOT NULL,
+      last_hit    INTEGER NOT NULL
+    );
+    CREATE INDEX entries_stale_until ON entries (stale_until);
+    CREATE INDEX entries_server_tool ON entries (server, tool);
+    CREATE INDEX entries_last_hit ON entries (last_hit);
+
+    CREATE TABLE catalog (
+      fingerprint TEXT PRIMARY KEY,
+      server      TEXT NOT NULL,
+      data        TEXT NOT NULL,
+      fetched_at  INTEGER NOT NULL
+    );
+
+    -- One row per server and counter: hits, misses, ..., latency_le_<ms> buckets, latency_max_ms.
+    CREATE TABLE stats (
+      server TEXT NOT NULL,
+      name   TEXT NOT NULL,
+      value  INTEGER NOT NULL DEFAULT 0,
+      PRIMARY KEY (server, name)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE status (
+      pid        INTEGER PRIMARY KEY,
+      data       TEXT NOT NULL,
+      updated_at INTEGER NOT NULL
+    );
+
+    -- generation: bumped by every invalidation, so other processes know to drop their in-memory L1.
+    CREATE TABLE meta (
+      name  TEXT PRIMARY KEY,
+      value INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO meta (name, value) VALUES ('generation', 0);
+  `);
+}
+
+export const MIGRATIONS: readonly Migration[] = [v1Initial];
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function userVersion(db: Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/** Brings the database to the newest version; refuses one written by a newer mcpx. */
+export function migrate(db: Database, migrations: readonly Migration[] = MIGRATIONS, file = db.name): number {
+  const target = migrations.length;
+  refuseNewer(userVersion(db), target, file);
+  for (let v = userVersion(db); v < target; v++) {
+    db.transaction(() => {
+      if (userVersion(db) !== v) return; // another process ran this step first
+      migrations[v]!(db);
+      db.pragma(`user_version = ${v + 1}`);
+    }).immediate();
+  }
+  const now = userVersion(db);
+  refuseNewer(now, target, file);
+  return now;
+}
+
+function refuseNewer(version: number, target: number, file: string): void {
+  if (version <= target) return;
+  throw new McpxError(`cache database ${file} has schema version ${version}, newer than this mcpx understands (${target})`, {
+    code: 'CACHE',
+    file,
+    suggestion: 'upgrade mcpx, or point cache.dir / $MCPX_CACHE_DIR at another directory',
+    context: { version, supported: target },
+  });
+}

@@ -1,0 +1,137 @@
+import type { Database, Statement } from 'better-sqlite3';
+import { errorMessage } from '../errors.js';
+import { log as defaultLog, type Logger } from '../util/log.js';
+import type { CacheDb } from './db.js';
+import { withBusyRetry } from './sqlite-errors.js';
+
+/**
+ * Per-server counters and a latency histogram, in the `stats` table (one row per server and name).
+ * Counted in memory and added to the table every flushMs in one transaction, never a write per call.
+ * Latency is kept as cumulative bucket counts (latency_le_<ms>), so any process can add to it and
+ * percentiles come out as bucket upper bounds.
+ */
+export type Counter = 'hits' | 'stale_hits' | 'misses' | 'calls' | 'errors' | 'timeouts' | 'breaker_opens';
+export const COUNTERS: readonly Counter[] = ['hits', 'stale_hits', 'misses', 'calls', 'errors', 'timeouts', 'breaker_opens'];
+
+/** Upper bounds in ms; the last bucket (inf) holds everything slower. */
+export const LATENCY_BUCKETS_MS: readonly number[] = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000];
+const bucketName = (i: number): string => (i < LATENCY_BUCKETS_MS.length ? `latency_le_${LATENCY_BUCKETS_MS[i]}` : 'latency_le_inf');
+const MAX = 'latency_max_ms';
+
+export class StatsRecorder {
+  private pending = new Map<string, Map<string, number>>();
+  private readonly upsert: Statement;
+  private readonly timer: NodeJS.Timeout;
+  private readonly log: Logger;
+  private warned = false;
+
+  constructor(private readonly cdb: CacheDb, opts: { flushMs?: number; log?: Logger } = {}) {
+    this.log = opts.log ?? defaultLog;
+    // Counters add up across processes; the maximum is the one value that does not.
+    this.upsert = cdb.db.prepare(`INSERT INTO stats (server, name, value) VALUES (?, ?, ?)
+      ON CONFLICT (server, name) DO UPDATE SET value =
+        CASE WHEN excluded.name = '${MAX}' THEN max(value, excluded.value) ELSE value + excluded.value END`);
+    this.timer = setInterval(() => this.flush(), opts.flushMs ?? 1000);
+    this.timer.unref();
+  }
+
+  count(server: string, counter: Counter, n = 1): void {
+    this.add(server, counter, n);
+  }
+
+  latency(server: string, ms: number): void {
+    const v = Math.max(0, Math.round(ms));
+    let i = LATENCY_BUCKETS_MS.findIndex((b) => v <= b);
+    if (i < 0) i = LATENCY_BUCKETS_MS.length;
+    this.add(server, bucketName(i), 1);
+    this.add(server, 'latency_count', 1);
+    this.add(server, 'latency_sum_ms', v);
+    const m = this.bucket(server);
+    m.set(MAX, Math.max(m.get(MAX) ?? 0, v));
+  }
+
+  /** Writes what was counted since the last flush. On failure the counts are kept for the next try. */
+  flush(): void {
+    if (this.pending.size === 0 || !this.cdb.writable || !this.cdb.db.open) return;
+    const batch = this.pending;
+    this.pending = new Map();
+    try {
+      withBusyRetry(() =>
+        this.cdb.db.transaction(() => {
+          for (const [server, m] of batch) for (const [name, value] of m) this.upsert.run(server, name, value);
+        }).immediate(),
+      );
+    } catch (e) {
+      for (const [server, m] of batch) for (const [name, value] of m) {
+        if (name === MAX) this.bucket(server).set(MAX, Math.max(this.bucket(server).get(MAX) ?? 0, value));
+        else this.add(server, name, value);
+      }
+      if (!this.warned) this.log.warn(`cache: could not write stats (${errorMessage(e)}); will retry`);
+      this.warned = true;
+    }
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.flush();
+  }
+
+  private add(server: string, name: string, n: number): void {
+    const m = this.bucket(server);
+    m.set(name, (m.get(name) ?? 0) + n);
+  }
+
+  private bucket(server: string): Map<string, number> {
+    let m = this.pending.get(server);
+    if (!m) this.pending.set(server, (m = new Map()));
+    return m;
+  }
+}
+
+export interface ServerStats {
+  server: string;
+  hits: number;
+  staleHits: number;
+  misses: number;
+  calls: number;
+  errors: number;
+  timeouts: number;
+  breakerOpens: number;
+  latency: { count: number; meanMs: number | null; p50Ms: number | null; p95Ms: number | null; maxMs: number | null };
+}
+
+/** Everything recorded so far, one row per server, with p50/p95 as histogram bucket upper bounds. */
+export function readStats(cdb: CacheDb | Database): ServerStats[] {
+  const db = 'db' in cdb ? cdb.db : cdb;
+  const rows = db.prepare('SELECT server, name, value FROM stats ORDER BY server').all() as { server: string; name: string; value: number }[];
+  const by = new Map<string, Map<string, number>>();
+  for (const r of rows) {
+    if (!by.has(r.server)) by.set(r.server, new Map());
+    by.get(r.server)!.set(r.name, r.value);
+  }
+  return [...by].map(([server, m]) => {
+    const c = (name: string): number => m.get(name) ?? 0;
+    const count = c('latency_count');
+    const max = m.has(MAX) ? c(MAX) : null;
+    const pct = (p: number): number | null => {
+      if (count === 0) return null;
+      let seen = 0;
+      for (let i = 0; i <= LATENCY_BUCKETS_MS.length; i++) {
+        seen += c(bucketName(i));
+        if (seen >= p * count) return i < LATENCY_BUCKETS_MS.length ? Math.min(LATENCY_BUCKETS_MS[i]!, max ?? Infinity) : max;
+      }
+      return max;
+    };
+    return {
+      server,
+      hits: c('hits'),
+      staleHits: c('stale_hits'),
+      misses: c('misses'),
+      calls: c('calls'),
+      errors: c('errors'),
+      timeouts: c('timeouts'),
+      breakerOpens: c('breaker_opens'),
+      latency: { count, meanMs: count ? Math.round(c('latency_sum_ms') / count) : null, p50Ms: pct(0.5), p95Ms: pct(0.95), maxMs: max },
+    };
+  });
+}
