@@ -1,0 +1,101 @@
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfigFile, mcpx, tempDir } from './helpers.js';
+
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => ({ dir, cleanup } = tempDir()));
+afterEach(() => cleanup());
+
+const read = (f: string): string => readFileSync(join(dir, f), 'utf8');
+const SECRET = 'ghp_do_not_print_me_123';
+const github = { command: 'npx', args: ['-y', '@modelcontextprotocol/server-github'], env: { GITHUB_TOKEN: SECRET } };
+const docs = { type: 'http', url: 'https://example.com/mcp', headers: { Authorization: 'Bearer ${DOCS_TOKEN}' } };
+const live = { type: 'ws', url: 'wss://example.com/ws' };
+const MCPX = { command: 'npx', args: ['-y', 'mcpx', 'serve'] };
+const SAMPLE = JSON.stringify({ mcpServers: { github, docs, live }, projectNote: 'kept' }, null, 2);
+
+describe('mcpx import', () => {
+  beforeEach(() => writeFileSync(join(dir, '.mcp.json'), SAMPLE));
+
+  it('moves the runnable entries into mcpx.json, leaves the ws one, keeps a backup', async () => {
+    const r = await mcpx(dir, 'import');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(read('.mcp.json.bak')).toBe(SAMPLE);
+    expect(JSON.parse(read('.mcp.json'))).toEqual({ mcpServers: { mcpx: MCPX, live }, projectNote: 'kept' });
+    expect(JSON.parse(read('mcpx.json'))).toEqual({ mcpServers: { github, docs } });
+    const { config } = await loadConfigFile(join(dir, 'mcpx.json'));
+    expect(config.servers.map((s) => [s.name, s.transport])).toEqual([['github', 'stdio'], ['docs', 'http']]);
+    expect(r.stderr).toMatch(/left "live".*type "ws"/);
+    expect(r.stdout + r.stderr).not.toContain(SECRET); // names only, never values
+    expect(r.stderr).toContain('GITHUB_TOKEN');
+  });
+
+  it('--dry-run prints the plan and writes nothing', async () => {
+    const r = await mcpx(dir, 'import', '--dry-run');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain('would move github');
+    expect(readdirSync(dir)).toEqual(['.mcp.json']);
+    expect(read('.mcp.json')).toBe(SAMPLE);
+  });
+
+  it('bad JSON exits 2 naming the file, without echoing its text', async () => {
+    writeFileSync(join(dir, 'broken.json'), `xx ${SECRET}`);
+    const r = await mcpx(dir, 'import', 'broken.json');
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(join(dir, 'broken.json'));
+    expect(r.stderr).not.toContain(SECRET);
+  });
+
+  it('a missing file exits 2 naming it', async () => {
+    const r = await mcpx(dir, 'import', 'nope.json');
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(join(dir, 'nope.json'));
+  });
+
+  it('merges into an existing mcpx.json; refuses a same-named, different server (exit 2, nothing written)', async () => {
+    const existing = { defaults: { retries: 0 }, mcpServers: { docs: { command: 'node', args: ['docs.js'] }, mine: { command: 'node', args: ['m.js'] } } };
+    writeFileSync(join(dir, 'mcpx.json'), JSON.stringify(existing));
+    const refused = await mcpx(dir, 'import');
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain('"docs"');
+    expect(JSON.parse(read('mcpx.json'))).toEqual(existing);
+    expect(read('.mcp.json')).toBe(SAMPLE);
+
+    // Once the clash is gone, the import merges and keeps what was there.
+    writeFileSync(join(dir, 'mcpx.json'), JSON.stringify({ ...existing, mcpServers: { mine: existing.mcpServers.mine } }));
+    const r = await mcpx(dir, 'import');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(read('mcpx.json'))).toEqual({ defaults: { retries: 0 }, mcpServers: { mine: existing.mcpServers.mine, github, docs } });
+    await loadConfigFile(join(dir, 'mcpx.json'));
+  });
+
+  it('is idempotent: a second run finds nothing to do and keeps the first backup', async () => {
+    await mcpx(dir, 'import');
+    const after = read('.mcp.json');
+    const r = await mcpx(dir, 'import', '--json');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ moved: [], files: [] });
+    expect(read('.mcp.json')).toBe(after);
+    expect(read('.mcp.json.bak')).toBe(SAMPLE);
+  });
+
+  it('keeps an existing mcpx entry as it is and does not import it', async () => {
+    const custom = { command: 'node', args: ['/opt/mcpx/bin/mcpx.js', 'serve'], env: { MCPX_CONFIG: 'x.json' } };
+    writeFileSync(join(dir, '.mcp.json'), JSON.stringify({ mcpServers: { mcpx: custom, github } }));
+    const r = await mcpx(dir, 'import');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(read('.mcp.json'))).toEqual({ mcpServers: { mcpx: custom } });
+    expect(Object.keys(JSON.parse(read('mcpx.json')).mcpServers)).toEqual(['github']);
+  });
+
+  it('--config writes elsewhere and rebases a relative cwd so it names the same directory', async () => {
+    mkdirSync(join(dir, 'conf'));
+    writeFileSync(join(dir, '.mcp.json'), JSON.stringify({ mcpServers: { tool: { command: 'node', args: ['t.js'], cwd: 'tools' } } }));
+    const r = await mcpx(dir, 'import', '--config', 'conf/mcpx.json');
+    expect(r.exitCode, r.stderr).toBe(0);
+    const { config } = await loadConfigFile(join(dir, 'conf/mcpx.json'));
+    expect(config.servers[0]!.cwd).toBe(join(dir, 'tools'));
+  });
+});

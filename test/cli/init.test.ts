@@ -1,0 +1,120 @@
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { REPO, loadConfigFile, mcpx, tempDir } from './helpers.js';
+
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => ({ dir, cleanup } = tempDir()));
+afterEach(() => cleanup());
+
+const read = (f: string): string => readFileSync(join(dir, f), 'utf8');
+const serverNames = (): string[] => Object.keys(JSON.parse(read('mcpx.json')).mcpServers);
+
+describe('mcpx init', () => {
+  it('writes mcpx.json (valid), .env.example and .gitignore into an empty directory', async () => {
+    const r = await mcpx(dir, 'init');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(serverNames()).toEqual(['context7', 'confluence', 'notion', 'standards']);
+    const { config } = await loadConfigFile(join(dir, 'mcpx.json'));
+    const byName = Object.fromEntries(config.servers.map((s) => [s.name, s]));
+    expect(byName.context7!.cache.ttl).toBe(2 * 3_600_000);
+    expect(byName.context7!.errorPatterns.map(String)).toContain('/fetch failed/m');
+    expect(byName.confluence).toMatchObject({ timeoutMs: 5_000, breaker: { failureThreshold: 3 } });
+    expect(byName.confluence!.fallback.backupDir).toBe(join(dir, 'docs/confluence-backup'));
+    expect(byName.notion!.rateLimit).toEqual({ calls: 180, perMs: 60_000 });
+    expect(byName.standards).toMatchObject({ timeoutMs: 2_000, cwd: dir });
+    expect(read('.env.example')).toMatch(/^# NOTION_TOKEN=$/m);
+    expect(read('.env.example')).toMatch(/^# CONFLUENCE_API_TOKEN=$/m);
+    expect(read('.gitignore')).toBe('.env\n');
+    // Without --register the entry is printed, not written.
+    expect(JSON.parse(r.stdout)).toEqual({ mcpServers: { mcpx: { command: 'npx', args: ['-y', 'mcpx', 'serve'] } } });
+    expect(existsSync(join(dir, '.mcp.json'))).toBe(false);
+  });
+
+  it('refuses to overwrite an existing mcpx.json without --force (exit 2, file unchanged)', async () => {
+    await mcpx(dir, 'init');
+    writeFileSync(join(dir, 'mcpx.json'), '{"mcpServers": {}}\n');
+    const r = await mcpx(dir, 'init');
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(join(dir, 'mcpx.json'));
+    expect(r.stderr).toContain('--force');
+    expect(read('mcpx.json')).toBe('{"mcpServers": {}}\n');
+  });
+
+  it('overwrites with --force', async () => {
+    writeFileSync(join(dir, 'mcpx.json'), '{"mcpServers": {}}\n');
+    writeFileSync(join(dir, '.env.example'), 'OLD=1\n');
+    const r = await mcpx(dir, 'init', '--force', '--with', 'notion');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(serverNames()).toEqual(['notion']);
+    expect(read('.env.example')).not.toContain('OLD=1');
+  });
+
+  it('--with writes only the chosen servers and their variables', async () => {
+    const r = await mcpx(dir, 'init', '--with', 'notion,standards,context7-remote');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(serverNames()).toEqual(['notion', 'standards', 'context7-remote']);
+    const { config } = await loadConfigFile(join(dir, 'mcpx.json'));
+    expect(config.servers.find((s) => s.name === 'context7-remote')).toMatchObject({ transport: 'http', url: 'https://mcp.context7.com/mcp' });
+    const env = read('.env.example');
+    expect(env).toContain('NOTION_TOKEN');
+    expect(env).toContain('CONTEXT7_API_KEY');
+    expect(env).not.toContain('CONFLUENCE');
+  });
+
+  it('an unknown --with name exits 2, names it, lists the valid ones and writes nothing', async () => {
+    const r = await mcpx(dir, 'init', '--with', 'notion,jira');
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('"jira"');
+    expect(r.stderr).toContain('confluence, context7, context7-remote, notion, standards');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('--register merges the mcpx entry into .mcp.json, keeping other entries and keys', async () => {
+    const other = { command: 'node', args: ['x.js'] };
+    writeFileSync(join(dir, '.mcp.json'), JSON.stringify({ mcpServers: { other }, note: 'kept' }));
+    const r = await mcpx(dir, 'init', '--register', '--with', 'standards');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(read('.mcp.json'))).toEqual({
+      mcpServers: { other, mcpx: { command: 'npx', args: ['-y', 'mcpx', 'serve'] } },
+      note: 'kept',
+    });
+    expect(r.stderr).toContain('mcpx import'); // the other entry could move behind mcpx
+  });
+
+  it('--register into an empty directory creates .mcp.json', async () => {
+    const r = await mcpx(dir, 'init', '--register');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(read('.mcp.json'))).toEqual({ mcpServers: { mcpx: { command: 'npx', args: ['-y', 'mcpx', 'serve'] } } });
+  });
+
+  it('adds .env to an existing .gitignore once, without a trailing newline to start from', async () => {
+    writeFileSync(join(dir, '.gitignore'), 'node_modules/');
+    await mcpx(dir, 'init');
+    await mcpx(dir, 'init', '--force');
+    expect(read('.gitignore')).toBe('node_modules/\n.env\n');
+  });
+
+  it('--dir writes into another directory; --json prints what was written', async () => {
+    const r = await mcpx(dir, 'init', '--dir', 'proj', '--with', 'standards', '--json');
+    expect(r.exitCode, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.servers).toEqual(['standards']);
+    expect(out.files.map((f: { file: string; action: string }) => [f.file, f.action])).toEqual([
+      [join(dir, 'proj/mcpx.json'), 'created'],
+      [join(dir, 'proj/.env.example'), 'created'],
+      [join(dir, 'proj/.gitignore'), 'created'],
+    ]);
+  });
+});
+
+describe('templates', () => {
+  it('mcpx.demo.json loads and points at files that exist', async () => {
+    const { config } = await loadConfigFile(join(REPO, 'templates/mcpx.demo.json'));
+    const everything = config.servers.find((s) => s.name === 'everything')!;
+    expect(existsSync(join(everything.cwd!, everything.args[0]!))).toBe(true);
+    const standards = config.servers.find((s) => s.name === 'standards')!;
+    expect(existsSync(join(standards.cwd!, standards.args[0]!))).toBe(true);
+  });
+});
