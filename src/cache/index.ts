@@ -8,3 +8,4 @@ export {
 export { SingleFlight } from './singleflight.js';
 export { CatalogStore } from './catalog.js';
 export { StatsRecorder, readStats, COUNTERS, LATENCY_BUCKETS_MS, type Counter, type ServerStats } from './stats.js';
+export { clearCache, cacheStats, pruneCache, type ClearResult, type StatsResult, type PruneResult, type ServerCacheStats, type CacheLimits } from './admin.js';

@@ -4,6 +4,7 @@ import { log } from '../util/log.js';
 import { registerServe } from './commands/serve.js';
 import { registerInit } from './commands/init.js';
 import { registerImport } from './commands/import.js';
+import { registerCache } from './commands/cache.js';
 
 /**
  * The commander program. Each command lives in commands/<name>.ts and is registered here; its action
@@ -32,7 +33,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 /** One file per command, each exporting register<Name>(program); keep registration cheap. */
-const COMMANDS: ((p: Command) => unknown)[] = [registerServe, registerInit, registerImport];
+const COMMANDS: ((p: Command) => unknown)[] = [registerServe, registerInit, registerImport, registerCache];
 
 /** One clear line (plus a hint) on stderr; the stack trace only with --debug. */
 export function report(e: unknown, debug: boolean): number {
