@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { isMcpxError } from '../errors.js';
 import { log } from '../util/log.js';
 import { registerServe } from './commands/serve.js';
+import { registerStandards } from './commands/standards.js';
 import { registerInit } from './commands/init.js';
 import { registerImport } from './commands/import.js';
 import { registerCache } from './commands/cache.js';
@@ -33,7 +34,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 /** One file per command, each exporting register<Name>(program); keep registration cheap. */
-const COMMANDS: ((p: Command) => unknown)[] = [registerServe, registerInit, registerImport, registerCache];
+const COMMANDS: ((p: Command) => unknown)[] = [registerServe, registerInit, registerImport, registerStandards, registerCache];
 
 /** One clear line (plus a hint) on stderr; the stack trace only with --debug. */
 export function report(e: unknown, debug: boolean): number {

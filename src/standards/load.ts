@@ -1,0 +1,125 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { extname, join, relative, sep } from 'node:path';
+import { MARKDOWN_EXTENSIONS, StandardParseError, YAML_EXTENSIONS, parseStandardFile } from './parse.js';
+import type { StandardDoc } from './types.js';
+
+/**
+ * Folders → documents. Reads every Markdown and YAML file under the folders (hidden entries and
+ * node_modules skipped); a file that cannot be read or parsed is reported as a warning and skipped,
+ * never thrown. Parsed files are remembered by (mtime, size) so a reload after a change re-parses only
+ * what changed, and warns only about files that changed.
+ */
+export interface LoadResult {
+  docs: StandardDoc[];
+  /** One line each, naming the file. */
+  warnings: string[];
+}
+
+/** Beyond this a "standard" is almost certainly a mistake (a log, a dump) and would bloat the index. */
+const MAX_FILE_BYTES = 1024 * 1024;
+/** Parse files this many at a time: keeps start-up I/O parallel and the event loop responsive. */
+const READ_CONCURRENCY = 16;
+
+interface CachedFile {
+  mtimeMs: number;
+  size: number;
+  docs: StandardDoc[];
+}
+
+export class StandardsLoader {
+  private readonly parsed = new Map<string, CachedFile>();
+
+  constructor(private readonly dirs: readonly string[]) {}
+
+  async load(): Promise<LoadResult> {
+    const warnings: string[] = [];
+    const files: { file: string; relPath: string }[] = [];
+    for (const dir of this.dirs) {
+      for (const file of await listStandardFiles(dir, warnings)) files.push({ file, relPath: relative(dir, file).split(sep).join('/') });
+    }
+
+    const perFile: StandardDoc[][] = new Array(files.length);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < files.length; i = next++) perFile[i] = await this.loadFile(files[i]!, warnings);
+    };
+    await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, files.length) }, worker));
+
+    const seen = new Set(files.map((f) => f.file));
+    for (const file of this.parsed.keys()) if (!seen.has(file)) this.parsed.delete(file);
+
+    // The first folder (then path order) wins an id: a later duplicate would make the id ambiguous.
+    const byId = new Map<string, StandardDoc>();
+    for (const doc of perFile.flat()) {
+      const first = byId.get(doc.id);
+      if (first) warnings.push(`${doc.file}: skipped: id "${doc.id}" is already used by ${first.file}`);
+      else byId.set(doc.id, doc);
+    }
+    return { docs: [...byId.values()], warnings };
+  }
+
+  private async loadFile(info: { file: string; relPath: string }, warnings: string[]): Promise<StandardDoc[]> {
+    try {
+      const st = await stat(info.file);
+      const cached = this.parsed.get(info.file);
+      if (cached && cached.mtimeMs === st.mtimeMs && cached.size === st.size) return cached.docs;
+      // A bad file is remembered as empty, so it warns once, not on every reload.
+      const remember = (docs: StandardDoc[]) => (this.parsed.set(info.file, { mtimeMs: st.mtimeMs, size: st.size, docs }), docs);
+      if (st.size > MAX_FILE_BYTES) {
+        warnings.push(`${info.file}: skipped: larger than ${MAX_FILE_BYTES / 1024} KiB`);
+        return remember([]);
+      }
+      let content: string;
+      try {
+        content = await readFile(info.file, 'utf8');
+      } catch (e) {
+        warnings.push(`${info.file}: skipped: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+        return remember([]);
+      }
+      try {
+        const { docs, warnings: ruleWarnings } = parseStandardFile(info, content);
+        for (const w of ruleWarnings) warnings.push(`${info.file}: skipped ${w}`);
+        return remember(docs);
+      } catch (e) {
+        if (!(e instanceof StandardParseError)) throw e;
+        warnings.push(`${info.file}: skipped: ${e.message}`);
+        return remember([]);
+      }
+    } catch (e) {
+      // Deleted between listing and reading (an editor's save dance): the next reload sees the truth.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if (e instanceof Error && 'code' in e) {
+        warnings.push(`${info.file}: skipped: cannot read it (${(e as NodeJS.ErrnoException).code})`);
+        return [];
+      }
+      throw e;
+    }
+  }
+}
+
+/** Every .md/.markdown/.yaml/.yml file under dir, sorted, so ids and "first wins" are deterministic. */
+async function listStandardFiles(dir: string, warnings: string[]): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (folder: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(folder, { withFileTypes: true });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') warnings.push(`${folder}: skipped folder: cannot read it (${code ?? String(e)})`);
+      return;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
+      const path = join(folder, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else if (entry.isFile() || entry.isSymbolicLink()) {
+        const ext = extname(entry.name).toLowerCase();
+        if (MARKDOWN_EXTENSIONS.has(ext) || YAML_EXTENSIONS.has(ext)) out.push(path);
+      }
+    }
+  };
+  await walk(dir);
+  return out;
+}

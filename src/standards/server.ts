@@ -1,0 +1,162 @@
+import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListToolsRequestSchema,
+  McpError,
+  ReadResourceRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import { McpxError, errorMessage } from '../errors.js';
+import { log } from '../util/log.js';
+import { StandardsCatalog, type CatalogChange } from './catalog.js';
+import { REVIEW_PROMPT, getReviewPrompt } from './prompts.js';
+import { STANDARDS_TOOLS, callStandardsTool } from './tools.js';
+import { idFromUri, standardUri } from './uri.js';
+import { watchFolders } from './watch.js';
+
+/**
+ * `mcpx standards`: a stdio MCP server over folders of Markdown/YAML standards.
+ *
+ * Start-up order matters for latency: folders are checked (a missing one is a usage error, exit 2),
+ * the transport is connected, and only then are the files loaded and indexed, so `initialize` and
+ * `tools/list` are answered at once while handlers that need the documents await the first load.
+ * Changes on disk reload the catalog (debounced); clients get `resources/list_changed` when documents
+ * appear or disappear, and `resources/updated` for the URIs they subscribed to when those change or go.
+ */
+export interface StandardsServerOptions {
+  dirs: string[];
+  stdin?: Readable;
+  stdout?: Writable;
+  /** Quiet period after the last file event before reloading. */
+  debounceMs?: number;
+}
+
+export async function runStandardsServer(opts: StandardsServerOptions): Promise<void> {
+  const dirs = checkFolders(opts.dirs);
+  const catalog = new StandardsCatalog(dirs);
+  const reportChange = (change: CatalogChange) => {
+    for (const w of change.warnings) log.warn(w);
+    return change;
+  };
+  const firstLoad = catalog.reload().then(reportChange);
+  const loaded = async () => void (await firstLoad);
+  firstLoad
+    .then(() => log.debug(`standards: ${catalog.list().length} documents from ${dirs.join(', ')}`))
+    .catch((e) => log.error(`standards: loading failed: ${errorMessage(e)}`));
+
+  const server = new Server(
+    { name: 'mcpx-standards', version: packageVersion() },
+    {
+      capabilities: { tools: {}, resources: { subscribe: true, listChanged: true }, prompts: {} },
+      instructions:
+        'Team coding standards. Before writing or reviewing a file, call standards_for_file with its path; ' +
+        'use search_standards for a topic, get_standard to read one in full.',
+    },
+  );
+  const subscribed = new Set<string>();
+
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: STANDARDS_TOOLS }));
+  server.setRequestHandler(CallToolRequestSchema, async (req) => {
+    await loaded();
+    return callStandardsTool(catalog, req.params.name, req.params.arguments);
+  });
+  server.setRequestHandler(ListResourcesRequestSchema, async () => {
+    await loaded();
+    return {
+      resources: catalog.list().map((doc) => ({
+        uri: standardUri(doc.id),
+        name: doc.id,
+        title: doc.title,
+        description: `${doc.category} standard${doc.tags.length ? ` · ${doc.tags.join(', ')}` : ''}`,
+        mimeType: 'text/markdown',
+      })),
+    };
+  });
+  server.setRequestHandler(ReadResourceRequestSchema, async (req) => {
+    await loaded();
+    const id = idFromUri(req.params.uri);
+    const doc = id === undefined ? undefined : catalog.get(id);
+    if (!doc) throw new McpError(ErrorCode.InvalidParams, `No standard at ${req.params.uri}; resources/list shows them all.`);
+    return { contents: [{ uri: req.params.uri, mimeType: 'text/markdown', text: doc.text }] };
+  });
+  server.setRequestHandler(SubscribeRequestSchema, (req) => (subscribed.add(req.params.uri), {}));
+  server.setRequestHandler(UnsubscribeRequestSchema, (req) => (subscribed.delete(req.params.uri), {}));
+  server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: [REVIEW_PROMPT] }));
+  server.setRequestHandler(GetPromptRequestSchema, async (req) => {
+    if (req.params.name !== REVIEW_PROMPT.name) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt "${req.params.name}".`);
+    await loaded();
+    return getReviewPrompt(catalog, req.params.arguments);
+  });
+
+  const notify = async (change: CatalogChange) => {
+    if (change.added.length > 0 || change.removed.length > 0) await server.sendResourceListChanged();
+    for (const doc of [...change.changed, ...change.removed]) {
+      const uri = standardUri(doc.id);
+      if (subscribed.has(uri)) await server.sendResourceUpdated({ uri });
+    }
+  };
+  const watcher = watchFolders(
+    dirs,
+    () => {
+      catalog
+        .reload()
+        .then(reportChange)
+        .then(notify)
+        .catch((e) => log.warn(`standards: reload failed: ${errorMessage(e)}`));
+    },
+    { debounceMs: opts.debounceMs, onError: (dir, e) => log.warn(`standards: not watching ${dir} for changes: ${e.message}`) },
+  );
+
+  const stdin = opts.stdin ?? process.stdin;
+  const transport = new StdioServerTransport(stdin, opts.stdout ?? process.stdout);
+  // The SDK transport does not notice stdin closing; the client closing it is how a stdio child is told to go.
+  let stop = () => {};
+  const closed = new Promise<void>((done) => (stop = done));
+  stdin.once('end', stop).once('close', stop);
+  server.onclose = stop;
+  process.once('SIGTERM', stop).once('SIGINT', stop);
+  await server.connect(transport);
+  await closed;
+
+  watcher.close();
+  process.off('SIGTERM', stop).off('SIGINT', stop);
+  await server.close().catch(() => undefined);
+  await firstLoad.catch(() => undefined);
+  catalog.close();
+}
+
+/** Absolute folders, or a usage error naming the first one that is missing. */
+function checkFolders(dirs: string[]): string[] {
+  if (dirs.length === 0) {
+    throw new McpxError('standards needs at least one --dir <folder> holding the standards', { code: 'USAGE' });
+  }
+  return dirs.map((dir) => {
+    const abs = resolve(dir);
+    let isDir: boolean;
+    try {
+      isDir = statSync(abs).isDirectory();
+    } catch (e) {
+      const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read (${(e as NodeJS.ErrnoException).code})`;
+      throw new McpxError(`standards folder ${abs} ${why}`, { code: 'USAGE', file: abs, cause: e });
+    }
+    if (!isDir) throw new McpxError(`standards folder ${abs} is not a folder`, { code: 'USAGE', file: abs });
+    return abs;
+  });
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
