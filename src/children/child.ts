@@ -1,0 +1,304 @@
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
+  ResultSchema,
+  type ClientCapabilities,
+  type Implementation,
+  type Prompt,
+  type Resource,
+  type ResourceTemplate,
+  type ServerCapabilities,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { ServerConfig } from '../config/types.js';
+import { McpxError, errorMessage } from '../errors.js';
+import { log } from '../util/log.js';
+import { remoteTransport, shouldFallBackToSse } from './remote.js';
+import { StdioChildTransport } from './stdio.js';
+
+/** What a child offers: its lists, fetched to the end of their pagination, as the child sent them. */
+export interface Catalog {
+  tools: Tool[];
+  prompts: Prompt[];
+  resources: Resource[];
+  resourceTemplates: ResourceTemplate[];
+}
+
+export type ChildState =
+  | { kind: 'idle' } // lazy and not started yet
+  | { kind: 'starting'; since: number }
+  | { kind: 'ready'; since: number }
+  | { kind: 'down'; since: number; reason: string }
+  | { kind: 'disabled' }
+  | { kind: 'misconfigured'; reason: string };
+
+/** How a child reaches the upstream client (elicitation, roots, sampling). */
+export interface UpstreamBridge {
+  capabilities(): ClientCapabilities;
+  request(method: string, params: unknown, signal: AbortSignal): Promise<Record<string, unknown>>;
+}
+
+export interface ChildEvents {
+  state: [ChildState];
+  catalog: [Catalog];
+  /** notifications the upstream client should see: resources/updated, message (logging) */
+  notification: [{ method: string; params?: Record<string, unknown> }];
+}
+
+const CLIENT_INFO: Implementation = { name: 'mcpx', version: '0.1.0' };
+
+/**
+ * One child server: its connection (spawned stdio process or remote http/sse), its SDK Client,
+ * its state and its catalog. Knows nothing of the upstream server except the bridge it is given.
+ */
+export class Child extends EventEmitter<ChildEvents> {
+  state: ChildState;
+  catalog?: Catalog;
+  serverInfo?: Implementation;
+  serverCapabilities?: ServerCapabilities;
+  protocolVersion?: string;
+  instructions?: string;
+  /** ms from start() to initialize answered, and to the catalog listed. */
+  timings: { initializeMs?: number; listMs?: number } = {};
+  private client?: Client;
+  private transport?: Transport;
+  private starting?: Promise<void>;
+  private stopping = false;
+
+  constructor(
+    readonly config: ServerConfig,
+    private readonly deps: { stateDir: string; bridge: UpstreamBridge; env: Record<string, string> },
+  ) {
+    super();
+    this.state = config.problem
+      ? { kind: 'misconfigured', reason: config.problem.message }
+      : config.disabled
+        ? { kind: 'disabled' }
+        : { kind: 'idle' };
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  get junkLines(): number {
+    return this.transport instanceof StdioChildTransport ? this.transport.junkLines : 0;
+  }
+
+  get pid(): number | undefined {
+    return this.transport instanceof StdioChildTransport ? this.transport.pid : undefined;
+  }
+
+  /** Starts (once; concurrent callers share the attempt). Never throws: failure is the `down` state. */
+  start(): Promise<void> {
+    if (this.state.kind === 'disabled' || this.state.kind === 'misconfigured') return Promise.resolve();
+    if (this.state.kind === 'ready') return Promise.resolve();
+    this.starting ??= this.connect().finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  private async connect(): Promise<void> {
+    const t0 = performance.now();
+    this.stopping = false;
+    this.setState({ kind: 'starting', since: Date.now() });
+    try {
+      await this.connectOnce(this.config.transport);
+      this.timings.initializeMs = performance.now() - t0;
+      this.catalog = await this.fetchCatalog();
+      this.timings.listMs = performance.now() - t0;
+      this.setState({ kind: 'ready', since: Date.now() });
+      this.emit('catalog', this.catalog);
+    } catch (e) {
+      const exit = this.exitDescription();
+      const reason = exit ? `${exit} during start-up (its stderr is in ${this.logFile})` : describeStartError(e, this.config);
+      log.warn(`${this.name}: could not start: ${reason}`);
+      await this.closeConnection();
+      this.setState({ kind: 'down', since: Date.now(), reason });
+    }
+  }
+
+  private async connectOnce(kind: ServerConfig['transport']): Promise<void> {
+    const client = this.makeClient();
+    const transport = this.makeTransport(kind);
+    this.client = client;
+    this.transport = transport;
+    transport.onclose = () => this.onTransportClosed(client);
+    try {
+      await client.connect(transport, { timeout: this.config.startupTimeoutMs });
+    } catch (e) {
+      if (kind === 'http' && shouldFallBackToSse(e)) {
+        log.info(`${this.name}: Streamable HTTP refused (${errorMessage(e)}); trying SSE`);
+        await client.close().catch(() => undefined);
+        return this.connectOnce('sse');
+      }
+      throw e;
+    }
+    this.serverInfo = client.getServerVersion();
+    this.serverCapabilities = client.getServerCapabilities();
+    this.instructions = client.getInstructions();
+    this.protocolVersion = (transport as { protocolVersion?: string }).protocolVersion ?? this.protocolVersion;
+  }
+
+  private makeTransport(kind: ServerConfig['transport']): Transport {
+    const c = this.config;
+    if (kind === 'stdio') {
+      return new StdioChildTransport({
+        server: c.name,
+        command: c.command!,
+        args: c.args,
+        env: { ...this.deps.env, ...c.env },
+        cwd: c.cwd,
+        logDir: join(this.deps.stateDir, 'logs'),
+      });
+    }
+    const t = remoteTransport(kind, c.url!, c.headers);
+    // Remember the negotiated version (the Client tells HTTP transports through this hook).
+    const set = t.setProtocolVersion?.bind(t);
+    t.setProtocolVersion = (v: string) => {
+      this.protocolVersion = v;
+      set?.(v);
+    };
+    return t;
+  }
+
+  /** The SDK Client, declaring to the child only what the upstream client declared. */
+  private makeClient(): Client {
+    const up = this.deps.bridge.capabilities();
+    const capabilities: ClientCapabilities = {};
+    if (up.roots) capabilities.roots = { listChanged: true };
+    if (up.elicitation) capabilities.elicitation = up.elicitation;
+    if (up.sampling) capabilities.sampling = up.sampling;
+    const client = new Client(CLIENT_INFO, { capabilities });
+
+    const forward = (method: string) => async (req: { params?: unknown }, extra: { signal: AbortSignal }) =>
+      this.deps.bridge.request(method, req.params, extra.signal);
+    if (capabilities.roots) client.setRequestHandler(ListRootsRequestSchema, forward('roots/list') as never);
+    if (capabilities.elicitation) client.setRequestHandler(ElicitRequestSchema, forward('elicitation/create') as never);
+    if (capabilities.sampling) client.setRequestHandler(CreateMessageRequestSchema, forward('sampling/createMessage') as never);
+
+    client.fallbackNotificationHandler = async (n) => this.onNotification(n);
+    client.onerror = (e) => log.debug(`${this.name}: ${errorMessage(e)}`);
+    return client;
+  }
+
+  private async onNotification(n: { method: string; params?: Record<string, unknown> }): Promise<void> {
+    switch (n.method) {
+      case 'notifications/tools/list_changed':
+      case 'notifications/prompts/list_changed':
+      case 'notifications/resources/list_changed':
+        await this.refreshCatalog();
+        return;
+      case 'notifications/resources/updated':
+      case 'notifications/message':
+        this.emit('notification', n);
+        return;
+      default:
+        log.debug(`${this.name}: notification ${n.method} not forwarded`);
+    }
+  }
+
+  /** Re-lists the child (after list_changed); emits `catalog` with the new lists. */
+  async refreshCatalog(): Promise<void> {
+    if (this.state.kind !== 'ready') return;
+    try {
+      this.catalog = await this.fetchCatalog();
+      this.emit('catalog', this.catalog);
+    } catch (e) {
+      log.warn(`${this.name}: could not re-list after list_changed: ${errorMessage(e)}`);
+    }
+  }
+
+  private async fetchCatalog(): Promise<Catalog> {
+    const caps = this.serverCapabilities ?? {};
+    const [tools, prompts, resources, resourceTemplates] = await Promise.all([
+      caps.tools ? this.listAll<Tool>('tools/list', 'tools') : [],
+      caps.prompts ? this.listAll<Prompt>('prompts/list', 'prompts') : [],
+      caps.resources ? this.listAll<Resource>('resources/list', 'resources') : [],
+      caps.resources ? this.listAll<ResourceTemplate>('resources/templates/list', 'resourceTemplates') : [],
+    ]);
+    return { tools, prompts, resources, resourceTemplates };
+  }
+
+  /** Follows nextCursor to the end; items are kept exactly as the child sent them. */
+  private async listAll<T>(method: string, key: string): Promise<T[]> {
+    const items: T[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 1000; page++) {
+      const r = await this.request(method, cursor ? { cursor } : {}, { timeout: this.config.startupTimeoutMs });
+      items.push(...((r[key] as T[] | undefined) ?? []));
+      cursor = typeof r.nextCursor === 'string' && r.nextCursor ? r.nextCursor : undefined;
+      if (!cursor) break;
+    }
+    return items;
+  }
+
+  /** A request to the child; the result is returned as the child sent it (loose schema, no rebuilding). */
+  async request(method: string, params: unknown, options: RequestOptions = {}): Promise<Record<string, unknown>> {
+    const client = this.client;
+    if (!client || (this.state.kind !== 'ready' && this.state.kind !== 'starting')) {
+      throw new McpxError(`${this.name} is not running${this.state.kind === 'down' ? `: ${this.state.reason}` : ''}`, {
+        code: 'CHILD_DOWN',
+        server: this.name,
+      });
+    }
+    return client.request({ method, params: params as Record<string, unknown> }, ResultSchema, options) as Promise<
+      Record<string, unknown>
+    >;
+  }
+
+  async notify(method: string, params?: Record<string, unknown>): Promise<void> {
+    if (this.state.kind !== 'ready' || !this.client) return;
+    await this.client.notification({ method, params } as never).catch((e) => log.debug(`${this.name}: ${errorMessage(e)}`));
+  }
+
+  private onTransportClosed(client: Client): void {
+    if (client !== this.client) return; // an older connection
+    if (this.stopping) return;
+    const reason = this.exitDescription() ?? 'connection closed';
+    if (this.state.kind === 'ready') log.warn(`${this.name}: ${reason}`);
+    this.client = undefined;
+    this.setState({ kind: 'down', since: Date.now(), reason });
+  }
+
+  get logFile(): string {
+    return join(this.deps.stateDir, 'logs', `${this.name}.log`);
+  }
+
+  private exitDescription(): string | undefined {
+    const exit = this.transport instanceof StdioChildTransport ? this.transport.exitInfo : undefined;
+    if (!exit) return undefined;
+    return `exited${exit.code !== null ? ` with code ${exit.code}` : ''}${exit.signal ? ` on ${exit.signal}` : ''}`;
+  }
+
+  private setState(s: ChildState): void {
+    this.state = s;
+    this.emit('state', s);
+  }
+
+  private async closeConnection(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.stopping = true;
+    await client?.close().catch(() => undefined);
+    await this.transport?.close().catch(() => undefined);
+  }
+
+  /** Stops the child: stdin closed, then SIGTERM, then SIGKILL to its process group. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.starting?.catch(() => undefined);
+    await this.closeConnection();
+  }
+}
+
+function describeStartError(e: unknown, c: ServerConfig): string {
+  const msg = errorMessage(e);
+  if (/Request timed out|RequestTimeout|-32001/.test(msg)) return `no answer to initialize within ${c.startupTimeoutMs} ms`;
+  return msg;
+}

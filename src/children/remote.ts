@@ -1,0 +1,25 @@
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+
+/**
+ * Transports for remote children. `type: "http"` is Streamable HTTP; when the server only speaks the
+ * older HTTP+SSE transport (the first POST answers 4xx), the caller retries with `sse`.
+ */
+export function remoteTransport(kind: 'http' | 'sse', url: string, headers: Record<string, string>): Transport {
+  const requestInit = { headers };
+  if (kind === 'sse') {
+    // EventSource does not take requestInit headers: pass them through its fetch as well.
+    return new SSEClientTransport(new URL(url), {
+      requestInit,
+      eventSourceInit: { fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },
+    });
+  }
+  return new StreamableHTTPClientTransport(new URL(url), { requestInit });
+}
+
+/** A Streamable HTTP failure that means "this server speaks SSE instead" (per the spec's fallback rule). */
+export function shouldFallBackToSse(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'number' && code >= 400 && code < 500 && code !== 401 && code !== 403;
+}

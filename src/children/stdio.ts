@@ -1,0 +1,184 @@
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { log } from '../util/log.js';
+import { liveGroupMembers } from '../util/proc.js';
+
+/**
+ * A stdio transport for one child process, written for mcpx rather than taken from the SDK because:
+ * - the child gets mcpx's whole environment plus its own `env` (the SDK passes six variables);
+ * - the child runs in its own process group, and close() signals the whole group, so that a server
+ *   started through `npx` (npm wrapper + real server) leaves no orphan;
+ * - a stdout line that is not JSON-RPC (some servers log there) is skipped and counted, never fatal;
+ * - stderr goes to a per-child log file, never to mcpx's stdout.
+ */
+export interface StdioChildOptions {
+  server: string;
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd?: string;
+  logDir: string;
+}
+
+const STOP_GRACE_MS = 1000;
+
+export class StdioChildTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+
+  /** Lines on stdout that were not JSON-RPC; doctor shows the count. */
+  junkLines = 0;
+  exitInfo?: { code: number | null; signal: string | null };
+  /** The protocol version agreed in initialize (the SDK Client tells the transport). */
+  protocolVersion?: string;
+  private proc?: ResultPromise;
+  private pending = '';
+  private stderrLog?: WriteStream;
+  private closed = false;
+  private closing = false;
+  private exited?: Promise<void>;
+
+  constructor(private readonly opts: StdioChildOptions) {}
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  async start(): Promise<void> {
+    const { command, args, env, cwd, server } = this.opts;
+    mkdirSync(this.opts.logDir, { recursive: true, mode: 0o700 });
+    this.stderrLog = createWriteStream(join(this.opts.logDir, `${server}.log`), { flags: 'a', mode: 0o600 });
+    this.stderrLog.on('error', () => (this.stderrLog = undefined));
+
+    const proc = execa(command, args, {
+      env,
+      extendEnv: false,
+      cwd,
+      detached: true, // own process group: we kill the group, not just the wrapper
+      cleanup: false,
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      buffer: false,
+      reject: false,
+      windowsHide: true,
+    });
+    this.proc = proc;
+    this.exited = proc.then(
+      (r) => void (this.exitInfo = { code: r.exitCode ?? null, signal: r.signal ?? null }),
+      () => undefined,
+    );
+    void this.exited.then(() => {
+      // The direct child died on its own (crash, or a wrapper that exits early): its group may hold
+      // the real server, orphaned. Stop the group too.
+      if (!this.closing && proc.pid !== undefined) {
+        signalGroup(proc.pid, 'SIGTERM');
+        setTimeout(() => signalGroup(proc.pid!, 'SIGKILL'), STOP_GRACE_MS).unref();
+      }
+      this.finish();
+    });
+
+    await new Promise<void>((resolve, reject) => {
+      proc.once('spawn', () => resolve());
+      proc.once('error', (e: NodeJS.ErrnoException) =>
+        reject(new Error(e.code === 'ENOENT' ? `command not found: ${command}` : `cannot start ${command}: ${e.message}`)),
+      );
+    });
+
+    proc.stdout!.on('data', (chunk: Buffer) => this.onStdout(chunk));
+    proc.stderr!.on('data', (chunk: Buffer) => this.onStderr(chunk));
+    proc.stdin!.on('error', (e) => this.onerror?.(e)); // EPIPE when the child died: reported by exit
+  }
+
+  private onStdout(chunk: Buffer): void {
+    this.pending += chunk.toString('utf8');
+    let nl: number;
+    while ((nl = this.pending.indexOf('\n')) !== -1) {
+      const line = this.pending.slice(0, nl).replace(/\r$/, '');
+      this.pending = this.pending.slice(nl + 1);
+      if (line.trim() === '') continue;
+      let msg: unknown;
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        msg = undefined;
+      }
+      if (typeof msg === 'object' && msg !== null && (msg as { jsonrpc?: unknown }).jsonrpc === '2.0') {
+        this.onmessage?.(msg as JSONRPCMessage);
+      } else {
+        this.junkLines++;
+        const say = this.junkLines === 1 ? log.warn.bind(log) : log.debug.bind(log);
+        say(`${this.opts.server}: skipped a line on stdout that is not JSON-RPC: ${line.slice(0, 200)}`);
+        this.stderrLog?.write(`[stdout, not JSON-RPC] ${line}\n`);
+      }
+    }
+  }
+
+  private onStderr(chunk: Buffer): void {
+    this.stderrLog?.write(chunk);
+    if (log.level === 'debug') {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) log.debug(`[${this.opts.server}] ${line}`);
+    }
+  }
+
+  setProtocolVersion(version: string): void {
+    this.protocolVersion = version;
+  }
+
+  async send(message: JSONRPCMessage): Promise<void> {
+    const stdin = this.proc?.stdin;
+    if (!stdin || this.closed || stdin.destroyed) throw new Error(`${this.opts.server}: not running`);
+    const data = JSON.stringify(message) + '\n';
+    if (!stdin.write(data)) await new Promise<void>((r) => stdin.once('drain', r));
+  }
+
+  /** stdin closed → SIGTERM to the group → SIGKILL to the group; returns when no process is left. */
+  async close(): Promise<void> {
+    if (!this.proc) return;
+    this.closing = true;
+    this.proc.stdin?.end();
+    const pgid = this.proc.pid;
+    if (pgid === undefined) return this.finish();
+    if (!(await waitGroupGone(pgid, this.exited!, STOP_GRACE_MS))) {
+      signalGroup(pgid, 'SIGTERM');
+      if (!(await waitGroupGone(pgid, this.exited!, STOP_GRACE_MS))) {
+        log.warn(`${this.opts.server}: did not stop on SIGTERM; killed its process group`);
+        signalGroup(pgid, 'SIGKILL');
+        await waitGroupGone(pgid, this.exited!, STOP_GRACE_MS);
+      }
+    }
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stderrLog?.end();
+    this.onclose?.();
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    /* already gone */
+  }
+}
+
+
+/** Waits for the direct child to exit and its process group to empty, up to `ms`. */
+async function waitGroupGone(pgid: number, exited: Promise<void>, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  const timeout = new Promise<void>((r) => setTimeout(r, ms).unref());
+  await Promise.race([exited, timeout]);
+  while (liveGroupMembers(pgid).length > 0) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 10).unref());
+  }
+  return true;
+}

@@ -1,0 +1,75 @@
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { Child, type UpstreamBridge } from '../children/child.js';
+import type { Config } from '../config/types.js';
+import { log } from '../util/log.js';
+import { Routing } from './routing.js';
+
+/**
+ * The children of one serve process and the merged view of their catalogs. Emits one debounced
+ * "lists changed" callback when a child's catalog really changed.
+ */
+export type ListKind = 'tools' | 'prompts' | 'resources';
+
+export class Hub {
+  readonly children: Child[];
+  readonly routing: Routing;
+  private lastLists = { tools: '', prompts: '', resources: '' };
+  private pendingChange?: NodeJS.Timeout;
+  onListsChanged?: (kinds: ListKind[]) => void;
+
+  constructor(config: Config, bridge: UpstreamBridge, ownTools: Tool[] = [], env: Record<string, string> = process.env as Record<string, string>) {
+    this.routing = new Routing(ownTools);
+    this.children = config.servers.map((s) => new Child(s, { stateDir: config.stateDir, bridge, env }));
+    for (const child of this.children) {
+      child.on('catalog', () => this.catalogChanged());
+      if (child.config.problem) log.error(child.config.problem.message);
+    }
+    this.routing.rebuild(this.children);
+    this.remember();
+  }
+
+  child(name: string): Child | undefined {
+    return this.children.find((c) => c.name === name);
+  }
+
+  /** Starts every eager child in the background; resolves when each has started or failed. */
+  startEager(): Promise<void> {
+    return Promise.all(this.children.filter((c) => c.config.start === 'eager').map((c) => c.start())).then(() => undefined);
+  }
+
+  /** Resolves once no child is starting any more, or after `ms`. */
+  async settled(ms: number): Promise<void> {
+    const starting = this.children.filter((c) => c.state.kind === 'starting').map((c) => c.start());
+    if (!starting.length) return;
+    await Promise.race([Promise.all(starting), new Promise((r) => setTimeout(r, ms).unref())]);
+  }
+
+  private catalogChanged(): void {
+    this.routing.rebuild(this.children);
+    clearTimeout(this.pendingChange);
+    // A burst of changes (several children starting, a child re-listing) becomes one notification.
+    this.pendingChange = setTimeout(() => {
+      const changed = this.remember();
+      if (changed.length) this.onListsChanged?.(changed);
+    }, 50);
+    this.pendingChange.unref();
+  }
+
+  /** Records the lists as last announced; returns which differ from before. */
+  private remember(): ListKind[] {
+    const r = this.routing;
+    const now = {
+      tools: JSON.stringify(r.tools),
+      prompts: JSON.stringify(r.prompts),
+      resources: JSON.stringify([r.resources, r.resourceTemplates]),
+    };
+    const changed = (Object.keys(now) as ListKind[]).filter((k) => now[k] !== this.lastLists[k]);
+    this.lastLists = now;
+    return changed;
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.pendingChange);
+    await Promise.all(this.children.map((c) => c.stop()));
+  }
+}

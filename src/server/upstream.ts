@@ -1,0 +1,161 @@
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { Protocol } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import {
+  CallToolRequestSchema,
+  CompleteRequestSchema,
+  ErrorCode,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListToolsRequestSchema,
+  McpError,
+  ReadResourceRequestSchema,
+  ResultSchema,
+  RootsListChangedNotificationSchema,
+  SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+  type LoggingLevel,
+  type ServerNotification,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { UpstreamBridge } from '../children/child.js';
+import type { Child } from '../children/child.js';
+import type { CallOptions, Pipeline } from '../pipeline/call.js';
+import type { Hub, ListKind } from './hub.js';
+
+/**
+ * The upstream SDK Server that Claude Code talks to: list, call, read, prompt, completion and
+ * subscription handlers, and the notifications forwarded both ways. Routing and calls are the
+ * pipeline's; this file only translates between the protocol and it.
+ */
+export const SERVER_INFO = { name: 'mcpx', version: '0.1.0' };
+
+type Extra = {
+  signal: AbortSignal;
+  _meta?: { progressToken?: string | number };
+  sendNotification: (n: ServerNotification) => Promise<void>;
+};
+
+export function createUpstreamServer(): Server {
+  return new Server(SERVER_INFO, {
+    capabilities: {
+      tools: { listChanged: true },
+      prompts: { listChanged: true },
+      resources: { subscribe: true, listChanged: true },
+      logging: {},
+      completions: {},
+    },
+    // Several children starting at once must not become a storm of list_changed upstream.
+    debouncedNotificationMethods: ['notifications/tools/list_changed', 'notifications/prompts/list_changed', 'notifications/resources/list_changed'],
+  });
+}
+
+/** How children reach the upstream client: only what it declared (else the child gets an error). */
+export function bridgeTo(server: Server): UpstreamBridge {
+  return {
+    capabilities: () => server.getClientCapabilities() ?? {},
+    request: (method, params, signal) =>
+      server.request({ method, params } as never, ResultSchema, { signal, timeout: 600_000 }) as Promise<Record<string, unknown>>,
+  };
+}
+
+export function installHandlers(server: Server, hub: Hub, pipeline: Pipeline, waitForCatalog: () => Promise<void>): void {
+  const routing = hub.routing;
+
+  server.setRequestHandler(ListToolsRequestSchema, async () => {
+    await waitForCatalog();
+    return { tools: routing.tools };
+  });
+  server.setRequestHandler(ListPromptsRequestSchema, async () => {
+    await waitForCatalog();
+    return { prompts: routing.prompts };
+  });
+  server.setRequestHandler(ListResourcesRequestSchema, async () => {
+    await waitForCatalog();
+    return { resources: routing.resources };
+  });
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => {
+    await waitForCatalog();
+    return { resourceTemplates: routing.resourceTemplates };
+  });
+
+  // tools/call is registered on the Protocol itself: the SDK Server's own tools/call wrapper parses
+  // and rebuilds every result (dropping fields it does not know, and costing time on the hot path);
+  // mcpx forwards the child's result as the child sent it.
+  Protocol.prototype.setRequestHandler.call(server, CallToolRequestSchema, async (req, extra) =>
+    pipeline.callTool(req.params, callOptions(extra as Extra)),
+  );
+  server.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => pipeline.readResource(req.params, callOptions(extra as Extra)) as never);
+  server.setRequestHandler(GetPromptRequestSchema, async (req, extra) => pipeline.getPrompt(req.params, callOptions(extra as Extra)) as never);
+
+  server.setRequestHandler(CompleteRequestSchema, async (req, extra) => {
+    const ref = req.params.ref;
+    let child: Child | undefined;
+    let params: Record<string, unknown> = req.params;
+    if (ref.type === 'ref/prompt') {
+      const route = routing.promptRoutes.get(ref.name);
+      child = route?.child;
+      if (route) params = { ...req.params, ref: { ...ref, name: route.name } };
+    } else {
+      child = routing.templateOwner(ref.uri) ?? routing.resourceOwner(ref.uri);
+    }
+    if (!child) throw new McpError(ErrorCode.InvalidParams, `Unknown ${ref.type === 'ref/prompt' ? 'prompt' : 'resource'}: ${'name' in ref ? ref.name : ref.uri}`);
+    if (!child.serverCapabilities?.completions) return { completion: { values: [], hasMore: false } };
+    return pipeline.forward(child, 'completion/complete', params, callOptions(extra as Extra)) as never;
+  });
+
+  const subscription = (method: 'resources/subscribe' | 'resources/unsubscribe') => async (req: { params: { uri: string } }, extra: unknown) => {
+    const child = routing.resourceOwner(req.params.uri);
+    if (!child) throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${req.params.uri}`);
+    if (!child.serverCapabilities?.resources?.subscribe) return {};
+    return pipeline.forward(child, method, req.params, callOptions(extra as Extra)) as never;
+  };
+  server.setRequestHandler(SubscribeRequestSchema, subscription('resources/subscribe'));
+  server.setRequestHandler(UnsubscribeRequestSchema, subscription('resources/unsubscribe'));
+
+  // logging/setLevel: remembered, and passed to every child that supports logging (now and when it starts).
+  let level: LoggingLevel | undefined;
+  const sendLevel = (child: Child) => {
+    if (level && child.serverCapabilities?.logging && child.state.kind === 'ready') {
+      child.request('logging/setLevel', { level }).catch(() => undefined);
+    }
+  };
+  server.setRequestHandler(SetLevelRequestSchema, async (req) => {
+    level = req.params.level;
+    hub.children.forEach(sendLevel);
+    return {};
+  });
+
+  server.setNotificationHandler(RootsListChangedNotificationSchema, async () => {
+    await Promise.all(hub.children.map((c) => c.notify('notifications/roots/list_changed')));
+  });
+
+  // Child → upstream notifications.
+  for (const child of hub.children) {
+    child.on('state', (s) => s.kind === 'ready' && sendLevel(child));
+    child.on('notification', (n) => {
+      if (n.method === 'notifications/message') {
+        const logger = typeof n.params?.logger === 'string' ? `${child.name}/${n.params.logger}` : child.name;
+        void server.notification({ method: n.method, params: { ...n.params, logger } } as ServerNotification).catch(() => undefined);
+      } else {
+        void server.notification(n as ServerNotification).catch(() => undefined);
+      }
+    });
+  }
+  hub.onListsChanged = (kinds: ListKind[]) => {
+    if (!server.getClientCapabilities()) return; // not initialized yet: the first list will be current
+    for (const k of kinds) void server.notification({ method: `notifications/${k}/list_changed` } as ServerNotification).catch(() => undefined);
+  };
+}
+
+function callOptions(extra: Extra): CallOptions {
+  const token = extra._meta?.progressToken;
+  return {
+    signal: extra.signal,
+    onprogress:
+      token === undefined
+        ? undefined
+        : (p) => void extra.sendNotification({ method: 'notifications/progress', params: { ...p, progressToken: token } }).catch(() => undefined),
+  };
+}
