@@ -1,10 +1,9 @@
 import { join } from 'node:path';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { loadConfig } from '../config/index.js';
-import { Pipeline, type Router } from '../pipeline/call.js';
 import { errorMessage } from '../errors.js';
 import { log } from '../util/log.js';
-import { Hub } from './hub.js';
+import { createRuntime } from './runtime.js';
 import { bridgeTo, createUpstreamServer, installHandlers } from './upstream.js';
 
 /**
@@ -25,24 +24,16 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   log.info(`serve: ${config.servers.length} server(s) from ${config.file}`);
 
   const server = createUpstreamServer();
-  const hub = new Hub(config, bridgeTo(server));
-  const router: Router = {
-    tool: (name) => hub.routing.toolRoutes.get(name),
-    prompt: (name) => hub.routing.promptRoutes.get(name),
-    resource: (uri) => hub.routing.resourceOwner(uri),
-  };
-  const pipeline = new Pipeline(router);
+  const runtime = createRuntime(config, bridgeTo(server));
+  const { hub, pipeline } = runtime;
 
   // Lists wait for the children's first start (at most their startup deadline), then answer with what is ready.
-  const maxStartup = Math.max(0, ...config.servers.map((s) => s.startupTimeoutMs));
-  let started: Promise<void> | undefined;
-  const startChildren = () => (started ??= hub.startEager());
   installHandlers(server, hub, pipeline, async () => {
-    void startChildren();
-    await hub.settled(maxStartup);
+    void runtime.start();
+    await runtime.settled();
   });
   // Children learn the client's capabilities from us, so they start once the client has initialized.
-  server.oninitialized = () => void startChildren();
+  server.oninitialized = () => void runtime.start();
 
   const stdin = opts.stdin ?? process.stdin;
   const transport = new StdioServerTransport(stdin as never, (opts.stdout ?? process.stdout) as never);
@@ -56,7 +47,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
       log.info(`serve: stopping (${why})`);
       const hardStop = setTimeout(() => process.exit(0), 2800); // mcpx exits within 3 s whatever a child does
       hardStop.unref();
-      await hub.stop();
+      await runtime.stop();
       await server.close().catch(() => undefined);
       await log.close();
       stopped();
