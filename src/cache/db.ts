@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { closeSync, existsSync, mkdirSync, openSync, renameSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage, isMcpxError } from '../errors.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
@@ -51,6 +51,8 @@ function openWritable(dir: string, path: string): CacheDb {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // Create it 0600 ourselves: SQLite would use the umask, and results may be private. -wal/-shm follow it.
   if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  // SQLite would quietly open a file it may not write read-only, and in WAL mode even BEGIN IMMEDIATE succeeds.
+  accessSync(path, constants.R_OK | constants.W_OK);
   const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
   try {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
@@ -61,8 +63,6 @@ function openWritable(dir: string, path: string): CacheDb {
     const check = db.pragma('quick_check(1)', { simple: true });
     if (check !== 'ok') throw Object.assign(new Error(`quick_check: ${String(check)}`), { code: 'SQLITE_CORRUPT' });
     withBusyRetry(() => migrate(db));
-    // Proves we can write (a file we may read but not write opens without complaint).
-    withBusyRetry(() => db.exec('BEGIN IMMEDIATE; COMMIT'));
   } catch (e) {
     db.close();
     throw e;

@@ -196,7 +196,6 @@ export class SqliteResultStore implements ResultStore {
 
   prune(now = Date.now()): number {
     if (!this.cdb.writable) return 0;
-    this.flushHits(); // LRU order should see the latest hits
     const expired = this.safely('prune', () => withBusyRetry(() => this.s.deleteExpired.run(now).changes), 0);
     return expired + this.safely('enforce the size cap', () => this.enforceCap(), 0);
   }
@@ -280,6 +279,7 @@ export class SqliteResultStore implements ResultStore {
 
   /** Keeps the most recently hit entries that fit in maxMb; deletes the rest in one statement. */
   private enforceCap(): number {
+    this.flushHits(); // LRU order should see the latest hits
     if ((this.s.totalBytes.get() as number) <= this.maxBytes) return 0;
     return withBusyRetry(() => this.s.deleteOverCap.run(this.maxBytes).changes);
   }
