@@ -1,12 +1,13 @@
 import { ErrorCode, McpError, type GetPromptResult, type Prompt } from '@modelcontextprotocol/sdk/types.js';
 import type { StandardsCatalog } from './catalog.js';
-import { appliesTo, matchingGlob } from './match.js';
+import { matchingGlob } from './match.js';
 import { sanitizeQuery } from './query.js';
 import { renderStandards } from './render.js';
 
 /**
  * `review_with_standards`: a ready-to-send review request carrying the full text of the standards that
- * apply to a file (its applies_to matches) plus the best search hits for an optional focus.
+ * apply to a file (its applies_to matches) plus the best search hits for an optional focus (whatever
+ * their applies_to: a focus is the reviewer asking for them).
  */
 export const REVIEW_PROMPT: Prompt = {
   name: 'review_with_standards',
@@ -32,7 +33,7 @@ export function getReviewPrompt(catalog: StandardsCatalog, args: Record<string, 
     const q = sanitizeQuery(focus);
     if (!q.ok) throw new McpError(ErrorCode.InvalidParams, `focus: ${q.reason}`);
     const already = new Set(forFile.map((d) => d.id));
-    const hits = catalog.index.search({ match: q.match, limit: FOCUS_HITS, filter: (d) => !already.has(d.id) && appliesTo(d, path) });
+    const hits = catalog.index.search({ match: q.match, limit: FOCUS_HITS, filter: (d) => !already.has(d.id) });
     forFocus.push(...hits.map((h) => h.doc));
   }
 
