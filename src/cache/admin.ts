@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { McpxError } from '../errors.js';
 import { openDatabase, DB_FILE, type CacheDb } from './db.js';
 import { readStats } from './stats.js';
+import { withBusyRetry } from './sqlite-errors.js';
 import { SqliteResultStore } from './store.js';
 
 /**
@@ -111,6 +112,7 @@ export function cacheStats(dir: string): StatsResult {
 export interface PruneResult {
   file: string;
   removed: number;
+  vacuumed: boolean;
   fileBytesBefore: number;
   fileBytesAfter: number;
 }
@@ -118,13 +120,19 @@ export interface PruneResult {
 /** Drops entries past their stale time (and over the size cap), then gives the space back to the disk. */
 export function pruneCache(dir: string, limits = DEFAULT_LIMITS): PruneResult {
   const file = join(dir, DB_FILE);
-  if (!existsSync(file)) return { file, removed: 0, fileBytesBefore: 0, fileBytesAfter: 0 };
+  if (!existsSync(file)) return { file, removed: 0, vacuumed: false, fileBytesBefore: 0, fileBytesAfter: 0 };
   const before = fileBytes(file);
   return withStore(dir, limits, (store, cdb) => {
     const removed = store.prune();
-    cdb.db.exec('VACUUM');
-    cdb.db.pragma('wal_checkpoint(TRUNCATE)');
-    return { file, removed, fileBytesBefore: before, fileBytesAfter: fileBytes(file) };
+    let vacuumed = true;
+    try {
+      // Rewrites the file; waits (busy_timeout) for serve processes' writes, never blocks their reads.
+      withBusyRetry(() => cdb.db.exec('VACUUM'));
+      cdb.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      vacuumed = false; // busy for too long: the entries are gone all the same, the space comes back next time
+    }
+    return { file, removed, vacuumed, fileBytesBefore: before, fileBytesAfter: fileBytes(file) };
   });
 }
 

@@ -52,9 +52,10 @@ export class StatsRecorder {
 
   /** Writes what was counted since the last flush. On failure the counts are kept for the next try. */
   flush(): void {
-    if (this.pending.size === 0 || !this.cdb.writable || !this.cdb.db.open) return;
+    if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
+    if (!this.cdb.writable || !this.cdb.db.open) return; // nowhere to keep them: drop rather than grow
     try {
       withBusyRetry(() =>
         this.cdb.db.transaction(() => {

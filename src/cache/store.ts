@@ -132,14 +132,14 @@ export class SqliteResultStore implements ResultStore {
   get(key: string, now = Date.now()): CachedEntry | undefined {
     const e = this.lookup(key, now);
     if (!e || now >= e.expiresAt) return undefined;
-    this.pendingHits.set(key, now);
+    if (this.cdb.writable) this.pendingHits.set(key, now);
     return e;
   }
 
   getStale(key: string, now = Date.now()): CachedEntry | undefined {
     const e = this.lookup(key, now);
     if (!e) return undefined;
-    this.pendingHits.set(key, now);
+    if (this.cdb.writable) this.pendingHits.set(key, now);
     return e;
   }
 

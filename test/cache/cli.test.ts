@@ -70,7 +70,7 @@ describe('mcpx cache (real processes)', () => {
     await new Promise((r) => setTimeout(r, 20));
     const r = await mcpx(cwd, cacheDir, 'cache', 'prune', '--json');
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ removed: 1 });
+    expect(JSON.parse(r.stdout)).toMatchObject({ removed: 1, vacuumed: true });
     const s = JSON.parse((await mcpx(cwd, cacheDir, 'cache', 'stats', '--json')).stdout);
     expect(s.entries).toBe(3);
   });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDatabase, type CacheDb } from '../../src/cache/db.js';
 import { cacheKey } from '../../src/cache/key.js';
-import { SqliteResultStore, type PutEntry } from '../../src/cache/store.js';
+import { SqliteResultStore, startMaintenance, type PutEntry } from '../../src/cache/store.js';
 import { sleep, tempDir } from './helpers.js';
 
 const result = (text: string) => ({ content: [{ type: 'text', text }] });
@@ -125,6 +125,16 @@ describe('SqliteResultStore', () => {
     expect(store.get(cacheKey({ ...base, args: { opts: { b: 2, a: 1 }, limit: 5, q: 'react' } }))).toBeDefined();
     expect(store.get(cacheKey({ ...base, credentialFingerprint: 'fp-2', args: { q: 'react', limit: 5, opts: { a: 1, b: 2 } } }))).toBeUndefined();
     expect(store.get(cacheKey({ ...base, identity: 'npx other', args: { q: 'react', limit: 5, opts: { a: 1, b: 2 } } }))).toBeUndefined();
+  });
+
+  it('startMaintenance purges entries past staleTtl in the background until stopped', async () => {
+    const { store, cdb } = open();
+    const stop = startMaintenance(store, 20);
+    store.put(entry('short', { ttlMs: 10, staleTtlMs: 10 }));
+    store.put(entry('long'));
+    await sleep(120);
+    stop();
+    expect(cdb.db.prepare('SELECT key FROM entries').pluck().all()).toEqual(['long']);
   });
 
   it('does not store or serve after close, and never throws', () => {

@@ -77,7 +77,8 @@ function renderClear(r: ClearResult): string {
 }
 
 function renderPrune(r: PruneResult): string {
-  return `removed ${r.removed} ${r.removed === 1 ? 'entry' : 'entries'}; ${r.file}: ${size(r.fileBytesBefore)} → ${size(r.fileBytesAfter)}\n`;
+  const space = r.vacuumed ? `${size(r.fileBytesBefore)} → ${size(r.fileBytesAfter)}` : 'not compacted (busy; try again later)';
+  return `removed ${r.removed} ${r.removed === 1 ? 'entry' : 'entries'}; ${r.file}: ${space}\n`;
 }
 
 function renderStats(r: StatsResult): string {
