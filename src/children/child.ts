@@ -292,8 +292,8 @@ export class Child extends EventEmitter<ChildEvents> {
   /** Stops the child: stdin closed, then SIGTERM, then SIGKILL to its process group. */
   async stop(): Promise<void> {
     this.stopping = true;
+    await this.closeConnection(); // also ends a start still waiting for initialize
     await this.starting?.catch(() => undefined);
-    await this.closeConnection();
   }
 }
 

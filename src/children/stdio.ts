@@ -23,7 +23,8 @@ export interface StdioChildOptions {
   logDir: string;
 }
 
-const STOP_GRACE_MS = 1000;
+/** How long each step of a stop waits: stdin closed, then SIGTERM, then SIGKILL (3 steps < 3 s). */
+const STOP_GRACE_MS = 600;
 
 export class StdioChildTransport implements Transport {
   onclose?: () => void;
@@ -37,6 +38,7 @@ export class StdioChildTransport implements Transport {
   protocolVersion?: string;
   private proc?: ResultPromise;
   private pending = '';
+  private delivery: Promise<void> = Promise.resolve();
   private stderrLog?: WriteStream;
   private closed = false;
   private closing = false;
@@ -108,7 +110,10 @@ export class StdioChildTransport implements Transport {
         msg = undefined;
       }
       if (typeof msg === 'object' && msg !== null && (msg as { jsonrpc?: unknown }).jsonrpc === '2.0') {
-        this.onmessage?.(msg as JSONRPCMessage);
+        // One message per microtask, in order: the SDK runs notification handlers a microtask late, so
+        // a progress notification read in the same chunk as its response would otherwise be dropped.
+        const m = msg as JSONRPCMessage;
+        this.delivery = this.delivery.then(() => this.onmessage?.(m));
       } else {
         this.junkLines++;
         const say = this.junkLines === 1 ? log.warn.bind(log) : log.debug.bind(log);

@@ -11,6 +11,8 @@ export interface Router {
   tool(name: string): { child: Child; name: string; tool: Tool } | undefined;
   prompt(name: string): { child: Child; name: string } | undefined;
   resource(uri: string): Child | undefined;
+  /** Resolves when no child is still starting (a name may belong to a child not listed yet). */
+  settled(): Promise<void>;
 }
 
 export interface CallOptions {
@@ -26,7 +28,7 @@ export class Pipeline {
 
   async callTool(params: Params, opts: CallOptions): Promise<CallToolResult> {
     // 1. route: exposed name → child and the child's own name
-    const route = this.router.tool(params.name);
+    const route = this.router.tool(params.name) ?? (await this.router.settled(), this.router.tool(params.name));
     if (!route) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${params.name}`);
     const { child, name } = route;
 
@@ -53,7 +55,7 @@ export class Pipeline {
   }
 
   async readResource(params: { uri: string } & Record<string, unknown>, opts: CallOptions): Promise<Record<string, unknown>> {
-    const child = this.router.resource(params.uri);
+    const child = this.router.resource(params.uri) ?? (await this.router.settled(), this.router.resource(params.uri));
     if (!child) throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${params.uri}`);
     await startIfNeeded(child);
     if (child.state.kind !== 'ready') throw new McpError(ErrorCode.InternalError, `${child.name} is unavailable: ${stateReason(child)}`);
@@ -61,7 +63,7 @@ export class Pipeline {
   }
 
   async getPrompt(params: { name: string } & Record<string, unknown>, opts: CallOptions): Promise<Record<string, unknown>> {
-    const route = this.router.prompt(params.name);
+    const route = this.router.prompt(params.name) ?? (await this.router.settled(), this.router.prompt(params.name));
     if (!route) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${params.name}`);
     await startIfNeeded(route.child);
     return this.forward(route.child, 'prompts/get', { ...params, name: route.name }, opts);

@@ -13,7 +13,7 @@ export interface Runtime {
   pipeline: Pipeline;
   /** Starts the eager children (once); resolves when each is ready or has failed. */
   start(): Promise<void>;
-  /** Waits until no child is still starting, at most the longest startup deadline. */
+  /** Starts the children if not yet, and waits until none is still starting (at most the longest startup deadline). */
   settled(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -28,20 +28,18 @@ export const NO_UPSTREAM: UpstreamBridge = {
 
 export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTREAM): Runtime {
   const hub = new Hub(config, bridge);
+  const maxStartup = Math.max(0, ...config.servers.map((s) => s.startupTimeoutMs));
+  let started: Promise<void> | undefined;
+  const start = () => (started ??= hub.startEager());
+  const settled = async () => {
+    void start();
+    await hub.settled(maxStartup);
+  };
   const router: Router = {
     tool: (name) => hub.routing.toolRoutes.get(name),
     prompt: (name) => hub.routing.promptRoutes.get(name),
     resource: (uri) => hub.routing.resourceOwner(uri),
+    settled,
   };
-  const pipeline = new Pipeline(router);
-  const maxStartup = Math.max(0, ...config.servers.map((s) => s.startupTimeoutMs));
-  let started: Promise<void> | undefined;
-  return {
-    config,
-    hub,
-    pipeline,
-    start: () => (started ??= hub.startEager()),
-    settled: () => hub.settled(maxStartup),
-    stop: () => hub.stop(),
-  };
+  return { config, hub, pipeline: new Pipeline(router), start, settled, stop: () => hub.stop() };
 }

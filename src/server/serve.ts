@@ -28,10 +28,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   const { hub, pipeline } = runtime;
 
   // Lists wait for the children's first start (at most their startup deadline), then answer with what is ready.
-  installHandlers(server, hub, pipeline, async () => {
-    void runtime.start();
-    await runtime.settled();
-  });
+  installHandlers(server, hub, pipeline, runtime.settled);
   // Children learn the client's capabilities from us, so they start once the client has initialized.
   server.oninitialized = () => void runtime.start();
 

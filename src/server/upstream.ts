@@ -17,6 +17,7 @@ import {
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
   type LoggingLevel,
+  type Progress,
   type ServerNotification,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { UpstreamBridge } from '../children/child.js';
@@ -83,11 +84,11 @@ export function installHandlers(server: Server, hub: Hub, pipeline: Pipeline, wa
   // tools/call is registered on the Protocol itself: the SDK Server's own tools/call wrapper parses
   // and rebuilds every result (dropping fields it does not know, and costing time on the hot path);
   // mcpx forwards the child's result as the child sent it.
-  Protocol.prototype.setRequestHandler.call(server, CallToolRequestSchema, async (req, extra) =>
-    pipeline.callTool(req.params, callOptions(extra as Extra)),
+  Protocol.prototype.setRequestHandler.call(server, CallToolRequestSchema, (req, extra) =>
+    withCall(extra, (opts) => pipeline.callTool(req.params, opts)),
   );
-  server.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => pipeline.readResource(req.params, callOptions(extra as Extra)) as never);
-  server.setRequestHandler(GetPromptRequestSchema, async (req, extra) => pipeline.getPrompt(req.params, callOptions(extra as Extra)) as never);
+  server.setRequestHandler(ReadResourceRequestSchema, (req, extra) => withCall(extra, (opts) => pipeline.readResource(req.params, opts)) as never);
+  server.setRequestHandler(GetPromptRequestSchema, (req, extra) => withCall(extra, (opts) => pipeline.getPrompt(req.params, opts)) as never);
 
   server.setRequestHandler(CompleteRequestSchema, async (req, extra) => {
     const ref = req.params.ref;
@@ -102,14 +103,14 @@ export function installHandlers(server: Server, hub: Hub, pipeline: Pipeline, wa
     }
     if (!child) throw new McpError(ErrorCode.InvalidParams, `Unknown ${ref.type === 'ref/prompt' ? 'prompt' : 'resource'}: ${'name' in ref ? ref.name : ref.uri}`);
     if (!child.serverCapabilities?.completions) return { completion: { values: [], hasMore: false } };
-    return pipeline.forward(child, 'completion/complete', params, callOptions(extra as Extra)) as never;
+    return withCall(extra, (opts) => pipeline.forward(child, 'completion/complete', params, opts)) as never;
   });
 
   const subscription = (method: 'resources/subscribe' | 'resources/unsubscribe') => async (req: { params: { uri: string } }, extra: unknown) => {
     const child = routing.resourceOwner(req.params.uri);
     if (!child) throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${req.params.uri}`);
     if (!child.serverCapabilities?.resources?.subscribe) return {};
-    return pipeline.forward(child, method, req.params, callOptions(extra as Extra)) as never;
+    return withCall(extra, (opts) => pipeline.forward(child, method, req.params, opts)) as never;
   };
   server.setRequestHandler(SubscribeRequestSchema, subscription('resources/subscribe'));
   server.setRequestHandler(UnsubscribeRequestSchema, subscription('resources/unsubscribe'));
@@ -149,13 +150,30 @@ export function installHandlers(server: Server, hub: Hub, pipeline: Pipeline, wa
   };
 }
 
-function callOptions(extra: Extra): CallOptions {
-  const token = extra._meta?.progressToken;
-  return {
-    signal: extra.signal,
-    onprogress:
-      token === undefined
-        ? undefined
-        : (p) => void extra.sendNotification({ method: 'notifications/progress', params: { ...p, progressToken: token } }).catch(() => undefined),
-  };
+/**
+ * Runs one request with the upstream's cancellation signal and progress token. Progress notifications
+ * are sent in order and all before the answer: a progress that arrives after the result is dropped.
+ */
+async function withCall<T>(extra: unknown, fn: (opts: CallOptions) => Promise<T>): Promise<T> {
+  const { signal, _meta, sendNotification } = extra as Extra;
+  const token = _meta?.progressToken;
+  let sent: Promise<unknown> | undefined;
+  const onprogress =
+    token === undefined
+      ? undefined
+      : (p: Progress) => {
+          sent = (sent ?? Promise.resolve())
+            .then(() => sendNotification({ method: 'notifications/progress', params: { ...p, progressToken: token } }))
+            .catch(() => undefined);
+        };
+  try {
+    return await fn({ signal, onprogress });
+  } finally {
+    if (sent) {
+      await sent;
+      // SDK clients (Claude Code's among them) drop a progress read in the same chunk as its response:
+      // leave the client a moment to read the last progress on its own.
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
 }
