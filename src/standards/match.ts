@@ -7,39 +7,46 @@ import type { StandardDoc } from './types.js';
  * path is tried whole and then with leading folders stripped one at a time: `/home/me/app/src/a.ts`
  * matches `src/**\/*.ts`. A glob without a slash (`*.md`) matches the file name anywhere.
  */
-type Matcher = (candidate: string) => boolean;
+export type PathMatcher = (doc: StandardDoc) => string | undefined;
 
-const matchers = new WeakMap<StandardDoc, { glob: string; test: Matcher }[]>();
+/** Compiled once per distinct glob: a corpus repeats the same few globs across many documents. */
+const compiledGlobs = new Map<string, (candidate: string) => boolean>();
 
-function compiled(doc: StandardDoc): { glob: string; test: Matcher }[] {
-  let list = matchers.get(doc);
-  if (!list) {
-    list = doc.appliesTo.map((glob) => ({ glob, test: picomatch(glob, { dot: true, basename: !glob.includes('/') }) }));
-    matchers.set(doc, list);
+function compile(glob: string): (candidate: string) => boolean {
+  let test = compiledGlobs.get(glob);
+  if (!test) {
+    test = picomatch(glob, { dot: true, basename: !glob.includes('/') });
+    compiledGlobs.set(glob, test);
   }
-  return list;
+  return test;
 }
 
 export function normalizeReviewPath(path: string): string {
   return path.trim().replace(/\\/g, '/').replace(/^(?:\.\/)+/, '');
 }
 
-/** Candidate spellings of the path, longest first. */
-function suffixes(path: string): string[] {
+/**
+ * For one path: returns, for a document, the first of its applies_to globs that matches, or undefined.
+ * Each glob is evaluated once per path, however many documents share it.
+ */
+export function pathMatcher(path: string): PathMatcher {
   const parts = normalizeReviewPath(path).split('/').filter(Boolean);
-  return parts.map((_, i) => parts.slice(i).join('/'));
-}
-
-/** The first glob of doc.appliesTo that matches path, or undefined. */
-export function matchingGlob(doc: StandardDoc, path: string): string | undefined {
-  const globs = compiled(doc);
-  if (globs.length === 0) return undefined;
-  const candidates = suffixes(path);
-  for (const { glob, test } of globs) if (candidates.some((c) => test(c))) return glob;
-  return undefined;
+  const candidates = parts.map((_, i) => parts.slice(i).join('/'));
+  const verdicts = new Map<string, boolean>();
+  const matches = (glob: string) => {
+    let verdict = verdicts.get(glob);
+    if (verdict === undefined) {
+      const test = compile(glob);
+      verdict = candidates.some((c) => test(c));
+      verdicts.set(glob, verdict);
+    }
+    return verdict;
+  };
+  return (doc) => doc.appliesTo.find(matches);
 }
 
 /** For search filtering: a standard tied to no files applies everywhere. */
-export function appliesTo(doc: StandardDoc, path: string): boolean {
-  return doc.appliesTo.length === 0 || matchingGlob(doc, path) !== undefined;
+export function appliesToPath(path: string): (doc: StandardDoc) => boolean {
+  const match = pathMatcher(path);
+  return (doc) => doc.appliesTo.length === 0 || match(doc) !== undefined;
 }

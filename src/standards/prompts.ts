@@ -1,6 +1,6 @@
 import { ErrorCode, McpError, type GetPromptResult, type Prompt } from '@modelcontextprotocol/sdk/types.js';
 import type { StandardsCatalog } from './catalog.js';
-import { matchingGlob } from './match.js';
+import { pathMatcher } from './match.js';
 import { sanitizeQuery } from './query.js';
 import { renderStandards } from './render.js';
 
@@ -27,7 +27,8 @@ export function getReviewPrompt(catalog: StandardsCatalog, args: Record<string, 
   if (!path) throw new McpError(ErrorCode.InvalidParams, 'review_with_standards needs `path`: the file to review.');
   const focus = args.focus?.trim() || undefined;
 
-  const forFile = catalog.list().filter((doc) => matchingGlob(doc, path) !== undefined);
+  const match = pathMatcher(path);
+  const forFile = catalog.list().filter((doc) => match(doc) !== undefined);
   const forFocus = [];
   if (focus) {
     const q = sanitizeQuery(focus);

@@ -17,7 +17,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { McpxError, errorMessage } from '../errors.js';
 import { log } from '../util/log.js';
-import { StandardsCatalog, type CatalogChange } from './catalog.js';
+import type { CatalogChange, StandardsCatalog } from './catalog.js';
 import { REVIEW_PROMPT, getReviewPrompt } from './prompts.js';
 import { STANDARDS_TOOLS, callStandardsTool } from './tools.js';
 import { idFromUri, standardUri } from './uri.js';
@@ -27,8 +27,9 @@ import { watchFolders } from './watch.js';
  * `mcpx standards`: a stdio MCP server over folders of Markdown/YAML standards.
  *
  * Start-up order matters for latency: folders are checked (a missing one is a usage error, exit 2),
- * the transport is connected, and only then are the files loaded and indexed, so `initialize` and
- * `tools/list` are answered at once while handlers that need the documents await the first load.
+ * the transport is connected, and only then are the files loaded and indexed (in time slices), so
+ * `initialize` and `tools/list` are answered at once while handlers that need the documents await the
+ * first load.
  * Changes on disk reload the catalog (debounced); clients get `resources/list_changed` when documents
  * appear or disappear, and `resources/updated` for the URIs they subscribed to when those change or go.
  */
@@ -42,16 +43,20 @@ export interface StandardsServerOptions {
 
 export async function runStandardsServer(opts: StandardsServerOptions): Promise<void> {
   const dirs = checkFolders(opts.dirs);
-  const catalog = new StandardsCatalog(dirs);
   const reportChange = (change: CatalogChange) => {
     for (const w of change.warnings) log.warn(w);
     return change;
   };
-  const firstLoad = catalog.reload().then(reportChange);
-  const loaded = async () => void (await firstLoad);
-  firstLoad
-    .then(() => log.debug(`standards: ${catalog.list().length} documents from ${dirs.join(', ')}`))
-    .catch((e) => log.error(`standards: loading failed: ${errorMessage(e)}`));
+  // Loaded after connecting (see below); the parsing and SQLite modules are imported only then.
+  let startLoading = () => {};
+  const catalogReady = new Promise<void>((r) => (startLoading = r)).then(async () => {
+    const { StandardsCatalog } = await import('./catalog.js');
+    const catalog = new StandardsCatalog(dirs);
+    reportChange(await catalog.reload());
+    log.debug(`standards: ${catalog.list().length} documents from ${dirs.join(', ')}`);
+    return catalog;
+  });
+  catalogReady.catch((e) => log.error(`standards: loading failed: ${errorMessage(e)}`));
 
   const server = new Server(
     { name: 'mcpx-standards', version: packageVersion() },
@@ -66,11 +71,10 @@ export async function runStandardsServer(opts: StandardsServerOptions): Promise<
 
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: STANDARDS_TOOLS }));
   server.setRequestHandler(CallToolRequestSchema, async (req) => {
-    await loaded();
-    return callStandardsTool(catalog, req.params.name, req.params.arguments);
+    return callStandardsTool(await catalogReady, req.params.name, req.params.arguments);
   });
   server.setRequestHandler(ListResourcesRequestSchema, async () => {
-    await loaded();
+    const catalog = await catalogReady;
     return {
       resources: catalog.list().map((doc) => ({
         uri: standardUri(doc.id),
@@ -82,7 +86,7 @@ export async function runStandardsServer(opts: StandardsServerOptions): Promise<
     };
   });
   server.setRequestHandler(ReadResourceRequestSchema, async (req) => {
-    await loaded();
+    const catalog = await catalogReady;
     const id = idFromUri(req.params.uri);
     const doc = id === undefined ? undefined : catalog.get(id);
     if (!doc) throw new McpError(ErrorCode.InvalidParams, `No standard at ${req.params.uri}; resources/list shows them all.`);
@@ -93,8 +97,7 @@ export async function runStandardsServer(opts: StandardsServerOptions): Promise<
   server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: [REVIEW_PROMPT] }));
   server.setRequestHandler(GetPromptRequestSchema, async (req) => {
     if (req.params.name !== REVIEW_PROMPT.name) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt "${req.params.name}".`);
-    await loaded();
-    return getReviewPrompt(catalog, req.params.arguments);
+    return getReviewPrompt(await catalogReady, req.params.arguments);
   });
 
   const notify = async (change: CatalogChange) => {
@@ -107,8 +110,8 @@ export async function runStandardsServer(opts: StandardsServerOptions): Promise<
   const watcher = watchFolders(
     dirs,
     () => {
-      catalog
-        .reload()
+      catalogReady
+        .then((catalog: StandardsCatalog) => catalog.reload())
         .then(reportChange)
         .then(notify)
         .catch((e) => log.warn(`standards: reload failed: ${errorMessage(e)}`));
@@ -125,13 +128,13 @@ export async function runStandardsServer(opts: StandardsServerOptions): Promise<
   server.onclose = stop;
   process.once('SIGTERM', stop).once('SIGINT', stop);
   await server.connect(transport);
+  startLoading();
   await closed;
 
   watcher.close();
   process.off('SIGTERM', stop).off('SIGINT', stop);
   await server.close().catch(() => undefined);
-  await firstLoad.catch(() => undefined);
-  catalog.close();
+  (await catalogReady.catch(() => undefined))?.close();
 }
 
 /** Absolute folders, or a usage error naming the first one that is missing. */

@@ -1,6 +1,6 @@
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { StandardsCatalog } from './catalog.js';
-import { appliesTo, matchingGlob } from './match.js';
+import { appliesToPath, pathMatcher } from './match.js';
 import { MAX_QUERY_CHARS, sanitizeQuery } from './query.js';
 import { renderStandards } from './render.js';
 import type { StandardDoc } from './types.js';
@@ -198,6 +198,7 @@ function searchStandards(catalog: StandardsCatalog, args: Record<string, unknown
   const tags = optStringList(args, 'tags').map((t) => t.toLowerCase());
   const path = optString(args, 'path');
   const limit = optLimit(args);
+  const forPath = path === undefined ? undefined : appliesToPath(path);
 
   const hits = catalog.index.search({
     match: sanitized.match,
@@ -205,7 +206,7 @@ function searchStandards(catalog: StandardsCatalog, args: Record<string, unknown
     filter: (doc) =>
       (category === undefined || doc.category === category) &&
       (tags.length === 0 || doc.tags.some((t) => tags.includes(t))) &&
-      (path === undefined || appliesTo(doc, path)),
+      (forPath === undefined || forPath(doc)),
   });
   const results = hits.map((h) => ({ ...summary(h.doc), score: h.score, snippet: h.snippet }));
   const text =
@@ -216,8 +217,9 @@ function searchStandards(catalog: StandardsCatalog, args: Record<string, unknown
 }
 
 function standardsForFile(catalog: StandardsCatalog, path: string): CallToolResult {
+  const match = pathMatcher(path);
   const standards = catalog.list().flatMap((doc) => {
-    const matched = matchingGlob(doc, path);
+    const matched = match(doc);
     return matched === undefined ? [] : [{ ...summary(doc), matched }];
   });
   const text =

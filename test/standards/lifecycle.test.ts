@@ -105,6 +105,8 @@ describe('mcpx standards: watching the folders', () => {
     client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updated.push(n.params.uri));
     client.setNotificationHandler(ResourceListChangedNotificationSchema, () => void listChanged++);
     await client.subscribeResource({ uri: 'standards://security/secure-coding' });
+    // The first load runs after initialize; change the file only once the client has seen version 1.
+    expect((await client.readResource({ uri: 'standards://security/secure-coding' })).contents[0]).toBeDefined();
 
     const file = join(dir, 'security/secure-coding.md');
     // An editor-like burst: several writes in quick succession.
