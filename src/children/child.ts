@@ -5,6 +5,8 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
   CreateMessageRequestSchema,
+  ErrorCode,
+  McpError,
   ElicitRequestSchema,
   ListRootsRequestSchema,
   ResultSchema,
@@ -230,7 +232,17 @@ export class Child extends EventEmitter<ChildEvents> {
     const items: T[] = [];
     let cursor: string | undefined;
     for (let page = 0; page < 1000; page++) {
-      const r = await this.request(method, cursor ? { cursor } : {}, { timeout: this.config.startupTimeoutMs });
+      let r: Record<string, unknown>;
+      try {
+        r = await this.request(method, cursor ? { cursor } : {}, { timeout: this.config.startupTimeoutMs });
+      } catch (e) {
+        // Some servers declare a capability but not every list of it (resources without templates/list).
+        if (e instanceof McpError && e.code === ErrorCode.MethodNotFound && page === 0) {
+          log.debug(`${this.name}: ${method} not implemented; taken as empty`);
+          return items;
+        }
+        throw e;
+      }
       items.push(...((r[key] as T[] | undefined) ?? []));
       cursor = typeof r.nextCursor === 'string' && r.nextCursor ? r.nextCursor : undefined;
       if (!cursor) break;
