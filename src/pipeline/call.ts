@@ -1,11 +1,24 @@
+import { EventEmitter } from 'node:events';
+import { BulkheadRejectedError } from 'cockatiel';
 import { ErrorCode, McpError, type CallToolResult, type Progress, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Child } from '../children/child.js';
+import type { ResultStore } from '../cache/store.js';
+import { cacheKey } from '../cache/key.js';
+import { SingleFlight } from '../cache/singleflight.js';
 import { errorMessage, isMcpxError } from '../errors.js';
+import { formatDuration } from '../util/duration.js';
+import { markCached, staleToolResult, unavailableResult, type FailureReason } from './answers.js';
+import { formatBackup, searchBackup } from './backup.js';
+import { isTransportFailure, type ChildPolicies } from './policies.js';
 
 /**
- * The call pipeline: every tools/call (and resources/read, prompts/get) goes through here, top to
- * bottom. Today: route → start the child if needed → call it with its deadline, forwarding progress
- * and cancellation → its result as it is, or a clear error the model can read.
+ * The call pipeline. Every tools/call goes through callTool(), top to bottom:
+ *
+ *   route → fresh cache → single flight → bulkhead → breaker → deadline → child call (retries)
+ *         → classify → store in cache;   on failure: stale cache → local backup → clear error.
+ *
+ * resources/read takes the same path with a resource key; prompts and completions are forwarded.
+ * The pipeline emits one `call` event per call; telemetry (stats, audit) listens.
  */
 export interface Router {
   tool(name: string): { child: Child; name: string; tool: Tool } | undefined;
@@ -15,105 +28,244 @@ export interface Router {
   settled(): Promise<void>;
 }
 
+export interface PipelineDeps {
+  router: Router;
+  policies(child: Child): ChildPolicies;
+  /** The result store, opened on first use; undefined when there is none. */
+  store(): ResultStore | undefined;
+  /** A call found its child down: the supervisor may try to start it again (never awaited). */
+  childWanted(child: Child): void;
+}
+
 export interface CallOptions {
   signal: AbortSignal;
   /** Set when the upstream request carried a progressToken. */
   onprogress?: (progress: Progress) => void;
 }
 
-type Params = { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> } & Record<string, unknown>;
+export type Outcome = 'ok' | 'error' | 'hit' | 'stale' | 'fallback' | FailureReason;
+export interface CallEvent {
+  server: string;
+  kind: 'tool' | 'resource' | 'prompt';
+  name: string;
+  args: unknown;
+  outcome: Outcome;
+  /** Why the child did not answer, when it did not (also for stale and fallback answers). */
+  reason?: FailureReason;
+  cacheable: boolean;
+  ms: number;
+}
 
-export class Pipeline {
-  constructor(private readonly router: Router) {}
+type Params = { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> } & Record<string, unknown>;
+type Result = Record<string, unknown>;
+
+/** Why the child did not answer: carried from the attempt to the fallback. */
+class CallFailed extends Error {
+  constructor(readonly reason: FailureReason, message: string, readonly childError?: McpError) {
+    super(message);
+  }
+}
+
+export class Pipeline extends EventEmitter<{ call: [CallEvent] }> {
+  private readonly inFlight = new SingleFlight<Result>();
+
+  constructor(private readonly deps: PipelineDeps) {
+    super();
+  }
 
   async callTool(params: Params, opts: CallOptions): Promise<CallToolResult> {
+    const t0 = performance.now();
     // 1. route: exposed name → child and the child's own name
-    const route = this.router.tool(params.name) ?? (await this.router.settled(), this.router.tool(params.name));
+    const route = this.deps.router.tool(params.name) ?? (await this.deps.router.settled(), this.deps.router.tool(params.name));
     if (!route) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${params.name}`);
-    const { child, name } = route;
-
-    // 2. the child: started on first use when lazy; a child that is down answers with a clear error
-    await startIfNeeded(child);
-    if (child.state.kind !== 'ready') return unavailable(child, stateReason(child));
-
-    // 3. the call, with the child's deadline; progress resets it, maxTotalTimeoutMs caps it
-    const { timeoutMs } = { timeoutMs: child.config.tools.settings[name]?.timeoutMs ?? child.config.timeoutMs };
-    try {
-      const result = await child.request('tools/call', { ...params, name, _meta: withoutProgressToken(params._meta) }, {
-        signal: opts.signal,
-        timeout: timeoutMs,
-        resetTimeoutOnProgress: true,
-        maxTotalTimeout: child.config.maxTotalTimeoutMs,
-        onprogress: opts.onprogress,
-      });
+    const { child, name, tool } = route;
+    const args = params.arguments ?? {};
+    const cache = cachePolicy(child, name, tool);
+    const done = (outcome: Outcome, result: Result, reason?: FailureReason) => {
+      this.emit('call', { server: child.name, kind: 'tool', name, args, outcome, reason, cacheable: !!cache, ms: performance.now() - t0 });
       return result as CallToolResult;
+    };
+
+    // 2. fresh cache
+    const store = cache ? this.deps.store() : undefined;
+    const key = store ? cacheKey({ identity: child.config.identity, credentialFingerprint: child.config.credentialFingerprint, kind: 'tool', name, args }) : '';
+    const fresh = store?.get(key);
+    if (fresh) return done('hit', markCached(fresh.result, { status: 'hit', ageMs: Date.now() - fresh.storedAt, server: child.name }));
+
+    // 3–7. the child, once for identical calls in flight (single flight shares one upstream call)
+    const readOnly = tool.annotations?.readOnlyHint === true;
+    const attempt = () => this.callChild(child, 'tools/call', { ...params, name, _meta: withoutProgressToken(params._meta) }, opts, readOnly, name);
+    try {
+      const result = store && !opts.onprogress ? await this.inFlight.run(key, attempt) : await attempt();
+      if ((result as CallToolResult).isError) return done('error', result); // the tool's own answer
+      if (store) store.put({ key, server: child.name, tool: name, result, ttlMs: cache!.ttl, staleTtlMs: cache!.staleTtl });
+      if (!readOnly && !cache && child.config.cache.invalidateOnWrite) this.deps.store()?.invalidate({ server: child.name });
+      return done('ok', result);
     } catch (e) {
-      if (opts.signal.aborted) throw e; // cancelled upstream: nobody reads the answer
-      if (isChildJsonRpcError(e)) throw e; // the child's own protocol answer, passed through as it is
-      return unavailable(child, describeFailure(e, timeoutMs));
+      if (!(e instanceof CallFailed)) throw e; // cancelled upstream, or the child's answer about the request itself
+      // 8. on failure: stale cache → local backup → clear error
+      const stale = store && child.config.fallback.stale ? store.getStale(key) : undefined;
+      if (stale) {
+        const mark = { status: 'stale' as const, ageMs: Date.now() - stale.storedAt, server: child.name, reason: e.reason };
+        return done('stale', staleToolResult(stale.result, mark, e.message), e.reason);
+      }
+      const dir = child.config.fallback.backupDir;
+      const hits = dir ? await searchBackup(dir, args).catch(() => []) : [];
+      if (hits.length) return done('fallback', { content: [{ type: 'text', text: formatBackup(child.name, dir!, hits) }], _meta: { 'mcpx/cache': { status: 'fallback', reason: e.reason, server: child.name, files: hits.map((h) => h.path) } } }, e.reason);
+      if (e.childError && e.reason === 'error') throw e.childError; // the child's own JSON-RPC error, as it sent it
+      return done(e.reason, unavailableResult(child.name, e.message, child.config.fallback.message), e.reason);
     }
   }
 
-  async readResource(params: { uri: string } & Record<string, unknown>, opts: CallOptions): Promise<Record<string, unknown>> {
-    const child = this.router.resource(params.uri) ?? (await this.router.settled(), this.router.resource(params.uri));
+  async readResource(params: { uri: string } & Record<string, unknown>, opts: CallOptions): Promise<Result> {
+    const t0 = performance.now();
+    const child = this.deps.router.resource(params.uri) ?? (await this.deps.router.settled(), this.deps.router.resource(params.uri));
     if (!child) throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${params.uri}`);
-    await startIfNeeded(child);
-    if (child.state.kind !== 'ready') throw new McpError(ErrorCode.InternalError, `${child.name} is unavailable: ${stateReason(child)}`);
-    return this.forward(child, 'resources/read', params, opts);
+    const store = child.config.cache.enabled ? this.deps.store() : undefined;
+    const done = (outcome: Outcome, result: Result, reason?: FailureReason) => {
+      this.emit('call', { server: child.name, kind: 'resource', name: params.uri, args: {}, outcome, reason, cacheable: !!store, ms: performance.now() - t0 });
+      return result;
+    };
+    const key = store ? cacheKey({ identity: child.config.identity, credentialFingerprint: child.config.credentialFingerprint, kind: 'resource', name: params.uri, args: {} }) : '';
+    const fresh = store?.get(key);
+    if (fresh) return done('hit', markCached(fresh.result, { status: 'hit', ageMs: Date.now() - fresh.storedAt, server: child.name }));
+    try {
+      const result = await this.callChild(child, 'resources/read', params, opts, true, params.uri);
+      store?.put({ key, server: child.name, tool: params.uri, result, ttlMs: child.config.cache.ttl, staleTtlMs: child.config.cache.staleTtl });
+      return done('ok', result);
+    } catch (e) {
+      if (!(e instanceof CallFailed)) throw e;
+      const stale = store && child.config.fallback.stale ? store.getStale(key) : undefined;
+      if (stale) return done('stale', markCached(stale.result, { status: 'stale', ageMs: Date.now() - stale.storedAt, server: child.name, reason: e.reason }), e.reason);
+      done(e.reason, {}, e.reason);
+      if (e.childError) throw e.childError;
+      throw new McpError(ErrorCode.InternalError, `${child.name} is unavailable: ${e.message}`);
+    }
   }
 
-  async getPrompt(params: { name: string } & Record<string, unknown>, opts: CallOptions): Promise<Record<string, unknown>> {
-    const route = this.router.prompt(params.name) ?? (await this.router.settled(), this.router.prompt(params.name));
+  /** The cache key of a resource, to drop it when the child says it was updated. */
+  resourceUpdated(child: Child, uri: string): void {
+    const key = cacheKey({ identity: child.config.identity, credentialFingerprint: child.config.credentialFingerprint, kind: 'resource', name: uri, args: {} });
+    this.deps.store()?.invalidate({ key });
+  }
+
+  async getPrompt(params: { name: string } & Record<string, unknown>, opts: CallOptions): Promise<Result> {
+    const route = this.deps.router.prompt(params.name) ?? (await this.deps.router.settled(), this.deps.router.prompt(params.name));
     if (!route) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${params.name}`);
-    await startIfNeeded(route.child);
     return this.forward(route.child, 'prompts/get', { ...params, name: route.name }, opts);
   }
 
-  /** A request whose failure is a JSON-RPC error upstream (reads, prompts, completions). */
-  async forward(child: Child, method: string, params: Record<string, unknown>, opts: CallOptions): Promise<Record<string, unknown>> {
+  /** A request passed through the bulkhead, breaker and deadline, whose failure is a JSON-RPC error upstream. */
+  async forward(child: Child, method: string, params: Record<string, unknown>, opts: CallOptions): Promise<Result> {
     try {
-      return await child.request(method, params, {
-        signal: opts.signal,
-        timeout: child.config.timeoutMs,
+      return await this.callChild(child, method, params, opts, false, method);
+    } catch (e) {
+      if (!(e instanceof CallFailed)) throw e;
+      if (e.childError) throw e.childError;
+      throw new McpError(ErrorCode.InternalError, `${child.name} is unavailable: ${e.message}`);
+    }
+  }
+
+  /**
+   * bulkhead → breaker → deadline → child call (retries for read-only calls on transport failures).
+   * Throws CallFailed when the child did not answer usefully; other errors (cancellation, the child's
+   * answer about the request itself) pass through.
+   */
+  private async callChild(child: Child, method: string, params: Result, opts: CallOptions, readOnly: boolean, name: string): Promise<Result> {
+    const { bulkhead, breaker, retry } = this.deps.policies(child);
+    if (child.state.kind === 'idle') await child.start(); // lazy: first call starts it
+    if (child.state.kind !== 'ready') {
+      this.deps.childWanted(child);
+      throw new CallFailed('child-down', downReason(child));
+    }
+    if (!breaker.tryAcquire()) {
+      const s = breaker.state;
+      const failures = s.kind === 'open' ? s.failures : child.config.breaker.failureThreshold;
+      throw new CallFailed('breaker-open', `circuit open after ${failures} failures, next try in ${formatDuration(breaker.retryInMs())}`);
+    }
+    const timeoutMs = child.config.tools.settings[name]?.timeoutMs ?? child.config.timeoutMs;
+    const once = (signal: AbortSignal) =>
+      child.request(method, params, {
+        signal,
+        timeout: timeoutMs, // the deadline: the SDK cancels the child's request when it passes
         resetTimeoutOnProgress: true,
         maxTotalTimeout: child.config.maxTotalTimeoutMs,
         onprogress: opts.onprogress,
       });
+    let result: Result;
+    try {
+      result = await bulkhead.execute(
+        () => (readOnly ? retry.execute(({ signal }) => once(AbortSignal.any([opts.signal, signal])), opts.signal) : once(opts.signal)),
+        opts.signal,
+      );
     } catch (e) {
-      if (isChildJsonRpcError(e) || opts.signal.aborted) throw e;
-      throw new McpError(ErrorCode.InternalError, `${child.name} is unavailable: ${describeFailure(e, child.config.timeoutMs)}`);
+      if (opts.signal.aborted) {
+        breaker.release(); // cancelled upstream: says nothing about the child
+        throw e;
+      }
+      const failure = classifyError(e, child, timeoutMs);
+      if (failure === undefined) {
+        breaker.success(); // the child answered (about the request itself): it is healthy
+        throw e;
+      }
+      breaker.failure();
+      throw failure;
     }
+    // A result whose text matches errorPatterns is a failed upstream fetch reported as text (Context7).
+    const pattern = matchErrorPattern(child, result);
+    if (pattern) {
+      breaker.failure();
+      throw new CallFailed('error', `it reported an error: ${pattern}`);
+    }
+    breaker.success();
+    return result;
   }
 }
 
-async function startIfNeeded(child: Child): Promise<void> {
-  if (child.state.kind === 'idle' || child.state.kind === 'starting') await child.start();
+/** How long and whether a tool is cached: readOnlyHint or listed in cache.tools; never when turned off. */
+function cachePolicy(child: Child, name: string, tool: Tool): { ttl: number; staleTtl: number } | undefined {
+  const c = child.config.cache;
+  const listed = c.tools[name];
+  if (!c.enabled || listed === false) return undefined;
+  if (listed === undefined && tool.annotations?.readOnlyHint !== true) return undefined;
+  return { ttl: listed?.ttl ?? c.ttl, staleTtl: listed?.staleTtl ?? c.staleTtl };
 }
 
-function stateReason(child: Child): string {
+/** undefined: not a failure of the child (its answer about the request itself). */
+function classifyError(e: unknown, child: Child, timeoutMs: number): CallFailed | undefined {
+  if (e instanceof BulkheadRejectedError) {
+    return new CallFailed('queue-full', `too many calls in flight (${child.config.maxConcurrent} running, ${child.config.maxQueue} waiting)`);
+  }
+  if (e instanceof McpError && e.code === ErrorCode.RequestTimeout) return new CallFailed('timeout', `no answer within ${formatDuration(timeoutMs)}`);
+  if (isTransportFailure(e)) return new CallFailed('child-down', isMcpxError(e) ? e.message.replace(`${child.name} `, '') : 'the server exited during the call');
+  if (e instanceof McpError) {
+    // Invalid params / unknown method are answers about the request, not signs of a broken child.
+    if (e.code === ErrorCode.InvalidParams || e.code === ErrorCode.MethodNotFound) return undefined;
+    return new CallFailed('error', `it answered with an error: ${e.message}`, e);
+  }
+  return new CallFailed('error', errorMessage(e));
+}
+
+function matchErrorPattern(child: Child, result: Result): string | undefined {
+  const patterns = child.config.errorPatterns;
+  if (!patterns.length) return undefined;
+  const content = (result.content as { type: string; text?: string }[] | undefined) ?? [];
+  for (const c of content) {
+    if (c.type !== 'text' || !c.text) continue;
+    for (const p of patterns) {
+      const m = p.exec(c.text);
+      if (m) return c.text.slice(Math.max(0, m.index - 20), m.index + 100).trim();
+    }
+  }
+  return undefined;
+}
+
+function downReason(child: Child): string {
   const s = child.state;
   if (s.kind === 'down') return s.reason;
   if (s.kind === 'disabled') return 'disabled in the config';
   if (s.kind === 'misconfigured') return s.reason;
-  return s.kind;
-}
-
-/** A tool result the model can read and act on. */
-export function unavailable(child: Child, why: string): CallToolResult {
-  const text = child.config.fallback.message ?? `${child.name} is unavailable: ${why}; no cached answer for this call.`;
-  return { content: [{ type: 'text', text }], isError: true };
-}
-
-/** SDK-side failures (timeout, connection closed) are ours to explain; anything else came from the child. */
-function isChildJsonRpcError(e: unknown): e is McpError {
-  return e instanceof McpError && e.code !== ErrorCode.RequestTimeout && e.code !== ErrorCode.ConnectionClosed;
-}
-
-function describeFailure(e: unknown, timeoutMs: number): string {
-  if (e instanceof McpError && e.code === ErrorCode.RequestTimeout) return `no answer within ${timeoutMs} ms`;
-  if (e instanceof McpError && e.code === ErrorCode.ConnectionClosed) return 'the server exited during the call';
-  if (isMcpxError(e)) return e.message;
-  return errorMessage(e);
+  return `it is ${s.kind}`;
 }
 
 function withoutProgressToken(meta: Record<string, unknown> | undefined): Record<string, unknown> | undefined {

@@ -37,11 +37,17 @@ export class Hub {
     return Promise.all(this.children.filter((c) => c.config.start === 'eager').map((c) => c.start())).then(() => undefined);
   }
 
-  /** Resolves once no child is starting any more, or after `ms`. */
+  /** Resolves once no child without a known catalog is starting any more, or after `ms`. */
   async settled(ms: number): Promise<void> {
-    const starting = this.children.filter((c) => c.state.kind === 'starting').map((c) => c.start());
+    const starting = this.children.filter((c) => c.state.kind === 'starting' && !c.catalog).map((c) => c.start());
     if (!starting.length) return;
     await Promise.race([Promise.all(starting), new Promise((r) => setTimeout(r, ms).unref())]);
+  }
+
+  /** Rebuilds the merged lists now (after catalogs were set from the database). */
+  rebuild(): void {
+    this.routing.rebuild(this.children);
+    this.remember();
   }
 
   private catalogChanged(): void {

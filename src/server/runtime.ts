@@ -1,19 +1,31 @@
-import type { UpstreamBridge } from '../children/child.js';
+import type { Child, Catalog, UpstreamBridge } from '../children/child.js';
+import { Supervisor } from '../children/supervisor.js';
 import type { Config } from '../config/types.js';
+import type { CacheDb, CatalogStore, ResultStore, StatsRecorder } from '../cache/index.js';
+import { errorMessage } from '../errors.js';
 import { Pipeline, type Router } from '../pipeline/call.js';
+import { buildPolicies, type ChildPolicies } from '../pipeline/policies.js';
+import { recordStats } from '../telemetry/stats.js';
+import { log } from '../util/log.js';
 import { Hub } from './hub.js';
 
 /**
- * Children + routing + pipeline for one process: `mcpx serve` builds one behind the upstream server,
- * and `mcpx tools` / `mcpx call` build one with no upstream client. stop() stops every child.
+ * Everything one process needs to serve calls: children (supervised), routing, the pipeline with a
+ * policy set per child, and the cache database, opened on first use so that `initialize` never waits
+ * for it. `mcpx serve` builds one behind the upstream server; `mcpx tools` / `mcpx call` build one
+ * with no upstream client.
  */
 export interface Runtime {
   config: Config;
   hub: Hub;
   pipeline: Pipeline;
-  /** Starts the eager children (once); resolves when each is ready or has failed. */
+  policies: Map<Child, ChildPolicies>;
+  supervisor: Supervisor;
+  /** The cache database (opened now if not yet); undefined when it cannot be opened at all. */
+  db(): CacheDb | undefined;
+  /** Lists known children from the stored catalog, then starts the eager children (once); resolves when each is up or down. */
   start(): Promise<void>;
-  /** Starts the children if not yet, and waits until none is still starting (at most the longest startup deadline). */
+  /** Starts if not yet; waits until no child without a known catalog is still starting. */
   settled(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -26,20 +38,123 @@ export const NO_UPSTREAM: UpstreamBridge = {
   },
 };
 
+interface Storage {
+  db: CacheDb;
+  results: ResultStore;
+  catalogs: CatalogStore;
+  stats: StatsRecorder;
+  stop: () => void;
+}
+
 export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTREAM): Runtime {
   const hub = new Hub(config, bridge);
-  const maxStartup = Math.max(0, ...config.servers.map((s) => s.startupTimeoutMs));
-  let started: Promise<void> | undefined;
-  const start = () => (started ??= hub.startEager());
-  const settled = async () => {
-    void start();
-    await hub.settled(maxStartup);
+  const supervisor = new Supervisor(hub.children);
+  const policies = new Map(hub.children.map((c) => [c, buildPolicies(c.config)] as const));
+
+  // The database: opened on first use (a list or a call), never on the way to answering initialize.
+  let storage: Storage | undefined | null;
+  const open = (): Storage | undefined => {
+    if (storage !== undefined) return storage ?? undefined;
+    if (!cacheModule) return undefined; // start() loads it first
+    storage = null;
+    try {
+      storage = openStorage(config);
+    } catch (e) {
+      log.warn(`cache: not available (${errorMessage(e)}); serving without it`);
+    }
+    return storage ?? undefined;
   };
+
   const router: Router = {
     tool: (name) => hub.routing.toolRoutes.get(name),
     prompt: (name) => hub.routing.promptRoutes.get(name),
     resource: (uri) => hub.routing.resourceOwner(uri),
-    settled,
+    settled: () => settled(),
   };
-  return { config, hub, pipeline: new Pipeline(router), start, settled, stop: () => hub.stop() };
+  const pipeline = new Pipeline({
+    router,
+    policies: (child) => policies.get(child)!,
+    store: () => open()?.results,
+    childWanted: (child) => supervisor.poke(child),
+  });
+
+  // Before any child starts: the database, the stored catalogs (so lists answer at once), the listeners.
+  let prepared: Promise<void> | undefined;
+  let eager: Promise<void> = Promise.resolve();
+  const prepare = () =>
+    (prepared ??= (async () => {
+      cacheModule ??= await import('../cache/index.js');
+      const s = open();
+      if (s) {
+        useStoredCatalogs(hub, s.catalogs);
+        recordStats(pipeline, s.stats);
+        for (const [child, p] of policies) p.breaker.on('state', (st) => st.kind === 'open' && s.stats.count(child.name, 'breaker_opens'));
+      }
+      for (const child of hub.children) {
+        child.on('catalog', (cat: Catalog) => open()?.catalogs.put(child.config.identity, child.name, cat));
+        child.on('notification', (n) => {
+          if (n.method === 'notifications/resources/updated' && typeof n.params?.uri === 'string') pipeline.resourceUpdated(child, n.params.uri);
+        });
+      }
+      eager = hub.startEager(); // in the background: lists and calls do not wait for it
+    })());
+  const start = async () => {
+    await prepare();
+    await eager;
+  };
+  const maxStartup = Math.max(0, ...config.servers.map((s) => s.startupTimeoutMs));
+  const settled = async () => {
+    await prepare();
+    await hub.settled(maxStartup);
+  };
+
+  return {
+    config,
+    hub,
+    pipeline,
+    policies,
+    supervisor,
+    db: () => open()?.db,
+    start,
+    settled,
+    stop: async () => {
+      supervisor.stop();
+      await hub.stop();
+      if (storage) storage.stop();
+    },
+  };
 }
+
+function openStorage(config: Config): Storage {
+  // Loaded here rather than at the top: better-sqlite3 is not needed to answer initialize.
+  const { openDatabase, SqliteResultStore, CatalogStore, StatsRecorder, startMaintenance } = cacheModule!;
+  const db = openDatabase(config.cache.dir);
+  const results = new SqliteResultStore(db, { maxEntryBytes: config.cache.maxEntryBytes, maxMb: config.cache.maxMb });
+  const stats = new StatsRecorder(db);
+  const stopMaintenance = startMaintenance(results);
+  return {
+    db,
+    results,
+    catalogs: new CatalogStore(db),
+    stats,
+    stop: () => {
+      stopMaintenance();
+      stats.close();
+      results.close();
+      db.close();
+    },
+  };
+}
+
+/** Children we have seen before are listed at once from their stored catalog, before they are up. */
+function useStoredCatalogs(hub: Hub, catalogs: CatalogStore): void {
+  for (const child of hub.children) {
+    if (child.catalog || child.state.kind === 'disabled' || child.state.kind === 'misconfigured') continue;
+    const stored = catalogs.get(child.config.identity);
+    if (stored) child.catalog = stored.data as Catalog;
+  }
+  hub.rebuild();
+}
+
+/** Loaded by start(), off the initialize path: better-sqlite3 is not needed for the first answers. */
+let cacheModule: typeof import('../cache/index.js') | undefined;

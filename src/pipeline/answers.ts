@@ -1,0 +1,39 @@
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { formatDuration } from '../util/duration.js';
+
+/**
+ * What the model reads when mcpx answers instead of the child: a cache hit (marked), a stale copy
+ * (marked, with a first line saying so), or a clear error saying who is unavailable, why and when
+ * it will be tried again.
+ */
+export type FailureReason = 'timeout' | 'breaker-open' | 'error' | 'child-down' | 'queue-full';
+
+export interface CacheMark {
+  status: 'hit' | 'stale';
+  ageMs: number;
+  server: string;
+  reason?: FailureReason;
+}
+
+type Result = Record<string, unknown> & { _meta?: Record<string, unknown> };
+
+/** The stored result with `_meta["mcpx/cache"]` added; everything else as the child sent it. */
+export function markCached(result: unknown, mark: CacheMark): Result {
+  const r = result as Result;
+  return { ...r, _meta: { ...r._meta, 'mcpx/cache': mark } };
+}
+
+/** A stale tool result: the marker, and a first text block saying it is an older copy and why. */
+export function staleToolResult(result: unknown, mark: CacheMark, why: string): CallToolResult {
+  const r = markCached(result, mark) as CallToolResult;
+  const note = {
+    type: 'text' as const,
+    text: `[mcpx] Cached copy from ${formatDuration(mark.ageMs)} ago: ${mark.server} is unavailable (${why}). It may be out of date.`,
+  };
+  return { ...r, content: [note, ...(r.content ?? [])] };
+}
+
+export function unavailableResult(server: string, why: string, custom?: string): CallToolResult {
+  const text = custom ? `${custom} (${server}: ${why})` : `${server} is unavailable: ${why}; no cached answer for this call.`;
+  return { content: [{ type: 'text', text }], isError: true };
+}

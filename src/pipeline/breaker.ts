@@ -1,0 +1,84 @@
+import { EventEmitter } from 'node:events';
+import type { BreakerSettings } from '../config/types.js';
+
+/**
+ * A circuit breaker per child. Hand-written rather than cockatiel's: cockatiel 3.x (the line that runs
+ * on Node 20) closes after a single half-open success, and mcpx's config asks for `successThreshold`
+ * successes; the open state also has to tell the model when the next try is ("next try in 24 s").
+ *
+ * closed --failureThreshold consecutive failures--> open --recoveryTimeoutMs--> half-open
+ * half-open --successThreshold successes--> closed;  half-open --one failure--> open
+ * In half-open, one call at a time is let through as the probe; the others are refused like in open.
+ */
+export type BreakerState =
+  | { kind: 'closed'; failures: number }
+  | { kind: 'open'; openedAt: number; failures: number }
+  | { kind: 'half-open'; successes: number; probing: boolean };
+
+export class Breaker extends EventEmitter<{ state: [BreakerState] }> {
+  state: BreakerState = { kind: 'closed', failures: 0 };
+  opens = 0;
+
+  constructor(
+    private readonly settings: BreakerSettings,
+    private readonly now: () => number = Date.now,
+  ) {
+    super();
+  }
+
+  /** True when a call may go to the child now; in half-open, it is the probe. */
+  tryAcquire(): boolean {
+    const s = this.state;
+    if (s.kind === 'closed') return true;
+    if (s.kind === 'open') {
+      if (this.now() - s.openedAt < this.settings.recoveryTimeoutMs) return false;
+      this.set({ kind: 'half-open', successes: 0, probing: true });
+      return true;
+    }
+    if (s.probing) return false;
+    s.probing = true;
+    return true;
+  }
+
+  success(): void {
+    const s = this.state;
+    if (s.kind === 'closed') {
+      if (s.failures) s.failures = 0;
+    } else if (s.kind === 'half-open') {
+      s.successes++;
+      s.probing = false;
+      if (s.successes >= this.settings.successThreshold) this.set({ kind: 'closed', failures: 0 });
+    }
+  }
+
+  failure(): void {
+    const s = this.state;
+    if (s.kind === 'closed') {
+      s.failures++;
+      if (s.failures >= this.settings.failureThreshold) this.open(s.failures);
+    } else if (s.kind === 'half-open') {
+      this.open(this.settings.failureThreshold);
+    }
+  }
+
+  /** A call let through ended without telling anything (cancelled): free the half-open probe. */
+  release(): void {
+    if (this.state.kind === 'half-open') this.state.probing = false;
+  }
+
+  /** ms until a probe is let through (0 when not open). */
+  retryInMs(): number {
+    const s = this.state;
+    return s.kind === 'open' ? Math.max(0, s.openedAt + this.settings.recoveryTimeoutMs - this.now()) : 0;
+  }
+
+  private open(failures: number): void {
+    this.opens++;
+    this.set({ kind: 'open', openedAt: this.now(), failures });
+  }
+
+  private set(s: BreakerState): void {
+    this.state = s;
+    this.emit('state', s);
+  }
+}

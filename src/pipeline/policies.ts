@@ -1,0 +1,33 @@
+import { bulkhead, ExponentialBackoff, handleWhen, retry, type BulkheadPolicy, type RetryPolicy } from 'cockatiel';
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import type { ServerConfig } from '../config/types.js';
+import { isMcpxError } from '../errors.js';
+import { Breaker } from './breaker.js';
+
+/**
+ * The policies in front of one child, built once from its config (a breaker only works when shared).
+ * Bulkhead and retry are cockatiel's; the breaker is ours (see breaker.ts for why).
+ */
+export interface ChildPolicies {
+  bulkhead: BulkheadPolicy;
+  breaker: Breaker;
+  /** Retries for read-only tools: transport failures only (a deadline uses up the call's time). */
+  retry: RetryPolicy;
+}
+
+export function buildPolicies(config: ServerConfig): ChildPolicies {
+  return {
+    bulkhead: bulkhead(config.maxConcurrent, config.maxQueue),
+    breaker: new Breaker(config.breaker),
+    retry: retry(handleWhen(isTransportFailure), {
+      maxAttempts: config.retries,
+      backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2000 }), // decorrelated jitter
+    }),
+  };
+}
+
+/** The connection failed (child exited, pipe closed, not running): worth one more try. */
+export function isTransportFailure(e: unknown): boolean {
+  if (e instanceof McpError) return e.code === ErrorCode.ConnectionClosed;
+  return isMcpxError(e) && e.code === 'CHILD_DOWN';
+}

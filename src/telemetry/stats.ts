@@ -1,0 +1,19 @@
+import type { StatsRecorder } from '../cache/stats.js';
+import type { CallEvent, Pipeline } from '../pipeline/call.js';
+
+/** Listens to the pipeline's call events and counts them in the database (batched by the recorder). */
+export function recordStats(pipeline: Pipeline, recorder: StatsRecorder): () => void {
+  const onCall = (e: CallEvent) => {
+    const s = e.server;
+    recorder.count(s, 'calls');
+    if (e.outcome === 'hit') recorder.count(s, 'hits');
+    else if (e.outcome === 'stale') recorder.count(s, 'stale_hits');
+    else if (e.cacheable) recorder.count(s, 'misses');
+    const reason = e.reason ?? e.outcome;
+    if (reason === 'timeout') recorder.count(s, 'timeouts');
+    else if (reason === 'error' || reason === 'child-down' || reason === 'queue-full') recorder.count(s, 'errors');
+    if (e.outcome !== 'hit') recorder.latency(s, e.ms);
+  };
+  pipeline.on('call', onCall);
+  return () => pipeline.off('call', onCall);
+}
