@@ -16,6 +16,9 @@ export interface CatalogChange {
 
 export class StandardsCatalog {
   private byId = new Map<string, StandardDoc>();
+  /** Computed once per reload: listing is frequent, changes are rare. */
+  private sorted: StandardDoc[] = [];
+  private byCategory = new Map<string, StandardDoc[]>();
   private readonly loader: StandardsLoader;
   readonly index = new StandardsIndex();
   private running?: Promise<CatalogChange>;
@@ -39,18 +42,17 @@ export class StandardsCatalog {
   }
 
   /** All documents, by category then id. */
-  list(): StandardDoc[] {
-    return [...this.byId.values()].sort((a, b) => a.category.localeCompare(b.category) || a.id.localeCompare(b.id));
+  list(): readonly StandardDoc[] {
+    return this.sorted;
   }
 
   get(id: string): StandardDoc | undefined {
     return this.byId.get(id);
   }
 
-  categories(): Map<string, StandardDoc[]> {
-    const out = new Map<string, StandardDoc[]>();
-    for (const doc of this.list()) out.set(doc.category, [...(out.get(doc.category) ?? []), doc]);
-    return out;
+  /** Category → its documents, categories in name order. */
+  categories(): ReadonlyMap<string, readonly StandardDoc[]> {
+    return this.byCategory;
   }
 
   close(): void {
@@ -69,6 +71,18 @@ export class StandardsCatalog {
     for (const [id, doc] of this.byId) if (!next.has(id)) change.removed.push(doc);
     this.index.sync(docs);
     this.byId = next;
+    this.sorted = docs.slice().sort((a, b) => compare(a.category, b.category) || compare(a.id, b.id));
+    this.byCategory = new Map();
+    for (const doc of this.sorted) {
+      const list = this.byCategory.get(doc.category);
+      if (list) list.push(doc);
+      else this.byCategory.set(doc.category, [doc]);
+    }
     return change;
   }
+}
+
+/** Plain code-point order: deterministic across locales (localeCompare is not, and is slow). */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

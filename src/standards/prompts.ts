@@ -34,7 +34,7 @@ export function getReviewPrompt(catalog: StandardsCatalog, args: Record<string, 
     const q = sanitizeQuery(focus);
     if (!q.ok) throw new McpError(ErrorCode.InvalidParams, `focus: ${q.reason}`);
     const already = new Set(forFile.map((d) => d.id));
-    const hits = catalog.index.search({ match: q.match, limit: FOCUS_HITS, filter: (d) => !already.has(d.id) });
+    const hits = catalog.index.search({ match: q.match, terms: q.terms, limit: FOCUS_HITS, filter: (d) => !already.has(d.id) });
     forFocus.push(...hits.map((h) => h.doc));
   }
 

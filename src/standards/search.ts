@@ -1,11 +1,12 @@
 import Database from 'better-sqlite3';
+import { makeSnippet } from './snippet.js';
 import type { StandardDoc } from './types.js';
 
 /**
  * The full-text index: an in-memory SQLite FTS5 table ranked with BM25. Kept in step with the
  * documents by sync(), which applies only the difference (added, removed, changed), so a watch reload
  * does not rebuild everything. Filters (category, tags, file path) are applied in JS on the ranked
- * rowids, and snippets are computed only for the rows returned.
+ * rowids; snippets are made in JS for the rows returned (snippet.ts).
  */
 export interface SearchHit {
   doc: StandardDoc;
@@ -17,6 +18,8 @@ export interface SearchHit {
 export interface SearchOptions {
   /** Output of sanitizeQuery(): never raw user text. */
   match: string;
+  /** The query's words, for the snippet. */
+  terms: readonly string[];
   limit: number;
   /** Keep a document only if this returns true. */
   filter?: (doc: StandardDoc) => boolean;
@@ -33,7 +36,7 @@ export class StandardsIndex {
   private readonly insert;
   private readonly remove;
   private readonly ranked;
-  private readonly snippetOf;
+  private readonly rankedTop;
 
   constructor() {
     this.db.exec(
@@ -47,10 +50,13 @@ export class StandardsIndex {
          FROM standards WHERE standards MATCH ? ORDER BY rank`,
       )
       .raw();
-    // Column 3 = body: a snippet of the title alone would tell the reader nothing new.
-    this.snippetOf = this.db
-      .prepare(`SELECT snippet(standards, 3, '«', '»', '…', 24) FROM standards WHERE standards MATCH ? AND rowid = ?`)
-      .pluck();
+    // With LIMIT, SQLite keeps a small top-N heap instead of sorting every match.
+    this.rankedTop = this.db
+      .prepare(
+        `SELECT rowid, bm25(standards, ${WEIGHTS.title}, ${WEIGHTS.tags}, ${WEIGHTS.category}, ${WEIGHTS.body}) AS rank
+         FROM standards WHERE standards MATCH ? ORDER BY rank LIMIT ?`,
+      )
+      .raw();
   }
 
   /** Makes the index hold exactly these documents. */
@@ -66,15 +72,24 @@ export class StandardsIndex {
     })();
   }
 
-  search({ match, limit, filter }: SearchOptions): SearchHit[] {
+  search({ match, terms, limit, filter }: SearchOptions): SearchHit[] {
+    // With a filter, fetch a generous top slice first; only if the filter leaves too few, rank them all.
+    const slice = filter ? limit * 5 + 20 : limit;
+    const top = this.rankedTop.all(match, slice) as [number, number][];
+    let hits = this.firstMatching(top, limit, filter);
+    if (hits.length < limit && top.length === slice && filter) hits = this.firstMatching(this.ranked.all(match) as [number, number][], limit, filter);
+    for (const hit of hits) hit.snippet = makeSnippet(hit.doc.text, terms);
+    return hits;
+  }
+
+  private firstMatching(rows: [number, number][], limit: number, filter?: (doc: StandardDoc) => boolean): SearchHit[] {
     const hits: SearchHit[] = [];
-    for (const [rowid, rank] of this.ranked.iterate(match) as Iterable<[number, number]>) {
+    for (const [rowid, rank] of rows) {
       const doc = this.docByRow.get(rowid);
       if (!doc || (filter && !filter(doc))) continue;
       hits.push({ doc, score: Math.round(-rank * 1000) / 1000, snippet: '' });
       if (hits.length >= limit) break;
     }
-    for (const hit of hits) hit.snippet = String(this.snippetOf.get(match, this.rowById.get(hit.doc.id)!.rowid) ?? '');
     return hits;
   }
 

@@ -202,6 +202,7 @@ function searchStandards(catalog: StandardsCatalog, args: Record<string, unknown
 
   const hits = catalog.index.search({
     match: sanitized.match,
+    terms: sanitized.terms,
     limit,
     filter: (doc) =>
       (category === undefined || doc.category === category) &&
@@ -229,15 +230,17 @@ function standardsForFile(catalog: StandardsCatalog, path: string): CallToolResu
   return { content: [{ type: 'text', text }], structuredContent: { path, standards } };
 }
 
-function summary(doc: StandardDoc) {
-  return {
-    id: doc.id,
-    uri: standardUri(doc.id),
-    title: doc.title,
-    category: doc.category,
-    tags: doc.tags,
-    ...(doc.severity ? { severity: doc.severity } : {}),
-  };
+type Summary = { id: string; uri: string; title: string; category: string; tags: string[]; severity?: string };
+/** Documents are immutable (a change makes a new object), so their summary can be kept. */
+const summaries = new WeakMap<StandardDoc, Summary>();
+
+function summary(doc: StandardDoc): Summary {
+  let s = summaries.get(doc);
+  if (!s) {
+    s = { id: doc.id, uri: standardUri(doc.id), title: doc.title, category: doc.category, tags: doc.tags, ...(doc.severity ? { severity: doc.severity } : {}) };
+    summaries.set(doc, s);
+  }
+  return s;
 }
 
 function unknownCategory(catalog: StandardsCatalog, category: string): CallToolResult {
