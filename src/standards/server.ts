@@ -137,13 +137,12 @@ export async function runStandardsServer(opts: StandardsServerOptions): Promise<
   (await catalogReady.catch(() => undefined))?.close();
 }
 
-/** Absolute folders, or a usage error naming the first one that is missing. */
+/** Absolute folders (each once), or a usage error naming the first one that is missing. */
 function checkFolders(dirs: string[]): string[] {
   if (dirs.length === 0) {
     throw new McpxError('standards needs at least one --dir <folder> holding the standards', { code: 'USAGE' });
   }
-  return dirs.map((dir) => {
-    const abs = resolve(dir);
+  return [...new Set(dirs.map((dir) => resolve(dir)))].map((abs) => {
     let isDir: boolean;
     try {
       isDir = statSync(abs).isDirectory();
