@@ -145,7 +145,8 @@ export async function callTool(opts: { config?: string; tool: string; args: Reco
       return { name, server: route.child.name, tool: route.name, result };
     } catch (e) {
       if (opts.signal.aborted) throw new McpxError(`${name}: cancelled`, { code: 'CHECK_FAILED', exitCode: 130 });
-      const message = e instanceof McpError ? e.message.replace(/^MCP error -?\d+: /, '') : errorMessage(e);
+      if (!(e instanceof McpError)) throw e; // ours, not the child's: reported as unexpected (stack with --debug)
+      const message = e.message.replace(/^MCP error -?\d+: /, '');
       throw new McpxError(`${name}: ${route.child.name} answered with an error: ${message}`, {
         code: 'CHECK_FAILED',
         server: route.child.name,
