@@ -52,6 +52,8 @@ export interface CallEvent {
   outcome: Outcome;
   /** Why the child did not answer, when it did not (also for stale and fallback answers). */
   reason?: FailureReason;
+  /** What went wrong, in words (no secrets: mcpx's own sentences and the child's error messages). */
+  error?: string;
   cacheable: boolean;
   ms: number;
 }
@@ -81,8 +83,8 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent] }> {
     const { child, name, tool } = route;
     const args = params.arguments ?? {};
     const cache = cachePolicy(child, name, tool);
-    const done = (outcome: Outcome, result: Result, reason?: FailureReason) => {
-      this.emit('call', { server: child.name, kind: 'tool', name, args, outcome, reason, cacheable: !!cache, ms: performance.now() - t0 });
+    const done = (outcome: Outcome, result: Result, failed?: CallFailed) => {
+      this.emit('call', { server: child.name, kind: 'tool', name, args, outcome, reason: failed?.reason, error: failed?.message, cacheable: !!cache, ms: performance.now() - t0 });
       return result as CallToolResult;
     };
 
@@ -107,13 +109,12 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent] }> {
       const stale = store && child.config.fallback.stale ? store.getStale(key) : undefined;
       if (stale) {
         const mark = { status: 'stale' as const, ageMs: Date.now() - stale.storedAt, server: child.name, reason: e.reason };
-        return done('stale', staleToolResult(stale.result, mark, e.message), e.reason);
+        return done('stale', staleToolResult(stale.result, mark, e.message), e);
       }
       const dir = child.config.fallback.backupDir;
       const hits = dir ? await searchBackup(dir, args).catch(() => []) : [];
-      if (hits.length) return done('fallback', { content: [{ type: 'text', text: formatBackup(child.name, dir!, hits) }], _meta: { 'mcpx/cache': { status: 'fallback', reason: e.reason, server: child.name, files: hits.map((h) => h.path) } } }, e.reason);
-      if (e.childError && e.reason === 'error') throw e.childError; // the child's own JSON-RPC error, as it sent it
-      return done(e.reason, unavailableResult(child.name, e.message, child.config.fallback.message), e.reason);
+      if (hits.length) return done('fallback', { content: [{ type: 'text', text: formatBackup(child.name, dir!, hits) }], _meta: { 'mcpx/cache': { status: 'fallback', reason: e.reason, server: child.name, files: hits.map((h) => h.path) } } }, e);
+      return done(e.reason, unavailableResult(child.name, e.message, child.config.fallback.message), e);
     }
   }
 
@@ -122,8 +123,8 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent] }> {
     const child = this.deps.router.resource(params.uri) ?? (await this.deps.router.settled(), this.deps.router.resource(params.uri));
     if (!child) throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${params.uri}`);
     const store = child.config.cache.enabled ? this.deps.store() : undefined;
-    const done = (outcome: Outcome, result: Result, reason?: FailureReason) => {
-      this.emit('call', { server: child.name, kind: 'resource', name: params.uri, args: {}, outcome, reason, cacheable: !!store, ms: performance.now() - t0 });
+    const done = (outcome: Outcome, result: Result, failed?: CallFailed) => {
+      this.emit('call', { server: child.name, kind: 'resource', name: params.uri, args: {}, outcome, reason: failed?.reason, error: failed?.message, cacheable: !!store, ms: performance.now() - t0 });
       return result;
     };
     const key = store ? cacheKey({ identity: child.config.identity, credentialFingerprint: child.config.credentialFingerprint, kind: 'resource', name: params.uri, args: {} }) : '';
@@ -136,8 +137,8 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent] }> {
     } catch (e) {
       if (!(e instanceof CallFailed)) throw e;
       const stale = store && child.config.fallback.stale ? store.getStale(key) : undefined;
-      if (stale) return done('stale', markCached(stale.result, { status: 'stale', ageMs: Date.now() - stale.storedAt, server: child.name, reason: e.reason }), e.reason);
-      done(e.reason, {}, e.reason);
+      if (stale) return done('stale', markCached(stale.result, { status: 'stale', ageMs: Date.now() - stale.storedAt, server: child.name, reason: e.reason }), e);
+      done(e.reason, {}, e);
       if (e.childError) throw e.childError;
       throw new McpError(ErrorCode.InternalError, `${child.name} is unavailable: ${e.message}`);
     }

@@ -32,9 +32,13 @@ export class Hub {
     return this.children.find((c) => c.name === name);
   }
 
-  /** Starts every eager child in the background; resolves when each has started or failed. */
-  startEager(): Promise<void> {
-    return Promise.all(this.children.filter((c) => c.config.start === 'eager').map((c) => c.start())).then(() => undefined);
+  /**
+   * Starts every eager child, and every lazy child whose tools are not known yet (its tools cannot be
+   * listed otherwise); resolves when each has started or failed.
+   */
+  startInitial(): Promise<void> {
+    const first = this.children.filter((c) => c.config.start === 'eager' || !c.catalog);
+    return Promise.all(first.map((c) => c.start())).then(() => undefined);
   }
 
   /** Resolves once no child without a known catalog is starting any more, or after `ms`. */

@@ -1,3 +1,4 @@
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Child, Catalog, UpstreamBridge } from '../children/child.js';
 import { Supervisor } from '../children/supervisor.js';
 import type { Config } from '../config/types.js';
@@ -6,6 +7,7 @@ import { errorMessage } from '../errors.js';
 import { Pipeline, type Router } from '../pipeline/call.js';
 import { buildPolicies, type ChildPolicies } from '../pipeline/policies.js';
 import { recordStats } from '../telemetry/stats.js';
+import { StatusTracker } from '../telemetry/status.js';
 import { log } from '../util/log.js';
 import { Hub } from './hub.js';
 
@@ -21,6 +23,7 @@ export interface Runtime {
   pipeline: Pipeline;
   policies: Map<Child, ChildPolicies>;
   supervisor: Supervisor;
+  status: StatusTracker;
   /** The cache database (opened now if not yet); undefined when it cannot be opened at all. */
   db(): CacheDb | undefined;
   /** Lists known children from the stored catalog, then starts the eager children (once); resolves when each is up or down. */
@@ -46,8 +49,8 @@ interface Storage {
   stop: () => void;
 }
 
-export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTREAM): Runtime {
-  const hub = new Hub(config, bridge);
+export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTREAM, ownTools: Tool[] = []): Runtime {
+  const hub = new Hub(config, bridge, ownTools);
   const supervisor = new Supervisor(hub.children);
   const policies = new Map(hub.children.map((c) => [c, buildPolicies(c.config)] as const));
 
@@ -79,6 +82,7 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
   });
 
   // Before any child starts: the database, the stored catalogs (so lists answer at once), the listeners.
+  const status = new StatusTracker(pipeline, hub.children, policies, supervisor);
   let prepared: Promise<void> | undefined;
   let eager: Promise<void> = Promise.resolve();
   const prepare = () =>
@@ -96,7 +100,7 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
           if (n.method === 'notifications/resources/updated' && typeof n.params?.uri === 'string') pipeline.resourceUpdated(child, n.params.uri);
         });
       }
-      eager = hub.startEager(); // in the background: lists and calls do not wait for it
+      eager = hub.startInitial(); // in the background: lists and calls do not wait for it
     })());
   const start = async () => {
     await prepare();
@@ -114,6 +118,7 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
     pipeline,
     policies,
     supervisor,
+    status,
     db: () => open()?.db,
     start,
     settled,

@@ -4,7 +4,8 @@ import { loadConfig } from '../config/index.js';
 import { errorMessage } from '../errors.js';
 import { log } from '../util/log.js';
 import { createRuntime } from './runtime.js';
-import { bridgeTo, createUpstreamServer, installHandlers } from './upstream.js';
+import { publishStatus } from '../telemetry/status.js';
+import { bridgeTo, createUpstreamServer, installHandlers, STATUS_TOOL } from './upstream.js';
 
 /**
  * `mcpx serve`: the stdio MCP server Claude Code starts. Answers initialize at once; starts the
@@ -24,11 +25,12 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   log.info(`serve: ${config.servers.length} server(s) from ${config.file}`);
 
   const server = createUpstreamServer();
-  const runtime = createRuntime(config, bridgeTo(server));
+  const runtime = createRuntime(config, bridgeTo(server), [STATUS_TOOL]);
   const { hub, pipeline } = runtime;
+  const stopPublishing = publishStatus(runtime.status, runtime.db);
 
   // Lists wait for the children's first start (at most their startup deadline), then answer with what is ready.
-  installHandlers(server, hub, pipeline, runtime.settled);
+  installHandlers(server, hub, pipeline, runtime.settled, () => runtime.status.snapshot());
   // Children learn the client's capabilities from us, so they start once the client has initialized.
   server.oninitialized = () => void runtime.start();
 
@@ -44,6 +46,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
       log.info(`serve: stopping (${why})`);
       const hardStop = setTimeout(() => process.exit(0), 2800); // mcpx exits within 3 s whatever a child does
       hardStop.unref();
+      stopPublishing();
       await runtime.stop();
       await server.close().catch(() => undefined);
       await log.close();

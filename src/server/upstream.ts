@@ -61,7 +61,23 @@ export function bridgeTo(server: Server): UpstreamBridge {
   };
 }
 
-export function installHandlers(server: Server, hub: Hub, pipeline: Pipeline, waitForCatalog: () => Promise<void>): void {
+/** mcpx's own tool and resource: the status snapshot as JSON. */
+export const STATUS_TOOL = {
+  name: 'mcpx__status',
+  title: 'mcpx status',
+  description: 'Health of the MCP servers behind mcpx: state, circuit breaker, restarts, last error, latency and cache counts per server.',
+  inputSchema: { type: 'object' as const, properties: {} },
+  annotations: { readOnlyHint: true, openWorldHint: false },
+};
+export const STATUS_URI = 'mcpx://status';
+
+export function installHandlers(
+  server: Server,
+  hub: Hub,
+  pipeline: Pipeline,
+  waitForCatalog: () => Promise<void>,
+  status: () => Record<string, unknown>,
+): void {
   const routing = hub.routing;
 
   server.setRequestHandler(ListToolsRequestSchema, async () => {
@@ -74,7 +90,7 @@ export function installHandlers(server: Server, hub: Hub, pipeline: Pipeline, wa
   });
   server.setRequestHandler(ListResourcesRequestSchema, async () => {
     await waitForCatalog();
-    return { resources: routing.resources };
+    return { resources: [...routing.resources, { uri: STATUS_URI, name: 'mcpx status', mimeType: 'application/json' }] };
   });
   server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => {
     await waitForCatalog();
@@ -85,9 +101,15 @@ export function installHandlers(server: Server, hub: Hub, pipeline: Pipeline, wa
   // and rebuilds every result (dropping fields it does not know, and costing time on the hot path);
   // mcpx forwards the child's result as the child sent it.
   Protocol.prototype.setRequestHandler.call(server, CallToolRequestSchema, (req, extra) =>
-    withCall(extra, (opts) => pipeline.callTool(req.params, opts)),
+    req.params.name === STATUS_TOOL.name
+      ? { content: [{ type: 'text', text: JSON.stringify(status(), null, 2) }], structuredContent: status() }
+      : withCall(extra, (opts) => pipeline.callTool(req.params, opts)),
   );
-  server.setRequestHandler(ReadResourceRequestSchema, (req, extra) => withCall(extra, (opts) => pipeline.readResource(req.params, opts)) as never);
+  server.setRequestHandler(ReadResourceRequestSchema, (req, extra) =>
+    req.params.uri === STATUS_URI
+      ? { contents: [{ uri: STATUS_URI, mimeType: 'application/json', text: JSON.stringify(status(), null, 2) }] }
+      : (withCall(extra, (opts) => pipeline.readResource(req.params, opts)) as never),
+  );
   server.setRequestHandler(GetPromptRequestSchema, (req, extra) => withCall(extra, (opts) => pipeline.getPrompt(req.params, opts)) as never);
 
   server.setRequestHandler(CompleteRequestSchema, async (req, extra) => {

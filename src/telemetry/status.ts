@@ -1,0 +1,118 @@
+import type { Child } from '../children/child.js';
+import type { Supervisor } from '../children/supervisor.js';
+import type { CallEvent, Pipeline } from '../pipeline/call.js';
+import type { ChildPolicies } from '../pipeline/policies.js';
+
+/**
+ * The status snapshot of one serve process: per child its state, breaker, restarts, last error and
+ * success, latency and cache counts; and the overall health. Served as the `mcpx__status` tool and the
+ * `mcpx://status` resource, and written to the database every few seconds for `mcpx doctor`/`stats`.
+ */
+export type Health = 'healthy' | 'degraded' | 'critical';
+
+interface Tally {
+  calls: number;
+  hits: number;
+  staleHits: number;
+  misses: number;
+  lastError?: { at: string; reason: string; message?: string };
+  lastSuccessAt?: string;
+  latencies: number[]; // the last SAMPLES call times, ms
+}
+const SAMPLES = 256;
+
+export class StatusTracker {
+  private readonly tallies = new Map<string, Tally>();
+  readonly startedAt = new Date().toISOString();
+
+  constructor(
+    pipeline: Pipeline,
+    private readonly children: readonly Child[],
+    private readonly policies: Map<Child, ChildPolicies>,
+    private readonly supervisor: Supervisor,
+  ) {
+    for (const c of children) this.tallies.set(c.name, { calls: 0, hits: 0, staleHits: 0, misses: 0, latencies: [] });
+    pipeline.on('call', (e) => this.onCall(e));
+  }
+
+  private onCall(e: CallEvent): void {
+    const t = this.tallies.get(e.server);
+    if (!t) return;
+    t.calls++;
+    if (e.outcome === 'hit') t.hits++;
+    else if (e.outcome === 'stale') t.staleHits++;
+    else if (e.cacheable) t.misses++;
+    if (e.outcome === 'ok' || e.outcome === 'error') {
+      t.lastSuccessAt = new Date().toISOString();
+      if (t.latencies.length >= SAMPLES) t.latencies.shift();
+      t.latencies.push(Math.round(e.ms * 100) / 100);
+    }
+    if (e.reason) t.lastError = { at: new Date().toISOString(), reason: e.reason, message: e.error };
+  }
+
+  snapshot(): Record<string, unknown> {
+    const servers: Record<string, unknown> = {};
+    let counted = 0;
+    let bad = 0;
+    for (const c of this.children) {
+      const t = this.tallies.get(c.name)!;
+      const b = this.policies.get(c)?.breaker;
+      const s = c.state;
+      const breakerState = b?.state.kind ?? 'closed';
+      const state = s.kind === 'ready' && breakerState !== 'closed' ? 'degraded' : s.kind === 'idle' ? 'lazy' : s.kind;
+      if (s.kind !== 'disabled') {
+        counted++;
+        if (state === 'down' || state === 'degraded' || state === 'misconfigured') bad++;
+      }
+      servers[c.name] = {
+        state,
+        reason: 'reason' in s ? s.reason : undefined,
+        breaker: b && { state: breakerState, opens: b.opens, retryInMs: b.retryInMs() },
+        restarts: this.supervisor.restarts(c),
+        calls: t.calls,
+        cache: { hits: t.hits, staleHits: t.staleHits, misses: t.misses },
+        latencyMs: { p50: percentile(t.latencies, 0.5), p95: percentile(t.latencies, 0.95) },
+        lastError: t.lastError,
+        lastSuccessAt: t.lastSuccessAt,
+        tools: c.catalog?.tools.length ?? 0,
+      };
+    }
+    const health: Health = bad === 0 ? 'healthy' : bad * 2 > counted ? 'critical' : 'degraded';
+    return { pid: process.pid, startedAt: this.startedAt, updatedAt: new Date().toISOString(), health, servers };
+  }
+}
+
+function percentile(xs: number[], p: number): number | undefined {
+  if (!xs.length) return undefined;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+/** Writes this process's snapshot every `everyMs` (and removes it on stop), for doctor and stats. */
+export function publishStatus(
+  tracker: StatusTracker,
+  db: () => { db: import('better-sqlite3').Database; writable: boolean } | undefined,
+  everyMs = 5000,
+): () => void {
+  const write = () => {
+    const d = db();
+    if (!d?.writable) return;
+    try {
+      d.db.prepare('INSERT OR REPLACE INTO status (pid, data, updated_at) VALUES (?, ?, ?)').run(process.pid, JSON.stringify(tracker.snapshot()), Date.now());
+    } catch {
+      /* busy or read-only: the next round tries again */
+    }
+  };
+  const timer = setInterval(write, everyMs);
+  timer.unref();
+  setTimeout(write, 500).unref();
+  return () => {
+    clearInterval(timer);
+    try {
+      const d = db();
+      if (d?.writable) d.db.prepare('DELETE FROM status WHERE pid = ?').run(process.pid);
+    } catch {
+      /* nothing to clean */
+    }
+  };
+}

@@ -1,0 +1,148 @@
+// The disk cache seen through real mcpx serve processes and real children (issue 3).
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MCPX, fixture, startMcpx, tempDir, text, type Mcpx } from '../helpers/mcpx.js';
+
+const open: Mcpx[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((m) => m.close()));
+});
+
+async function start(config: unknown, opts: Parameters<typeof startMcpx>[1] = {}): Promise<Mcpx> {
+  const m = await startMcpx(config, opts);
+  open.push(m);
+  return m;
+}
+
+/** Tool calls the child has served so far (its `calls` tool is never cached: not read-only). */
+async function upstreamCalls(m: Mcpx, prefix: string): Promise<number> {
+  return Number(text(await m.client.callTool({ name: `${prefix}__calls`, arguments: {} })));
+}
+const cacheMeta = (r: unknown) => ((r as { _meta?: Record<string, unknown> })._meta ?? {})['mcpx/cache'] as Record<string, unknown> | undefined;
+
+describe('cache through mcpx serve', () => {
+  it('answers a repeated read-only call from the cache without reaching the child, whatever the argument order', async () => {
+    const m = await start({ mcpServers: { a: fixture('a') } });
+    const first = await m.client.callTool({ name: 'a__search', arguments: { query: 'react hooks', page: 1 } });
+    expect(cacheMeta(first)).toBeUndefined();
+    const second = await m.client.callTool({ name: 'a__search', arguments: { page: 1, query: 'react hooks' } });
+    expect(second.content).toEqual(first.content);
+    expect(cacheMeta(second)).toMatchObject({ status: 'hit', server: 'a' });
+    expect(typeof cacheMeta(second)!.ageMs).toBe('number');
+    expect(await upstreamCalls(m, 'a')).toBe(1);
+  });
+
+  it('never caches tools that are not read-only, isError results or errorPatterns matches', async () => {
+    const m = await start({
+      mcpServers: {
+        a: fixture('a'),
+        c7: fixture('c7', { ERROR_TEXT: 'Error searching libraries: TypeError: fetch failed' }, { errorPatterns: ['^Error searching libraries'], fallback: { stale: true } }),
+      },
+    });
+    await m.client.callTool({ name: 'a__write', arguments: { value: 'v' } });
+    await m.client.callTool({ name: 'a__write', arguments: { value: 'v' } });
+    await m.client.callTool({ name: 'a__fail', arguments: {} });
+    const failed = await m.client.callTool({ name: 'a__fail', arguments: {} });
+    expect(failed.isError).toBe(true);
+    expect(await upstreamCalls(m, 'a')).toBe(4);
+    await m.client.callTool({ name: 'c7__search', arguments: { query: 'x' } });
+    const again = await m.client.callTool({ name: 'c7__search', arguments: { query: 'x' } });
+    expect(cacheMeta(again)?.status).not.toBe('hit');
+    expect(await upstreamCalls(m, 'c7')).toBe(2);
+  });
+
+  it('drops a server\'s entries after a successful write call', async () => {
+    const m = await start({ mcpServers: { a: fixture('a') } });
+    await m.client.callTool({ name: 'a__search', arguments: { query: 'q' } });
+    expect(cacheMeta(await m.client.callTool({ name: 'a__search', arguments: { query: 'q' } }))?.status).toBe('hit');
+    await m.client.callTool({ name: 'a__write', arguments: { value: 'new' } });
+    const after = await m.client.callTool({ name: 'a__search', arguments: { query: 'q' } });
+    expect(cacheMeta(after)).toBeUndefined();
+    expect(await upstreamCalls(m, 'a')).toBe(3);
+  });
+
+  it('expires entries after their ttl', async () => {
+    const m = await start({ mcpServers: { a: fixture('a', {}, { cache: { ttl: '300ms' } }) } });
+    await m.client.callTool({ name: 'a__search', arguments: { query: 'q' } });
+    expect(cacheMeta(await m.client.callTool({ name: 'a__search', arguments: { query: 'q' } }))?.status).toBe('hit');
+    await new Promise((r) => setTimeout(r, 450));
+    expect(cacheMeta(await m.client.callTool({ name: 'a__search', arguments: { query: 'q' } }))).toBeUndefined();
+    expect(await upstreamCalls(m, 'a')).toBe(2);
+  });
+
+  it('shares one upstream call between identical calls in flight', async () => {
+    const m = await start({ mcpServers: { a: fixture('a') } });
+    const calls = Array.from({ length: 6 }, () => m.client.callTool({ name: 'a__slow', arguments: { ms: 300 } }));
+    const results = await Promise.all(calls);
+    expect(new Set(results.map(text)).size).toBe(1);
+    expect(await upstreamCalls(m, 'a')).toBe(1);
+  });
+
+  it('survives a restart of mcpx, and misses when the credentials the child gets change', async () => {
+    const dir = tempDir();
+    const config = (token: string) => ({ mcpServers: { a: fixture('a', { API_TOKEN: token }) } });
+    const m1 = await start(config('token-one'), { dir });
+    const r1 = await m1.client.callTool({ name: 'a__search', arguments: { query: 'shared' } });
+    await m1.close();
+    open.splice(open.indexOf(m1), 1);
+
+    const m2 = await start(config('token-one'), { dir });
+    const r2 = await m2.client.callTool({ name: 'a__search', arguments: { query: 'shared' } });
+    expect(cacheMeta(r2)?.status).toBe('hit');
+    expect(r2.content).toEqual(r1.content);
+    await m2.close();
+    open.splice(open.indexOf(m2), 1);
+
+    const m3 = await start(config('token-two'), { dir });
+    const r3 = await m3.client.callTool({ name: 'a__search', arguments: { query: 'shared' } });
+    expect(cacheMeta(r3)).toBeUndefined();
+  });
+
+  it('caches resources/read results', async () => {
+    const m = await start({ mcpServers: { a: fixture('a') } });
+    const r1 = await m.client.readResource({ uri: 'fixture://a/readme' });
+    const r2 = await m.client.readResource({ uri: 'fixture://a/readme' });
+    expect(r2.contents).toEqual(r1.contents);
+    expect(cacheMeta(r2)?.status).toBe('hit');
+  });
+
+  it('`mcpx cache clear --server` while serving: the running process misses next time', async () => {
+    const m = await start({ mcpServers: { a: fixture('a'), b: fixture('b') } });
+    await m.client.callTool({ name: 'a__search', arguments: { query: 'q' } });
+    await m.client.callTool({ name: 'b__search', arguments: { query: 'q' } });
+    expect(cacheMeta(await m.client.callTool({ name: 'a__search', arguments: { query: 'q' } }))?.status).toBe('hit');
+    const clear = await execa(process.execPath, [MCPX, 'cache', 'clear', '--server', 'a', '--config', m.configFile], {
+      env: { MCPX_CACHE_DIR: join(m.dir, 'cache') },
+      reject: false,
+    });
+    expect(clear.exitCode).toBe(0);
+    expect(clear.stdout + clear.stderr).toMatch(/\b1\b/);
+    expect(cacheMeta(await m.client.callTool({ name: 'a__search', arguments: { query: 'q' } }))).toBeUndefined();
+    expect(cacheMeta(await m.client.callTool({ name: 'b__search', arguments: { query: 'q' } }))?.status).toBe('hit');
+  });
+
+  it('four mcpx processes share one cache file under load without an error', async () => {
+    const dir = tempDir();
+    const cacheDir = join(dir, 'shared-cache');
+    const procs = await Promise.all(
+      [0, 1, 2, 3].map(() => start({ mcpServers: { a: fixture('a') } }, { env: { MCPX_CACHE_DIR: cacheDir } })),
+    );
+    const results = await Promise.all(
+      procs.map(async (m, p) => {
+        const out = [];
+        for (let i = 0; i < 120; i++) {
+          const r = await m.client.callTool({ name: 'a__search', arguments: { query: `q${(i * 7 + p) % 40}` } });
+          out.push(r);
+        }
+        return out;
+      }),
+    );
+    const all = results.flat();
+    expect(all.length).toBe(480);
+    expect(all.every((r) => !r.isError && /^a results for q\d+/.test(text(r)))).toBe(true);
+    const hits = all.filter((r) => cacheMeta(r)?.status === 'hit').length;
+    expect(hits).toBeGreaterThan(300); // 40 distinct queries, shared across processes
+    for (const m of procs) expect(m.stderr()).not.toMatch(/SQLITE_BUSY|database is locked|error/i);
+  });
+});
