@@ -31,7 +31,8 @@ export function registerDoctor(program: Command): Command {
       if (log.level !== 'debug') log.level = 'silent';
 
       const { doctor } = await import('../../setup/doctor.js');
-      const spinner = !flags.json && process.stderr.isTTY ? await startSpinner() : undefined;
+      // A terminal of 0 columns (some ptys, `script`) makes ora's redraw run away: plain output there.
+      const spinner = !flags.json && process.stderr.isTTY && (process.stderr.columns ?? 0) > 0 ? await startSpinner() : undefined;
       const running = new Set<string>();
       let report: DoctorReport;
       try {
