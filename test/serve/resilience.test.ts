@@ -1,0 +1,166 @@
+// Breaker, deadlines, restarts, stale and backup fallbacks, lazy start and the stored catalog (issue 4),
+// with real mcpx serve processes and fixture children that fail on demand.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { fixture, marker, processesWith, startMcpx, tempDir, text, waitFor, type Mcpx } from '../helpers/mcpx.js';
+
+const open: Mcpx[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((m) => m.close()));
+});
+async function start(config: unknown, opts: Parameters<typeof startMcpx>[1] = {}): Promise<Mcpx> {
+  const m = await startMcpx(config, opts);
+  open.push(m);
+  return m;
+}
+async function stop(m: Mcpx): Promise<void> {
+  await m.close();
+  open.splice(open.indexOf(m), 1);
+}
+const meta = (r: unknown) => ((r as { _meta?: Record<string, unknown> })._meta ?? {})['mcpx/cache'] as Record<string, unknown> | undefined;
+const calls = async (m: Mcpx, p: string) => Number(text(await m.client.callTool({ name: `${p}__calls`, arguments: {} })));
+const status = async (m: Mcpx) => JSON.parse(text(await m.client.callTool({ name: 'mcpx__status', arguments: {} })));
+
+describe('circuit breaker', () => {
+  it('opens after the threshold, then fails fast without reaching the child; a half-open probe closes it after recovery', async () => {
+    const dir = tempDir();
+    const failFile = join(dir, 'down');
+    writeFileSync(failFile, '');
+    const m = await start(
+      { mcpServers: { conf: fixture('conf', { FAIL_FILE: failFile }, { breaker: { failureThreshold: 3, recoveryTimeoutMs: '1s', successThreshold: 2 }, cache: { enabled: false } }) } },
+      { dir },
+    );
+    for (let i = 0; i < 3; i++) {
+      const r = await m.client.callTool({ name: 'conf__echo', arguments: { text: `${i}` } });
+      expect(r.isError).toBe(true);
+      expect(text(r)).toMatch(/^conf is unavailable: it answered with an error: .*upstream API is down/);
+    }
+    const t0 = performance.now();
+    const fast = await m.client.callTool({ name: 'conf__echo', arguments: { text: 'x' } });
+    const ms = performance.now() - t0;
+    expect(text(fast)).toMatch(/^conf is unavailable: circuit open after 3 failures, next try in \d+ (ms|s); no cached answer for this call\.$/);
+    expect(ms).toBeLessThan(200); // generous for a loaded CI machine; the benchmark measures it properly
+    expect((await status(m)).servers.conf.breaker.state).toBe('open');
+    expect((await status(m)).health).toBe('critical');
+
+    rmSync(failFile); // the API comes back
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(text(await m.client.callTool({ name: 'conf__echo', arguments: { text: 'probe' } }))).toBe('conf: probe');
+    expect((await status(m)).servers.conf.breaker.state).toBe('half-open');
+    expect(text(await m.client.callTool({ name: 'conf__echo', arguments: { text: 'again' } }))).toBe('conf: again');
+    expect((await status(m)).servers.conf.breaker.state).toBe('closed');
+    expect((await status(m)).health).toBe('healthy');
+    expect(await calls(m, 'conf')).toBe(5); // 3 failures + 2 probes: the call refused while open never reached it
+  });
+});
+
+describe('fallbacks', () => {
+  it('serves a stale copy, marked, when the child starts failing', async () => {
+    const dir = tempDir();
+    const failFile = join(dir, 'down');
+    const m = await start({ mcpServers: { docs: fixture('docs', { FAIL_FILE: failFile }, { cache: { ttl: '200ms', staleTtl: '1h' } }) } }, { dir });
+    const fresh = await m.client.callTool({ name: 'docs__search', arguments: { query: 'useEffect' } });
+    writeFileSync(failFile, '');
+    await new Promise((r) => setTimeout(r, 300));
+    const stale = await m.client.callTool({ name: 'docs__search', arguments: { query: 'useEffect' } });
+    expect(stale.isError).toBeFalsy();
+    expect(meta(stale)).toMatchObject({ status: 'stale', reason: 'error', server: 'docs' });
+    expect((stale.content as { text: string }[])[0]!.text).toMatch(/^\[mcpx\] Cached copy from \d+ ms ago: docs is unavailable/);
+    expect((stale.content as unknown[]).slice(1)).toEqual(fresh.content);
+  });
+
+  it('answers from the local backup folder when there is no cached copy', async () => {
+    const dir = tempDir();
+    const failFile = join(dir, 'down');
+    writeFileSync(failFile, '');
+    const backup = join(dir, 'confluence-backup');
+    mkdirSync(join(backup, 'ops'), { recursive: true });
+    writeFileSync(join(backup, 'ops', 'deployment-checklist.md'), '# Deployment checklist\n\nBefore a deployment: run the migrations, then the smoke tests.\n');
+    writeFileSync(join(backup, 'holidays.md'), '# Holidays\n\nThe office is closed on public holidays.\n');
+    const m = await start({ mcpServers: { confluence: fixture('confluence', { FAIL_FILE: failFile }, { fallback: { backupDir: './confluence-backup' } }) } }, { dir });
+    const r = await m.client.callTool({ name: 'confluence__search', arguments: { query: 'deployment checklist' } });
+    expect(r.isError).toBeFalsy();
+    expect(text(r)).toMatch(/^confluence is unavailable; these are the best matching local copies/);
+    expect(text(r)).toContain(join(backup, 'ops', 'deployment-checklist.md'));
+    expect(text(r)).toContain('run the migrations');
+    expect(text(r)).not.toContain('holidays.md');
+    expect(meta(r)).toMatchObject({ status: 'fallback', reason: 'error' });
+  });
+});
+
+describe('deadlines and supervision', () => {
+  it('cuts a hanging call at its deadline, and the next calls do not wait', async () => {
+    const m = await start({ mcpServers: { slowpoke: fixture('slowpoke', {}, { timeoutMs: '300ms', tools: { settings: { echo: { timeoutMs: '5s' } } } }) } });
+    const t0 = performance.now();
+    const r = await m.client.callTool({ name: 'slowpoke__slow', arguments: { ms: 10_000 } });
+    const ms = performance.now() - t0;
+    expect(r.isError).toBe(true);
+    expect(text(r)).toMatch(/^slowpoke is unavailable: no answer within 300 ms/);
+    expect(ms).toBeGreaterThanOrEqual(290);
+    expect(ms).toBeLessThan(1300);
+    const t1 = performance.now();
+    expect(text(await m.client.callTool({ name: 'slowpoke__echo', arguments: { text: 'next' } }))).toBe('slowpoke: next');
+    expect(performance.now() - t1).toBeLessThan(1000);
+  });
+
+  it('restarts a child that crashed and uses it again', async () => {
+    const m = await start({ mcpServers: { flaky: fixture('flaky') } });
+    const r = await m.client.callTool({ name: 'flaky__crash', arguments: {} });
+    expect(text(r)).toMatch(/^flaky is unavailable: the server exited during the call/);
+    const during = await m.client.callTool({ name: 'flaky__echo', arguments: { text: 'meanwhile' } });
+    expect(during.isError).toBe(true); // the restart is not waited for
+    await waitFor(async () => (await status(m)).servers.flaky.state === 'ready', 5000, 'flaky restarted');
+    expect(text(await m.client.callTool({ name: 'flaky__echo', arguments: { text: 'back' } }))).toBe('flaky: back');
+    expect((await status(m)).servers.flaky.restarts).toBe(1);
+  });
+});
+
+describe('instant catalog and lazy start', () => {
+  it('lists a known child from the stored catalog before it runs, starts a lazy child on its first call', async () => {
+    const dir = tempDir();
+    const mark = marker();
+    const config = { mcpServers: { lazy: fixture('lazy', {}, { start: 'lazy' }, mark), slow: fixture('slow', { START_DELAY_MS: '4000' }, {}, mark) } };
+    const first = await start(config, { dir });
+    expect((await first.client.listTools()).tools.map((t) => t.name)).toEqual(expect.arrayContaining(['lazy__echo', 'slow__echo']));
+    await stop(first);
+    await waitFor(() => processesWith(mark).length === 0, 3000, 'first run gone');
+
+    const second = await start(config, { dir });
+    const t0 = performance.now();
+    const names = (await second.client.listTools()).tools.map((t) => t.name);
+    expect(performance.now() - t0).toBeLessThan(1500); // the slow child (4 s) is not waited for
+    expect(names).toEqual(expect.arrayContaining(['lazy__echo', 'slow__echo', 'mcpx__status']));
+    expect((await status(second)).servers.lazy.state).toBe('lazy');
+    expect(processesWith(mark).length).toBe(1); // only the slow eager child is running (starting)
+    expect(text(await second.client.callTool({ name: 'lazy__echo', arguments: { text: 'wake' } }))).toBe('lazy: wake');
+    expect(processesWith(mark).length).toBe(2);
+  });
+
+  it('sends exactly one list_changed when a child\'s catalog changed since it was stored', async () => {
+    const dir = tempDir();
+    await stop(await start({ mcpServers: { a: fixture('a') } }, { dir }).then(async (m) => (await m.client.listTools(), m)));
+    const m = await start({ mcpServers: { a: fixture('a', { EXTRA_TOOL: '1', START_DELAY_MS: '300' }) } }, { dir });
+    let changed = 0;
+    m.client.setNotificationHandler(ToolListChangedNotificationSchema, async () => void changed++);
+    const before = (await m.client.listTools()).tools.map((t) => t.name);
+    expect(before).not.toContain('a__extra'); // from the stored catalog
+    await waitFor(() => changed > 0, 5000, 'list_changed');
+    expect((await m.client.listTools()).tools.map((t) => t.name)).toContain('a__extra');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(changed).toBe(1);
+  });
+
+  it('sends no list_changed when the stored catalog was right', async () => {
+    const dir = tempDir();
+    await stop(await start({ mcpServers: { a: fixture('a') } }, { dir }).then(async (m) => (await m.client.listTools(), m)));
+    const m = await start({ mcpServers: { a: fixture('a') } }, { dir });
+    let changed = 0;
+    m.client.setNotificationHandler(ToolListChangedNotificationSchema, async () => void changed++);
+    await m.client.listTools();
+    await waitFor(async () => (await status(m)).servers.a.state === 'ready', 5000, 'a ready');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(changed).toBe(0);
+  });
+});
