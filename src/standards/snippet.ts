@@ -7,16 +7,27 @@
 const WINDOW_WORDS = 24;
 
 export function makeSnippet(text: string, terms: readonly string[]): string {
-  const words = text
+  const clean = text
     .replace(/```[\s\S]*?```/g, ' ') // code blocks make poor snippets
-    .replace(/[#>*_`|]+/g, ' ')
-    .split(/\s+/)
-    .filter(Boolean);
+    .replace(/[#>*_`|]+/g, ' ');
+  const words: string[] = [];
+  const starts: number[] = [];
+  for (const m of clean.matchAll(/\S+/g)) {
+    words.push(m[0]);
+    starts.push(m.index);
+  }
   if (words.length === 0) return '';
   const stems = terms.map(stem).filter(Boolean).map(escapeRegExp);
-  if (stems.length === 0) return ellipsis(words, 0, Math.min(words.length, WINDOW_WORDS));
+  if (stems.length === 0) return ellipsis(words.slice(0, WINDOW_WORDS), false, words.length > WINDOW_WORDS);
   const pattern = new RegExp(`(?<![\\p{L}\\p{N}])(?:${stems.join('|')})[\\p{L}\\p{N}'-]*`, 'giu');
-  const hit = words.map((w) => (w.search(pattern) === -1 ? 0 : 1));
+
+  // One pass of the pattern over the text; each match flags the word it falls in (offsets ascend).
+  const hit = new Uint8Array(words.length);
+  let w = 0;
+  for (const m of clean.matchAll(pattern)) {
+    while (w + 1 < words.length && starts[w + 1]! <= m.index) w++;
+    hit[w] = 1;
+  }
 
   // The window holding the most matched words; the earliest such window on ties.
   let best = 0;
@@ -35,12 +46,12 @@ export function makeSnippet(text: string, terms: readonly string[]): string {
   const firstHit = hit.indexOf(1, best);
   if (firstHit !== -1 && firstHit - best > 3) best = Math.min(firstHit - 2, Math.max(0, words.length - WINDOW_WORDS));
   const end = Math.min(words.length, best + WINDOW_WORDS);
-  const marked = words.map((w, i) => (i >= best && i < end && hit[i] ? w.replace(pattern, (m) => `«${m}»`) : w));
-  return ellipsis(marked, best, end);
+  const shown = words.slice(best, end).map((word, i) => (hit[best + i] ? word.replace(pattern, (m) => `«${m}»`) : word));
+  return ellipsis(shown, best > 0, end < words.length);
 }
 
-function ellipsis(words: string[], start: number, end: number): string {
-  return `${start > 0 ? '…' : ''}${words.slice(start, end).join(' ')}${end < words.length ? '…' : ''}`;
+function ellipsis(words: string[], cutBefore: boolean, cutAfter: boolean): string {
+  return `${cutBefore ? '…' : ''}${words.join(' ')}${cutAfter ? '…' : ''}`;
 }
 
 function stem(term: string): string {
