@@ -9,7 +9,7 @@ import { McpxError, errorMessage } from '../errors.js';
  */
 
 /** The one `.mcp.json` entry Claude Code needs. */
-export const MCPX_ENTRY = Object.freeze({ command: 'npx', args: ['-y', 'mcpx', 'serve'] });
+export const MCPX_ENTRY = Object.freeze({ command: 'mcpx', args: ['serve'] }); // mcpx on PATH: npm install -g (README)
 
 /** `templates/` of the installed package: from dist/setup/ it is two levels up. */
 export function templatesDir(): string {

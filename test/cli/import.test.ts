@@ -13,7 +13,7 @@ const SECRET = 'ghp_do_not_print_me_123';
 const github = { command: 'npx', args: ['-y', '@modelcontextprotocol/server-github'], env: { GITHUB_TOKEN: SECRET } };
 const docs = { type: 'http', url: 'https://example.com/mcp', headers: { Authorization: 'Bearer ${DOCS_TOKEN}' } };
 const live = { type: 'ws', url: 'wss://example.com/ws' };
-const MCPX = { command: 'npx', args: ['-y', 'mcpx', 'serve'] };
+const MCPX = { command: 'mcpx', args: ['serve'] };
 const SAMPLE = JSON.stringify({ mcpServers: { github, docs, live }, projectNote: 'kept' }, null, 2);
 
 describe('mcpx import', () => {

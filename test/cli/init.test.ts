@@ -28,7 +28,7 @@ describe('mcpx init', () => {
     expect(read('.env.example')).toMatch(/^# CONFLUENCE_API_TOKEN=$/m);
     expect(read('.gitignore')).toBe('.env\n');
     // Without --register the entry is printed, not written.
-    expect(JSON.parse(r.stdout)).toEqual({ mcpServers: { mcpx: { command: 'npx', args: ['-y', 'mcpx', 'serve'] } } });
+    expect(JSON.parse(r.stdout)).toEqual({ mcpServers: { mcpx: { command: 'mcpx', args: ['serve'] } } });
     expect(existsSync(join(dir, '.mcp.json'))).toBe(false);
   });
 
@@ -77,7 +77,7 @@ describe('mcpx init', () => {
     const r = await mcpx(dir, 'init', '--register', '--with', 'standards');
     expect(r.exitCode, r.stderr).toBe(0);
     expect(JSON.parse(read('.mcp.json'))).toEqual({
-      mcpServers: { other, mcpx: { command: 'npx', args: ['-y', 'mcpx', 'serve'] } },
+      mcpServers: { other, mcpx: { command: 'mcpx', args: ['serve'] } },
       note: 'kept',
     });
     expect(r.stderr).toContain('mcpx import'); // the other entry could move behind mcpx
@@ -86,7 +86,7 @@ describe('mcpx init', () => {
   it('--register into an empty directory creates .mcp.json', async () => {
     const r = await mcpx(dir, 'init', '--register');
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(JSON.parse(read('.mcp.json'))).toEqual({ mcpServers: { mcpx: { command: 'npx', args: ['-y', 'mcpx', 'serve'] } } });
+    expect(JSON.parse(read('.mcp.json'))).toEqual({ mcpServers: { mcpx: { command: 'mcpx', args: ['serve'] } } });
   });
 
   it('adds .env to an existing .gitignore once, without a trailing newline to start from', async () => {
