@@ -174,7 +174,13 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent] }> {
    */
   private async callChild(child: Child, method: string, params: Result, opts: CallOptions, readOnly: boolean, name: string): Promise<Result> {
     const { bulkhead, breaker, retry } = this.deps.policies(child);
-    if (child.state.kind === 'idle') await child.start(); // lazy: first call starts it
+    const timeoutMs = child.config.tools.settings[name]?.timeoutMs ?? child.config.timeoutMs;
+    // A lazy child starts on its first call; a child starting right now (mcpx just started and listed
+    // it from the stored catalog) is waited for, within the call's deadline. A child that is down
+    // (waiting for its restart) is not: the call takes the fallback path at once.
+    if (child.state.kind === 'idle' || child.state.kind === 'starting') {
+      await Promise.race([child.start(), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    }
     if (child.state.kind !== 'ready') {
       this.deps.childWanted(child);
       throw new CallFailed('child-down', downReason(child));
@@ -184,7 +190,6 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent] }> {
       const failures = s.kind === 'open' ? s.failures : child.config.breaker.failureThreshold;
       throw new CallFailed('breaker-open', `circuit open after ${failures} failures, next try in ${formatDuration(breaker.retryInMs())}`);
     }
-    const timeoutMs = child.config.tools.settings[name]?.timeoutMs ?? child.config.timeoutMs;
     const once = (signal: AbortSignal) =>
       child.request(method, params, {
         signal,
