@@ -178,9 +178,11 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent] }> {
     // A lazy child starts on its first call; a child starting right now (mcpx just started and listed
     // it from the stored catalog) is waited for, within the call's deadline. A child that is down
     // (waiting for its restart) is not: the call takes the fallback path at once.
+    const t0 = performance.now();
     if (child.state.kind === 'idle' || child.state.kind === 'starting') {
       await Promise.race([child.start(), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
     }
+    const deadlineMs = Math.max(1, timeoutMs - (performance.now() - t0)); // the wait counts against it
     if (child.state.kind !== 'ready') {
       this.deps.childWanted(child);
       throw new CallFailed('child-down', downReason(child));
@@ -193,7 +195,7 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent] }> {
     const once = (signal: AbortSignal) =>
       child.request(method, params, {
         signal,
-        timeout: timeoutMs, // the deadline: the SDK cancels the child's request when it passes
+        timeout: deadlineMs, // the deadline: the SDK cancels the child's request when it passes
         resetTimeoutOnProgress: true,
         maxTotalTimeout: child.config.maxTotalTimeoutMs,
         onprogress: opts.onprogress,

@@ -1,0 +1,73 @@
+// Chaos (issue 4): four children — one failing 20% of calls, one hanging now and then, one crashing
+// every N calls, one healthy — and 1,000 calls of which 70% repeat earlier answered read-only calls.
+// mcpx must stay up, answer every call within its deadline plus 1 s, and answer at least 99% of the
+// repeated read calls fresh or stale.
+import { describe, expect, it } from 'vitest';
+import { fixture, marker, processesWith, startMcpx, text, waitFor } from '../helpers/mcpx.js';
+
+const CALLS = 1000;
+const IN_FLIGHT = 8;
+const DEADLINE_MS = 1000;
+
+describe('chaos', () => {
+  it('stays up and answers every call in time, repeated reads from the cache', async () => {
+    const mark = marker();
+    const m = await startMcpx({
+      defaults: { timeoutMs: DEADLINE_MS, cache: { ttl: '300ms', staleTtl: '1h' }, maxRestarts: 50 },
+      mcpServers: {
+        flaky: fixture('flaky', { FAIL_RATE: '0.2' }, {}, mark),
+        hangy: fixture('hangy', { HANG_RATE: '0.03' }, {}, mark),
+        crashy: fixture('crashy', { CRASH_AFTER: '25' }, {}, mark),
+        steady: fixture('steady', {}, {}, mark),
+      },
+    });
+    const servers = ['flaky', 'hangy', 'crashy', 'steady'];
+    const answered: { name: string; query: string }[] = [];
+    const tally = { total: 0, late: 0, repeats: 0, repeatsServed: 0, fresh: 0, hit: 0, stale: 0, errors: 0, maxMs: 0 };
+    let seed = 42;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+
+    const one = async (i: number) => {
+      const repeat = answered.length > 0 && rand() < 0.7;
+      const call = repeat ? answered[Math.floor(rand() * answered.length)]! : { name: `${servers[i % 4]}__search`, query: `q${i}` };
+      const t0 = performance.now();
+      const r = await m.client.callTool({ name: call.name, arguments: { query: call.query } }, undefined, { timeout: 10_000 });
+      const ms = performance.now() - t0;
+      tally.total++;
+      tally.maxMs = Math.max(tally.maxMs, ms);
+      if (ms > DEADLINE_MS + 1000) tally.late++;
+      const status = ((r._meta ?? {})['mcpx/cache'] as { status?: string } | undefined)?.status;
+      const ok = !r.isError && text(r).includes('results for');
+      if (status === 'hit') tally.hit++;
+      else if (status === 'stale') tally.stale++;
+      else if (ok) tally.fresh++;
+      else tally.errors++;
+      if (repeat) {
+        tally.repeats++;
+        if (ok) tally.repeatsServed++;
+      } else if (ok && !status) answered.push(call);
+    };
+
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: IN_FLIGHT }, async () => {
+        while (next < CALLS) await one(next++);
+      }),
+    );
+
+    const status = JSON.parse(text(await m.client.callTool({ name: 'mcpx__status', arguments: {} })));
+    const share = tally.repeatsServed / tally.repeats;
+    // The figures, for the record (visible in the test output).
+    process.stderr.write(
+      `chaos: ${tally.total} calls, max ${Math.round(tally.maxMs)} ms, late ${tally.late}; fresh ${tally.fresh}, hit ${tally.hit}, stale ${tally.stale}, errors ${tally.errors}; ` +
+        `repeated reads served ${tally.repeatsServed}/${tally.repeats} (${(share * 100).toFixed(2)}%); crashy restarts ${status.servers.crashy.restarts}\n`,
+    );
+    expect(tally.total).toBe(CALLS);
+    expect(tally.late).toBe(0);
+    expect(share).toBeGreaterThanOrEqual(0.99);
+    expect(status.servers.crashy.restarts).toBeGreaterThan(0);
+    expect(text(await m.client.callTool({ name: 'steady__echo', arguments: { text: 'still here' } }))).toBe('steady: still here');
+    await m.close();
+    await waitFor(() => processesWith(mark).length === 0, 5000, 'children gone');
+  }, 120_000);
+});
