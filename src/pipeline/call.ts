@@ -56,6 +56,10 @@ export interface CallEvent {
   error?: string;
   cacheable: boolean;
   ms: number;
+  /** The answer, by reference (never copied or measured here): the audit measures its size off the hot path. */
+  result?: unknown;
+  /** Size of the answer's JSON when known for free (a cache hit: the stored entry's size). */
+  bytes?: number;
 }
 
 type Params = { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> } & Record<string, unknown>;
@@ -83,8 +87,8 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent] }> {
     const { child, name, tool } = route;
     const args = params.arguments ?? {};
     const cache = cachePolicy(child, name, tool);
-    const done = (outcome: Outcome, result: Result, failed?: CallFailed) => {
-      this.emit('call', { server: child.name, kind: 'tool', name, args, outcome, reason: failed?.reason, error: failed?.message, cacheable: !!cache, ms: performance.now() - t0 });
+    const done = (outcome: Outcome, result: Result, failed?: CallFailed, bytes?: number) => {
+      this.emit('call', { server: child.name, kind: 'tool', name, args, outcome, reason: failed?.reason, error: failed?.message, cacheable: !!cache, ms: performance.now() - t0, result, bytes });
       return result as CallToolResult;
     };
 
@@ -92,7 +96,7 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent] }> {
     const store = cache ? this.deps.store() : undefined;
     const key = store ? cacheKey({ identity: child.config.identity, credentialFingerprint: child.config.credentialFingerprint, kind: 'tool', name, args }) : '';
     const fresh = store?.get(key);
-    if (fresh) return done('hit', markCached(fresh.result, { status: 'hit', ageMs: Date.now() - fresh.storedAt, server: child.name }));
+    if (fresh) return done('hit', markCached(fresh.result, { status: 'hit', ageMs: Date.now() - fresh.storedAt, server: child.name }), undefined, fresh.bytes);
 
     // 3–7. the child, once for identical calls in flight (single flight shares one upstream call)
     const readOnly = tool.annotations?.readOnlyHint === true;
@@ -123,13 +127,13 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent] }> {
     const child = this.deps.router.resource(params.uri) ?? (await this.deps.router.settled(), this.deps.router.resource(params.uri));
     if (!child) throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${params.uri}`);
     const store = child.config.cache.enabled ? this.deps.store() : undefined;
-    const done = (outcome: Outcome, result: Result, failed?: CallFailed) => {
-      this.emit('call', { server: child.name, kind: 'resource', name: params.uri, args: {}, outcome, reason: failed?.reason, error: failed?.message, cacheable: !!store, ms: performance.now() - t0 });
-      return result;
+    const done = (outcome: Outcome, result: Result | undefined, failed?: CallFailed, bytes?: number) => {
+      this.emit('call', { server: child.name, kind: 'resource', name: params.uri, args: {}, outcome, reason: failed?.reason, error: failed?.message, cacheable: !!store, ms: performance.now() - t0, result, bytes });
+      return result!;
     };
     const key = store ? cacheKey({ identity: child.config.identity, credentialFingerprint: child.config.credentialFingerprint, kind: 'resource', name: params.uri, args: {} }) : '';
     const fresh = store?.get(key);
-    if (fresh) return done('hit', markCached(fresh.result, { status: 'hit', ageMs: Date.now() - fresh.storedAt, server: child.name }));
+    if (fresh) return done('hit', markCached(fresh.result, { status: 'hit', ageMs: Date.now() - fresh.storedAt, server: child.name }), undefined, fresh.bytes);
     try {
       const result = await this.callChild(child, 'resources/read', params, opts, true, params.uri);
       store?.put({ key, server: child.name, tool: params.uri, result, ttlMs: child.config.cache.ttl, staleTtlMs: child.config.cache.staleTtl });
@@ -138,7 +142,7 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent] }> {
       if (!(e instanceof CallFailed)) throw e;
       const stale = store && child.config.fallback.stale ? store.getStale(key) : undefined;
       if (stale) return done('stale', markCached(stale.result, { status: 'stale', ageMs: Date.now() - stale.storedAt, server: child.name, reason: e.reason }), e);
-      done(e.reason, {}, e);
+      done(e.reason, undefined, e);
       if (e.childError) throw e.childError;
       throw new McpError(ErrorCode.InternalError, `${child.name} is unavailable: ${e.message}`);
     }
@@ -151,9 +155,22 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent] }> {
   }
 
   async getPrompt(params: { name: string } & Record<string, unknown>, opts: CallOptions): Promise<Result> {
+    const t0 = performance.now();
     const route = this.deps.router.prompt(params.name) ?? (await this.deps.router.settled(), this.deps.router.prompt(params.name));
     if (!route) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${params.name}`);
-    return this.forward(route.child, 'prompts/get', { ...params, name: route.name }, opts);
+    const { child, name } = route;
+    const done = (outcome: Outcome, result?: Result, failed?: CallFailed) =>
+      this.emit('call', { server: child.name, kind: 'prompt', name, args: params.arguments ?? {}, outcome, reason: failed?.reason, error: failed?.message, cacheable: false, ms: performance.now() - t0, result });
+    try {
+      const result = await this.callChild(child, 'prompts/get', { ...params, name }, opts, false, 'prompts/get');
+      done('ok', result);
+      return result;
+    } catch (e) {
+      if (!(e instanceof CallFailed)) throw e;
+      done(e.reason, undefined, e);
+      if (e.childError) throw e.childError;
+      throw new McpError(ErrorCode.InternalError, `${child.name} is unavailable: ${e.message}`);
+    }
   }
 
   /** A request passed through the bulkhead, breaker and deadline, whose failure is a JSON-RPC error upstream. */
