@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { McpxError, errorMessage } from '../errors.js';
 import { loadVariables } from './env.js';
 import { normalizeConfig } from './normalize.js';
+import { registerSecrets } from './secrets.js';
 import { userConfigFile } from './paths.js';
 import type { Config } from './types.js';
 
@@ -50,5 +51,8 @@ export function loadConfig(flag?: string): LoadedConfig {
     });
   }
   const vars = loadVariables(file);
-  return normalizeConfig({ raw, file, foundBy, vars: vars.values, envFiles: vars.files });
+  const loaded = normalizeConfig({ raw, file, foundBy, vars: vars.values, envFiles: vars.files });
+  // The one place secrets are registered: every command and serve load their config here.
+  registerSecrets(loaded.config, vars.values);
+  return loaded;
 }

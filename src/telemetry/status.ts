@@ -2,6 +2,7 @@ import type { Child } from '../children/child.js';
 import type { Supervisor } from '../children/supervisor.js';
 import type { CallEvent, Pipeline } from '../pipeline/call.js';
 import type { ChildPolicies } from '../pipeline/policies.js';
+import { log } from '../util/log.js';
 
 /**
  * The status snapshot of one serve process: per child its state, breaker, restarts, last error and
@@ -78,7 +79,8 @@ export class StatusTracker {
       };
     }
     const health: Health = bad === 0 ? 'healthy' : bad * 2 > counted ? 'critical' : 'degraded';
-    return { pid: process.pid, startedAt: this.startedAt, updatedAt: new Date().toISOString(), health, servers };
+    // Reasons and last errors are mcpx's sentences and the children's messages: no secret value leaves (status resource, database).
+    return log.redactDeep({ pid: process.pid, startedAt: this.startedAt, updatedAt: new Date().toISOString(), health, servers });
   }
 }
 

@@ -11,7 +11,8 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
 
 export class Logger {
   private file?: WriteStream;
-  private readonly secrets = new Set<string>();
+  /** Longest first, so that a secret containing another is masked whole. */
+  private secrets: string[] = [];
 
   constructor(
     public level: LogLevel = 'info',
@@ -26,13 +27,25 @@ export class Logger {
   }
 
   addSecret(value: string | undefined): void {
-    if (value && value.length >= 4) this.secrets.add(value);
+    if (!value || value.length < 4 || this.secrets.includes(value)) return;
+    this.secrets = [...this.secrets, value].sort((a, b) => b.length - a.length);
   }
 
   redact(text: string): string {
     let out = text;
     for (const s of this.secrets) if (out.includes(s)) out = out.split(s).join('****');
     return out;
+  }
+
+  /** Every string inside a JSON-like value (plain objects and arrays), redacted; a copy only where something changed. */
+  redactDeep<T>(value: T): T {
+    if (!this.secrets.length) return value;
+    if (typeof value === 'string') return this.redact(value) as T;
+    if (Array.isArray(value)) return value.map((v) => this.redactDeep(v)) as T;
+    if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.redactDeep(v)])) as T;
+    }
+    return value;
   }
 
   debug(msg: string): void { this.write('debug', msg); }
