@@ -8,7 +8,7 @@ import { McpxError } from '../errors.js';
  */
 export type Migration = (db: Database) => void;
 
-/** Version 1: results, child catalogs, per-server counters, serve status. (audit comes in a later step) */
+/** Version 1: results, child catalogs, per-server counters, serve status. (audit: version 2) */
 function v1Initial(db: Database): void {
   db.exec(`
     CREATE TABLE entries (
@@ -56,7 +56,33 @@ function v1Initial(db: Database): void {
   `);
 }
 
-export const MIGRATIONS: readonly Migration[] = [v1Initial];
+/**
+ * Version 2: the audit trail, one row per tools/call, resources/read and prompts/get through serve.
+ * args_hash (sha256 of the canonical JSON arguments) or args_redacted (the arguments with secrets
+ * masked) per `audit.args`; error holds the redacted reason in words. Pruned by ts (retention).
+ */
+function v2Audit(db: Database): void {
+  db.exec(`
+    CREATE TABLE audit (
+      id            INTEGER PRIMARY KEY,
+      ts            INTEGER NOT NULL,  -- ms since the epoch, UTC
+      pid           INTEGER NOT NULL,
+      server        TEXT NOT NULL,
+      kind          TEXT NOT NULL,     -- tool | resource | prompt
+      name          TEXT NOT NULL,
+      args_hash     TEXT,
+      args_redacted TEXT,
+      duration_ms   REAL NOT NULL,
+      outcome       TEXT NOT NULL,     -- ok error timeout breaker-open quota stale hit fallback child-down queue-full
+      reason        TEXT,
+      error         TEXT,
+      result_bytes  INTEGER
+    );
+    CREATE INDEX audit_ts ON audit (ts);
+  `);
+}
+
+export const MIGRATIONS: readonly Migration[] = [v1Initial, v2Audit];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 export function userVersion(db: Database): number {

@@ -6,6 +6,7 @@ import type { CacheDb, CatalogStore, ResultStore, StatsRecorder } from '../cache
 import { errorMessage } from '../errors.js';
 import { Pipeline, type Router } from '../pipeline/call.js';
 import { buildPolicies, type ChildPolicies } from '../pipeline/policies.js';
+import { AuditLog, recordAudit } from '../telemetry/audit.js';
 import { recordStats } from '../telemetry/stats.js';
 import { StatusTracker } from '../telemetry/status.js';
 import { log } from '../util/log.js';
@@ -46,6 +47,7 @@ interface Storage {
   results: ResultStore;
   catalogs: CatalogStore;
   stats: StatsRecorder;
+  audit: AuditLog;
   stop: () => void;
 }
 
@@ -92,6 +94,7 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
       if (s) {
         useStoredCatalogs(hub, s.catalogs);
         recordStats(pipeline, s.stats);
+        recordAudit(pipeline, s.audit);
         for (const [child, p] of policies) p.breaker.on('state', (st) => st.kind === 'open' && s.stats.count(child.name, 'breaker_opens'));
       }
       for (const child of hub.children) {
@@ -137,14 +140,17 @@ function openStorage(config: Config): Storage {
   const results = new SqliteResultStore(db, { maxEntryBytes: config.cache.maxEntryBytes, maxMb: config.cache.maxMb });
   const stats = new StatsRecorder(db);
   const stopMaintenance = startMaintenance(results);
+  const audit = new AuditLog(db, config.audit);
   return {
     db,
     results,
     catalogs: new CatalogStore(db),
     stats,
+    audit,
     stop: () => {
       stopMaintenance();
       stats.close();
+      audit.close();
       results.close();
       db.close();
     },
