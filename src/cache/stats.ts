@@ -98,7 +98,9 @@ export interface ServerStats {
   errors: number;
   timeouts: number;
   breakerOpens: number;
-  latency: { count: number; meanMs: number | null; p50Ms: number | null; p95Ms: number | null; maxMs: number | null };
+  latency: { count: number; meanMs: number | null; p50Ms: number | null; p95Ms: number | null; maxMs: number | null; sumMs: number };
+  /** Calls per latency bucket (not cumulative), one per LATENCY_BUCKETS_MS bound, then the slower-than-all bucket (le: null). */
+  histogram: { le: number | null; count: number }[];
 }
 
 /** Everything recorded so far, one row per server, with p50/p95 as histogram bucket upper bounds. */
@@ -132,7 +134,8 @@ export function readStats(cdb: CacheDb | Database): ServerStats[] {
       errors: c('errors'),
       timeouts: c('timeouts'),
       breakerOpens: c('breaker_opens'),
-      latency: { count, meanMs: count ? Math.round(c('latency_sum_ms') / count) : null, p50Ms: pct(0.5), p95Ms: pct(0.95), maxMs: max },
+      latency: { count, meanMs: count ? Math.round(c('latency_sum_ms') / count) : null, p50Ms: pct(0.5), p95Ms: pct(0.95), maxMs: max, sumMs: c('latency_sum_ms') },
+      histogram: [...LATENCY_BUCKETS_MS, null].map((le, i) => ({ le, count: c(bucketName(i)) })),
     };
   });
 }

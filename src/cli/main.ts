@@ -10,6 +10,7 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerTools } from './commands/tools.js';
 import { registerCall } from './commands/call.js';
 import { registerStats } from './commands/stats.js';
+import { registerAudit } from './commands/audit.js';
 
 /**
  * The commander program. Each command lives in commands/<name>.ts and is registered here; its action
@@ -38,7 +39,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 /** One file per command, each exporting register<Name>(program); keep registration cheap. */
-const COMMANDS: ((p: Command) => unknown)[] = [registerServe, registerInit, registerImport, registerStandards, registerCache, registerDoctor, registerTools, registerCall, registerStats];
+const COMMANDS: ((p: Command) => unknown)[] = [registerServe, registerInit, registerImport, registerStandards, registerCache, registerDoctor, registerTools, registerCall, registerStats, registerAudit];
 
 /** One clear line (plus a hint) on stderr; the stack trace only with --debug. */
 export function report(e: unknown, debug: boolean): number {

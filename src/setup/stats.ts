@@ -29,7 +29,7 @@ export interface StatsReport {
 }
 
 export function collectStats(opts: { config?: string } = {}): StatsReport {
-  const { dir, configFile, names } = where(opts.config);
+  const { dir, configFile, names } = cacheDirFor(opts.config);
   const file = join(dir, DB_FILE);
   if (!existsSync(file)) return { file, exists: false, config: configFile, servers: [] };
   let db: Database.Database | undefined;
@@ -51,7 +51,7 @@ export function collectStats(opts: { config?: string } = {}): StatsReport {
 }
 
 /** The configured cache dir; with no config file at all, the default one (like `mcpx cache`). */
-function where(flag?: string): { dir: string; configFile?: string; names?: string[] } {
+export function cacheDirFor(flag?: string): { dir: string; configFile?: string; names?: string[] } {
   try {
     const { config } = loadConfig(flag);
     return { dir: config.cache.dir, configFile: config.file, names: config.servers.map((s) => s.name) };
@@ -59,4 +59,43 @@ function where(flag?: string): { dir: string; configFile?: string; names?: strin
     if (!flag && !process.env.MCPX_CONFIG && isMcpxError(e) && e.code === 'CONFIG_NOT_FOUND') return { dir: defaultCacheDir() };
     throw e;
   }
+}
+
+/**
+ * The report in Prometheus text exposition format (version 0.0.4): one counter family per stats
+ * counter and the latency histogram (`mcpx_call_duration_ms`: cumulative `_bucket{le=…}` through
+ * `le="+Inf"`, `_sum`, `_count`), labelled by server. Cache hits take no latency sample.
+ */
+export function prometheusText(r: StatsReport): string {
+  const out: string[] = [];
+  const counters: [string, string, (s: StatsRow) => number][] = [
+    ['mcpx_calls_total', 'Calls through mcpx (tools/call, resources/read, prompts/get).', (s) => s.calls],
+    ['mcpx_errors_total', 'Calls that failed: an error answer, the child down, or the queue full.', (s) => s.errors],
+    ['mcpx_timeouts_total', 'Calls the child did not answer within the deadline.', (s) => s.timeouts],
+    ['mcpx_breaker_opens_total', 'Times the circuit breaker opened.', (s) => s.breakerOpens],
+    ['mcpx_cache_hits_total', 'Calls answered from the fresh cache.', (s) => s.hits],
+    ['mcpx_cache_stale_hits_total', 'Calls answered from the stale cache after a failure.', (s) => s.staleHits],
+    ['mcpx_cache_misses_total', 'Cacheable calls not found in the cache.', (s) => s.misses],
+  ];
+  for (const [name, help, value] of counters) {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`);
+    for (const s of r.servers) out.push(`${name}{server="${label(s.server)}"} ${value(s)}`);
+  }
+  const h = 'mcpx_call_duration_ms';
+  out.push(`# HELP ${h} Time the child took to answer, in milliseconds (cache hits excluded).`, `# TYPE ${h} histogram`);
+  for (const s of r.servers) {
+    const server = `server="${label(s.server)}"`;
+    let cumulative = 0;
+    for (const b of s.histogram) {
+      cumulative += b.count;
+      out.push(`${h}_bucket{${server},le="${b.le === null ? '+Inf' : b.le}"} ${cumulative}`);
+    }
+    out.push(`${h}_sum{${server}} ${s.latency.sumMs}`, `${h}_count{${server}} ${s.latency.count}`);
+  }
+  return out.join('\n') + '\n';
+}
+
+/** A label value: backslash, double quote and newline escaped. */
+function label(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }

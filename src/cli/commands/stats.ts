@@ -4,6 +4,7 @@ import type { StatsReport } from '../../setup/stats.js';
 interface StatsFlags {
   config?: string;
   json?: boolean;
+  prometheus?: boolean;
 }
 
 export function registerStats(program: Command): Command {
@@ -12,10 +13,12 @@ export function registerStats(program: Command): Command {
     .description('per server: calls, errors, timeouts, breaker opens, p50/p95 latency, cache hits and calls saved')
     .option('-c, --config <file>', 'config file (default: $MCPX_CONFIG, ./mcpx.json, ~/.config/mcpx/mcpx.json)')
     .option('--json', 'print the numbers as JSON')
+    .option('--prometheus', 'print the counters and the latency histogram in Prometheus text format')
     .action(async (flags: StatsFlags) => {
-      const { collectStats } = await import('../../setup/stats.js');
+      const { collectStats, prometheusText } = await import('../../setup/stats.js');
       const report = collectStats({ config: flags.config });
-      if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      if (flags.prometheus) process.stdout.write(prometheusText(report));
+      else if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else process.stdout.write(await render(report));
     });
 }
