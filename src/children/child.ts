@@ -68,13 +68,15 @@ export class Child extends EventEmitter<ChildEvents> {
   instructions?: string;
   /** ms from start() to initialize answered, and to the catalog listed. */
   timings: { initializeMs?: number; listMs?: number } = {};
+  /** The last connect failed because a remote child refused the credentials (HTTP 401/403). */
+  authRejected = false;
   private client?: Client;
   private transport?: Transport;
   private starting?: Promise<void>;
   private stopping = false;
 
   constructor(
-    readonly config: ServerConfig,
+    public config: ServerConfig,
     private readonly deps: { stateDir: string; bridge: UpstreamBridge; env: Record<string, string> },
   ) {
     super();
@@ -114,9 +116,11 @@ export class Child extends EventEmitter<ChildEvents> {
       this.timings.initializeMs = performance.now() - t0;
       this.catalog = await this.fetchCatalog();
       this.timings.listMs = performance.now() - t0;
+      this.authRejected = false;
       this.setState({ kind: 'ready', since: Date.now() });
       this.emit('catalog', this.catalog);
     } catch (e) {
+      this.authRejected = isAuthFailure(e);
       const exit = this.exitDescription();
       const reason = exit ? `${exit} during start-up (its stderr is in ${this.logFile})` : describeStartError(e, this.config);
       log.warn(`${this.name}: could not start: ${reason}`);
@@ -127,7 +131,7 @@ export class Child extends EventEmitter<ChildEvents> {
 
   private async connectOnce(kind: ServerConfig['transport']): Promise<void> {
     const client = this.makeClient();
-    const transport = this.makeTransport(kind);
+    const transport = this.makeTransport(kind, kind === 'stdio' ? {} : await this.helperHeaders());
     this.client = client;
     this.transport = transport;
     transport.onclose = () => this.onTransportClosed(client);
@@ -147,7 +151,25 @@ export class Child extends EventEmitter<ChildEvents> {
     this.protocolVersion = (transport as { protocolVersion?: string }).protocolVersion ?? this.protocolVersion;
   }
 
-  private makeTransport(kind: ServerConfig['transport']): Transport {
+  /** Headers printed (as a JSON object) by the entry's `headersHelper` command, run at each connect. */
+  private async helperHeaders(): Promise<Record<string, string>> {
+    if (!this.config.headersHelper) return {};
+    const { runHeadersHelper } = await import('./helper.js');
+    return runHeadersHelper(this.config.headersHelper, this.name, this.config.cwd);
+  }
+
+  /** New settings for this child (credentials re-read from .env): takes effect at the next connect. */
+  reconfigure(config: ServerConfig): void {
+    this.config = config;
+  }
+
+  /** Disconnects and connects again (after new credentials). */
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  private makeTransport(kind: ServerConfig['transport'], extraHeaders: Record<string, string>): Transport {
     const c = this.config;
     if (kind === 'stdio') {
       return new StdioChildTransport({
@@ -159,7 +181,7 @@ export class Child extends EventEmitter<ChildEvents> {
         logDir: join(this.deps.stateDir, 'logs'),
       });
     }
-    const t = remoteTransport(kind, c.url!, c.headers);
+    const t = remoteTransport(kind, c.url!, { ...c.headers, ...extraHeaders });
     // Remember the negotiated version (the Client tells HTTP transports through this hook).
     const set = t.setProtocolVersion?.bind(t);
     t.setProtocolVersion = (v: string) => {
@@ -271,7 +293,7 @@ export class Child extends EventEmitter<ChildEvents> {
 
   private onTransportClosed(client: Client): void {
     if (client !== this.client) return; // an older connection
-    if (this.stopping) return;
+    if (this.stopping || this.state.kind === 'starting') return; // a failed start is reported by connect()
     const reason = this.exitDescription() ?? 'connection closed';
     if (this.state.kind === 'ready') log.warn(`${this.name}: ${reason}`);
     this.client = undefined;
@@ -306,10 +328,25 @@ export class Child extends EventEmitter<ChildEvents> {
     this.stopping = true;
     await this.closeConnection(); // also ends a start still waiting for initialize
     await this.starting?.catch(() => undefined);
+    if (this.state.kind === 'ready' || this.state.kind === 'starting') this.setState({ kind: 'idle' });
   }
 }
 
+/** HTTP 401/403 from a remote child: its credentials were refused. */
+export function isAuthFailure(e: unknown): boolean {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return code === 401 || code === 403 || (e instanceof Error && e.name === 'UnauthorizedError');
+}
+
+/** "check NOTION_TOKEN": the secret-looking variables the entry uses, for auth error messages. */
+export function credentialHint(c: ServerConfig): string {
+  const secret = c.variables.map((v) => v.name).filter((n) => /TOKEN|KEY|SECRET|PASS|CREDENTIAL|AUTH/i.test(n));
+  const names = secret.length ? secret : c.variables.map((v) => v.name);
+  return names.length ? `check ${names.join(', ')}` : 'check its headers';
+}
+
 function describeStartError(e: unknown, c: ServerConfig): string {
+  if (isAuthFailure(e)) return `${c.name} rejected the credentials (HTTP ${(e as { code?: number }).code ?? 401}): ${credentialHint(c)}`;
   const msg = errorMessage(e);
   if (/Request timed out|RequestTimeout|-32001/.test(msg)) return `no answer to initialize within ${c.startupTimeoutMs} ms`;
   return msg;

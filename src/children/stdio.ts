@@ -1,5 +1,6 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { execa, type ResultPromise } from 'execa';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
@@ -12,7 +13,7 @@ import { liveGroupMembers } from '../util/proc.js';
  * - the child runs in its own process group, and close() signals the whole group, so that a server
  *   started through `npx` (npm wrapper + real server) leaves no orphan;
  * - a stdout line that is not JSON-RPC (some servers log there) is skipped and counted, never fatal;
- * - stderr goes to a per-child log file, never to mcpx's stdout.
+ * - stderr goes to a per-child log file (0600, redacted line by line), never to mcpx's stdout.
  */
 export interface StdioChildOptions {
   server: string;
@@ -40,6 +41,9 @@ export class StdioChildTransport implements Transport {
   private pending = '';
   private delivery: Promise<void> = Promise.resolve();
   private stderrLog?: WriteStream;
+  private readonly stderrDecoder = new StringDecoder('utf8');
+  /** The end of stderr after its last newline: a secret split across two chunks is redacted whole. */
+  private stderrTail = '';
   private closed = false;
   private closing = false;
   private exited?: Promise<void>;
@@ -118,15 +122,24 @@ export class StdioChildTransport implements Transport {
         this.junkLines++;
         const say = this.junkLines === 1 ? log.warn.bind(log) : log.debug.bind(log);
         say(`${this.opts.server}: skipped a line on stdout that is not JSON-RPC: ${line.slice(0, 200)}`);
-        this.stderrLog?.write(`[stdout, not JSON-RPC] ${line}\n`);
+        this.stderrLog?.write(log.redact(`[stdout, not JSON-RPC] ${line}\n`));
       }
     }
   }
 
   private onStderr(chunk: Buffer): void {
-    this.stderrLog?.write(chunk);
+    const text = this.stderrTail + this.stderrDecoder.write(chunk);
+    const nl = text.lastIndexOf('\n');
+    // Whole lines only (a partial one waits for its end, unless it grows past 64 KiB), redacted.
+    const whole = nl !== -1 ? text.slice(0, nl + 1) : text.length > 65_536 ? text : '';
+    this.stderrTail = text.slice(whole.length);
+    if (whole) this.writeStderr(whole);
+  }
+
+  private writeStderr(text: string): void {
+    this.stderrLog?.write(log.redact(text));
     if (log.level === 'debug') {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) log.debug(`[${this.opts.server}] ${line}`);
+      for (const line of text.split('\n')) if (line) log.debug(`[${this.opts.server}] ${line}`);
     }
   }
 
@@ -162,6 +175,9 @@ export class StdioChildTransport implements Transport {
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
+    const rest = this.stderrTail + this.stderrDecoder.end();
+    this.stderrTail = '';
+    if (rest) this.writeStderr(rest);
     this.stderrLog?.end();
     this.onclose?.();
   }

@@ -20,6 +20,9 @@ export class Supervisor {
   private readonly watches = new Map<Child, Watch>();
   private stopped = false;
 
+  /** Runs before each restart: a remote child that refused its credentials gets them re-read. */
+  beforeRestart?: (child: Child) => Promise<void>;
+
   constructor(children: readonly Child[], private readonly now: () => number = Date.now) {
     for (const child of children) {
       const w: Watch = { attempts: [], restarts: 0 };
@@ -64,7 +67,7 @@ export class Supervisor {
       w.attempts.push(this.now());
       w.restarts++;
       log.info(`${child.name}: restarting (attempt ${w.attempts.length})`);
-      void child.start();
+      void (this.beforeRestart?.(child) ?? Promise.resolve()).catch(() => undefined).then(() => child.start());
     }, delay);
     w.timer.unref();
   }

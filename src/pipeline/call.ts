@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { BulkheadRejectedError } from 'cockatiel';
 import { ErrorCode, McpError, type CallToolResult, type Progress, type Tool } from '@modelcontextprotocol/sdk/types.js';
-import type { Child } from '../children/child.js';
+import { credentialHint, isAuthFailure, type Child } from '../children/child.js';
 import type { ResultStore } from '../cache/store.js';
 import { cacheKey } from '../cache/key.js';
 import { SingleFlight } from '../cache/singleflight.js';
@@ -35,6 +35,8 @@ export interface PipelineDeps {
   store(): ResultStore | undefined;
   /** A call found its child down: the supervisor may try to start it again (never awaited). */
   childWanted(child: Child): void;
+  /** The child refused its credentials: re-read them (.env, headersHelper) and reconnect. */
+  reauthenticate(child: Child): Promise<void>;
 }
 
 export interface CallOptions {
@@ -64,6 +66,8 @@ export interface CallEvent {
 
 type Params = { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> } & Record<string, unknown>;
 type Result = Record<string, unknown>;
+
+const MAX_REAUTH = 2;
 
 /** Why the child did not answer: carried from the attempt to the fallback. */
 class CallFailed extends Error {
@@ -200,6 +204,12 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent] }> {
       await Promise.race([child.start(), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
     }
     const deadlineMs = Math.max(1, timeoutMs - (performance.now() - t0)); // the wait counts against it
+    // A remote child that refused the credentials: re-read them and reconnect, at most twice a call.
+    let reauths = 0;
+    while (child.state.kind === 'down' && child.authRejected && reauths < MAX_REAUTH) {
+      reauths++;
+      await this.deps.reauthenticate(child);
+    }
     if (child.state.kind !== 'ready') {
       this.deps.childWanted(child);
       throw new CallFailed('child-down', downReason(child));
@@ -219,10 +229,20 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent] }> {
       });
     let result: Result;
     try {
-      result = await bulkhead.execute(
-        () => (readOnly ? retry.execute(({ signal }) => once(AbortSignal.any([opts.signal, signal])), opts.signal) : once(opts.signal)),
-        opts.signal,
-      );
+      for (;;) {
+        try {
+          result = await bulkhead.execute(
+            () => (readOnly ? retry.execute(({ signal }) => once(AbortSignal.any([opts.signal, signal])), opts.signal) : once(opts.signal)),
+            opts.signal,
+          );
+          break;
+        } catch (e) {
+          if (!isAuthFailure(e) || reauths >= MAX_REAUTH || opts.signal.aborted) throw e;
+          reauths++;
+          await this.deps.reauthenticate(child); // token rotated in .env: no restart of mcpx needed
+          if (child.state.kind !== 'ready') throw e;
+        }
+      }
     } catch (e) {
       if (opts.signal.aborted) {
         breaker.release(); // cancelled upstream: says nothing about the child
@@ -261,6 +281,7 @@ function classifyError(e: unknown, child: Child, timeoutMs: number): CallFailed 
   if (e instanceof BulkheadRejectedError) {
     return new CallFailed('queue-full', `too many calls in flight (${child.config.maxConcurrent} running, ${child.config.maxQueue} waiting)`);
   }
+  if (isAuthFailure(e)) return new CallFailed('error', `${child.name} rejected the credentials: ${credentialHint(child.config)}`);
   if (e instanceof McpError && e.code === ErrorCode.RequestTimeout) return new CallFailed('timeout', `no answer within ${formatDuration(timeoutMs)}`);
   if (isTransportFailure(e)) return new CallFailed('child-down', isMcpxError(e) ? e.message.replace(`${child.name} `, '') : 'the server exited during the call');
   if (e instanceof McpError) {

@@ -54,6 +54,9 @@ interface Storage {
 export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTREAM, ownTools: Tool[] = []): Runtime {
   const hub = new Hub(config, bridge, ownTools);
   const supervisor = new Supervisor(hub.children);
+  supervisor.beforeRestart = async (child) => {
+    if (child.authRejected) await reloadCredentials(config, child);
+  };
   const policies = new Map(hub.children.map((c) => [c, buildPolicies(c.config)] as const));
 
   // The database: opened on first use (a list or a call), never on the way to answering initialize.
@@ -81,6 +84,7 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
     policies: (child) => policies.get(child)!,
     store: () => open()?.results,
     childWanted: (child) => supervisor.poke(child),
+    reauthenticate: (child) => reloadCredentials(config, child).then(() => child.restart()),
   });
 
   // Before any child starts: the database, the stored catalogs (so lists answer at once), the listeners.
@@ -155,6 +159,24 @@ function openStorage(config: Config): Storage {
       db.close();
     },
   };
+}
+
+/**
+ * Re-reads the config and its .env files for one child (a rotated token), so that its next connect
+ * uses the new values; its credential fingerprint (part of every cache key) changes with them.
+ */
+export async function reloadCredentials(config: Config, child: Child): Promise<boolean> {
+  const { loadConfig } = await import('../config/index.js');
+  try {
+    const fresh = loadConfig(config.file).config.servers.find((s) => s.name === child.name);
+    if (!fresh || fresh.credentialFingerprint === child.config.credentialFingerprint) return false;
+    child.reconfigure(fresh);
+    log.info(`${child.name}: credentials changed; reconnecting with the new ones`);
+    return true;
+  } catch (e) {
+    log.warn(`${child.name}: could not re-read ${config.file}: ${errorMessage(e)}`);
+    return false;
+  }
 }
 
 /** Children we have seen before are listed at once from their stored catalog, before they are up. */

@@ -3,6 +3,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { loadConfig } from '../config/index.js';
 import { errorMessage } from '../errors.js';
 import { log } from '../util/log.js';
+import { watchCredentials } from './rotation.js';
 import { createRuntime } from './runtime.js';
 import { publishStatus } from '../telemetry/status.js';
 import { bridgeTo, createUpstreamServer, installHandlers, STATUS_TOOL } from './upstream.js';
@@ -28,6 +29,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   const runtime = createRuntime(config, bridgeTo(server), [STATUS_TOOL]);
   const { hub, pipeline } = runtime;
   const stopPublishing = publishStatus(runtime.status, runtime.db);
+  const stopWatching = watchCredentials(config, runtime);
 
   // Lists wait for the children's first start (at most their startup deadline), then answer with what is ready.
   installHandlers(server, hub, pipeline, runtime.settled, () => runtime.status.snapshot());
@@ -47,6 +49,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
       const hardStop = setTimeout(() => process.exit(0), 2800); // mcpx exits within 3 s whatever a child does
       hardStop.unref();
       stopPublishing();
+      stopWatching();
       await runtime.stop();
       await server.close().catch(() => undefined);
       await log.close();

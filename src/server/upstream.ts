@@ -195,7 +195,7 @@ async function withCall<T>(extra: unknown, fn: (opts: CallOptions) => Promise<T>
       await sent;
       // SDK clients (Claude Code's among them) drop a progress read in the same chunk as its response:
       // leave the client a moment to read the last progress on its own.
-      await new Promise((r) => setTimeout(r, 2));
+      await new Promise((r) => setTimeout(r, 10));
     }
   }
 }
