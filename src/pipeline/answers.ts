@@ -6,7 +6,7 @@ import { formatDuration } from '../util/duration.js';
  * (marked, with a first line saying so), or a clear error saying who is unavailable, why and when
  * it will be tried again.
  */
-export type FailureReason = 'timeout' | 'breaker-open' | 'error' | 'child-down' | 'queue-full';
+export type FailureReason = 'timeout' | 'breaker-open' | 'error' | 'child-down' | 'queue-full' | 'quota';
 
 export interface CacheMark {
   status: 'hit' | 'stale';

@@ -76,7 +76,7 @@ class CallFailed extends Error {
   }
 }
 
-export class Pipeline extends EventEmitter<{ call: [CallEvent] }> {
+export class Pipeline extends EventEmitter<{ call: [CallEvent]; quota: [{ server: string }] }> {
   private readonly inFlight = new SingleFlight<Result>();
 
   constructor(private readonly deps: PipelineDeps) {
@@ -104,7 +104,9 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent] }> {
 
     // 3–7. the child, once for identical calls in flight (single flight shares one upstream call)
     const readOnly = tool.annotations?.readOnlyHint === true;
-    const attempt = () => this.callChild(child, 'tools/call', { ...params, name, _meta: withoutProgressToken(params._meta) }, opts, readOnly, name);
+    // Over the quota, a call with a stale copy to fall back on does not wait for a slot.
+    const canFallBack = () => !!store && child.config.fallback.stale && !!store.getStale(key);
+    const attempt = () => this.callChild(child, 'tools/call', { ...params, name, _meta: withoutProgressToken(params._meta) }, opts, readOnly, name, canFallBack);
     try {
       const result = store && !opts.onprogress ? await this.inFlight.run(key, attempt) : await attempt();
       if ((result as CallToolResult).isError) return done('error', result); // the tool's own answer
@@ -193,8 +195,10 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent] }> {
    * Throws CallFailed when the child did not answer usefully; other errors (cancellation, the child's
    * answer about the request itself) pass through.
    */
-  private async callChild(child: Child, method: string, params: Result, opts: CallOptions, readOnly: boolean, name: string): Promise<Result> {
-    const { bulkhead, breaker, retry } = this.deps.policies(child);
+  private async callChild(
+    child: Child, method: string, params: Result, opts: CallOptions, readOnly: boolean, name: string, canFallBack = () => false,
+  ): Promise<Result> {
+    const { bulkhead, breaker, retry, quota } = this.deps.policies(child);
     const timeoutMs = child.config.tools.settings[name]?.timeoutMs ?? child.config.timeoutMs;
     // A lazy child starts on its first call; a child starting right now (mcpx just started and listed
     // it from the stored catalog) is waited for, within the call's deadline. A child that is down
@@ -213,6 +217,12 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent] }> {
     if (child.state.kind !== 'ready') {
       this.deps.childWanted(child);
       throw new CallFailed('child-down', downReason(child));
+    }
+    if (quota && !quota.take()) {
+      quota.heldBack++;
+      this.emit('quota', { server: child.name }); // held back: answered from the cache, made to wait, or refused
+      const used = `quota of ${quota.limit.calls} calls per ${formatDuration(quota.limit.perMs)} used up`;
+      if (canFallBack() || !(await quota.wait(deadlineMs, opts.signal))) throw new CallFailed('quota', `${used}, next slot in ${formatDuration(quota.nextSlotInMs())}`);
     }
     if (!breaker.tryAcquire()) {
       const s = breaker.state;

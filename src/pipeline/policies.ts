@@ -3,6 +3,7 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { ServerConfig } from '../config/types.js';
 import { isMcpxError } from '../errors.js';
 import { Breaker } from './breaker.js';
+import { Quota } from './quota.js';
 
 /**
  * The policies in front of one child, built once from its config (a breaker only works when shared).
@@ -13,12 +14,15 @@ export interface ChildPolicies {
   breaker: Breaker;
   /** Retries for read-only tools: transport failures only (a deadline uses up the call's time). */
   retry: RetryPolicy;
+  /** The call quota, when the config sets `rateLimit`. */
+  quota?: Quota;
 }
 
 export function buildPolicies(config: ServerConfig): ChildPolicies {
   return {
     bulkhead: bulkhead(config.maxConcurrent, config.maxQueue),
     breaker: new Breaker(config.breaker),
+    quota: config.rateLimit && new Quota(config.rateLimit),
     retry: retry(handleWhen(isTransportFailure), {
       maxAttempts: config.retries,
       backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2000 }), // decorrelated jitter

@@ -73,6 +73,7 @@ export function prometheusText(r: StatsReport): string {
     ['mcpx_errors_total', 'Calls that failed: an error answer, the child down, or the queue full.', (s) => s.errors],
     ['mcpx_timeouts_total', 'Calls the child did not answer within the deadline.', (s) => s.timeouts],
     ['mcpx_breaker_opens_total', 'Times the circuit breaker opened.', (s) => s.breakerOpens],
+    ['mcpx_quota_held_total', 'Calls the rate limit held back.', (s) => s.quotaHeld],
     ['mcpx_cache_hits_total', 'Calls answered from the fresh cache.', (s) => s.hits],
     ['mcpx_cache_stale_hits_total', 'Calls answered from the stale cache after a failure.', (s) => s.staleHits],
     ['mcpx_cache_misses_total', 'Cacheable calls not found in the cache.', (s) => s.misses],

@@ -14,6 +14,11 @@ export function recordStats(pipeline: Pipeline, recorder: StatsRecorder): () => 
     else if (reason === 'error' || reason === 'child-down' || reason === 'queue-full') recorder.count(s, 'errors');
     if (e.outcome !== 'hit') recorder.latency(s, e.ms);
   };
+  const onQuota = (e: { server: string }) => recorder.count(e.server, 'quota_held');
   pipeline.on('call', onCall);
-  return () => pipeline.off('call', onCall);
+  pipeline.on('quota', onQuota);
+  return () => {
+    pipeline.off('call', onCall);
+    pipeline.off('quota', onQuota);
+  };
 }

@@ -4,7 +4,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { fixture, marker, processesWith, startMcpx, tempDir, text, waitFor, type Mcpx } from '../helpers/mcpx.js';
+import { execa } from 'execa';
+import { MCPX, fixture, marker, processesWith, startMcpx, tempDir, text, waitFor, type Mcpx } from '../helpers/mcpx.js';
 
 const open: Mcpx[] = [];
 afterEach(async () => {
@@ -162,5 +163,37 @@ describe('instant catalog and lazy start', () => {
     await waitFor(async () => (await status(m)).servers.a.state === 'ready', 5000, 'a ready');
     await new Promise((r) => setTimeout(r, 200));
     expect(changed).toBe(0);
+  });
+});
+
+describe('quota', () => {
+  it('holds calls above rateLimit back: waits for a slot, answers from the cache, or refuses; stats count it', async () => {
+    const m = await start({
+      mcpServers: {
+        notion: fixture('notion', {}, { rateLimit: { calls: 3, per: '500ms' }, timeoutMs: '2s', cache: { enabled: false } }),
+        strict: fixture('strict', {}, { rateLimit: { calls: 2, per: '1m' }, cache: { ttl: '50ms' } }),
+      },
+    });
+    // notion: 3 calls use the quota; the 4th waits for the first slot to free up (< 500 ms), then goes through.
+    const t0 = performance.now();
+    for (let i = 0; i < 4; i++) expect(text(await m.client.callTool({ name: 'notion__echo', arguments: { text: `${i}` } }))).toBe(`notion: ${i}`);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(300);
+
+    // strict: 2 calls use the quota for a minute. A call with a stale copy is answered from it at once;
+    // one without is refused at once (no slot frees up within its deadline), naming the quota.
+    for (const q of ['a', 'b']) await m.client.callTool({ name: 'strict__search', arguments: { query: q } });
+    await new Promise((r) => setTimeout(r, 100)); // 'a' is now stale
+    const stale = await m.client.callTool({ name: 'strict__search', arguments: { query: 'a' } });
+    expect(meta(stale)).toMatchObject({ status: 'stale', reason: 'quota' });
+    const refused = await m.client.callTool({ name: 'strict__search', arguments: { query: 'new' } });
+    expect(refused.isError).toBe(true);
+    expect(text(refused)).toMatch(/^strict is unavailable: quota of 2 calls per 1 min used up, next slot in \d+ s/);
+
+    await m.close();
+    open.splice(open.indexOf(m), 1);
+    const stats = await execa(process.execPath, [MCPX, 'stats', '--json', '--config', m.configFile], { env: { MCPX_CACHE_DIR: join(m.dir, 'cache') } });
+    const held = (name: string) => JSON.parse(stats.stdout).servers.find((s: { server: string }) => s.server === name).quotaHeld;
+    expect(held('notion')).toBe(1);
+    expect(held('strict')).toBe(2);
   });
 });

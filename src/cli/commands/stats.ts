@@ -10,7 +10,7 @@ interface StatsFlags {
 export function registerStats(program: Command): Command {
   return program
     .command('stats')
-    .description('per server: calls, errors, timeouts, breaker opens, p50/p95 latency, cache hits and calls saved')
+    .description('per server: calls, errors, timeouts, breaker opens, calls held back by the quota, p50/p95 latency, cache hits and calls saved')
     .option('-c, --config <file>', 'config file (default: $MCPX_CONFIG, ./mcpx.json, ~/.config/mcpx/mcpx.json)')
     .option('--json', 'print the numbers as JSON')
     .option('--prometheus', 'print the counters and the latency histogram in Prometheus text format')
@@ -29,10 +29,10 @@ async function render(r: StatsReport): Promise<string> {
   const { table } = await import('../style.js');
   const ms = (n: number | null): string => (n === null ? '-' : `${n} ms`);
   const rows = [
-    ['SERVER', 'CALLS', 'ERRORS', 'TIMEOUTS', 'BREAKER OPENS', 'P50', 'P95', 'HITS', 'STALE', 'MISSES', 'SAVED'],
+    ['SERVER', 'CALLS', 'ERRORS', 'TIMEOUTS', 'BREAKER OPENS', 'QUOTA HELD', 'P50', 'P95', 'HITS', 'STALE', 'MISSES', 'SAVED'],
     ...r.servers.map((s) => [
       s.configured ? s.server : `${s.server} (not in config)`,
-      String(s.calls), String(s.errors), String(s.timeouts), String(s.breakerOpens),
+      String(s.calls), String(s.errors), String(s.timeouts), String(s.breakerOpens), String(s.quotaHeld),
       ms(s.latency.p50Ms), ms(s.latency.p95Ms),
       String(s.hits), String(s.staleHits), String(s.misses),
       s.savedShare === null ? '-' : `${Math.round(s.savedShare * 100)}%`,
