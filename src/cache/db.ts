@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, renameSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage, isMcpxError } from '../errors.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
@@ -51,6 +51,7 @@ function openWritable(dir: string, path: string): CacheDb {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // Create it 0600 ourselves: SQLite would use the umask, and results may be private. -wal/-shm follow it.
   if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  else tightenModes(path);
   // SQLite would quietly open a file it may not write read-only, and in WAL mode even BEGIN IMMEDIATE succeeds.
   accessSync(path, constants.R_OK | constants.W_OK);
   const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
@@ -105,6 +106,17 @@ function wrap(db: Database.Database, path: string, writable: boolean): CacheDb {
       if (db.open) db.close();
     },
   };
+}
+
+/** A database (and its -wal/-shm) left readable by others, by an older mcpx or a copy: back to 0600. */
+function tightenModes(path: string): void {
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      if (statSync(f).mode & 0o077) chmodSync(f, 0o600);
+    } catch {
+      /* missing, or not ours to change */
+    }
+  }
 }
 
 /** cache.db → cache.db.corrupt-<timestamp> (with its -wal and -shm), so nothing is lost for a post-mortem. */

@@ -1,4 +1,4 @@
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, fchmodSync, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 
 /**
@@ -19,10 +19,17 @@ export class Logger {
     private readonly stderr: NodeJS.WritableStream = process.stderr,
   ) {}
 
-  /** Opens (appends to) a log file, created 0600 in a 0700 directory. */
+  /** Opens (appends to) a log file, created 0600 in a 0700 directory (a file left wider by an older mcpx is tightened). */
   toFile(path: string): void {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.file = createWriteStream(path, { flags: 'a', mode: 0o600 });
+    this.file.once('open', (fd: number) => {
+      try {
+        fchmodSync(fd, 0o600);
+      } catch {
+        /* not ours to change */
+      }
+    });
     this.file.on('error', () => (this.file = undefined));
   }
 

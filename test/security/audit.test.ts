@@ -1,6 +1,6 @@
 // Issue 7: the audit trail — args modes, filters, batching, retention, the schema step. Real serve
 // processes and real SQLite files in temp dirs.
-import { writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -135,6 +135,24 @@ describe('audit trail (issue 7)', () => {
     const idx = cdb.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit'").all();
     expect(idx).toEqual([{ name: 'audit_ts' }]);
     cdb.close();
+  });
+
+  it('a cache.db and a log file left readable by others (an older mcpx) are tightened to 0600', async () => {
+    const dir = tempDir('mcpx-modes-');
+    const cdb0 = openDatabase(dir);
+    cdb0.close();
+    chmodSync(join(dir, 'cache.db'), 0o644);
+    openDatabase(dir).close();
+    expect(statSync(join(dir, 'cache.db')).mode & 0o777).toBe(0o600);
+
+    mkdirSync(join(dir, 'state'), { mode: 0o700 });
+    writeFileSync(join(dir, 'state', 'x.log'), 'old\n', { mode: 0o644 });
+    chmodSync(join(dir, 'state', 'x.log'), 0o644);
+    const log = new Logger('silent');
+    log.toFile(join(dir, 'state', 'x.log'));
+    log.info('new');
+    await log.close();
+    expect(statSync(join(dir, 'state', 'x.log')).mode & 0o777).toBe(0o600);
   });
 
   it('redactArgs masks registered secrets anywhere and values under secret-looking keys', () => {
