@@ -22,6 +22,7 @@ import type { ServerConfig } from '../config/types.js';
 import { McpxError, errorMessage } from '../errors.js';
 import { log } from '../util/log.js';
 import { remoteTransport, shouldFallBackToSse } from './remote.js';
+import { hasSecretCommands, resolveSecretCommands } from './secrets.js';
 import { StdioChildTransport } from './stdio.js';
 
 /** What a child offers: its lists, fetched to the end of their pagination, as the child sent them. */
@@ -68,6 +69,8 @@ export class Child extends EventEmitter<ChildEvents> {
   instructions?: string;
   /** ms from start() to initialize answered, and to the catalog listed. */
   timings: { initializeMs?: number; listMs?: number } = {};
+  /** The config with secret commands run (kept in memory only), for the current connection. */
+  private resolved?: ServerConfig;
   /** The last connect failed because a remote child refused the credentials (HTTP 401/403). */
   authRejected = false;
   private client?: Client;
@@ -129,7 +132,13 @@ export class Child extends EventEmitter<ChildEvents> {
     }
   }
 
+  /** The credential fingerprint of the values the child actually got (after secret commands). */
+  get fingerprint(): string {
+    return this.resolved?.credentialFingerprint ?? this.config.credentialFingerprint;
+  }
+
   private async connectOnce(kind: ServerConfig['transport']): Promise<void> {
+    this.resolved = hasSecretCommands(this.config) ? await resolveSecretCommands(this.config) : undefined;
     const client = this.makeClient();
     const transport = this.makeTransport(kind, kind === 'stdio' ? {} : await this.helperHeaders());
     this.client = client;
@@ -170,7 +179,7 @@ export class Child extends EventEmitter<ChildEvents> {
   }
 
   private makeTransport(kind: ServerConfig['transport'], extraHeaders: Record<string, string>): Transport {
-    const c = this.config;
+    const c = this.resolved ?? this.config;
     if (kind === 'stdio') {
       return new StdioChildTransport({
         server: c.name,

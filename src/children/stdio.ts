@@ -1,7 +1,7 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { log } from '../util/log.js';
@@ -56,6 +56,9 @@ export class StdioChildTransport implements Transport {
 
   async start(): Promise<void> {
     const { command, args, env, cwd, server } = this.opts;
+    // Loaded on the first spawn, not at startup: execa is ~100 modules that initialize does not need.
+    const { execa } = await import('execa');
+    if (this.closing) throw new Error(`${server}: stopped before it was spawned`);
     mkdirSync(this.opts.logDir, { recursive: true, mode: 0o700 });
     this.stderrLog = createWriteStream(join(this.opts.logDir, `${server}.log`), { flags: 'a', mode: 0o600 });
     this.stderrLog.on('error', () => (this.stderrLog = undefined));
@@ -156,8 +159,8 @@ export class StdioChildTransport implements Transport {
 
   /** stdin closed → SIGTERM to the group → SIGKILL to the group; returns when no process is left. */
   async close(): Promise<void> {
+    this.closing = true; // also stops a start() still loading execa from spawning
     if (!this.proc) return;
-    this.closing = true;
     this.proc.stdin?.end();
     const pgid = this.proc.pid;
     if (pgid === undefined) return this.finish();

@@ -98,7 +98,7 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent]; quota: [{ server
 
     // 2. fresh cache
     const store = cache ? this.deps.store() : undefined;
-    const key = store ? cacheKey({ identity: child.config.identity, credentialFingerprint: child.config.credentialFingerprint, kind: 'tool', name, args }) : '';
+    const key = store ? cacheKey({ identity: child.config.identity, credentialFingerprint: child.fingerprint, kind: 'tool', name, args }) : '';
     const fresh = store?.get(key);
     if (fresh) return done('hit', markCached(fresh.result, { status: 'hit', ageMs: Date.now() - fresh.storedAt, server: child.name }), undefined, fresh.bytes);
 
@@ -137,7 +137,7 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent]; quota: [{ server
       this.emit('call', { server: child.name, kind: 'resource', name: params.uri, args: {}, outcome, reason: failed?.reason, error: failed?.message, cacheable: !!store, ms: performance.now() - t0, result, bytes });
       return result!;
     };
-    const key = store ? cacheKey({ identity: child.config.identity, credentialFingerprint: child.config.credentialFingerprint, kind: 'resource', name: params.uri, args: {} }) : '';
+    const key = store ? cacheKey({ identity: child.config.identity, credentialFingerprint: child.fingerprint, kind: 'resource', name: params.uri, args: {} }) : '';
     const fresh = store?.get(key);
     if (fresh) return done('hit', markCached(fresh.result, { status: 'hit', ageMs: Date.now() - fresh.storedAt, server: child.name }), undefined, fresh.bytes);
     try {
@@ -156,7 +156,7 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent]; quota: [{ server
 
   /** The cache key of a resource, to drop it when the child says it was updated. */
   resourceUpdated(child: Child, uri: string): void {
-    const key = cacheKey({ identity: child.config.identity, credentialFingerprint: child.config.credentialFingerprint, kind: 'resource', name: uri, args: {} });
+    const key = cacheKey({ identity: child.config.identity, credentialFingerprint: child.fingerprint, kind: 'resource', name: uri, args: {} });
     this.deps.store()?.invalidate({ key });
   }
 

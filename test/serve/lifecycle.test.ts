@@ -160,3 +160,26 @@ describe('shutdown', () => {
     expect(processesWith(mark)).toEqual([]);
   });
 });
+
+describe('secret commands', () => {
+  it('runs ${cmd:…} at child start and gives the child its output; a failing one names the server and field, not the output', async () => {
+    const dir = tempDir();
+    const token = `tok-cmd-${Math.random().toString(36).slice(2)}`;
+    writeFileSync(join(dir, 'print-token.mjs'), `process.stdout.write(${JSON.stringify(token + '\n')})`);
+    writeFileSync(join(dir, 'fail.mjs'), `process.stdout.write('leaked-${token}'); process.exit(3)`);
+    running = await startMcpx(
+      {
+        mcpServers: {
+          vault: fixture('vault', { API_TOKEN: `\${cmd:node ${join(dir, 'print-token.mjs')}}` }),
+          broken: fixture('broken', { API_TOKEN: `\${cmd:node ${join(dir, 'fail.mjs')}}` }),
+        },
+      },
+      { dir },
+    );
+    const hash = text(await running.client.callTool({ name: 'vault__env_hash', arguments: { name: 'API_TOKEN' } }));
+    const { createHash } = await import('node:crypto');
+    expect(hash).toBe(createHash('sha256').update(token).digest('hex')); // trimmed: no newline
+    expect(running.stderr()).toMatch(/broken: could not start: server "broken": the secret command for env\.API_TOKEN failed \(exited with code 3\)/);
+    expect(running.stderr()).not.toContain(token);
+  });
+});
