@@ -94,6 +94,7 @@ describe('fallbacks', () => {
 describe('deadlines and supervision', () => {
   it('cuts a hanging call at its deadline, and the next calls do not wait', async () => {
     const m = await start({ mcpServers: { slowpoke: fixture('slowpoke', {}, { timeoutMs: '300ms', tools: { settings: { echo: { timeoutMs: '5s' } } } }) } });
+    await m.client.listTools(); // the child is up: what is timed below is the call alone
     const t0 = performance.now();
     const r = await m.client.callTool({ name: 'slowpoke__slow', arguments: { ms: 10_000 } });
     const ms = performance.now() - t0;
