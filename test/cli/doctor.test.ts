@@ -39,7 +39,7 @@ describe('mcpx doctor', () => {
     expect(textStatuses(r.stdout)).toEqual({ alpha: 'healthy' });
     expect(r.stdout).toMatch(/PASS {2}command node → \//);
     expect(r.stdout).toMatch(/alpha 1\.2\.3, protocol \d{4}-\d\d-\d\d: initialized after \d+ ms/);
-    expect(r.stdout).toContain('13 tools, 1 prompt, 2 resources, 1 resource template');
+    expect(r.stdout).toContain('14 tools, 1 prompt, 2 resources, 1 resource template');
     expect(r.stdout).toContain('not created yet');
     expect(r.stdout).toContain('none running');
     expect(r.stdout).toContain('1 healthy, 0 degraded, 0 failing');
@@ -93,7 +93,7 @@ describe('mcpx doctor', () => {
     expect(report.summary).toEqual({ healthy: 1, degraded: 2, failing: 1, skipped: 1 });
     expect(text.stdout).toContain('1 healthy, 2 degraded, 1 failing, 1 skipped');
     const byName = Object.fromEntries(report.servers.map((s) => [s.name, s]));
-    expect(byName.alpha!.counts!.tools).toBe(13);
+    expect(byName.alpha!.counts!.tools).toBe(14);
     expect(byName.alpha!.toolListBytes).toBeGreaterThan(500);
     expect(byName.alpha!.serverInfo!.name).toBe('alpha');
     expect(byName.noisy!.checks.find((c) => c.verdict === 'warn')!.message).toContain('not JSON-RPC');
@@ -108,9 +108,9 @@ describe('mcpx doctor', () => {
     const r = await sb.mcpx(['doctor', '--json']);
     const report = JSON.parse(r.stdout) as JsonReport;
     expect(report.servers[0]!.status).toBe('degraded');
-    expect(report.servers[0]!.checks.map((c) => c.message).join('\n')).toMatch(/11 tool names over 64 characters as mcp__mcpx__…, shortened: echo → mcp__mcpx__a_really_long_prefix_\w+__[0-9a-f]{8}/);
+    expect(report.servers[0]!.checks.map((c) => c.message).join('\n')).toMatch(/12 tool names over 64 characters as mcp__mcpx__…, shortened: echo → mcp__mcpx__a_really_long_prefix_\w+__[0-9a-f]{8}/);
     const renamed = (report.servers[0] as unknown as { renamed: { tool: string; claudeName: string; why: string }[] }).renamed;
-    expect(renamed).toHaveLength(11);
+    expect(renamed).toHaveLength(12);
     for (const r of renamed) expect(r.claudeName.length).toBeLessThanOrEqual(64);
   });
 

@@ -26,7 +26,7 @@ describe('mcpx tools', () => {
     expect(r.stdout).not.toContain('Second line.');
     expect(r.stdout).toMatch(/^mcp__mcpx__beta__echo +beta +yes +no /m); // cache.enabled false
     expect(r.stdout).toMatch(/^mcp__mcpx__alpha__write +alpha +no +no /m); // not read-only
-    expect(r.stdout).toContain(`${3 * 13} tools`);
+    expect(r.stdout).toContain(`${3 * 14} tools`);
 
     const j = await sb.mcpx(['tools', '--json']);
     expect(j.exitCode, j.stderr).toBe(0);

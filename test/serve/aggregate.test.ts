@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ElicitRequestSchema,
+  ListRootsRequestSchema,
   LoggingMessageNotificationSchema,
   ResourceUpdatedNotificationSchema,
   ToolListChangedNotificationSchema,
@@ -26,9 +27,10 @@ beforeAll(async () => {
         everything: { command: process.execPath, args: [EVERYTHING, 'stdio', mark] },
       },
     },
-    { capabilities: { elicitation: {} } },
+    { capabilities: { elicitation: {}, roots: { listChanged: true } } },
   );
   const c = mcpx.client;
+  c.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: 'file:///work/project', name: 'project' }] }));
   c.setRequestHandler(ElicitRequestSchema, async (req) => ({ action: 'accept', content: { name: `Ada (asked: ${req.params.message})` } }));
   c.setNotificationHandler(ToolListChangedNotificationSchema, async () => void listChanged.push(Date.now()));
   c.setNotificationHandler(LoggingMessageNotificationSchema, async (n) => void logs.push(n.params));
@@ -121,6 +123,10 @@ describe('mcpx serve aggregates real children', () => {
   it('forwards a child elicitation to the client that declared it', async () => {
     const r = await mcpx.client.callTool({ name: 'alpha__ask', arguments: {} });
     expect(text(r)).toBe('alpha: accept {"name":"Ada (asked: Your name?)"}');
+  });
+
+  it('forwards a child roots/list to the client', async () => {
+    expect(text(await mcpx.client.callTool({ name: 'alpha__roots', arguments: {} }))).toBe('file:///work/project');
   });
 
   it('re-lists a child after its list_changed and tells the client once', async () => {

@@ -122,6 +122,34 @@ describe('cache through mcpx serve', () => {
     expect(cacheMeta(await m.client.callTool({ name: 'b__search', arguments: { query: 'q' } }))?.status).toBe('hit');
   });
 
+  it('kill -9 of mcpx in the middle of writes leaves a database that passes integrity_check', async () => {
+    const m = await start({ mcpServers: { a: fixture('a') } });
+    for (let i = 0; i < 20; i++) await m.client.callTool({ name: 'a__search', arguments: { query: `before-${i}` } });
+    const writes = Array.from({ length: 400 }, (_, i) => m.client.callTool({ name: 'a__search', arguments: { query: `kill-${i}` } }).catch(() => undefined));
+    await new Promise((r) => setTimeout(r, 50)); // writes in flight
+    process.kill(m.pid, 'SIGKILL');
+    await Promise.all(writes);
+    open.splice(open.indexOf(m), 1);
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(join(m.dir, 'cache', 'cache.db'));
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    expect((db.prepare('SELECT count(*) AS n FROM entries').get() as { n: number }).n).toBeGreaterThan(0);
+    db.close();
+  });
+
+  it('moves a corrupt cache file aside and keeps serving', async () => {
+    const dir = tempDir();
+    const { mkdirSync, writeFileSync, readdirSync } = await import('node:fs');
+    const { randomBytes } = await import('node:crypto');
+    mkdirSync(join(dir, 'cache'));
+    writeFileSync(join(dir, 'cache', 'cache.db'), randomBytes(64 * 1024));
+    const m = await start({ mcpServers: { a: fixture('a') } }, { dir });
+    await m.client.callTool({ name: 'a__search', arguments: { query: 'q' } });
+    expect(cacheMeta(await m.client.callTool({ name: 'a__search', arguments: { query: 'q' } }))?.status).toBe('hit');
+    expect(readdirSync(join(dir, 'cache')).some((f) => /^cache\.db\.corrupt-/.test(f))).toBe(true);
+    expect(m.stderr()).toMatch(/corrupt|moved aside/i);
+  });
+
   it('four mcpx processes share one cache file under load without an error', async () => {
     const dir = tempDir();
     const cacheDir = join(dir, 'shared-cache');

@@ -91,6 +91,16 @@ describe('start-up', () => {
   });
 });
 
+describe('client capabilities', () => {
+  it('declares to children only what the client declared: an elicitation from a child gets an error', async () => {
+    running = await startMcpx({ mcpServers: { a: fixture('a') } }, { capabilities: {} });
+    // mcpx's client for the child has no elicitation handler: the child's request is refused with
+    // method-not-found, which the child passes on as its answer to the call.
+    await expect(running.client.callTool({ name: 'a__ask', arguments: {} })).rejects.toThrow(/-32601.*Method not found/);
+    expect(text(await running.client.callTool({ name: 'a__echo', arguments: { text: 'fine' } }))).toBe('a: fine');
+  });
+});
+
 describe('bad config', () => {
   it('exits 2 on bad JSON, naming the file, without a stack trace', async () => {
     const dir = tempDir();
