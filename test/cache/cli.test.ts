@@ -8,7 +8,7 @@ import { ROOT, runNode, tempDir } from './helpers.js';
 
 /** `node bin/mcpx.js …` in a temp dir with no config anywhere, the cache in MCPX_CACHE_DIR. */
 function mcpx(cwd: string, cacheDir: string, ...args: string[]) {
-  const env = { ...process.env, MCPX_CACHE_DIR: cacheDir, HOME: cwd, XDG_CONFIG_HOME: join(cwd, '.config') };
+  const env: NodeJS.ProcessEnv = { ...process.env, MCPX_CACHE_DIR: cacheDir, HOME: cwd, XDG_CONFIG_HOME: join(cwd, '.config') };
   delete env.MCPX_CONFIG;
   return runNode([join(ROOT, 'bin/mcpx.js'), ...args], { cwd, env });
 }
@@ -88,7 +88,7 @@ describe('mcpx cache (real processes)', () => {
   it('uses cache.dir from the config; a missing --config file or a bad config exits 2', async () => {
     const cwd = tempDir();
     writeFileSync(join(cwd, 'mcpx.json'), JSON.stringify({ mcpServers: {}, cache: { dir: './from-config' } }));
-    const env = { ...process.env, HOME: cwd, XDG_CONFIG_HOME: join(cwd, '.config') };
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: cwd, XDG_CONFIG_HOME: join(cwd, '.config') };
     delete env.MCPX_CACHE_DIR;
     delete env.MCPX_CONFIG;
     seed(join(cwd, 'from-config'));

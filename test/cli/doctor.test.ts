@@ -203,7 +203,7 @@ describe('secrets', () => {
       beta: { ...sb.child('beta', { API_TOKEN: '${SECRET_TOKEN}' }), args: [join(REPO, 'test/fixtures/child.mjs'), sb.marker, '--token=${SECRET_TOKEN}'] },
       broken: sb.child('broken', { API_TOKEN: '${SECRET_TOKEN}', CRASH_AT_START: '1' }),
     });
-    const runs = await Promise.all([
+    const runs: Awaited<ReturnType<typeof sb.mcpx>>[] = await Promise.all([
       sb.mcpx(['doctor']),
       sb.mcpx(['doctor', '--json']),
       sb.mcpx(['tools']),

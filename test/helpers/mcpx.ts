@@ -107,3 +107,26 @@ export function text(result: unknown): string {
   const content = (result as { content?: { type: string; text?: string }[] }).content ?? [];
   return content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
 }
+
+/**
+ * mcpx processes for one test file: `start` them, `stop` one early if the test needs to; every one
+ * still running is closed after each test.
+ */
+export function mcpxSessions(afterEach: (fn: () => Promise<void>) => void) {
+  const open: Mcpx[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((m) => m.close()));
+  });
+  return {
+    async start(config: unknown, opts: StartOptions = {}): Promise<Mcpx> {
+      const m = await startMcpx(config, opts);
+      open.push(m);
+      return m;
+    },
+    /** Closes one now (or forgets it when the test killed it). */
+    async stop(m: Mcpx, killed = false): Promise<void> {
+      open.splice(open.indexOf(m), 1);
+      if (!killed) await m.close();
+    },
+  };
+}

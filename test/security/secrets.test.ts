@@ -54,7 +54,7 @@ beforeAll(async () => {
   await c.readResource({ uri: 'fixture://alpha/readme' }); // hit
   await c.getPrompt({ name: 'alpha__greet', arguments: { who: 'bob' } }); // ok
   await c.callTool({ name: 'beta__crash', arguments: {} }); // child-down: beta exits mid-call
-  statusText = String((await c.readResource({ uri: 'mcpx://status' })).contents[0]!.text);
+  statusText = String(((await c.readResource({ uri: 'mcpx://status' })).contents[0] as { text: string }).text);
   await m.close();
   await waitFor(() => !alive(m.pid), 8000, 'mcpx serve to exit');
 

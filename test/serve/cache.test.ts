@@ -2,18 +2,9 @@
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MCPX, fixture, startMcpx, tempDir, text, type Mcpx } from '../helpers/mcpx.js';
+import { MCPX, fixture, mcpxSessions, tempDir, text, type Mcpx } from '../helpers/mcpx.js';
 
-const open: Mcpx[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((m) => m.close()));
-});
-
-async function start(config: unknown, opts: Parameters<typeof startMcpx>[1] = {}): Promise<Mcpx> {
-  const m = await startMcpx(config, opts);
-  open.push(m);
-  return m;
-}
+const { start, stop } = mcpxSessions(afterEach);
 
 /** Tool calls the child has served so far (its `calls` tool is never cached: not read-only). */
 async function upstreamCalls(m: Mcpx, prefix: string): Promise<number> {
@@ -84,15 +75,13 @@ describe('cache through mcpx serve', () => {
     const config = (token: string) => ({ mcpServers: { a: fixture('a', { API_TOKEN: token }) } });
     const m1 = await start(config('token-one'), { dir });
     const r1 = await m1.client.callTool({ name: 'a__search', arguments: { query: 'shared' } });
-    await m1.close();
-    open.splice(open.indexOf(m1), 1);
+    await stop(m1);
 
     const m2 = await start(config('token-one'), { dir });
     const r2 = await m2.client.callTool({ name: 'a__search', arguments: { query: 'shared' } });
     expect(cacheMeta(r2)?.status).toBe('hit');
     expect(r2.content).toEqual(r1.content);
-    await m2.close();
-    open.splice(open.indexOf(m2), 1);
+    await stop(m2);
 
     const m3 = await start(config('token-two'), { dir });
     const r3 = await m3.client.callTool({ name: 'a__search', arguments: { query: 'shared' } });
@@ -129,7 +118,7 @@ describe('cache through mcpx serve', () => {
     await new Promise((r) => setTimeout(r, 50)); // writes in flight
     process.kill(m.pid, 'SIGKILL');
     await Promise.all(writes);
-    open.splice(open.indexOf(m), 1);
+    await stop(m, true);
     const Database = (await import('better-sqlite3')).default;
     const db = new Database(join(m.dir, 'cache', 'cache.db'));
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');

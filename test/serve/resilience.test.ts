@@ -5,21 +5,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { execa } from 'execa';
-import { MCPX, fixture, marker, processesWith, startMcpx, tempDir, text, waitFor, type Mcpx } from '../helpers/mcpx.js';
+import { MCPX, fixture, marker, mcpxSessions, processesWith, tempDir, text, waitFor, type Mcpx } from '../helpers/mcpx.js';
 
-const open: Mcpx[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((m) => m.close()));
-});
-async function start(config: unknown, opts: Parameters<typeof startMcpx>[1] = {}): Promise<Mcpx> {
-  const m = await startMcpx(config, opts);
-  open.push(m);
-  return m;
-}
-async function stop(m: Mcpx): Promise<void> {
-  await m.close();
-  open.splice(open.indexOf(m), 1);
-}
+const { start, stop } = mcpxSessions(afterEach);
 const meta = (r: unknown) => ((r as { _meta?: Record<string, unknown> })._meta ?? {})['mcpx/cache'] as Record<string, unknown> | undefined;
 const calls = async (m: Mcpx, p: string) => Number(text(await m.client.callTool({ name: `${p}__calls`, arguments: {} })));
 const status = async (m: Mcpx) => JSON.parse(text(await m.client.callTool({ name: 'mcpx__status', arguments: {} })));
@@ -190,8 +178,7 @@ describe('quota', () => {
     expect(refused.isError).toBe(true);
     expect(text(refused)).toMatch(/^strict is unavailable: quota of 2 calls per 1 min used up, next slot in \d+ s/);
 
-    await m.close();
-    open.splice(open.indexOf(m), 1);
+    await stop(m);
     const stats = await execa(process.execPath, [MCPX, 'stats', '--json', '--config', m.configFile], { env: { MCPX_CACHE_DIR: join(m.dir, 'cache') } });
     const held = (name: string) => JSON.parse(stats.stdout).servers.find((s: { server: string }) => s.server === name).quotaHeld;
     expect(held('notion')).toBe(1);
