@@ -1,8 +1,8 @@
-import { execa, parseCommandString } from 'execa';
 import type { ServerConfig } from '../config/types.js';
 import { McpxError } from '../errors.js';
 import { canonicalJson, sha256 } from '../util/canonical.js';
 import { log } from '../util/log.js';
+import { loadExeca } from './stdio.js';
 
 /**
  * Values from a secret manager instead of a file: `${cmd:op read op://dev/notion/token}` runs the
@@ -39,6 +39,7 @@ export async function resolveSecretCommands(c: ServerConfig): Promise<ServerConf
 }
 
 async function run(kind: 'cmd' | 'sh', command: string, server: string, field: string, cwd?: string): Promise<string> {
+  const { execa, parseCommandString } = await loadExeca();
   try {
     const r =
       kind === 'sh'

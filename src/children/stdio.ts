@@ -56,8 +56,7 @@ export class StdioChildTransport implements Transport {
 
   async start(): Promise<void> {
     const { command, args, env, cwd, server } = this.opts;
-    // Loaded on the first spawn, not at startup: execa is ~100 modules that initialize does not need.
-    const { execa } = await import('execa');
+    const { execa } = await loadExeca();
     if (this.closing) throw new Error(`${server}: stopped before it was spawned`);
     mkdirSync(this.opts.logDir, { recursive: true, mode: 0o700 });
     this.stderrLog = createWriteStream(join(this.opts.logDir, `${server}.log`), { flags: 'a', mode: 0o600 });
@@ -184,6 +183,15 @@ export class StdioChildTransport implements Transport {
     this.stderrLog?.end();
     this.onclose?.();
   }
+}
+
+let execaModule: Promise<typeof import('execa')> | undefined;
+/**
+ * execa, loaded once on first use rather than at startup: it is ~100 modules that answering initialize
+ * does not need. The runtime loads it before starting children, so that they spawn at once.
+ */
+export function loadExeca(): Promise<typeof import('execa')> {
+  return (execaModule ??= import('execa'));
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {

@@ -1,5 +1,6 @@
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Child, Catalog, UpstreamBridge } from '../children/child.js';
+import { loadExeca } from '../children/stdio.js';
 import { Supervisor } from '../children/supervisor.js';
 import type { Config } from '../config/types.js';
 import type { CacheDb, CatalogStore, ResultStore, StatsRecorder } from '../cache/index.js';
@@ -93,7 +94,9 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
   let eager: Promise<void> = Promise.resolve();
   const prepare = () =>
     (prepared ??= (async () => {
-      cacheModule ??= await import('../cache/index.js');
+      // Both off the initialize path; execa before the children start, so that they spawn at once.
+      const [cache] = await Promise.all([import('../cache/index.js'), loadExeca()]);
+      cacheModule ??= cache;
       const s = open();
       if (s) {
         useStoredCatalogs(hub, s.catalogs);
