@@ -6,6 +6,7 @@ import type { ResultStore } from '../cache/store.js';
 import { cacheKey } from '../cache/key.js';
 import { SingleFlight } from '../cache/singleflight.js';
 import { errorMessage, isMcpxError } from '../errors.js';
+import { eitherSignal } from '../util/abort.js';
 import { formatDuration } from '../util/duration.js';
 import { markCached, staleToolResult, unavailableResult, type FailureReason } from './answers.js';
 import { formatBackup, searchBackup } from './backup.js';
@@ -242,7 +243,7 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent]; quota: [{ server
       for (;;) {
         try {
           result = await bulkhead.execute(
-            () => (readOnly ? retry.execute(({ signal }) => once(AbortSignal.any([opts.signal, signal])), opts.signal) : once(opts.signal)),
+            () => (readOnly ? retry.execute(({ signal }) => once(eitherSignal(opts.signal, signal)), opts.signal) : once(opts.signal)),
             opts.signal,
           );
           break;
