@@ -1,0 +1,190 @@
+// Shared pieces of `npm run bench` (bench/run.mjs) and bench/profile.mjs: targets spawned as real
+// processes over stdio with the SDK client, the four-children config, call loops, /proc readings.
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const MCPX = join(ROOT, 'bin/mcpx.js');
+export const CHILD = join(ROOT, 'test/fixtures/child.mjs');
+export const WRAPPER = join(ROOT, 'test/fixtures/npx-wrapper.mjs');
+
+/** On the command line of every process the bench starts (directly, or in the temp dir's name): finds leftovers. */
+export const MARK = `mcpx-bench-${randomUUID().slice(0, 8)}`;
+
+/** A temp dir whose name carries the marker, with a copy of templates/standards for the standards child. */
+export function workspace() {
+  const dir = mkdtempSync(join(tmpdir(), `${MARK}-`));
+  cpSync(join(ROOT, 'templates/standards'), join(dir, 'standards'), { recursive: true });
+  return dir;
+}
+
+/**
+ * The four children, like Context7 / Confluence / Notion / standards:
+ *   docs        fixture child, cache on (echo is read-only → cached)
+ *   confluence  fixture child behind the npx-style wrapper; FAIL_FILE switches it to errors (breaker figure)
+ *   notion      fixture child, cache off (the uncached instant-tool figures); optionally 5 s slow to start
+ *   standards   `mcpx standards --dir <copy of templates/standards>`
+ */
+export const SERVERS = ['docs', 'confluence', 'notion', 'standards'];
+export function childCommands(ws, { slowStart = false } = {}) {
+  const node = process.execPath;
+  return {
+    docs: { command: node, args: [CHILD, MARK, 'docs'], env: { NAME: 'docs' } },
+    confluence: { command: node, args: [WRAPPER, CHILD, MARK, 'confluence'], env: { NAME: 'confluence', FAIL_FILE: failFile(ws) } },
+    notion: { command: node, args: [CHILD, MARK, 'notion'], env: { NAME: 'notion', ...(slowStart ? { START_DELAY_MS: '5000' } : {}) } },
+    standards: { command: node, args: [MCPX, 'standards', '--dir', join(ws, 'standards')], env: {} },
+  };
+}
+export const failFile = (ws) => join(ws, 'confluence-down');
+
+/** Writes <ws>/<name>/mcpx.json and returns the target description for start(). */
+export function mcpxTarget(ws, name, { slowStart = false, nodeArgs = [] } = {}) {
+  const c = childCommands(ws, { slowStart });
+  const config = {
+    mcpServers: {
+      docs: c.docs,
+      confluence: { ...c.confluence, breaker: { failureThreshold: 3, recoveryTimeoutMs: '10m', successThreshold: 2 } },
+      notion: { ...c.notion, cache: { enabled: false } },
+      standards: c.standards,
+    },
+  };
+  const dir = join(ws, name);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'mcpx.json');
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  const envArgs = process.env.BENCH_MCPX_NODE_ARGS ? process.env.BENCH_MCPX_NODE_ARGS.split(' ').filter(Boolean) : [];
+  return {
+    kind: 'mcpx',
+    command: process.execPath,
+    args: [...envArgs, ...nodeArgs, MCPX, 'serve', '--config', file], // the config path carries the marker
+    env: { MCPX_CACHE_DIR: join(dir, 'cache'), MCPX_STATE_DIR: join(dir, 'state') },
+  };
+}
+
+/** The fixture child on its own: `node test/fixtures/child.mjs`. */
+export function directTarget(extraEnv = {}) {
+  return { kind: 'direct', command: process.execPath, args: [CHILD, MARK, 'direct'], env: { NAME: 'direct', ...extraEnv } };
+}
+
+/** Spawns the target and connects (initialize answered). Times from just before the spawn. */
+export async function start(target) {
+  const transport = new StdioClientTransport({
+    command: target.command,
+    args: target.args,
+    env: { ...process.env, ...target.env },
+    stderr: 'pipe',
+    cwd: ROOT,
+  });
+  let err = '';
+  transport.stderr?.on('data', (d) => (err = (err + d.toString()).slice(-4000)));
+  const client = new Client({ name: 'bench', version: '1.0.0' });
+  const t0 = performance.now();
+  await client.connect(transport); // spawn → initialize → initialized
+  const initMs = performance.now() - t0;
+  // Sizes of list answers as they came off the wire (JSON re-serialised, no schema in between).
+  const sizes = {};
+  const onmessage = transport.onmessage;
+  transport.onmessage = (m) => {
+    if (m.result?.tools) sizes.tools = m.result.tools;
+    onmessage?.(m);
+  };
+  return { client, transport, pid: transport.pid, t0, initMs, sizes, stderr: () => err };
+}
+
+export const echo = (name, text) => ({ name, arguments: { text } });
+
+export async function call(client, params) {
+  const r = await client.callTool(params);
+  if (r.isError) throw new Error(`${params.name} answered isError: ${JSON.stringify(r.content)}`);
+  return r;
+}
+
+/** Sequential calls; returns per-call ms. */
+export async function sequential(client, n, params) {
+  const out = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const p = typeof params === 'function' ? params(i) : params;
+    const t = performance.now();
+    await call(client, p);
+    out[i] = performance.now() - t;
+  }
+  return out;
+}
+
+/** `total` calls with `inflight` at a time; returns calls per second. */
+export async function concurrent(client, total, inflight, params) {
+  let next = 0;
+  const t = performance.now();
+  const worker = async () => {
+    while (next < total) {
+      const i = next++;
+      await call(client, typeof params === 'function' ? params(i) : params);
+    }
+  };
+  await Promise.all(Array.from({ length: inflight }, worker));
+  return total / ((performance.now() - t) / 1000);
+}
+
+/** Closes stdin (client.close() ends it first) and waits until no process with the marker is left. */
+export async function shutdown(session, { limitMs = 3000, word = MARK } = {}) {
+  const t = performance.now();
+  const closing = session.client.close().catch(() => undefined);
+  let left = processesWith(word);
+  while (left.length && performance.now() - t < limitMs) {
+    await new Promise((r) => setTimeout(r, 2));
+    left = processesWith(word);
+  }
+  const ms = performance.now() - t;
+  await closing;
+  return { ms, left: left.length };
+}
+
+/** Live (non-zombie) processes whose command line contains `word` (this process excluded). */
+export function processesWith(word) {
+  const found = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8');
+      if (!cmd.includes(word)) continue;
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+      if (state !== 'Z' && state !== 'X') found.push(Number(name));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return found;
+}
+
+/** VmHWM (peak RSS) and VmRSS of one process, in MB. */
+export function memory(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { hwmMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 };
+}
+
+/** Waits until a listing shows tools of every one of `prefixes` (mcpx lists a child once it knows its catalog). */
+export async function listUntil(client, prefixes, limitMs = 15000) {
+  const t = performance.now();
+  for (;;) {
+    const { tools } = await client.listTools();
+    const missing = prefixes.filter((p) => !tools.some((tool) => tool.name.startsWith(`${p}__`)));
+    if (!missing.length) return tools;
+    if (performance.now() - t > limitMs) throw new Error(`tools of ${missing.join(', ')} not listed within ${limitMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export const quantile = (xs, q) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (pos - lo);
+};
+export const median = (xs) => quantile(xs, 0.5);
