@@ -21,7 +21,6 @@ import {
 import type { ServerConfig } from '../config/types.js';
 import { McpxError, errorMessage } from '../errors.js';
 import { log } from '../util/log.js';
-import { remoteTransport, shouldFallBackToSse } from './remote.js';
 import { hasSecretCommands, resolveSecretCommands } from './secrets.js';
 import { StdioChildTransport } from './stdio.js';
 
@@ -140,14 +139,14 @@ export class Child extends EventEmitter<ChildEvents> {
   private async connectOnce(kind: ServerConfig['transport']): Promise<void> {
     this.resolved = hasSecretCommands(this.config) ? await resolveSecretCommands(this.config) : undefined;
     const client = this.makeClient();
-    const transport = this.makeTransport(kind, kind === 'stdio' ? {} : await this.helperHeaders());
+    const transport = kind === 'stdio' ? this.stdioTransport() : await this.remoteTransport(kind);
     this.client = client;
     this.transport = transport;
     transport.onclose = () => this.onTransportClosed(client);
     try {
       await client.connect(transport, { timeout: this.config.startupTimeoutMs });
     } catch (e) {
-      if (kind === 'http' && shouldFallBackToSse(e)) {
+      if (kind === 'http' && (await import('./remote.js')).shouldFallBackToSse(e)) {
         log.info(`${this.name}: Streamable HTTP refused (${errorMessage(e)}); trying SSE`);
         await client.close().catch(() => undefined);
         return this.connectOnce('sse');
@@ -178,19 +177,23 @@ export class Child extends EventEmitter<ChildEvents> {
     await this.start();
   }
 
-  private makeTransport(kind: ServerConfig['transport'], extraHeaders: Record<string, string>): Transport {
+  private stdioTransport(): Transport {
     const c = this.resolved ?? this.config;
-    if (kind === 'stdio') {
-      return new StdioChildTransport({
-        server: c.name,
-        command: c.command!,
-        args: c.args,
-        env: { ...this.deps.env, ...c.env },
-        cwd: c.cwd,
-        logDir: join(this.deps.stateDir, 'logs'),
-      });
-    }
-    const t = remoteTransport(kind, c.url!, { ...c.headers, ...extraHeaders });
+    return new StdioChildTransport({
+      server: c.name,
+      command: c.command!,
+      args: c.args,
+      env: { ...this.deps.env, ...c.env },
+      cwd: c.cwd,
+      logDir: join(this.deps.stateDir, 'logs'),
+    });
+  }
+
+  /** HTTP/SSE transports are loaded on first use: most configs have only stdio children. */
+  private async remoteTransport(kind: 'http' | 'sse'): Promise<Transport> {
+    const c = this.resolved ?? this.config;
+    const { remoteTransport } = await import('./remote.js');
+    const t = remoteTransport(kind, c.url!, { ...c.headers, ...(await this.helperHeaders()) });
     // Remember the negotiated version (the Client tells HTTP transports through this hook).
     const set = t.setProtocolVersion?.bind(t);
     t.setProtocolVersion = (v: string) => {
@@ -199,6 +202,7 @@ export class Child extends EventEmitter<ChildEvents> {
     };
     return t;
   }
+
 
   /** The SDK Client, declaring to the child only what the upstream client declared. */
   private makeClient(): Client {

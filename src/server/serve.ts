@@ -3,10 +3,8 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { loadConfig } from '../config/index.js';
 import { errorMessage } from '../errors.js';
 import { log } from '../util/log.js';
-import { watchCredentials } from './rotation.js';
-import { createRuntime } from './runtime.js';
-import { publishStatus } from '../telemetry/status.js';
-import { bridgeTo, createUpstreamServer, installHandlers, STATUS_TOOL } from './upstream.js';
+import type { Runtime } from './runtime.js';
+import { bridgeTo, createUpstreamServer, installHandlers, STATUS_TOOL, type Backend } from './upstream.js';
 
 /**
  * `mcpx serve`: the stdio MCP server Claude Code starts. Answers initialize at once; starts the
@@ -26,15 +24,23 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   log.info(`serve: ${config.servers.length} server(s) from ${config.file}`);
 
   const server = createUpstreamServer();
-  const runtime = createRuntime(config, bridgeTo(server), [STATUS_TOOL]);
-  const { hub, pipeline } = runtime;
-  const stopPublishing = publishStatus(runtime.status, runtime.db);
-  const stopWatching = watchCredentials(config, runtime);
-
-  // Lists wait for the children's first start (at most their startup deadline), then answer with what is ready.
-  installHandlers(server, hub, pipeline, runtime.settled, () => runtime.status.snapshot());
+  // The children, cache and pipeline load after the transport is connected: initialize never waits for them.
+  let runtime: Runtime | undefined;
+  const stops: (() => void)[] = [];
+  const backend: Promise<Backend> = (async () => {
+    await new Promise((r) => setImmediate(r)); // let server.connect() below go first
+    const [{ createRuntime }, { publishStatus }, { watchCredentials }] = await Promise.all([
+      import('./runtime.js'),
+      import('../telemetry/status.js'),
+      import('./rotation.js'),
+    ]);
+    const rt = (runtime = createRuntime(config, bridgeTo(server), [STATUS_TOOL]));
+    stops.push(publishStatus(rt.status, rt.db), watchCredentials(config, rt));
+    return { hub: rt.hub, pipeline: rt.pipeline, settled: rt.settled, status: () => rt.status.snapshot() };
+  })();
+  installHandlers(server, backend);
   // Children learn the client's capabilities from us, so they start once the client has initialized.
-  server.oninitialized = () => void runtime.start();
+  server.oninitialized = () => void backend.then(() => runtime!.start());
 
   const stdin = opts.stdin ?? process.stdin;
   const transport = new StdioServerTransport(stdin as never, (opts.stdout ?? process.stdout) as never);
@@ -48,9 +54,9 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
       log.info(`serve: stopping (${why})`);
       const hardStop = setTimeout(() => process.exit(0), 2800); // mcpx exits within 3 s whatever a child does
       hardStop.unref();
-      stopPublishing();
-      stopWatching();
-      await runtime.stop();
+      await backend.catch(() => undefined);
+      for (const stop of stops) stop();
+      await runtime?.stop();
       await server.close().catch(() => undefined);
       await log.close();
       stopped();

@@ -71,57 +71,66 @@ export const STATUS_TOOL = {
 };
 export const STATUS_URI = 'mcpx://status';
 
-export function installHandlers(
-  server: Server,
-  hub: Hub,
-  pipeline: Pipeline,
-  waitForCatalog: () => Promise<void>,
-  status: () => Record<string, unknown>,
-): void {
-  const routing = hub.routing;
+/** What the handlers serve from: built after the transport is connected, off the initialize path. */
+export interface Backend {
+  hub: Hub;
+  pipeline: Pipeline;
+  /** Resolves when the lists are worth answering (children with no stored catalog have had their chance). */
+  settled(): Promise<void>;
+  status(): Record<string, unknown>;
+}
 
-  server.setRequestHandler(ListToolsRequestSchema, async () => {
-    await waitForCatalog();
-    return { tools: routing.tools };
-  });
-  server.setRequestHandler(ListPromptsRequestSchema, async () => {
-    await waitForCatalog();
-    return { prompts: routing.prompts };
-  });
-  server.setRequestHandler(ListResourcesRequestSchema, async () => {
-    await waitForCatalog();
-    return { resources: [...routing.resources, { uri: STATUS_URI, name: 'mcpx status', mimeType: 'application/json' }] };
-  });
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => {
-    await waitForCatalog();
-    return { resourceTemplates: routing.resourceTemplates };
-  });
+/**
+ * Registers every handler at once (a request never finds a method missing), each waiting for the
+ * backend, which is still loading only during the first milliseconds after initialize.
+ */
+export function installHandlers(server: Server, backend: Promise<Backend>): void {
+  const lists = async () => {
+    const b = await backend;
+    await b.settled();
+    return b.hub.routing;
+  };
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: (await lists()).tools }));
+  server.setRequestHandler(ListPromptsRequestSchema, async () => ({ prompts: (await lists()).prompts }));
+  server.setRequestHandler(ListResourcesRequestSchema, async () => ({
+    resources: [...(await lists()).resources, { uri: STATUS_URI, name: 'mcpx status', mimeType: 'application/json' }],
+  }));
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({ resourceTemplates: (await lists()).resourceTemplates }));
 
   // tools/call is registered on the Protocol itself: the SDK Server's own tools/call wrapper parses
   // and rebuilds every result (dropping fields it does not know, and costing time on the hot path);
   // mcpx forwards the child's result as the child sent it.
-  Protocol.prototype.setRequestHandler.call(server, CallToolRequestSchema, (req, extra) =>
-    req.params.name === STATUS_TOOL.name
-      ? { content: [{ type: 'text', text: JSON.stringify(status(), null, 2) }], structuredContent: status() }
-      : withCall(extra, (opts) => pipeline.callTool(req.params, opts)),
-  );
-  server.setRequestHandler(ReadResourceRequestSchema, (req, extra) =>
-    req.params.uri === STATUS_URI
-      ? { contents: [{ uri: STATUS_URI, mimeType: 'application/json', text: JSON.stringify(status(), null, 2) }] }
-      : (withCall(extra, (opts) => pipeline.readResource(req.params, opts)) as never),
-  );
-  server.setRequestHandler(GetPromptRequestSchema, (req, extra) => withCall(extra, (opts) => pipeline.getPrompt(req.params, opts)) as never);
+  Protocol.prototype.setRequestHandler.call(server, CallToolRequestSchema, async (req, extra) => {
+    const b = await backend;
+    if (req.params.name === STATUS_TOOL.name) {
+      const status = b.status();
+      return { content: [{ type: 'text', text: JSON.stringify(status, null, 2) }], structuredContent: status };
+    }
+    return withCall(extra, (opts) => b.pipeline.callTool(req.params, opts));
+  });
+  server.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
+    const b = await backend;
+    if (req.params.uri === STATUS_URI) {
+      return { contents: [{ uri: STATUS_URI, mimeType: 'application/json', text: JSON.stringify(b.status(), null, 2) }] };
+    }
+    return withCall(extra, (opts) => b.pipeline.readResource(req.params, opts)) as never;
+  });
+  server.setRequestHandler(GetPromptRequestSchema, async (req, extra) => {
+    const b = await backend;
+    return withCall(extra, (opts) => b.pipeline.getPrompt(req.params, opts)) as never;
+  });
 
   server.setRequestHandler(CompleteRequestSchema, async (req, extra) => {
+    const { hub, pipeline } = await backend;
     const ref = req.params.ref;
     let child: Child | undefined;
     let params: Record<string, unknown> = req.params;
     if (ref.type === 'ref/prompt') {
-      const route = routing.promptRoutes.get(ref.name);
+      const route = hub.routing.promptRoutes.get(ref.name);
       child = route?.child;
       if (route) params = { ...req.params, ref: { ...ref, name: route.name } };
     } else {
-      child = routing.templateOwner(ref.uri) ?? routing.resourceOwner(ref.uri);
+      child = hub.routing.templateOwner(ref.uri) ?? hub.routing.resourceOwner(ref.uri);
     }
     if (!child) throw new McpError(ErrorCode.InvalidParams, `Unknown ${ref.type === 'ref/prompt' ? 'prompt' : 'resource'}: ${'name' in ref ? ref.name : ref.uri}`);
     if (!child.serverCapabilities?.completions) return { completion: { values: [], hasMore: false } };
@@ -129,7 +138,8 @@ export function installHandlers(
   });
 
   const subscription = (method: 'resources/subscribe' | 'resources/unsubscribe') => async (req: { params: { uri: string } }, extra: unknown) => {
-    const child = routing.resourceOwner(req.params.uri);
+    const { hub, pipeline } = await backend;
+    const child = hub.routing.resourceOwner(req.params.uri);
     if (!child) throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${req.params.uri}`);
     if (!child.serverCapabilities?.resources?.subscribe) return {};
     return withCall(extra, (opts) => pipeline.forward(child, method, req.params, opts)) as never;
@@ -146,30 +156,32 @@ export function installHandlers(
   };
   server.setRequestHandler(SetLevelRequestSchema, async (req) => {
     level = req.params.level;
-    hub.children.forEach(sendLevel);
+    (await backend).hub.children.forEach(sendLevel);
     return {};
   });
 
   server.setNotificationHandler(RootsListChangedNotificationSchema, async () => {
-    await Promise.all(hub.children.map((c) => c.notify('notifications/roots/list_changed')));
+    await Promise.all((await backend).hub.children.map((c) => c.notify('notifications/roots/list_changed')));
   });
 
   // Child → upstream notifications.
-  for (const child of hub.children) {
-    child.on('state', (s) => s.kind === 'ready' && sendLevel(child));
-    child.on('notification', (n) => {
-      if (n.method === 'notifications/message') {
-        const logger = typeof n.params?.logger === 'string' ? `${child.name}/${n.params.logger}` : child.name;
-        void server.notification({ method: n.method, params: { ...n.params, logger } } as ServerNotification).catch(() => undefined);
-      } else {
-        void server.notification(n as ServerNotification).catch(() => undefined);
-      }
-    });
-  }
-  hub.onListsChanged = (kinds: ListKind[]) => {
-    if (!server.getClientCapabilities()) return; // not initialized yet: the first list will be current
-    for (const k of kinds) void server.notification({ method: `notifications/${k}/list_changed` } as ServerNotification).catch(() => undefined);
-  };
+  void backend.then(({ hub }) => {
+    for (const child of hub.children) {
+      child.on('state', (s) => s.kind === 'ready' && sendLevel(child));
+      child.on('notification', (n) => {
+        if (n.method === 'notifications/message') {
+          const logger = typeof n.params?.logger === 'string' ? `${child.name}/${n.params.logger}` : child.name;
+          void server.notification({ method: n.method, params: { ...n.params, logger } } as ServerNotification).catch(() => undefined);
+        } else {
+          void server.notification(n as ServerNotification).catch(() => undefined);
+        }
+      });
+    }
+    hub.onListsChanged = (kinds: ListKind[]) => {
+      if (!server.getClientCapabilities()) return; // not initialized yet: the first list will be current
+      for (const k of kinds) void server.notification({ method: `notifications/${k}/list_changed` } as ServerNotification).catch(() => undefined);
+    };
+  });
 }
 
 /**
