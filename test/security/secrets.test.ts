@@ -8,6 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHILD, MCPX, fixture, startMcpx, tempDir, text, waitFor, type Mcpx } from '../helpers/mcpx.js';
 
 const TOKEN = `tok-${randomUUID()}`;
+/** A second secret, printed by a secret command (`${cmd:…}`) rather than read from .env. */
+const CMD_TOKEN = `tok-cmd-${randomUUID()}`;
+const SECRETS = [TOKEN, CMD_TOKEN];
 let dir: string;
 let m: Mcpx;
 let statusText: string;
@@ -34,12 +37,15 @@ function filesUnder(root: string): string[] {
 beforeAll(async () => {
   dir = tempDir('mcpx-secrets-');
   writeFileSync(join(dir, '.env'), `SECRET_TOKEN=${TOKEN}\n`);
+  writeFileSync(join(dir, 'vault.mjs'), `process.stdout.write(${JSON.stringify(CMD_TOKEN)})`);
   const config = {
     mcpServers: {
       alpha: fixture('alpha', { API_TOKEN: '${SECRET_TOKEN}' }, { args: [CHILD, '--token=${SECRET_TOKEN}'] }),
       beta: fixture('beta', { API_TOKEN: '${SECRET_TOKEN}' }, { args: [CHILD, '--token=${SECRET_TOKEN}'] }),
       // A child that prints the token on stderr as it crashes at start (into its log, and mcpx's stderr with --debug).
       gamma: fixture('gamma', { NAME: '${SECRET_TOKEN}', CRASH_AT_START: '1' }),
+      // The same with a value from a secret command.
+      delta: fixture('delta', { NAME: `\${cmd:node ${join(dir, 'vault.mjs')}}`, CRASH_AT_START: '1' }),
       // A remote nobody answers: its url and header carry the token into every error about it.
       remote: { type: 'http', url: 'http://127.0.0.1:9/mcp?api_key=${SECRET_TOKEN}', headers: { Authorization: 'Bearer ${SECRET_TOKEN}' }, startupTimeoutMs: 2000 },
     },
@@ -79,33 +85,38 @@ describe('never leak a secret (issue 7)', () => {
     expect(doctor).toContain('****');
   });
 
+  it('a secret command ran: its output reached the child, and its log shows it masked', () => {
+    const log = readFileSync(join(dir, 'state', 'logs', 'delta.log'), 'utf8');
+    expect(log).toContain('****: crashing at start');
+  });
+
   it("is not in mcpx serve's stderr (with --debug, children's stderr included)", () => {
     expect(m.stderr().length).toBeGreaterThan(0);
-    expect(m.stderr()).not.toContain(TOKEN);
+    for (const t of SECRETS) expect(m.stderr()).not.toContain(t);
     expect(m.stderr()).toContain('[gamma] ****: crashing at start'); // masked, not dropped
   });
 
   it('is not in any file under the state dir (mcpx.log, child logs)', () => {
     const files = filesUnder(join(dir, 'state'));
     expect(files.map((f) => f.slice(dir.length))).toEqual(expect.arrayContaining(['/state/mcpx.log', '/state/logs/alpha.log', '/state/logs/beta.log']));
-    for (const f of files) expect(readFileSync(f, 'utf8'), f).not.toContain(TOKEN);
+    for (const f of files) for (const t of SECRETS) expect(readFileSync(f, 'utf8'), f).not.toContain(t);
     expect(readFileSync(join(dir, 'state/logs/gamma.log'), 'utf8')).toContain('****: crashing at start');
   });
 
   it('is not in the cache database file, nor its -wal', () => {
     const files = filesUnder(join(dir, 'cache'));
     expect(files.some((f) => f.endsWith('cache.db'))).toBe(true);
-    for (const f of files) expect(readFileSync(f).includes(Buffer.from(TOKEN)), f).toBe(false);
+    for (const f of files) for (const t of SECRETS) expect(readFileSync(f).includes(Buffer.from(t)), f).toBe(false);
   });
 
   it('is not in the status resource', () => {
     expect(statusText).toContain('"alpha"');
-    expect(statusText).not.toContain(TOKEN);
+    for (const t of SECRETS) expect(statusText).not.toContain(t);
   });
 
   it('is in no command output', () => {
     expect(outputs.length).toBe(14);
-    for (const o of outputs) expect(o.out, o.what).not.toContain(TOKEN);
+    for (const o of outputs) for (const t of SECRETS) expect(o.out, o.what).not.toContain(t);
   });
 
   it('the audit trail holds every call of the session, with outcomes hit, error and child-down', () => {
