@@ -1,6 +1,6 @@
 // Shared pieces of `npm run bench` (bench/run.mjs) and bench/profile.mjs: targets spawned as real
 // processes over stdio with the SDK client, the four-children config, call loops, /proc readings.
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -144,23 +144,7 @@ export async function shutdown(session, { limitMs = 3000, word = MARK } = {}) {
   return { ms, left: left.length };
 }
 
-/** Live (non-zombie) processes whose command line contains `word` (this process excluded). */
-export function processesWith(word) {
-  const found = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8');
-      if (!cmd.includes(word)) continue;
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-      if (state !== 'Z' && state !== 'X') found.push(Number(name));
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return found;
-}
+export { processesWith } from '../dist/util/proc.js';
 
 /** VmHWM (peak RSS) and VmRSS of one process, in MB. */
 export function memory(pid) {

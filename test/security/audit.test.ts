@@ -12,6 +12,7 @@ import { AuditLog, readAudit, redactArgs } from '../../src/telemetry/audit.js';
 import type { CallEvent } from '../../src/pipeline/call.js';
 import { Logger } from '../../src/util/log.js';
 import { MCPX, fixture, startMcpx, tempDir, waitFor } from '../helpers/mcpx.js';
+import { isRunning } from '../../src/util/proc.js';
 
 interface Rec { server: string; name: string; outcome: string; argsHash: string | null; argsRedacted: string | null }
 
@@ -21,14 +22,6 @@ function cli(dir: string, ...args: string[]) {
     env: { MCPX_CONFIG: '', NO_COLOR: '1', MCPX_STATE_DIR: join(dir, 'state'), MCPX_CACHE_DIR: join(dir, 'cache') },
   });
 }
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** Runs a serve session with `audit`, makes the calls, waits for serve to exit (its last batch is written on close). */
 async function session(audit: unknown, calls: (c: Awaited<ReturnType<typeof startMcpx>>['client']) => Promise<void>, dotenv = '') {
@@ -37,7 +30,7 @@ async function session(audit: unknown, calls: (c: Awaited<ReturnType<typeof star
   const m = await startMcpx({ audit, mcpServers: { a: fixture('a', { API_TOKEN: '${SECRET_TOKEN:-none}' }), b: fixture('b') } }, { dir });
   await calls(m.client);
   await m.close();
-  await waitFor(() => !alive(m.pid), 8000, 'serve to exit');
+  await waitFor(() => !isRunning(m.pid), 8000, 'serve to exit');
   return dir;
 }
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHILD, MCPX, fixture, startMcpx, tempDir, text, waitFor, type Mcpx } from '../helpers/mcpx.js';
+import { isRunning } from '../../src/util/proc.js';
 
 const TOKEN = `tok-${randomUUID()}`;
 /** A second secret, printed by a secret command (`${cmd:…}`) rather than read from .env. */
@@ -18,14 +19,6 @@ const outputs: { what: string; out: string }[] = [];
 
 const env = () => ({ MCPX_CONFIG: '', NO_COLOR: '1', MCPX_STATE_DIR: join(dir, 'state'), MCPX_CACHE_DIR: join(dir, 'cache') });
 const cli = (...args: string[]) => execa(process.execPath, [MCPX, ...args], { cwd: dir, reject: false, env: env() });
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 function filesUnder(root: string): string[] {
   if (!existsSync(root)) return [];
@@ -62,7 +55,7 @@ beforeAll(async () => {
   await c.callTool({ name: 'beta__crash', arguments: {} }); // child-down: beta exits mid-call
   statusText = String(((await c.readResource({ uri: 'mcpx://status' })).contents[0] as { text: string }).text);
   await m.close();
-  await waitFor(() => !alive(m.pid), 8000, 'mcpx serve to exit');
+  await waitFor(() => !isRunning(m.pid), 8000, 'mcpx serve to exit');
 
   for (const args of [
     ['doctor'], ['doctor', '--json'], ['tools'], ['tools', '--json'], ['call', 'alpha__echo', '{"text":"cli"}'], ['call', 'beta__fail', '{}'],
@@ -75,7 +68,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  if (m && alive(m.pid)) await m.close();
+  if (m && isRunning(m.pid)) await m.close();
 });
 
 describe('never leak a secret (issue 7)', () => {
