@@ -230,10 +230,12 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent]; quota: [{ server
       const failures = s.kind === 'open' ? s.failures : child.config.breaker.failureThreshold;
       throw new CallFailed('breaker-open', `circuit open after ${failures} failures, next try in ${formatDuration(breaker.retryInMs())}`);
     }
+    // One deadline for all attempts: a retry gets what is left of it, never a fresh one.
+    const end = performance.now() + deadlineMs;
     const once = (signal: AbortSignal) =>
       child.request(method, params, {
         signal,
-        timeout: deadlineMs, // the deadline: the SDK cancels the child's request when it passes
+        timeout: Math.max(1, end - performance.now()), // the deadline: the SDK cancels the child's request when it passes
         resetTimeoutOnProgress: true,
         maxTotalTimeout: child.config.maxTotalTimeoutMs,
         onprogress: opts.onprogress,

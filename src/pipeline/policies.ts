@@ -25,7 +25,7 @@ export function buildPolicies(config: ServerConfig): ChildPolicies {
     quota: config.rateLimit && new Quota(config.rateLimit),
     retry: retry(handleWhen(isTransportFailure), {
       maxAttempts: config.retries,
-      backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2000 }), // decorrelated jitter
+      backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 500 }), // decorrelated jitter; short: it spends the call's deadline
     }),
   };
 }
