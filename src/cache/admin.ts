@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { McpxError } from '../errors.js';
 import { openDatabase, DB_FILE, type CacheDb } from './db.js';
-import { readStats } from './stats.js';
+import { readStats, type ServerStats } from './stats.js';
 import { withBusyRetry } from './sqlite-errors.js';
 import { SqliteResultStore } from './store.js';
 
@@ -30,8 +30,8 @@ export function clearCache(dir: string, filter: { server?: string; tool?: string
   return withStore(dir, limits, (store) => ({ file, removed: store.invalidate(filter), ...filter }));
 }
 
-export interface ServerCacheStats {
-  server: string;
+/** What the cache holds and how it was used: for one server, and summed over all. */
+interface CacheFigures {
   entries: number;
   bytes: number;
   oldest: string | null;
@@ -39,24 +39,18 @@ export interface ServerCacheStats {
   hits: number;
   staleHits: number;
   misses: number;
-  calls: number;
-  errors: number;
-  timeouts: number;
+}
+
+export interface ServerCacheStats extends CacheFigures, Pick<ServerStats, 'calls' | 'errors' | 'timeouts'> {
+  server: string;
   p50Ms: number | null;
   p95Ms: number | null;
 }
 
-export interface StatsResult {
+export interface StatsResult extends CacheFigures {
   file: string;
   exists: boolean;
   fileBytes: number;
-  entries: number;
-  bytes: number;
-  oldest: string | null;
-  newest: string | null;
-  hits: number;
-  staleHits: number;
-  misses: number;
   servers: ServerCacheStats[];
 }
 

@@ -17,7 +17,8 @@ interface Tally {
   staleHits: number;
   misses: number;
   lastError?: { at: string; reason: string; message?: string };
-  lastSuccessAt?: string;
+  /** ms since the epoch; formatted only when a snapshot is taken, not on every call. */
+  lastSuccessAt?: number;
   latencies: number[]; // the last SAMPLES call times, ms
 }
 const SAMPLES = 256;
@@ -44,7 +45,7 @@ export class StatusTracker {
     else if (e.outcome === 'stale') t.staleHits++;
     else if (e.cacheable) t.misses++;
     if (e.outcome === 'ok' || e.outcome === 'error') {
-      t.lastSuccessAt = new Date().toISOString();
+      t.lastSuccessAt = Date.now();
       if (t.latencies.length >= SAMPLES) t.latencies.shift();
       t.latencies.push(Math.round(e.ms * 100) / 100);
     }
@@ -74,7 +75,7 @@ export class StatusTracker {
         cache: { hits: t.hits, staleHits: t.staleHits, misses: t.misses },
         latencyMs: { p50: percentile(t.latencies, 0.5), p95: percentile(t.latencies, 0.95) },
         lastError: t.lastError,
-        lastSuccessAt: t.lastSuccessAt,
+        lastSuccessAt: t.lastSuccessAt === undefined ? undefined : new Date(t.lastSuccessAt).toISOString(),
         tools: c.catalog?.tools.length ?? 0,
       };
     }
