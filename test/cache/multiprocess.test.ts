@@ -20,6 +20,7 @@ describe('several processes on one cache file', () => {
     put(store, 'y1', 'notion');
     expect(store.get('x1')).toBeDefined(); // in A's L1 now
     expect(store.get('y1')).toBeDefined();
+    expect(store.flush()).toBe(true); // writes are batched: B must find them in the file
 
     const b = await runNode([join(FIXTURES, 'clear.mjs'), dir, 'ctx7']);
     expect(b.stderr).toBe('');
