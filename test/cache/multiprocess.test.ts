@@ -32,6 +32,30 @@ describe('several processes on one cache file', () => {
     cdb.close();
   });
 
+  it('invalidating server A in another process drops only A from this L1; B is still served from it (issue 11)', async () => {
+    const dir = tempDir();
+    const cdb = openDatabase(dir);
+    const store = new SqliteResultStore(cdb, { maxEntryBytes: 1 << 20, maxMb: 64 });
+    put(store, 'a1', 'A');
+    put(store, 'a2', 'A');
+    put(store, 'b1', 'B');
+    expect(store.flush()).toBe(true);
+    expect(store.get('b1')).toBeDefined();
+    // B's row goes behind the store's back (no invalidation): from now on a hit on b1 can only come from L1.
+    const raw = new Database(join(dir, 'cache.db'));
+    raw.prepare("DELETE FROM entries WHERE server = 'B'").run();
+    raw.close();
+
+    const other = await runNode([join(FIXTURES, 'clear.mjs'), dir, 'A']);
+    expect(other.stderr).toBe('');
+    expect(other.stdout.trim()).toBe('2');
+    expect(store.get('a1')).toBeUndefined();
+    expect(store.get('a2')).toBeUndefined();
+    expect(store.get('b1')?.server).toBe('B'); // before: the whole L1 was dropped, and b1 missed
+    store.close();
+    cdb.close();
+  });
+
   it('four processes write and read one file for 3 s: no errors, no warnings, counts add up', async () => {
     const dir = tempDir();
     openDatabase(dir).close(); // create it once, so the four race on use rather than on creation
