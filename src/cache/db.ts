@@ -23,7 +23,7 @@ export interface CacheDb {
   readonly path: string;
   /** False when results cannot be stored (read-only file, in-memory fallback). */
   readonly writable: boolean;
-  /** Runs fn with a long busy timeout and retries: for a last write on close, never on a call's path. */
+  /** Runs fn with a longer busy timeout (2 s) and one retry: for a last write on close, never on a call's path. */
   patiently<T>(fn: () => T): T;
   close(): void;
 }
@@ -37,8 +37,10 @@ export interface OpenOptions {
 export const DB_FILE = 'cache.db';
 /** What serve's connection waits for a lock: tens of ms, never seconds. */
 export const SERVE_BUSY_TIMEOUT_MS = 30;
-/** Opening (WAL switch, migrations) and patient writes: several processes may start at once. */
+/** Opening (WAL switch, migrations) and commands that may wait: several processes may start at once. */
 export const PATIENT_BUSY_TIMEOUT_MS = 5000;
+/** The last write of a closing process: worth a wait, not a long hang on the way out. */
+const LAST_WRITE_BUSY_TIMEOUT_MS = 2000;
 
 export function openDatabase(dir: string, opts: OpenOptions = {}): CacheDb {
   const log = opts.log ?? defaultLog;
@@ -124,9 +126,9 @@ function wrap(db: Database.Database, path: string, writable: boolean, busyMs: nu
     path,
     writable,
     patiently(fn) {
-      db.pragma(`busy_timeout = ${PATIENT_BUSY_TIMEOUT_MS}`);
+      db.pragma(`busy_timeout = ${Math.max(busyMs, LAST_WRITE_BUSY_TIMEOUT_MS)}`);
       try {
-        return withBusyRetry(fn);
+        return withBusyRetry(fn, 2);
       } finally {
         db.pragma(`busy_timeout = ${busyMs}`);
       }
