@@ -34,7 +34,8 @@ export class CatalogStore {
   put(fingerprint: string, server: string, data: unknown, now = Date.now()): boolean {
     if (!this.cdb.writable) return false;
     try {
-      withBusyRetry(() => this.upsert.run(fingerprint, server, JSON.stringify(data), now));
+      // Two tries of serve's short busy timeout at most: a catalog not stored now is stored at the child's next start.
+      withBusyRetry(() => this.upsert.run(fingerprint, server, JSON.stringify(data), now), 2);
       return true;
     } catch (e) {
       this.log.warn(`cache: could not store the catalog of "${server}" (${errorMessage(e)})`);

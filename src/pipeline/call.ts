@@ -123,7 +123,7 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent]; quota: [{ server
         return done('stale', staleToolResult(stale.result, mark, e.message), e);
       }
       const dir = child.config.fallback.backupDir;
-      const hits = dir ? await searchBackup(dir, args).catch(() => []) : [];
+      const hits = dir ? await searchBackup(dir, args, { signal: opts.signal }).catch(() => []) : []; // logs its own problems; rejects only when cancelled
       if (hits.length) return done('fallback', { content: [{ type: 'text', text: formatBackup(child.name, dir!, hits) }], _meta: { 'mcpx/cache': { status: 'fallback', reason: e.reason, server: child.name, files: hits.map((h) => h.path) } } }, e);
       return done(e.reason, unavailableResult(child.name, e.message, child.config.fallback.message), e);
     }

@@ -1,4 +1,4 @@
-import { spawn, type SpawnOptions } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,3 +55,37 @@ export function runNode(args: string[], opts: SpawnOptions = {}): Promise<Ran> {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface Holder {
+  pid: number;
+  /** Ends its transaction and waits for it to exit. */
+  release(): Promise<void>;
+}
+
+const holders: ChildProcess[] = [];
+afterEach(() => {
+  for (const h of holders.splice(0)) if (h.exitCode === null && h.signalCode === null) h.kill('SIGKILL');
+});
+
+/**
+ * Another process holding the cache database (test/fixtures/cache/lock.mjs): the write lock, or an
+ * open read transaction; with `serve`, also a fresh heartbeat in `status`, as `mcpx serve` writes.
+ */
+export async function holdDatabase(dir: string, mode: 'write' | 'read', opts: { serve?: boolean } = {}): Promise<Holder> {
+  const child = spawn(process.execPath, [join(FIXTURES, 'lock.mjs'), dir, mode, ...(opts.serve ? ['serve'] : [])], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  holders.push(child);
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<void>((res) => child.on('exit', () => res()));
+  await new Promise<void>((res, rej) => {
+    child.stdout!.on('data', (d) => String(d).includes('locked') && res());
+    void exited.then(() => rej(new Error(`lock holder exited early: ${stderr}`)));
+  });
+  return {
+    pid: child.pid!,
+    release: async () => {
+      child.stdin!.end();
+      await exited;
+    },
+  };
+}

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDatabase, type CacheDb } from '../../src/cache/db.js';
 import { cacheKey } from '../../src/cache/key.js';
+import { KEPT_INVALIDATIONS } from '../../src/cache/invalidations.js';
 import { SqliteResultStore, startMaintenance, type PutEntry } from '../../src/cache/store.js';
 import { sleep, tempDir } from './helpers.js';
 
@@ -98,6 +99,7 @@ describe('SqliteResultStore', () => {
     store.put(big('c'), t0 + 3);
     expect(store.get('a', t0 + 10)).toBeDefined(); // a is now the most recently used
     store.put(big('d'), t0 + 11); // over the cap: b, the least recently used, goes
+    expect(store.flush()).toBe(true); // writes are batched: the cap is kept when they are written
     const keys = cdb.db.prepare('SELECT key FROM entries ORDER BY key').pluck().all();
     expect(keys).toEqual(['a', 'c', 'd']);
     expect(store.stats().bytes).toBeLessThanOrEqual(10_000);
@@ -115,6 +117,27 @@ describe('SqliteResultStore', () => {
     raw.prepare("UPDATE meta SET value = value + 1 WHERE name = 'generation'").run();
     expect(store.get('k')).toBeUndefined();
     raw.close();
+  });
+
+  it('another connection\'s invalidations drop only what they match; a store too far behind drops all of L1', () => {
+    const { store, dir } = open();
+    store.put(entry('a', { server: 's1' }));
+    store.put(entry('b', { server: 's2' }));
+    store.put(entry('c', { server: 's2', tool: 't9' }));
+    expect(store.flush()).toBe(true);
+    const other = new SqliteResultStore(openDatabase(dir), { maxEntryBytes: 1 << 20, maxMb: 64 });
+    // Rows gone behind the store's back: what it still serves comes from its L1.
+    const raw = new Database(join(dir, 'cache.db'));
+    raw.prepare('DELETE FROM entries').run();
+    raw.close();
+    other.invalidate({ server: 's1' });
+    other.invalidate({ tool: 't9' });
+    expect(store.get('a')).toBeUndefined();
+    expect(store.get('c')).toBeUndefined();
+    expect(store.get('b')).toBeDefined();
+    for (let i = 0; i <= KEPT_INVALIDATIONS; i++) other.invalidate({ key: `nothing-${i}` });
+    expect(store.get('b')).toBeUndefined(); // its records were pruned: it cannot know what went
+    other.close();
   });
 
   it('a changed credential fingerprint or another child misses; arg key order does not matter', () => {
