@@ -193,27 +193,28 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
     const find = (): Call<C> | undefined => {
       if (request.kind === 'resource') {
         const child = router.resource(request.params.uri);
-        const c = child?.config.cache;
-        return child && {
+        if (!child) return undefined;
+        const c = child.config.cache;
+        return {
           child, kind: 'resource', method: 'resources/read', name: request.params.uri, params: request.params, args: {},
-          cache: c!.enabled ? { ttl: c!.ttl, staleTtl: c!.staleTtl } : undefined, readOnly: true, writes: false, answer: 'json-rpc-error',
+          cache: c.enabled ? { ttl: c.ttl, staleTtl: c.staleTtl } : undefined, readOnly: true, writes: false, answer: 'json-rpc-error',
         };
       }
       const args = request.params.arguments ?? {};
       if (request.kind === 'prompt') {
         const r = router.prompt(request.params.name);
-        return r && {
-          child: r.child, kind: 'prompt', method: 'prompts/get', name: r.name, params: { ...request.params, name: r.name }, args,
-          readOnly: false, writes: false, answer: 'json-rpc-error',
-        };
+        if (!r) return undefined;
+        return { child: r.child, kind: 'prompt', method: 'prompts/get', name: r.name, params: { ...request.params, name: r.name }, args, readOnly: false, writes: false, answer: 'json-rpc-error' };
       }
       const r = router.tool(request.params.name);
-      const readOnly = r?.tool.annotations?.readOnlyHint === true;
-      return r && {
+      if (!r) return undefined;
+      const readOnly = r.tool.annotations?.readOnlyHint === true;
+      return {
         child: r.child, kind: 'tool', method: 'tools/call', name: r.name, params: { ...request.params, name: r.name }, args,
         cache: toolCache(r.child, r.name, readOnly), readOnly, writes: !readOnly, answer: 'tool-result',
       };
     };
+    // A name may belong to a child not listed yet (still starting): look again once the lists are settled.
     const call = find() ?? (await router.settled(), find());
     if (!call) throw new McpError(ErrorCode.InvalidParams, `Unknown ${request.kind}: ${'uri' in request.params ? request.params.uri : request.params.name}`);
     return call;
