@@ -32,6 +32,12 @@ export class Breaker extends EventEmitter<{ state: [BreakerState] }> {
     super();
   }
 
+  /** Open and not yet due for a probe: every call would be refused now. A peek that takes nothing. */
+  refusing(): boolean {
+    const s = this.state;
+    return s.kind === 'open' && this.now() - s.openedAt < this.settings.recoveryTimeoutMs;
+  }
+
   /** Lets a call go to the child now (undefined: refused); call it only for a call about to be sent. */
   tryAcquire(): Pass | undefined {
     const s = this.state;

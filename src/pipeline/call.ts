@@ -255,6 +255,14 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
       this.deps.childWanted(child);
       throw new CallFailed('child-down', downReason(child));
     }
+    // An open breaker refuses at once, before any wait: no call waits for quota room or a place in the
+    // queue only to be refused then. A peek: the probe itself is taken only after admission (step 6).
+    const circuitOpen = () => {
+      const s = breaker.state;
+      const failures = s.kind === 'open' ? s.failures : child.config.breaker.failureThreshold;
+      return new CallFailed('breaker-open', `circuit open after ${failures} failures, next try in ${formatDuration(breaker.retryInMs())}`);
+    };
+    if (breaker.refusing()) throw circuitOpen();
 
     // 4. quota: over rateLimit, a call with a stale copy is answered from it at once; the others wait
     // for room within the deadline, or are refused. The slot itself is taken once admitted (below).
@@ -282,9 +290,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
       const pass = breaker.tryAcquire();
       if (!pass) {
         quota?.giveBack();
-        const s = breaker.state;
-        const failures = s.kind === 'open' ? s.failures : child.config.breaker.failureThreshold;
-        throw new CallFailed('breaker-open', `circuit open after ${failures} failures, next try in ${formatDuration(breaker.retryInMs())}`);
+        throw circuitOpen();
       }
 
       // 7. deadline: each attempt gets what is left of the call's one deadline, never a fresh one; the

@@ -32,11 +32,14 @@ describe('Breaker', () => {
 
   it('refuses while open, says when the next try is, then lets one probe through (half-open)', () => {
     const b = opened();
+    expect(b.refusing()).toBe(true);
     expect(b.tryAcquire()).toBeUndefined();
     vi.advanceTimersByTime(20_000);
     expect(b.retryInMs()).toBe(10_000);
     expect(b.tryAcquire()).toBeUndefined();
     vi.advanceTimersByTime(10_000);
+    expect(b.refusing()).toBe(false); // due for a probe: a peek takes nothing
+    expect(b.state.kind).toBe('open');
     expect(b.tryAcquire()).toBe('probe');
     expect(b.state.kind).toBe('half-open');
     expect(b.tryAcquire()).toBeUndefined(); // one probe at a time

@@ -88,6 +88,18 @@ describe('admission: bulkhead, then breaker', () => {
     expect(policies.quota!.take()).toBe(false);
   });
 
+  it('an open breaker refuses at once: a call does not wait for a place in the queue only to be refused', async () => {
+    const child = new FakeChild(serverConfig('docs', { maxConcurrent: 1, maxQueue: 5, breaker: { failureThreshold: 1 }, cache: { enabled: false } }));
+    const { pipeline, policies } = pipelineWith(child);
+    const running = pipeline.run(write('1'), { signal: live() });
+    await until(() => child.received.length === 1);
+    policies.breaker.failure(policies.breaker.tryAcquire()!); // another call's failure opened it
+    expect(textOf(await pipeline.run(write('2'), { signal: live() }))).toMatch(/^docs is unavailable: circuit open after 1 failures, next try in 30 s/);
+    expect(policies.admission.describe()).toBe('1 running, 0 waiting; maxConcurrent 1, maxQueue 5');
+    child.received[0]!.answer(ok('one'));
+    expect(textOf(await running)).toBe('one');
+  });
+
   it('the half-open probe is released when its caller cancels: the next call becomes the probe', async () => {
     const child = new FakeChild(serverConfig('docs', { breaker: { failureThreshold: 1, recoveryTimeoutMs: 1000, successThreshold: 1 }, cache: { enabled: false } }));
     const { pipeline, policies } = pipelineWith(child);
