@@ -72,6 +72,8 @@ export class Child extends EventEmitter<ChildEvents> {
   private resolved?: ServerConfig;
   /** The last connect failed because a remote child refused the credentials (HTTP 401/403). */
   authRejected = false;
+  /** Counts the connects: a call refused (401) on an older connection needs no new re-authentication. */
+  connection = 0;
   private client?: Client;
   private transport?: Transport;
   private starting?: Promise<void>;
@@ -111,6 +113,7 @@ export class Child extends EventEmitter<ChildEvents> {
 
   private async connect(): Promise<void> {
     const t0 = performance.now();
+    this.connection++;
     this.stopping = false;
     this.setState({ kind: 'starting', since: Date.now() });
     try {

@@ -106,18 +106,18 @@ export function installHandlers(server: Server, backend: Promise<Backend>): void
       const status = b.status();
       return { content: [{ type: 'text', text: JSON.stringify(status, null, 2) }], structuredContent: status };
     }
-    return withCall(extra, (opts) => b.pipeline.callTool(req.params, opts));
+    return withCall(extra, (opts) => b.pipeline.run({ kind: 'tool', params: req.params }, opts));
   });
   server.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
     const b = await backend;
     if (req.params.uri === STATUS_URI) {
       return { contents: [{ uri: STATUS_URI, mimeType: 'application/json', text: JSON.stringify(b.status(), null, 2) }] };
     }
-    return withCall(extra, (opts) => b.pipeline.readResource(req.params, opts)) as never;
+    return withCall(extra, (opts) => b.pipeline.run({ kind: 'resource', params: req.params }, opts)) as never;
   });
   server.setRequestHandler(GetPromptRequestSchema, async (req, extra) => {
     const b = await backend;
-    return withCall(extra, (opts) => b.pipeline.getPrompt(req.params, opts)) as never;
+    return withCall(extra, (opts) => b.pipeline.run({ kind: 'prompt', params: req.params }, opts)) as never;
   });
 
   server.setRequestHandler(CompleteRequestSchema, async (req, extra) => {
@@ -134,7 +134,7 @@ export function installHandlers(server: Server, backend: Promise<Backend>): void
     }
     if (!child) throw new McpError(ErrorCode.InvalidParams, `Unknown ${ref.type === 'ref/prompt' ? 'prompt' : 'resource'}: ${'name' in ref ? ref.name : ref.uri}`);
     if (!child.serverCapabilities?.completions) return { completion: { values: [], hasMore: false } };
-    return withCall(extra, (opts) => pipeline.forward(child, 'completion/complete', params, opts)) as never;
+    return withCall(extra, (opts) => pipeline.run({ kind: 'forward', child, method: 'completion/complete', params }, opts)) as never;
   });
 
   const subscription = (method: 'resources/subscribe' | 'resources/unsubscribe') => async (req: { params: { uri: string } }, extra: unknown) => {
@@ -142,7 +142,7 @@ export function installHandlers(server: Server, backend: Promise<Backend>): void
     const child = hub.routing.resourceOwner(req.params.uri);
     if (!child) throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${req.params.uri}`);
     if (!child.serverCapabilities?.resources?.subscribe) return {};
-    return withCall(extra, (opts) => pipeline.forward(child, method, req.params, opts)) as never;
+    return withCall(extra, (opts) => pipeline.run({ kind: 'forward', child, method, params: req.params }, opts)) as never;
   };
   server.setRequestHandler(SubscribeRequestSchema, subscription('resources/subscribe'));
   server.setRequestHandler(UnsubscribeRequestSchema, subscription('resources/unsubscribe'));

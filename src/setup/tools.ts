@@ -141,7 +141,7 @@ export async function callTool(opts: { config?: string; tool: string; args: Reco
     if (!route) throw notFound(name, rt.hub.children.filter(likely), [...routes.keys()]);
 
     try {
-      const result = await rt.pipeline.callTool({ name, arguments: opts.args }, { signal: opts.signal });
+      const result = (await rt.pipeline.run({ kind: 'tool', params: { name, arguments: opts.args } }, { signal: opts.signal })) as CallToolResult;
       return { name, server: route.child.name, tool: route.name, result };
     } catch (e) {
       if (opts.signal.aborted) throw new McpxError(`${name}: cancelled`, { code: 'CHECK_FAILED', exitCode: 130 });

@@ -44,8 +44,8 @@ export interface AuditRow {
  * What the audit records: the pipeline's call event. A call cancelled upstream is recorded from an
  * event with `outcome: 'cancelled'` (no reason, error or result; `ms` until the cancel).
  */
-export type AuditOutcome = Outcome | 'cancelled';
-export type AuditEvent = Omit<CallEvent, 'outcome'> & { outcome: AuditOutcome };
+export type AuditOutcome = Outcome;
+export type AuditEvent = CallEvent;
 
 export interface AuditOptions {
   flushMs?: number;
