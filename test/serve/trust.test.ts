@@ -5,7 +5,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CHILD, MCPX, fixture, mcpxSessions, tempDir, text, waitFor, type Mcpx } from '../helpers/mcpx.js';
+import { CHILD, MCPX, fixture, mcpxSessions, processesWith, tempDir, text, waitFor, writeConfig, type Mcpx } from '../helpers/mcpx.js';
 
 const sessions = mcpxSessions(afterEach);
 
@@ -22,62 +22,64 @@ function project() {
   };
   const env = { MCPX_CONFIG: '', XDG_CONFIG_HOME: join(dir, 'xdg'), MCPX_STATE_DIR: join(dir, 'state'), MCPX_CACHE_DIR: join(dir, 'cache') };
   const cli = (...args: string[]) => execa(process.execPath, [MCPX, ...args], { cwd: dir, reject: false, env: { ...env, NO_COLOR: '1' } });
-  // `mcpx serve` in the folder, as Claude Code starts it: it finds ./mcpx.json itself (rewritten with the same bytes).
-  const serve = () => sessions.start(config, { dir, discover: true, env });
-  return { dir, config, markers, env, cli, serve, file: join(dir, 'mcpx.json') };
+  const file = writeConfig(config, dir);
+  // `mcpx serve` in the folder, as Claude Code starts it: it finds ./mcpx.json itself, as the test left it.
+  const serve = () => sessions.start(undefined, { dir, discover: true, env });
+  return { dir, markers, env, cli, serve, file };
 }
 
 const toolNames = async (m: Mcpx) => (await m.client.listTools()).tools.map((t) => t.name).sort();
 const status = async (m: Mcpx) => JSON.parse(String(((await m.client.readResource({ uri: 'mcpx://status' })).contents[0] as { text: string }).text));
 
 describe('a project config runs only once trusted (issue 11)', () => {
-  it('untrusted: initialize is answered, no child and no ${sh:} runs, stderr and status name the file and `mcpx trust`; trusted: it runs; edited: it waits again', async () => {
+  it('untrusted: initialize is answered, no child and no ${sh:} runs; stderr, status and doctor name the file and `mcpx trust`', async () => {
     const p = project();
-
-    const before = await p.serve();
-    expect(await toolNames(before)).toEqual(['mcpx__status']);
-    const s = await status(before); // answered once the (empty) runtime is up: nothing from the file is in it
+    const m = await p.serve();
+    expect(await toolNames(m)).toEqual(['mcpx__status']);
+    const s = await status(m); // answered once the (empty) runtime is up: nothing from the file is in it
     expect(s.servers).toEqual({});
     expect(s.health).toBe('degraded');
     expect(s.waitingForTrust).toMatchObject({ file: p.file, state: 'unknown', command: `mcpx trust ${p.file}` });
-    await waitFor(() => before.stderr().includes('mcpx trust'), 5000, 'the trust message on stderr');
-    expect(before.stderr()).toContain(`${p.file} is not trusted yet: nothing in it runs (no servers are started). Read it, then run: mcpx trust ${p.file}`);
-    await sessions.stop(before);
-    expect(existsSync(p.markers.child)).toBe(false);
-    expect(existsSync(p.markers.sh)).toBe(false);
+    await waitFor(() => m.stderr().includes('mcpx trust'), 5000, 'the trust message on stderr');
+    expect(m.stderr()).toContain(`${p.file} is not trusted yet: nothing in it runs (no servers are started). Read it, then run: mcpx trust ${p.file}`);
+    await sessions.stop(m);
 
     const doctor = await p.cli('doctor');
     expect(doctor.exitCode).toBe(1);
     expect(doctor.stdout).toContain(`FAIL  ${p.file} is not trusted yet`);
     expect(doctor.stderr).toContain(`mcpx trust ${p.file}`);
     expect(existsSync(p.markers.child)).toBe(false);
+    expect(existsSync(p.markers.sh)).toBe(false);
+  }, 90_000);
 
+  it('after `mcpx trust` the child and its ${sh:} run; an edit makes the file wait again; `mcpx untrust` forgets it', async () => {
+    const p = project();
     const trust = await p.cli('trust');
     expect(trust.exitCode).toBe(0);
     expect(trust.stdout).toContain(`trusted ${p.file} (sha256 `);
     expect(trust.stdout).toContain(`proj: ${process.execPath} ${join(p.dir, 'marking-child.mjs')}`);
 
-    const after = await p.serve();
-    expect(await toolNames(after)).toContain('proj__echo');
-    expect(text(await after.client.callTool({ name: 'proj__echo', arguments: { text: 'hi' } }))).toBe('proj: hi');
+    const trusted = await p.serve();
+    expect(await toolNames(trusted)).toContain('proj__echo');
+    expect(text(await trusted.client.callTool({ name: 'proj__echo', arguments: { text: 'hi' } }))).toBe('proj: hi');
     expect(existsSync(p.markers.child)).toBe(true);
     expect(existsSync(p.markers.sh)).toBe(true);
-    expect((await status(after)).waitingForTrust).toBeUndefined();
-    await sessions.stop(after);
+    expect((await status(trusted)).waitingForTrust).toBeUndefined();
+    await sessions.stop(trusted);
+    await waitFor(() => processesWith(join(p.dir, 'marking-child.mjs')).length === 0, 5000, 'the child to be stopped');
 
     // Any edit: trusted no more.
     appendFileSync(p.file, '\n');
     const list = await p.cli('trust', '--list', '--json');
     expect(JSON.parse(list.stdout).files).toEqual([expect.objectContaining({ file: p.file, state: 'changed' })]);
-    const edited = await sessions.start(undefined, { dir: p.dir, discover: true, env: p.env }); // the edited file, as it is
+    const edited = await p.serve();
     expect(await toolNames(edited)).toEqual(['mcpx__status']);
-    await waitFor(() => edited.stderr().includes('has changed since it was trusted'), 5000, 'the changed-file message');
     expect((await status(edited)).waitingForTrust).toMatchObject({ file: p.file, state: 'changed' });
+    await waitFor(() => edited.stderr().includes('has changed since it was trusted'), 5000, 'the changed-file message');
 
-    const untrust = await p.cli('untrust');
-    expect(untrust.exitCode).toBe(0);
+    expect((await p.cli('untrust')).exitCode).toBe(0);
     expect(JSON.parse((await p.cli('trust', '--list', '--json')).stdout).files).toEqual([]);
-  });
+  }, 90_000);
 
   it("while the project waits, the user's own config is served, and the project's .env is not read", async () => {
     const p = project();
@@ -94,7 +96,7 @@ describe('a project config runs only once trusted (issue 11)', () => {
     expect(m.stderr()).toContain(`serving ${join(userDir, 'mcpx.json')} meanwhile`);
     expect(existsSync(p.markers.child)).toBe(false);
     expect(existsSync(p.markers.sh)).toBe(false);
-  });
+  }, 60_000);
 });
 
 describe('values are data, substitution is literal (issue 11)', () => {
@@ -131,7 +133,7 @@ describe('values are data, substitution is literal (issue 11)', () => {
     const logs = [m.stderr(), readFileSync(childLog, 'utf8'), readFileSync(join(dir, 'state', 'mcpx.log'), 'utf8')];
     for (const l of logs) for (const secret of [DOTENV_SECRET, CMD_SECRET]) expect(l).not.toContain(secret);
     expect(m.stderr()).toContain('[alpha] API_TOKEN=****');
-  });
+  }, 60_000);
 });
 
 function sha256(s: string): string {
