@@ -89,7 +89,7 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
   });
 
   // Before any child starts: the database, the stored catalogs (so lists answer at once), the listeners.
-  const status = new StatusTracker(pipeline, hub.children, policies, supervisor);
+  const status = new StatusTracker(pipeline, hub.children, policies, supervisor, config.waitingForTrust);
   let prepared: Promise<void> | undefined;
   let eager: Promise<void> = Promise.resolve();
   const prepare = () =>
@@ -169,9 +169,10 @@ function openStorage(config: Config): Storage {
  * uses the new values; its credential fingerprint (part of every cache key) changes with them.
  */
 export async function reloadCredentials(config: Config, child: Child): Promise<boolean> {
-  const { loadConfig } = await import('../config/index.js');
+  const { reloadConfig } = await import('../config/index.js');
   try {
-    const fresh = loadConfig(config.file).config.servers.find((s) => s.name === child.name);
+    // The same file, checked again: a project config edited since `mcpx trust` is not re-read.
+    const fresh = reloadConfig(config).config.servers.find((s) => s.name === child.name);
     if (!fresh || fresh.credentialFingerprint === child.config.credentialFingerprint) return false;
     child.reconfigure(fresh);
     log.info(`${child.name}: credentials changed; reconnecting with the new ones`);

@@ -21,7 +21,9 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   const { config, warnings } = loadConfig(opts.configFlag); // a config error exits 2 before anything starts
   log.toFile(join(config.stateDir, 'mcpx.log'));
   for (const w of warnings) log.warn(w);
-  log.info(`serve: ${config.servers.length} server(s) from ${config.file}`);
+  const waiting = config.waitingForTrust;
+  if (waiting?.file === config.file) log.info('serve: no servers until the project config is trusted; restart mcpx after `mcpx trust` (Claude Code: /mcp, reconnect)');
+  else log.info(`serve: ${config.servers.length} server(s) from ${config.file}`);
 
   const server = createUpstreamServer();
   // The children, cache and pipeline load after the transport is connected: initialize never waits for them.

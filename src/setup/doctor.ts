@@ -5,7 +5,7 @@ import { DB_FILE } from '../cache/db.js';
 import { SCHEMA_VERSION } from '../cache/migrations.js';
 import { Child } from '../children/child.js';
 import { loadConfig } from '../config/index.js';
-import type { Config, ServerConfig, Transport } from '../config/types.js';
+import type { Config, ServerConfig, Transport, WaitingForTrust } from '../config/types.js';
 import { McpxError, errorMessage, isMcpxError } from '../errors.js';
 import { CLAUDE_PREFIX } from '../server/names.js';
 import { Routing } from '../server/routing.js';
@@ -82,7 +82,15 @@ export interface InstanceReport {
 }
 
 export interface DoctorReport {
-  config: { file?: string; foundBy?: Config['foundBy']; ok: boolean; checks: Check[]; error?: Record<string, unknown> };
+  config: {
+    file?: string;
+    foundBy?: Config['foundBy'];
+    ok: boolean;
+    checks: Check[];
+    error?: Record<string, unknown>;
+    /** ./mcpx.json found but not used until `mcpx trust`: doctor exits 1. */
+    waitingForTrust?: WaitingForTrust;
+  };
   variables: VariableReport[];
   servers: ServerReport[];
   cache?: CacheReport;
@@ -120,13 +128,18 @@ export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
   try {
     const loaded = loadConfig(opts.config);
     config = loaded.config;
+    const waiting = config.waitingForTrust;
     report.config = {
       file: config.file,
       foundBy: config.foundBy,
-      ok: true,
+      ok: !waiting,
+      waitingForTrust: waiting,
       checks: [
-        { verdict: 'pass', message: `${config.file} (found ${FOUND_BY[config.foundBy]}): ${config.servers.length} server(s)` },
-        ...loaded.warnings.map((w): Check => ({ verdict: 'warn', message: w, hint: 'remove the key, or check its spelling' })),
+        ...(waiting ? [{ verdict: 'fail', message: waiting.message, hint: waiting.suggestion } satisfies Check] : []),
+        ...(waiting && !config.servers.length ? [] : [{ verdict: 'pass', message: `${config.file} (found ${FOUND_BY[config.foundBy]}): ${config.servers.length} server(s)` } satisfies Check]),
+        ...loaded.warnings
+          .filter((w) => w !== waiting?.message)
+          .map((w): Check => ({ verdict: 'warn', message: w, hint: / unknown (top-level )?key /.test(w) ? 'remove the key, or check its spelling' : undefined })),
         ...config.envFiles.map((f): Check => ({ verdict: 'info', message: `variables also read from ${f}` })),
       ],
     };
@@ -186,7 +199,7 @@ export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
 
   for (const s of report.servers) report.summary[s.status]++;
   const bad = report.summary.failing + report.summary.degraded > 0 || cache.checks.some((c) => c.verdict === 'fail');
-  report.exitCode = bad ? 1 : 0;
+  report.exitCode = bad || config.waitingForTrust ? 1 : 0;
   // Nothing a child or a database says about a secret value reaches the report.
   return redactor(values.values()).deep(report);
 }

@@ -41,6 +41,9 @@ export interface ToolsResult {
 /** Loads the config and registers the values of its variables with the logger's redactor. */
 export function loadForRun(flag?: string): Config {
   const { config, warnings } = loadConfig(flag);
+  // Run here, the user means this folder's config: say it waits for trust rather than run another one.
+  const waiting = config.waitingForTrust;
+  if (waiting) throw new McpxError(waiting.message, { code: 'CONFIG_UNTRUSTED', file: waiting.file, suggestion: waiting.suggestion });
   for (const v of usedVariableValues(config).values()) log.addSecret(v);
   for (const w of warnings) log.warn(w);
   return config;

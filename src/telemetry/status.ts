@@ -2,6 +2,7 @@ import type { Child } from '../children/child.js';
 import type { Supervisor } from '../children/supervisor.js';
 import type { CallEvent, Pipeline } from '../pipeline/call.js';
 import type { ChildPolicies } from '../pipeline/policies.js';
+import type { WaitingForTrust } from '../config/types.js';
 import { log } from '../util/log.js';
 
 /**
@@ -32,6 +33,8 @@ export class StatusTracker {
     private readonly children: readonly Child[],
     private readonly policies: Map<Child, ChildPolicies>,
     private readonly supervisor: Supervisor,
+    /** A project config found but not used until the user trusts it: shown, and the health is not "healthy". */
+    private readonly waitingForTrust?: WaitingForTrust,
   ) {
     for (const c of children) this.tallies.set(c.name, { calls: 0, hits: 0, staleHits: 0, misses: 0, latencies: [] });
     pipeline.on('call', (e) => this.onCall(e));
@@ -79,9 +82,10 @@ export class StatusTracker {
         tools: c.catalog?.tools.length ?? 0,
       };
     }
-    const health: Health = bad === 0 ? 'healthy' : bad * 2 > counted ? 'critical' : 'degraded';
+    const health: Health = bad === 0 && !this.waitingForTrust ? 'healthy' : bad * 2 > counted ? 'critical' : 'degraded';
+    const waitingForTrust = this.waitingForTrust;
     // Reasons and last errors are mcpx's sentences and the children's messages: no secret value leaves (status resource, database).
-    return log.redactDeep({ pid: process.pid, startedAt: this.startedAt, updatedAt: new Date().toISOString(), health, servers });
+    return log.redactDeep({ pid: process.pid, startedAt: this.startedAt, updatedAt: new Date().toISOString(), health, waitingForTrust, servers });
   }
 }
 

@@ -92,6 +92,7 @@ describe('mcpx cache (real processes)', () => {
     delete env.MCPX_CACHE_DIR;
     delete env.MCPX_CONFIG;
     seed(join(cwd, 'from-config'));
+    expect((await runNode([join(ROOT, 'bin/mcpx.js'), 'trust'], { cwd, env })).code).toBe(0); // a project config is used once trusted
     const r = await runNode([join(ROOT, 'bin/mcpx.js'), 'cache', 'stats', '--json'], { cwd, env });
     expect(JSON.parse(r.stdout)).toMatchObject({ file: join(cwd, 'from-config', 'cache.db'), entries: 4 });
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
+import { trustFile } from '../../src/config/trust.js';
 
 /**
  * For the doctor / tools / call / stats tests: the CLI as real processes, the fixture child as the
@@ -19,7 +20,10 @@ export interface Sandbox {
   marker: string;
   /** Runs `mcpx <args>` in the sandbox (cwd = dir), with its cache/state dirs and NO_COLOR. */
   mcpx(args: string[], env?: Record<string, string>): ReturnType<typeof run>;
+  /** Writes the config and trusts it, as the user would (`mcpx trust`): the CLI runs it from cwd = dir. */
   config(servers: Record<string, unknown>, file?: string): string;
+  /** `mcpx trust` for a file written by hand (sandbox state dir). */
+  trust(file?: string): void;
   /** A config entry for the fixture child, marked. */
   child(name: string, env?: Record<string, string>, extra?: Record<string, unknown>): Record<string, unknown>;
   cleanup(): void;
@@ -39,8 +43,10 @@ export function sandbox(): Sandbox {
     mcpx: (args, env = {}) => run(dir, args, { ...base, ...env }),
     config(servers, file = join(dir, 'mcpx.json')) {
       writeFileSync(file, JSON.stringify({ mcpServers: servers }, null, 2));
+      trustFile(file, base.MCPX_STATE_DIR);
       return file;
     },
+    trust: (file = join(dir, 'mcpx.json')) => void trustFile(file, base.MCPX_STATE_DIR),
     child: (name, env = {}, extra = {}) => ({ command: 'node', args: [CHILD, marker], env: { NAME: name, ...env }, ...extra }),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };

@@ -42,6 +42,8 @@ export interface StartOptions {
   /** Directory to write mcpx.json into (default: a new temp dir). */
   dir?: string;
   args?: string[];
+  /** Start without --config, so that mcpx finds ./mcpx.json in `dir` (a project config) itself. */
+  discover?: boolean;
 }
 
 export function writeConfig(config: unknown, dir = tempDir()): string {
@@ -50,13 +52,16 @@ export function writeConfig(config: unknown, dir = tempDir()): string {
   return file;
 }
 
-/** Starts `mcpx serve --config <temp>/mcpx.json` and connects an SDK client to it. */
+/**
+ * Starts `mcpx serve --config <temp>/mcpx.json` (or, with `discover`, `mcpx serve` in it) and connects
+ * an SDK client to it. `config` undefined: the mcpx.json already in `dir` is left as it is.
+ */
 export async function startMcpx(config: unknown, opts: StartOptions = {}): Promise<Mcpx> {
   const dir = opts.dir ?? tempDir();
-  const configFile = writeConfig(config, dir);
+  const configFile = config === undefined ? join(dir, 'mcpx.json') : writeConfig(config, dir);
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [MCPX, 'serve', '--config', configFile, ...(opts.args ?? [])],
+    args: [MCPX, 'serve', ...(opts.discover ? [] : ['--config', configFile]), ...(opts.args ?? [])],
     env: { ...(process.env as Record<string, string>), MCPX_STATE_DIR: join(dir, 'state'), MCPX_CACHE_DIR: join(dir, 'cache'), ...opts.env },
     stderr: 'pipe',
     cwd: dir,

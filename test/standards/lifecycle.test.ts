@@ -58,6 +58,25 @@ describe('mcpx standards: bad files', () => {
     expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 
+  it('does not follow a symlink out of its folder (issue 11): a linked file or folder elsewhere is skipped with a warning', async () => {
+    const dir = tempDir();
+    const outside = tempDir();
+    writeFileSync(join(outside, 'secret.md'), '# Private key notes\n');
+    mkdirSync(join(outside, 'folder'));
+    writeFileSync(join(outside, 'folder/more.md'), '# More private\n');
+    writeFileSync(join(dir, 'real.md'), '# Real\n');
+    symlinkSync(join(outside, 'secret.md'), join(dir, 'leak.md'));
+    symlinkSync(join(outside, 'folder'), join(dir, 'leaky-folder'));
+    symlinkSync(join(dir, 'real.md'), join(dir, 'alias.md')); // inside: kept, as before
+
+    const server = await startStandards([dir]);
+    expect(await idsOf(server.client)).toEqual(['alias', 'real']);
+    expect(textOf(await callTool(server.client, 'search_standards', { query: 'private' }))).not.toContain('Private');
+    for (const link of ['leak.md', 'leaky-folder']) {
+      expect(server.stderr()).toContain(`mcpx warn: ${join(dir, link)}: skipped: a symlink that leads outside its standards folder\n`);
+    }
+  });
+
   it('the first --dir wins an id that two folders share, with a warning', async () => {
     const first = tempDir();
     const second = tempDir();

@@ -69,8 +69,11 @@ export function registerDoctor(program: Command): Command {
       if (report.exitCode !== 0) {
         const bad = report.servers.filter((s) => s.status === 'failing' || s.status === 'degraded').map((s) => `${s.name} ${s.status}`);
         if (report.cache?.checks.some((c) => c.verdict === 'fail')) bad.push('cache database failing');
+        const waiting = report.config.waitingForTrust;
+        if (waiting) bad.unshift(`${waiting.file} is not trusted`);
         const err = checkFailed(`doctor: ${bad.join(', ')}`);
-        throw Object.assign(err, { suggestion: flags.json ? 'see "servers" and "cache" in the JSON report' : 'see the FAIL and WARN lines above' });
+        const look = flags.json ? 'see "servers" and "cache" in the JSON report' : 'see the FAIL and WARN lines above';
+        throw Object.assign(err, { suggestion: waiting ? waiting.suggestion : look });
       }
     });
 }
