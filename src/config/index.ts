@@ -4,10 +4,11 @@ import { McpxError, errorMessage } from '../errors.js';
 import { loadVariables } from './env.js';
 import { normalizeConfig } from './normalize.js';
 import { registerSecrets } from './secrets.js';
+import { selectServers } from './select.js';
 import { userConfigFile } from './paths.js';
-import type { Config } from './types.js';
+import type { Config, Selection } from './types.js';
 
-export type { Config, ServerConfig } from './types.js';
+export type { Config, Selection, ServerConfig } from './types.js';
 
 /** Where the config is: --config FILE, $MCPX_CONFIG, ./mcpx.json, then the user config dir. */
 export function findConfig(flag?: string): { file: string; foundBy: Config['foundBy'] } {
@@ -28,7 +29,12 @@ export interface LoadedConfig {
   warnings: string[];
 }
 
-export function loadConfig(flag?: string): LoadedConfig {
+export interface LoadOptions {
+  /** `--tags` / `--only`: keep only these servers (an unknown name or tag is a usage error). */
+  select?: Selection;
+}
+
+export function loadConfig(flag?: string, opts: LoadOptions = {}): LoadedConfig {
   const { file, foundBy } = findConfig(flag);
   let text: string;
   try {
@@ -51,7 +57,8 @@ export function loadConfig(flag?: string): LoadedConfig {
     });
   }
   const vars = loadVariables(file);
-  const loaded = normalizeConfig({ raw, file, foundBy, vars: vars.values, envFiles: vars.files });
+  const normalized = normalizeConfig({ raw, file, foundBy, vars: vars.values, envFiles: vars.files });
+  const loaded = { ...normalized, config: selectServers(normalized.config, opts.select) };
   // The one place secrets are registered: every command and serve load their config here.
   registerSecrets(loaded.config, vars.values);
   return loaded;

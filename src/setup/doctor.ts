@@ -5,7 +5,7 @@ import { DB_FILE } from '../cache/db.js';
 import { SCHEMA_VERSION } from '../cache/migrations.js';
 import { Child } from '../children/child.js';
 import { loadConfig } from '../config/index.js';
-import type { Config, ServerConfig, Transport } from '../config/types.js';
+import type { Config, Selection, ServerConfig, Transport } from '../config/types.js';
 import { McpxError, errorMessage, isMcpxError } from '../errors.js';
 import { CLAUDE_PREFIX } from '../server/names.js';
 import { Routing } from '../server/routing.js';
@@ -93,6 +93,8 @@ export interface DoctorReport {
 export interface DoctorOptions {
   config?: string;
   server?: string;
+  /** `--tags` / `--only`: check only these servers. */
+  select?: Selection;
   /** Bound on each server's check, ms. */
   timeoutMs?: number;
   /** Progress for spinners: a server's check started / ended. */
@@ -117,7 +119,7 @@ export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
   // 1. config
   let config: Config;
   try {
-    const loaded = loadConfig(opts.config);
+    const loaded = loadConfig(opts.config, { select: opts.select });
     config = loaded.config;
     report.config = {
       file: config.file,

@@ -2,7 +2,7 @@ import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Child } from '../children/child.js';
 import { loadConfig } from '../config/index.js';
-import type { Config, ServerConfig } from '../config/types.js';
+import type { Config, Selection, ServerConfig } from '../config/types.js';
 import { McpxError, errorMessage } from '../errors.js';
 import { CLAUDE_PREFIX } from '../server/names.js';
 import { createRuntime, type Runtime } from '../server/runtime.js';
@@ -39,8 +39,8 @@ export interface ToolsResult {
 }
 
 /** Loads the config and registers the values of its variables with the logger's redactor. */
-export function loadForRun(flag?: string): Config {
-  const { config, warnings } = loadConfig(flag);
+export function loadForRun(flag?: string, select?: Selection): Config {
+  const { config, warnings } = loadConfig(flag, { select });
   for (const v of usedVariableValues(config).values()) log.addSecret(v);
   for (const w of warnings) log.warn(w);
   return config;
@@ -57,8 +57,8 @@ export async function withRuntime<T>(config: Config, fn: (rt: Runtime) => Promis
 }
 
 /** Every enabled child, lazy ones included: the list is what Claude Code sees once all are up. */
-export async function listTools(opts: { config?: string; server?: string } = {}): Promise<ToolsResult> {
-  const config = loadForRun(opts.config);
+export async function listTools(opts: { config?: string; server?: string; select?: Selection } = {}): Promise<ToolsResult> {
+  const config = loadForRun(opts.config, opts.select);
   if (opts.server !== undefined && !config.servers.some((s) => s.name === opts.server)) throw unknownServer(opts.server, config);
   return withRuntime(config, async (rt) => {
     await rt.start();
@@ -129,9 +129,9 @@ export function parseArguments(text: string | undefined): Record<string, unknown
  * first (the others only when the name is not found among them), so one call does not wait for
  * every server's cold start.
  */
-export async function callTool(opts: { config?: string; tool: string; args: Record<string, unknown>; signal: AbortSignal }): Promise<CallResult> {
+export async function callTool(opts: { config?: string; select?: Selection; tool: string; args: Record<string, unknown>; signal: AbortSignal }): Promise<CallResult> {
   const name = opts.tool.startsWith(CLAUDE_PREFIX) ? opts.tool.slice(CLAUDE_PREFIX.length) : opts.tool;
-  const config = loadForRun(opts.config);
+  const config = loadForRun(opts.config, opts.select);
   return withRuntime(config, async (rt) => {
     const routes = rt.hub.routing.toolRoutes;
     const likely = (c: Child): boolean => c.config.prefix === '' || name.startsWith(`${c.config.prefix}__`);
