@@ -38,8 +38,10 @@ type Extra = {
   sendNotification: (n: ServerNotification) => Promise<void>;
 };
 
-export function createUpstreamServer(): Server {
+/** `instructions`: what each child is for (see instructions.ts), answered with initialize. */
+export function createUpstreamServer(instructions?: string): Server {
   return new Server(SERVER_INFO, {
+    instructions,
     capabilities: {
       tools: { listChanged: true },
       prompts: { listChanged: true },

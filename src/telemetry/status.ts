@@ -1,4 +1,5 @@
 import type { Child } from '../children/child.js';
+import { instructionsOf } from '../children/instructions.js';
 import type { Supervisor } from '../children/supervisor.js';
 import type { CallEvent, Pipeline } from '../pipeline/call.js';
 import type { ChildPolicies } from '../pipeline/policies.js';
@@ -77,6 +78,9 @@ export class StatusTracker {
         lastError: t.lastError,
         lastSuccessAt: t.lastSuccessAt === undefined ? undefined : new Date(t.lastSuccessAt).toISOString(),
         tools: c.catalog?.tools.length ?? 0,
+        prefix: c.config.prefix,
+        // In full: mcpx's initialize answer may have shortened it (2,048 characters in all).
+        instructions: instructionsOf(c),
       };
     }
     const health: Health = bad === 0 ? 'healthy' : bad * 2 > counted ? 'critical' : 'degraded';
