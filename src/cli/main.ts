@@ -11,6 +11,7 @@ import { registerTools } from './commands/tools.js';
 import { registerCall } from './commands/call.js';
 import { registerStats } from './commands/stats.js';
 import { registerAudit } from './commands/audit.js';
+import { registerApprove } from './commands/approve.js';
 
 /**
  * The commander program. Each command lives in commands/<name>.ts and is registered here; its action
@@ -39,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 /** One file per command, each exporting register<Name>(program); keep registration cheap. */
-const COMMANDS: ((p: Command) => unknown)[] = [registerServe, registerInit, registerImport, registerStandards, registerCache, registerDoctor, registerTools, registerCall, registerStats, registerAudit];
+const COMMANDS: ((p: Command) => unknown)[] = [registerServe, registerInit, registerImport, registerStandards, registerCache, registerDoctor, registerTools, registerCall, registerStats, registerAudit, registerApprove];
 
 /** One clear line (plus a hint) on stderr; the stack trace only with --debug. */
 export function report(e: unknown, debug: boolean): number {

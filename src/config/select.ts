@@ -32,6 +32,11 @@ export function parseNameList(flag: string, value: string): string[] {
   return items;
 }
 
+/** "no server NAME in FILE", listing the servers: a usage error (exit 2). */
+export function unknownServer(config: Config, name: string): McpxError {
+  return usage(`no server "${name}" in ${config.file}`, config, `the servers are: ${config.servers.map((s) => s.name).join(', ') || '(none)'}`);
+}
+
 function usage(message: string, config: Config, suggestion: string): McpxError {
   return new McpxError(message, { code: 'USAGE', file: config.file, suggestion });
 }

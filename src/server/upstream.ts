@@ -92,7 +92,11 @@ export function installHandlers(server: Server, backend: Promise<Backend>): void
     await b.settled();
     return b.hub.routing;
   };
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: (await lists()).tools }));
+  server.setRequestHandler(ListToolsRequestSchema, async () => {
+    const routing = await lists();
+    (await backend).hub.recheckPins(); // an approval made by `mcpx approve` since the last look
+    return { tools: routing.tools };
+  });
   server.setRequestHandler(ListPromptsRequestSchema, async () => ({ prompts: (await lists()).prompts }));
   server.setRequestHandler(ListResourcesRequestSchema, async () => ({
     resources: [...(await lists()).resources, { uri: STATUS_URI, name: 'mcpx status', mimeType: 'application/json' }],
@@ -108,6 +112,8 @@ export function installHandlers(server: Server, backend: Promise<Backend>): void
       const status = b.status();
       return { content: [{ type: 'text', text: JSON.stringify(status, null, 2) }], structuredContent: status };
     }
+    const refused = await b.hub.refusalAfterSettling(req.params.name, b.settled);
+    if (refused) return refused;
     return withCall(extra, (opts) => b.pipeline.callTool(req.params, opts));
   });
   server.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {

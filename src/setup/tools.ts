@@ -2,6 +2,7 @@ import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Child } from '../children/child.js';
 import { loadConfig } from '../config/index.js';
+import { unknownServer } from '../config/select.js';
 import type { Config, Selection, ServerConfig } from '../config/types.js';
 import { McpxError, errorMessage } from '../errors.js';
 import { CLAUDE_PREFIX } from '../server/names.js';
@@ -32,9 +33,18 @@ export interface ServerState {
   reason?: string;
 }
 
+/** A tool not listed because it waits for `mcpx approve` (pinTools). */
+export interface WithheldRow {
+  name: string;
+  server: string;
+  tool: string;
+  change: 'changed' | 'new';
+}
+
 export interface ToolsResult {
   config: string;
   tools: ToolRow[];
+  withheld: WithheldRow[];
   servers: ServerState[];
 }
 
@@ -59,7 +69,7 @@ export async function withRuntime<T>(config: Config, fn: (rt: Runtime) => Promis
 /** Every enabled child, lazy ones included: the list is what Claude Code sees once all are up. */
 export async function listTools(opts: { config?: string; server?: string; select?: Selection } = {}): Promise<ToolsResult> {
   const config = loadForRun(opts.config, opts.select);
-  if (opts.server !== undefined && !config.servers.some((s) => s.name === opts.server)) throw unknownServer(opts.server, config);
+  if (opts.server !== undefined && !config.servers.some((s) => s.name === opts.server)) throw unknownServer(config, opts.server);
   return withRuntime(config, async (rt) => {
     await rt.start();
     await Promise.all(rt.hub.children.map((c) => c.start()));
@@ -68,8 +78,12 @@ export async function listTools(opts: { config?: string; server?: string; select
       if (opts.server !== undefined && route.child.name !== opts.server) continue;
       tools.push(toolRow(name, route.child.config, route.name, route.tool));
     }
+    const withheld: WithheldRow[] = [];
+    for (const [name, h] of rt.hub.routing.heldRoutes) {
+      if (opts.server === undefined || h.child.name === opts.server) withheld.push({ name, server: h.child.name, tool: h.name, change: h.change });
+    }
     const servers = rt.hub.children.filter((c) => opts.server === undefined || c.name === opts.server).map(stateOf);
-    return { config: config.file, tools, servers };
+    return { config: config.file, tools, withheld, servers };
   });
 }
 
@@ -133,11 +147,14 @@ export async function callTool(opts: { config?: string; select?: Selection; tool
   const name = opts.tool.startsWith(CLAUDE_PREFIX) ? opts.tool.slice(CLAUDE_PREFIX.length) : opts.tool;
   const config = loadForRun(opts.config, opts.select);
   return withRuntime(config, async (rt) => {
+    await rt.load(); // the cache and the tool pins, as serve has them
     const routes = rt.hub.routing.toolRoutes;
     const likely = (c: Child): boolean => c.config.prefix === '' || name.startsWith(`${c.config.prefix}__`);
     await Promise.all(rt.hub.children.filter(likely).map((c) => c.start()));
     if (!routes.has(name)) await Promise.all(rt.hub.children.map((c) => c.start()));
     const route = routes.get(name);
+    const held = rt.hub.routing.heldRoutes.get(name);
+    if (held) return { name, server: held.child.name, tool: held.name, result: rt.hub.refusal(name)! };
     if (!route) throw notFound(name, rt.hub.children.filter(likely), [...routes.keys()]);
 
     try {
@@ -203,10 +220,3 @@ function distance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
-function unknownServer(name: string, config: Config): McpxError {
-  return new McpxError(`no server "${name}" in ${config.file}`, {
-    code: 'USAGE',
-    file: config.file,
-    suggestion: `the servers are: ${config.servers.map((s) => s.name).join(', ') || '(none)'}`,
-  });
-}

@@ -33,6 +33,8 @@ export class StatusTracker {
     private readonly children: readonly Child[],
     private readonly policies: Map<Child, ChildPolicies>,
     private readonly supervisor: Supervisor,
+    /** pinTools: the tools of a child withheld until `mcpx approve`. */
+    private readonly waiting: (child: Child) => { tool: string; change: string }[] = () => [],
   ) {
     for (const c of children) this.tallies.set(c.name, { calls: 0, hits: 0, staleHits: 0, misses: 0, latencies: [] });
     pipeline.on('call', (e) => this.onCall(e));
@@ -81,6 +83,7 @@ export class StatusTracker {
         prefix: c.config.prefix,
         // In full: mcpx's initialize answer may have shortened it (2,048 characters in all).
         instructions: instructionsOf(c),
+        waitingForApproval: this.waiting(c).map((w) => ({ tool: w.tool, change: w.change, approve: `mcpx approve ${c.name} ${w.tool}` })),
       };
     }
     const health: Health = bad === 0 ? 'healthy' : bad * 2 > counted ? 'critical' : 'degraded';

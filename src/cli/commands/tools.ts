@@ -28,6 +28,10 @@ export function registerTools(program: Command): Command {
       const result = await listTools({ config: flags.config, server: flags.server, select: await selectionOf(flags) });
       if (flags.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
       else process.stdout.write(await render(result, colours(process.stdout, flags)));
+      if (result.withheld.length) {
+        const held = result.withheld.map((w) => `${w.name} (${w.change})`).join(', ');
+        process.stderr.write(`mcpx: warning: withheld until approved (pinTools): ${held}; review with \`mcpx approve --list\`\n`);
+      }
       const down = result.servers.filter((s) => s.state === 'down' || s.state === 'misconfigured');
       for (const s of down) process.stderr.write(`mcpx: warning: ${s.name} is not listed: ${s.reason ?? s.state}\n`);
       if (down.length) {
