@@ -24,7 +24,7 @@ describe('openDatabase', () => {
     expect(cdb.db.pragma('busy_timeout', { simple: true })).toBe(5000);
     expect(cdb.db.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
     expect(userVersion(cdb.db)).toBe(SCHEMA_VERSION);
-    expect(tables(cdb.db)).toEqual(['audit', 'catalog', 'entries', 'meta', 'stats', 'status']);
+    expect(tables(cdb.db)).toEqual(['audit', 'catalog', 'entries', 'meta', 'stats', 'status', 'tool_pins']);
     cdb.close();
   });
 
