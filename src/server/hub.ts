@@ -73,7 +73,8 @@ export class Hub {
   refusal(name: string): CallToolResult | undefined {
     if (!this.routing.heldRoutes.has(name)) return undefined;
     this.recheckPins();
-    const held = this.routing.heldRoutes.get(name);
+    // A served tool of the same name (another server, no prefix) is not refused.
+    const held = this.routing.toolRoutes.has(name) ? undefined : this.routing.heldRoutes.get(name);
     return held && withheldResult(name, held);
   }
 

@@ -152,9 +152,10 @@ export async function callTool(opts: { config?: string; select?: Selection; tool
     const likely = (c: Child): boolean => c.config.prefix === '' || name.startsWith(`${c.config.prefix}__`);
     await Promise.all(rt.hub.children.filter(likely).map((c) => c.start()));
     if (!routes.has(name)) await Promise.all(rt.hub.children.map((c) => c.start()));
-    const route = routes.get(name);
+    const refused = rt.hub.refusal(name);
     const held = rt.hub.routing.heldRoutes.get(name);
-    if (held) return { name, server: held.child.name, tool: held.name, result: rt.hub.refusal(name)! };
+    if (refused && held) return { name, server: held.child.name, tool: held.name, result: refused };
+    const route = routes.get(name);
     if (!route) throw notFound(name, rt.hub.children.filter(likely), [...routes.keys()]);
 
     try {
