@@ -188,6 +188,7 @@ export class Child extends EventEmitter<ChildEvents> {
       env: { ...this.deps.env, ...c.env },
       cwd: c.cwd,
       logDir: join(this.deps.stateDir, 'logs'),
+      maxMessageBytes: c.maxMessageBytes,
     });
   }
 

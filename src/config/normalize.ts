@@ -1,5 +1,6 @@
 import { isAbsolute, resolve, dirname } from 'node:path';
 import { McpxError } from '../errors.js';
+import { parseBytes } from '../util/bytes.js';
 import { parseDuration } from '../util/duration.js';
 import { canonicalJson, sha256 } from '../util/canonical.js';
 import { expandVars } from './env.js';
@@ -15,7 +16,7 @@ type Raw = Record<string, unknown>;
 const CLAUDE_KEYS = ['type', 'command', 'args', 'env', 'cwd', 'url', 'headers', 'headersHelper', 'oauth', 'timeout'];
 const MCPX_KEYS = [
   'prefix', 'disabled', 'start', 'tools', 'timeoutMs', 'maxTotalTimeoutMs', 'startupTimeoutMs', 'retries',
-  'maxConcurrent', 'maxQueue', 'maxRestarts', 'breaker', 'cache', 'errorPatterns', 'fallback', 'rateLimit',
+  'maxConcurrent', 'maxQueue', 'maxRestarts', 'maxMessageBytes', 'breaker', 'cache', 'errorPatterns', 'fallback', 'rateLimit',
   'tags', 'instructions', 'pinTools',
 ];
 const TOP_KEYS = ['mcpServers', 'defaults', 'cache', 'audit', '$schema'];
@@ -32,6 +33,7 @@ const BUILTIN_DEFAULTS: Raw = {
   maxConcurrent: 16,
   maxQueue: 64,
   maxRestarts: 5,
+  maxMessageBytes: 32 * 1024 * 1024,
   breaker: { failureThreshold: 5, recoveryTimeoutMs: 30_000, successThreshold: 2 },
   cache: { enabled: true, ttl: 3_600_000, staleTtl: 86_400_000, tools: {}, invalidateOnWrite: true },
   errorPatterns: [],
@@ -202,6 +204,7 @@ function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string
     maxConcurrent: int(e.maxConcurrent, where, 'maxConcurrent', 1),
     maxQueue: int(e.maxQueue, where, 'maxQueue', 0),
     maxRestarts: int(e.maxRestarts, where, 'maxRestarts', 0),
+    maxMessageBytes: messageSize(e.maxMessageBytes, where, 'maxMessageBytes'),
     breaker: {
       failureThreshold: int(breaker.failureThreshold, where, 'breaker.failureThreshold', 1),
       recoveryTimeoutMs: dur(breaker.recoveryTimeoutMs, where, 'breaker.recoveryTimeoutMs'),
@@ -270,6 +273,14 @@ function dur(v: unknown, w: Where, field: string): number {
   const ms = parseDuration(v);
   if (ms === undefined) throw w.invalid(`must be a duration (milliseconds, or "500ms", "30s", "15m", "2h", "1d"), got ${JSON.stringify(v)}`, field);
   return ms;
+}
+/** A message size: at least room for initialize's answer, and under V8's longest string (~512 MB). */
+function messageSize(v: unknown, w: Where, field: string): number {
+  const n = parseBytes(v);
+  if (n === undefined || n < 1024 || n > 256 * 1024 * 1024) {
+    throw w.invalid(`must be a size from 1 KB to 256 MB (bytes, or a string such as "512KB", "32MB"), got ${JSON.stringify(v)}`, field);
+  }
+  return n;
 }
 function strList(v: unknown, w: Where, field: string): string[] {
   if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw w.invalid(`must be a list of strings, got ${JSON.stringify(v)}`, field);

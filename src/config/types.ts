@@ -69,6 +69,8 @@ export interface ServerConfig {
   maxConcurrent: number;
   maxQueue: number;
   maxRestarts: number;
+  /** A stdout line from a stdio child longer than this is dropped while it is read. */
+  maxMessageBytes: number;
   breaker: BreakerSettings;
   cache: ServerCacheSettings;
   errorPatterns: RegExp[];

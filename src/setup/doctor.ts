@@ -13,6 +13,7 @@ import { CLAUDE_PREFIX } from '../server/names.js';
 import { describeWaiting } from '../server/pins.js';
 import { Routing } from '../server/routing.js';
 import { NO_UPSTREAM } from '../server/runtime.js';
+import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
 import { isRunning } from '../util/proc.js';
 import { redactor, usedVariableValues } from './secrets.js';
@@ -597,8 +598,5 @@ function plural(n: number, word: string): string {
 }
 
 export function kb(n: number | undefined): string {
-  if (n === undefined) return '?';
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return n === undefined ? '?' : formatBytes(n);
 }

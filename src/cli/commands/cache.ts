@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CacheLimits, ClearResult, PruneResult, StatsResult } from '../../cache/admin.js';
+import { formatBytes } from '../../util/bytes.js';
 
 /** `mcpx cache clear|stats|prune`: compute a plain object, then print it (--json) or render text. */
 interface CacheFlags {
@@ -77,20 +78,20 @@ function renderClear(r: ClearResult): string {
 }
 
 function renderPrune(r: PruneResult): string {
-  const space = r.vacuumed ? `${size(r.fileBytesBefore)} → ${size(r.fileBytesAfter)}` : 'not compacted (busy; try again later)';
+  const space = r.vacuumed ? `${formatBytes(r.fileBytesBefore)} → ${formatBytes(r.fileBytesAfter)}` : 'not compacted (busy; try again later)';
   return `removed ${r.removed} ${r.removed === 1 ? 'entry' : 'entries'}; ${r.file}: ${space}\n`;
 }
 
 function renderStats(r: StatsResult): string {
   if (!r.exists) return `no cache yet at ${r.file}\n`;
-  const head = `${r.file}: ${r.entries} entries, ${size(r.bytes)} of results, ${size(r.fileBytes)} on disk` +
+  const head = `${r.file}: ${r.entries} entries, ${formatBytes(r.bytes)} of results, ${formatBytes(r.fileBytes)} on disk` +
     (r.oldest ? `; oldest ${r.oldest}, newest ${r.newest}` : '') + '\n';
   if (!r.servers.length) return head;
   const rows = [
     ['server', 'entries', 'bytes', 'hits', 'stale', 'misses', 'hit rate', 'newest'],
     ...r.servers.map((s) => {
       const lookups = s.hits + s.staleHits + s.misses;
-      return [s.server, String(s.entries), size(s.bytes), String(s.hits), String(s.staleHits), String(s.misses),
+      return [s.server, String(s.entries), formatBytes(s.bytes), String(s.hits), String(s.staleHits), String(s.misses),
         lookups ? `${Math.round((100 * (s.hits + s.staleHits)) / lookups)}%` : '-', s.newest ?? '-'];
     }),
   ];
@@ -98,8 +99,3 @@ function renderStats(r: StatsResult): string {
   return head + rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-function size(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
-}
