@@ -25,21 +25,22 @@ const sessions = mcpxSessions(afterEach);
 
 const serversOf = (stdout: string): string[] => [...new Set((JSON.parse(stdout) as { tools: { server: string }[] }).tools.map((t) => t.server))].sort();
 
-describe('--tags and --only', () => {
+// Each test runs several real mcpx processes (those of one test side by side where they can be): a loaded
+// machine needs more than the default 30 s.
+describe('--tags and --only', { timeout: 90_000 }, () => {
   it('tools: --tags keeps the servers with one of the tags, --only exactly the named ones', async () => {
-    const tagged = await sb.mcpx(['tools', '--tags', 'docs', '--json']);
+    const [tagged, two, only, both] = await Promise.all([
+      sb.mcpx(['tools', '--tags', 'docs', '--json']),
+      sb.mcpx(['tools', '--tags', 'work,docs', '--json']),
+      sb.mcpx(['tools', '--only', 'gamma, delta', '--json']),
+      sb.mcpx(['tools', '--only', 'alpha,gamma', '--tags', 'work', '--json']),
+    ]);
     expect(tagged.exitCode, tagged.stderr).toBe(0);
     expect(serversOf(tagged.stdout)).toEqual(['alpha', 'beta']);
-
-    const two = await sb.mcpx(['tools', '--tags', 'work,docs', '--json']);
     expect(serversOf(two.stdout)).toEqual(['alpha', 'beta', 'gamma']);
-
-    const only = await sb.mcpx(['tools', '--only', 'gamma, delta', '--json']);
     expect(only.exitCode, only.stderr).toBe(0);
     expect(serversOf(only.stdout)).toEqual(['delta', 'gamma']);
-
-    const both = await sb.mcpx(['tools', '--only', 'alpha,gamma', '--tags', 'work', '--json']);
-    expect(serversOf(both.stdout)).toEqual(['gamma']);
+    expect(serversOf(both.stdout)).toEqual(['gamma']); // both flags: the named servers that carry a tag
   });
 
   it('an unknown name or tag is a usage error (exit 2) naming it, before anything starts', async () => {
