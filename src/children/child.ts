@@ -30,6 +30,8 @@ export interface Catalog {
   prompts: Prompt[];
   resources: Resource[];
   resourceTemplates: ResourceTemplate[];
+  /** What its initialize said it is for: stored with the lists, so that mcpx's own initialize need not wait for it. */
+  instructions?: string;
 }
 
 export type ChildState =
@@ -263,7 +265,7 @@ export class Child extends EventEmitter<ChildEvents> {
       caps.resources ? this.listAll<Resource>('resources/list', 'resources') : [],
       caps.resources ? this.listAll<ResourceTemplate>('resources/templates/list', 'resourceTemplates') : [],
     ]);
-    return { tools, prompts, resources, resourceTemplates };
+    return { tools, prompts, resources, resourceTemplates, instructions: this.instructions };
   }
 
   /** Follows nextCursor to the end; items are kept exactly as the child sent them. */

@@ -4,11 +4,12 @@ import { McpxError, errorMessage } from '../errors.js';
 import { loadVariables } from './env.js';
 import { normalizeConfig } from './normalize.js';
 import { registerSecrets } from './secrets.js';
+import { selectServers } from './select.js';
 import { userConfigFile } from './paths.js';
 import { trustState, waitingForTrust } from './trust.js';
-import type { Config } from './types.js';
+import type { Config, Selection } from './types.js';
 
-export type { Config, ServerConfig, WaitingForTrust } from './types.js';
+export type { Config, Selection, ServerConfig, WaitingForTrust } from './types.js';
 
 interface ConfigChoice {
   file: string;
@@ -34,22 +35,27 @@ export interface LoadedConfig {
   warnings: string[];
 }
 
+export interface LoadOptions {
+  /** `--tags` / `--only`: keep only these servers (an unknown name or tag is a usage error). */
+  select?: Selection;
+}
+
 /**
  * The config to use. A project config (./mcpx.json) is used only once trusted (see trust.ts); until
  * then nothing in it or in its folder's .env is used: mcpx goes on with the user config if there is
  * one, else with no servers, and `config.waitingForTrust` plus the first warning name the file and the
  * command that trusts it.
  */
-export function loadConfig(flag?: string): LoadedConfig {
+export function loadConfig(flag?: string, opts: LoadOptions = {}): LoadedConfig {
   const choice = findConfig(flag);
-  if (choice.foundBy !== 'cwd') return loadChosen(choice);
+  if (choice.foundBy !== 'cwd') return loadChosen(choice, opts);
   const bytes = readConfig(choice.file);
   const state = trustState(choice.file, bytes);
-  if (state === 'trusted') return loadChosen(choice, bytes);
+  if (state === 'trusted') return loadChosen(choice, opts, bytes);
 
   const user = existsSync(userConfigFile()) ? userConfigFile() : undefined;
   const waiting = waitingForTrust(choice.file, state, user);
-  const fallback = user ? loadChosen({ file: user, foundBy: 'user' }, undefined, false) : { config: emptyConfig(choice.file), warnings: [] };
+  const fallback = user ? loadChosen({ file: user, foundBy: 'user' }, opts, undefined, false) : { config: emptyConfig(choice.file), warnings: [] };
   fallback.config.waitingForTrust = waiting;
   fallback.warnings.unshift(waiting.message);
   return fallback;
@@ -57,10 +63,10 @@ export function loadConfig(flag?: string): LoadedConfig {
 
 /** The same file again (a rotated credential): a project config must still be the bytes the user trusted. */
 export function reloadConfig(config: Config): LoadedConfig {
-  return loadChosen({ file: config.file, foundBy: config.foundBy }, undefined, !config.waitingForTrust);
+  return loadChosen({ file: config.file, foundBy: config.foundBy }, { select: config.selection }, undefined, !config.waitingForTrust);
 }
 
-function loadChosen(choice: ConfigChoice, bytes = readConfig(choice.file), cwdEnv = true): LoadedConfig {
+function loadChosen(choice: ConfigChoice, opts: LoadOptions, bytes = readConfig(choice.file), cwdEnv = true): LoadedConfig {
   const { file, foundBy } = choice;
   // Checked on the bytes that are parsed below, so a file swapped after the check cannot slip in.
   if (foundBy === 'cwd' && trustState(file, bytes) !== 'trusted') {
@@ -79,7 +85,8 @@ function loadChosen(choice: ConfigChoice, bytes = readConfig(choice.file), cwdEn
     });
   }
   const vars = loadVariables(file, process.env, { cwdEnv });
-  const loaded = normalizeConfig({ raw, file, foundBy, vars: vars.values, envFiles: vars.files });
+  const normalized = normalizeConfig({ raw, file, foundBy, vars: vars.values, envFiles: vars.files });
+  const loaded = { ...normalized, config: selectServers(normalized.config, opts.select) };
   // The one place secrets are registered: every command and serve load their config here.
   registerSecrets(loaded.config, vars.values);
   return loaded;

@@ -18,12 +18,14 @@ const CLAUDE_KEYS = ['type', 'command', 'args', 'env', 'cwd', 'url', 'headers', 
 const MCPX_KEYS = [
   'prefix', 'disabled', 'start', 'tools', 'timeoutMs', 'maxTotalTimeoutMs', 'startupTimeoutMs', 'retries',
   'maxConcurrent', 'maxQueue', 'maxRestarts', 'maxMessageBytes', 'breaker', 'cache', 'errorPatterns', 'fallback', 'rateLimit',
+  'tags', 'instructions', 'pinTools',
 ];
 const TOP_KEYS = ['mcpServers', 'defaults', 'cache', 'audit', '$schema'];
 
 const BUILTIN_DEFAULTS: Raw = {
   prefix: undefined,
   disabled: false,
+  pinTools: false,
   start: 'eager',
   timeoutMs: 30_000,
   maxTotalTimeoutMs: 600_000,
@@ -58,6 +60,8 @@ export function normalizeConfig(input: NormalizeInput): { config: Config; warnin
 
   const defaults = raw.defaults === undefined ? {} : raw.defaults;
   if (!isObject(defaults)) throw where.invalid('"defaults" must be an object', 'defaults');
+  // Checked here too, so that a wrong value is named where it is written rather than on every server.
+  if (defaults.pinTools !== undefined) bool(defaults.pinTools, where, 'defaults.pinTools');
   const base = merge(BUILTIN_DEFAULTS, defaults);
 
   const baseDir = dirname(file);
@@ -138,6 +142,10 @@ function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string
 
   const prefix = e.prefix === undefined ? name : str(e.prefix, where, 'prefix');
   if (!/^[A-Za-z0-9_-]*$/.test(prefix)) throw where.invalid('"prefix" may only use letters, digits, "_" and "-"', 'prefix');
+  const tags = strList(e.tags ?? [], where, 'tags');
+  tags.forEach((t, i) => {
+    if (!/^[A-Za-z0-9_.-]+$/.test(t)) throw where.invalid(`tag "${t}" may only use letters, digits, "_", "-" and "."`, `tags[${i}]`);
+  });
   const start = e.start ?? 'eager';
   if (start !== 'eager' && start !== 'lazy') throw where.invalid('"start" must be "eager" or "lazy"', 'start');
 
@@ -186,6 +194,9 @@ function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string
     headersHelper: e.headersHelper === undefined ? undefined : str(e.headersHelper, where, 'headersHelper'),
     prefix,
     disabled: bool(e.disabled, where, 'disabled'),
+    tags,
+    instructions: e.instructions === undefined ? undefined : str(e.instructions, where, 'instructions'),
+    pinTools: bool(e.pinTools, where, 'pinTools'),
     start,
     tools: {
       include: strList(tools.include ?? [], where, 'tools.include'),

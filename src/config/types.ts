@@ -65,6 +65,12 @@ export interface ServerConfig {
 
   prefix: string;
   disabled: boolean;
+  /** Labels for `--tags`: one config can back different `.mcp.json` entries. */
+  tags: string[];
+  /** Replaces the child's own instructions in mcpx's merged instructions (or adds some where it has none). */
+  instructions?: string;
+  /** Withhold a tool whose description or input schema changed (or that is new) until `mcpx approve`. */
+  pinTools: boolean;
   start: StartMode;
   tools: { include: string[]; exclude: string[]; settings: Record<string, ToolSettings> };
   timeoutMs: number;
@@ -108,6 +114,12 @@ export interface AuditConfig {
   retentionDays: number;
 }
 
+/** `--tags` / `--only`: which servers of the file this process uses (applied once, by loadConfig). */
+export interface Selection {
+  tags?: string[];
+  only?: string[];
+}
+
 export interface Config {
   /** Absolute path of the file read, and how it was found. */
   file: string;
@@ -118,6 +130,8 @@ export interface Config {
   stateDir: string;
   /** Variables seen (process env over .env files): names only are ever shown. */
   envFiles: string[];
+  /** The subset asked for, kept so that a re-read of the file selects the same servers. */
+  selection?: Selection;
   /** A project config (./mcpx.json) found but not used: not trusted yet, or changed since. */
   waitingForTrust?: WaitingForTrust;
 }

@@ -1,7 +1,9 @@
-import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { WaitingTool } from '../cache/pins.js';
 import { Child, type UpstreamBridge } from '../children/child.js';
 import type { Config } from '../config/types.js';
 import { log } from '../util/log.js';
+import { withheldResult, type ToolPins } from './pins.js';
 import { Routing } from './routing.js';
 
 /**
@@ -16,16 +18,19 @@ export class Hub {
   private lastLists = { tools: '', prompts: '', resources: '' };
   private pendingChange?: NodeJS.Timeout;
   onListsChanged?: (kinds: ListKind[]) => void;
+  /** pinTools: set by the runtime once the database is open; until then nothing is withheld. */
+  pins?: ToolPins;
+  /** Per child, its tools that wait for approval (withheld). */
+  private readonly held = new Map<Child, Map<string, WaitingTool>>();
 
   constructor(config: Config, bridge: UpstreamBridge, ownTools: Tool[] = [], env: Record<string, string> = process.env as Record<string, string>) {
     this.routing = new Routing(ownTools);
     this.children = config.servers.map((s) => new Child(s, { stateDir: config.stateDir, bridge, env }));
     for (const child of this.children) {
-      child.on('catalog', () => this.catalogChanged());
+      child.on('catalog', () => this.catalogChanged(child));
       if (child.config.problem) log.error(child.config.problem.message);
     }
-    this.routing.rebuild(this.children);
-    this.remember();
+    this.rebuild();
   }
 
   child(name: string): Child | undefined {
@@ -50,12 +55,57 @@ export class Hub {
 
   /** Rebuilds the merged lists now (after catalogs were set from the database). */
   rebuild(): void {
-    this.routing.rebuild(this.children);
+    this.children.forEach((c) => this.checkPins(c));
+    this.build();
     this.remember();
   }
 
-  private catalogChanged(): void {
-    this.routing.rebuild(this.children);
+  /** The tools of a child that wait for approval (for mcpx://status). */
+  waiting(child: Child): WaitingTool[] {
+    return [...(this.held.get(child)?.values() ?? [])];
+  }
+
+  /**
+   * A call of a withheld tool gets a clear refusal instead of reaching the child. Looks first whether
+   * `mcpx approve` ran elsewhere, so that a call right after an approval goes through. Other calls
+   * pay one map lookup.
+   */
+  refusal(name: string): CallToolResult | undefined {
+    if (!this.routing.heldRoutes.has(name)) return undefined;
+    this.recheckPins();
+    // A served tool of the same name (another server, no prefix) is not refused.
+    const held = this.routing.toolRoutes.has(name) ? undefined : this.routing.heldRoutes.get(name);
+    return held && withheldResult(name, held);
+  }
+
+  /** refusal(), for a name not known yet only once the children still starting have listed. */
+  async refusalAfterSettling(name: string, settled: () => Promise<void>): Promise<CallToolResult | undefined> {
+    if (!this.routing.toolRoutes.has(name) && !this.routing.heldRoutes.has(name)) await settled();
+    return this.refusal(name);
+  }
+
+  /** After an approval made by another process: checks every child again, and announces what changed. */
+  recheckPins(): void {
+    if (!this.pins?.approvedElsewhere()) return;
+    this.children.forEach((c) => this.checkPins(c));
+    this.changed();
+  }
+
+  private checkPins(child: Child): void {
+    if (this.pins && child.catalog) this.held.set(child, this.pins.check(child));
+  }
+
+  private build(): void {
+    this.routing.rebuild(this.children, (c) => this.held.get(c));
+  }
+
+  private catalogChanged(child: Child): void {
+    this.checkPins(child);
+    this.changed();
+  }
+
+  private changed(): void {
+    this.build();
     clearTimeout(this.pendingChange);
     // A burst of changes (several children starting, a child re-listing) becomes one notification.
     this.pendingChange = setTimeout(() => {

@@ -15,6 +15,14 @@ export interface ToolRoute {
   name: string; // the child's own name
   tool: Tool;
 }
+/** A tool waiting for `mcpx approve` (pinTools): not listed, and a call to it is refused. */
+export interface HeldRoute {
+  child: Child;
+  name: string;
+  change: 'changed' | 'new';
+}
+/** Per child, its tools that wait for approval, by the child's own name. */
+export type HeldTools = (child: Child) => ReadonlyMap<string, { change: 'changed' | 'new' }> | undefined;
 export interface PromptRoute {
   child: Child;
   name: string;
@@ -26,6 +34,7 @@ export class Routing {
   resources: Resource[] = [];
   resourceTemplates: ResourceTemplate[] = [];
   readonly toolRoutes = new Map<string, ToolRoute>();
+  readonly heldRoutes = new Map<string, HeldRoute>();
   readonly promptRoutes = new Map<string, PromptRoute>();
   private readonly resourceOwners = new Map<string, Child>();
   private templateOwners: { template: UriTemplate; raw: string; child: Child }[] = [];
@@ -34,12 +43,13 @@ export class Routing {
   /** Extra tools of mcpx's own (mcpx__status), listed after the children's. */
   constructor(private readonly ownTools: Tool[] = []) {}
 
-  rebuild(children: readonly Child[]): void {
+  rebuild(children: readonly Child[], held?: HeldTools): void {
     this.tools = [];
     this.prompts = [];
     this.resources = [];
     this.resourceTemplates = [];
     this.toolRoutes.clear();
+    this.heldRoutes.clear();
     this.promptRoutes.clear();
     this.resourceOwners.clear();
     this.templateOwners = [];
@@ -53,8 +63,14 @@ export class Routing {
       const include = filter.include.length ? picomatch(filter.include) : () => true;
       const exclude = filter.exclude.length ? picomatch(filter.exclude) : () => false;
 
+      const waiting = held?.(child);
       for (const tool of cat.tools) {
         if (!include(tool.name) || exclude(tool.name)) continue;
+        const w = waiting?.get(tool.name);
+        if (w) {
+          this.heldRoutes.set(this.mapped(prefix, tool.name, child.name), { child, name: tool.name, change: w.change });
+          continue;
+        }
         const name = this.uniqueName(this.mapped(prefix, tool.name, child.name), child.name, toolOwner, 'tool');
         this.toolRoutes.set(name, { child, name: tool.name, tool });
         this.tools.push(name === tool.name ? tool : { ...tool, name });

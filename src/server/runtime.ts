@@ -3,7 +3,7 @@ import type { Child, Catalog, UpstreamBridge } from '../children/child.js';
 import { loadExeca } from '../children/stdio.js';
 import { Supervisor } from '../children/supervisor.js';
 import type { Config } from '../config/types.js';
-import type { CacheDb, CatalogStore, ResultStore, StatsRecorder } from '../cache/index.js';
+import type { CacheDb, CatalogStore, PinStore, ResultStore, StatsRecorder } from '../cache/index.js';
 import { errorMessage } from '../errors.js';
 import { Pipeline, type Router } from '../pipeline/call.js';
 import { buildPolicies, type ChildPolicies } from '../pipeline/policies.js';
@@ -12,6 +12,7 @@ import { recordStats } from '../telemetry/stats.js';
 import { StatusTracker } from '../telemetry/status.js';
 import { log } from '../util/log.js';
 import { Hub } from './hub.js';
+import { ToolPins } from './pins.js';
 
 /**
  * Everything one process needs to serve calls: children (supervised), routing, the pipeline with a
@@ -28,6 +29,8 @@ export interface Runtime {
   status: StatusTracker;
   /** The cache database (opened now if not yet); undefined when it cannot be opened at all. */
   db(): CacheDb | undefined;
+  /** The database, the stored catalogs, tool pins and listeners; starts no child (`mcpx call` starts only those it needs). */
+  load(): Promise<void>;
   /** Lists known children from the stored catalog, then starts the eager children (once); resolves when each is up or down. */
   start(): Promise<void>;
   /** Starts if not yet; waits until no child without a known catalog is still starting. */
@@ -47,6 +50,7 @@ interface Storage {
   db: CacheDb;
   results: ResultStore;
   catalogs: CatalogStore;
+  pins: PinStore;
   stats: StatsRecorder;
   audit: AuditLog;
   stop: () => void;
@@ -89,15 +93,20 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
   });
 
   // Before any child starts: the database, the stored catalogs (so lists answer at once), the listeners.
-  const status = new StatusTracker(pipeline, hub.children, policies, supervisor, config.waitingForTrust);
+  const status = new StatusTracker(pipeline, hub.children, policies, supervisor, (c) => hub.waiting(c), config.waitingForTrust);
+  let pinWatch: NodeJS.Timeout | undefined;
+  let loaded: Promise<void> | undefined;
   let prepared: Promise<void> | undefined;
   let eager: Promise<void> = Promise.resolve();
-  const prepare = () =>
-    (prepared ??= (async () => {
+  const load = () =>
+    (loaded ??= (async () => {
       // Both off the initialize path; execa before the children start, so that they spawn at once.
       const [cache] = await Promise.all([import('../cache/index.js'), loadExeca()]);
       cacheModule ??= cache;
       const s = open();
+      hub.pins = new ToolPins(() => open()?.pins);
+      // An approval by `mcpx approve` (another process) reaches the client within a second.
+      if (config.servers.some((c) => c.pinTools)) (pinWatch = setInterval(() => hub.recheckPins(), 1000)).unref();
       if (s) {
         useStoredCatalogs(hub, s.catalogs);
         recordStats(pipeline, s.stats);
@@ -110,8 +119,11 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
           if (n.method === 'notifications/resources/updated' && typeof n.params?.uri === 'string') pipeline.resourceUpdated(child, n.params.uri);
         });
       }
-      eager = hub.startInitial(); // in the background: lists and calls do not wait for it
     })());
+  const prepare = () =>
+    (prepared ??= load().then(() => {
+      eager = hub.startInitial(); // in the background: lists and calls do not wait for it
+    }));
   const start = async () => {
     await prepare();
     await eager;
@@ -130,9 +142,11 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
     supervisor,
     status,
     db: () => open()?.db,
+    load,
     start,
     settled,
     stop: async () => {
+      clearInterval(pinWatch);
       supervisor.stop();
       await hub.stop();
       if (storage) storage.stop();
@@ -142,7 +156,7 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
 
 function openStorage(config: Config): Storage {
   // Loaded here rather than at the top: better-sqlite3 is not needed to answer initialize.
-  const { openDatabase, SqliteResultStore, CatalogStore, StatsRecorder, startMaintenance } = cacheModule!;
+  const { openDatabase, SqliteResultStore, CatalogStore, PinStore, StatsRecorder, startMaintenance } = cacheModule!;
   const db = openDatabase(config.cache.dir);
   const results = new SqliteResultStore(db, { maxEntryBytes: config.cache.maxEntryBytes, maxMb: config.cache.maxMb });
   const stats = new StatsRecorder(db);
@@ -152,6 +166,7 @@ function openStorage(config: Config): Storage {
     db,
     results,
     catalogs: new CatalogStore(db),
+    pins: new PinStore(db),
     stats,
     audit,
     stop: () => {

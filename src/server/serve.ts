@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { loadConfig } from '../config/index.js';
+import { loadConfig, type Selection } from '../config/index.js';
 import { errorMessage } from '../errors.js';
 import { log } from '../util/log.js';
+import { initialInstructions } from './instructions.js';
 import type { Runtime } from './runtime.js';
 import { bridgeTo, createUpstreamServer, installHandlers, STATUS_TOOL, type Backend } from './upstream.js';
 
@@ -13,19 +14,23 @@ import { bridgeTo, createUpstreamServer, installHandlers, STATUS_TOOL, type Back
  */
 export interface ServeOptions {
   configFlag?: string;
+  /** `--tags` / `--only`: serve only these servers of the config. */
+  select?: Selection;
   stdin?: NodeJS.ReadableStream;
   stdout?: NodeJS.WritableStream;
 }
 
 export async function serve(opts: ServeOptions = {}): Promise<void> {
-  const { config, warnings } = loadConfig(opts.configFlag); // a config error exits 2 before anything starts
+  const { config, warnings } = loadConfig(opts.configFlag, { select: opts.select }); // a config error exits 2 before anything starts
   log.toFile(join(config.stateDir, 'mcpx.log'));
   for (const w of warnings) log.warn(w);
   const waiting = config.waitingForTrust;
   if (waiting?.file === config.file) log.info('serve: no servers until the project config is trusted; restart mcpx after `mcpx trust` (Claude Code: /mcp, reconnect)');
   else log.info(`serve: ${config.servers.length} server(s) from ${config.file}`);
 
-  const server = createUpstreamServer();
+  // Claude Code reads instructions only from the initialize answer: read the stored ones first (one
+  // read-only query, a few ms; no child is waited for).
+  const server = createUpstreamServer(await initialInstructions(config));
   // The children, cache and pipeline load after the transport is connected: initialize never waits for them.
   let runtime: Runtime | undefined;
   const stops: (() => void)[] = [];

@@ -38,8 +38,10 @@ type Extra = {
   sendNotification: (n: ServerNotification) => Promise<void>;
 };
 
-export function createUpstreamServer(): Server {
+/** `instructions`: what each child is for (see instructions.ts), answered with initialize. */
+export function createUpstreamServer(instructions?: string): Server {
   return new Server(SERVER_INFO, {
+    instructions,
     capabilities: {
       tools: { listChanged: true },
       prompts: { listChanged: true },
@@ -90,7 +92,11 @@ export function installHandlers(server: Server, backend: Promise<Backend>): void
     await b.settled();
     return b.hub.routing;
   };
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: (await lists()).tools }));
+  server.setRequestHandler(ListToolsRequestSchema, async () => {
+    const routing = await lists();
+    (await backend).hub.recheckPins(); // an approval made by `mcpx approve` since the last look
+    return { tools: routing.tools };
+  });
   server.setRequestHandler(ListPromptsRequestSchema, async () => ({ prompts: (await lists()).prompts }));
   server.setRequestHandler(ListResourcesRequestSchema, async () => ({
     resources: [...(await lists()).resources, { uri: STATUS_URI, name: 'mcpx status', mimeType: 'application/json' }],
@@ -106,6 +112,8 @@ export function installHandlers(server: Server, backend: Promise<Backend>): void
       const status = b.status();
       return { content: [{ type: 'text', text: JSON.stringify(status, null, 2) }], structuredContent: status };
     }
+    const refused = await b.hub.refusalAfterSettling(req.params.name, b.settled);
+    if (refused) return refused;
     return withCall(extra, (opts) => b.pipeline.run({ kind: 'tool', params: req.params }, opts));
   });
   server.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {

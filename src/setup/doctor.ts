@@ -3,11 +3,14 @@ import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:pa
 import Database from 'better-sqlite3';
 import { DB_FILE } from '../cache/db.js';
 import { SCHEMA_VERSION } from '../cache/migrations.js';
+import { compareWithPins, readPins, type PinRow } from '../cache/pins.js';
 import { Child } from '../children/child.js';
 import { loadConfig } from '../config/index.js';
-import type { Config, ServerConfig, Transport, WaitingForTrust } from '../config/types.js';
+import { unknownServer } from '../config/select.js';
+import type { Config, Selection, ServerConfig, Transport, WaitingForTrust } from '../config/types.js';
 import { McpxError, errorMessage, isMcpxError } from '../errors.js';
 import { CLAUDE_PREFIX } from '../server/names.js';
+import { describeWaiting } from '../server/pins.js';
 import { Routing } from '../server/routing.js';
 import { NO_UPSTREAM } from '../server/runtime.js';
 import { formatBytes } from '../util/bytes.js';
@@ -102,6 +105,8 @@ export interface DoctorReport {
 export interface DoctorOptions {
   config?: string;
   server?: string;
+  /** `--tags` / `--only`: check only these servers. */
+  select?: Selection;
   /** Bound on each server's check, ms. */
   timeoutMs?: number;
   /** Progress for spinners: a server's check started / ended. */
@@ -126,7 +131,7 @@ export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
   // 1. config
   let config: Config;
   try {
-    const loaded = loadConfig(opts.config);
+    const loaded = loadConfig(opts.config, { select: opts.select });
     config = loaded.config;
     const waiting = config.waitingForTrust;
     report.config = {
@@ -157,13 +162,7 @@ export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
   let servers = config.servers;
   if (opts.server !== undefined) {
     servers = servers.filter((s) => s.name === opts.server);
-    if (!servers.length) {
-      throw new McpxError(`no server "${opts.server}" in ${config.file}`, {
-        code: 'USAGE',
-        file: config.file,
-        suggestion: `the servers are: ${config.servers.map((s) => s.name).join(', ') || '(none)'}`,
-      });
-    }
+    if (!servers.length) throw unknownServer(config, opts.server);
   }
 
   // 2. variables: names and states only
@@ -189,10 +188,11 @@ export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
     }),
   );
   checkNames(checked);
+  const dbFile = join(config.cache.dir, DB_FILE);
+  checkPins(checked, dbFile);
   report.servers = checked.map((c) => ({ ...c.report, status: statusOf(c.report) }));
 
   // 4. cache database, 5. running instances
-  const dbFile = join(config.cache.dir, DB_FILE);
   const { cache, instances } = checkDatabase(dbFile);
   report.cache = cache;
   report.instances = instances;
@@ -375,6 +375,34 @@ function checkNames(checked: Checked[]): void {
     if (chars.length) {
       report.checks.push({ verdict: 'info', message: `${plural(chars.length, 'tool name')} with characters Claude Code does not accept, exposed as ${chars.slice(0, 3).map((r) => r.claudeName).join(', ')}` });
     }
+  }
+}
+
+/**
+ * Tool definitions that differ from the approved ones (pinTools), compared with what each server
+ * listed just now. Doctor only reads: serve and `mcpx tools`/`call` record, `mcpx approve` accepts.
+ */
+function checkPins(checked: Checked[], file: string): void {
+  const running = checked.filter((c) => c.child);
+  if (!running.length || !existsSync(file)) return;
+  let pins: Map<string, Map<string, PinRow>>;
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true, timeout: 2000 });
+    pins = readPins(db, running.map((c) => c.report.name));
+  } catch {
+    return; // an older schema without tool_pins: nothing is pinned yet (the database check reports the rest)
+  } finally {
+    db?.close();
+  }
+  for (const { report, child } of running) {
+    const approved = pins.get(report.name)!;
+    if (!approved.size) continue; // not seen by serve yet: nothing pinned
+    const waiting = compareWithPins(report.name, approved, child!.catalog!.tools);
+    if (!waiting.length) continue;
+    const review = `\`mcpx approve --list\` shows the difference; \`mcpx approve ${report.name}\` accepts it`;
+    if (child!.config.pinTools) report.checks.push({ verdict: 'warn', message: `withheld until approved (pinTools): ${describeWaiting(waiting)}`, hint: review });
+    else report.checks.push({ verdict: 'info', message: `tool definitions differ from the approved ones (pinTools off: served as is): ${describeWaiting(waiting)}`, hint: review });
   }
 }
 

@@ -27,7 +27,7 @@ describe('openDatabase', () => {
     expect(cdb.db.pragma('auto_vacuum', { simple: true })).toBe(2); // INCREMENTAL
     expect(cdb.db.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
     expect(userVersion(cdb.db)).toBe(SCHEMA_VERSION);
-    expect(tables(cdb.db)).toEqual(['audit', 'catalog', 'entries', 'meta', 'stats', 'status']);
+    expect(tables(cdb.db)).toEqual(['audit', 'catalog', 'entries', 'meta', 'stats', 'status', 'tool_pins']);
     cdb.close();
   });
 
