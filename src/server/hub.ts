@@ -1,4 +1,4 @@
-import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { Child, type UpstreamBridge } from '../children/child.js';
 import type { Config } from '../config/types.js';
 import { log } from '../util/log.js';
@@ -30,6 +30,22 @@ export class Hub {
 
   child(name: string): Child | undefined {
     return this.children.find((c) => c.name === name);
+  }
+
+  /**
+   * The child that serves a URI (reads, subscriptions, completions). Undefined when none could, or
+   * when only a guess (scheme, sole owner) names one while a child without a known catalog is still
+   * starting: the caller asks again once it has settled. Several candidates → -32602 naming them.
+   */
+  resourceChild(uri: string): Child | undefined {
+    const route = this.routing.resolveResource(uri);
+    if (!route) return undefined;
+    const guess = route.by === 'scheme' || route.by === 'only-owner';
+    if (guess && this.children.some((c) => c.state.kind === 'starting' && !c.catalog)) return undefined;
+    if ('child' in route) return route.child;
+    const names = route.candidates.map((c) => c.name).join(', ');
+    const why = { template: 'has a template matching it', scheme: 'uses its scheme', 'only-owner': 'offers resources' }[route.by];
+    throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${uri}: no server lists it, and more than one ${why}: ${names}`);
   }
 
   /**

@@ -77,7 +77,7 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
   const router: Router = {
     tool: (name) => hub.routing.toolRoutes.get(name),
     prompt: (name) => hub.routing.promptRoutes.get(name),
-    resource: (uri) => hub.routing.resourceOwner(uri),
+    resource: (uri) => hub.resourceChild(uri),
     settled: () => settled(),
   };
   const pipeline = new Pipeline({
