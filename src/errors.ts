@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'QUEUE_FULL'
   | 'UNKNOWN_NAME'
   | 'CACHE'
+  | 'FORCED_STOP'
   | 'INTERNAL';
 
 export interface McpxErrorOptions {

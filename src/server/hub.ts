@@ -94,8 +94,22 @@ export class Hub {
     return changed;
   }
 
-  async stop(): Promise<void> {
+  /** Stops every child; resolves with the names of those that had to be killed (SIGKILL). */
+  async stop(): Promise<string[]> {
     clearTimeout(this.pendingChange);
-    await Promise.all(this.children.map((c) => c.stop()));
+    const killed = await Promise.all(this.children.map((c) => c.stop()));
+    return this.children.filter((_, i) => killed[i]).map((c) => c.name);
+  }
+
+  /** A forced stop: SIGKILL to every running child's process group at once, no waiting. */
+  kill(): void {
+    for (const c of this.children) {
+      if (c.pid === undefined) continue;
+      try {
+        process.kill(-c.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
   }
 }

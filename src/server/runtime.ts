@@ -32,7 +32,8 @@ export interface Runtime {
   start(): Promise<void>;
   /** Starts if not yet; waits until no child without a known catalog is still starting. */
   settled(): Promise<void>;
-  stop(): Promise<void>;
+  /** Stops the children and closes the cache; resolves with the names of children that had to be killed. */
+  stop(): Promise<string[]>;
 }
 
 /** A bridge for processes with no upstream client: children are told no client capabilities. */
@@ -134,8 +135,9 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
     settled,
     stop: async () => {
       supervisor.stop();
-      await hub.stop();
+      const killed = await hub.stop();
       if (storage) storage.stop();
+      return killed;
     },
   };
 }
