@@ -162,6 +162,21 @@ export function waitFor<T>(fn: () => T | undefined | false | Promise<T | undefin
   );
 }
 
+/**
+ * Makes a fixture child add a tool (`<prefix>__add_tool`, which sends one tools/list_changed) and
+ * waits until mcpx has passed the notification on and lists the tool. mcpx's debounce timers fire in
+ * order, so an extra (wrong) notification from earlier arrives ahead of this one: a count checked
+ * afterwards is final, with no sleep.
+ */
+export async function addToolAndWait(m: Mcpx, prefix: string, notified: () => number): Promise<void> {
+  const names = async () => (await m.client.listTools()).tools.map((t) => t.name);
+  const [before, listed] = [notified(), await names()];
+  await m.client.callTool({ name: `${prefix}__add_tool`, arguments: {} });
+  await waitFor(() => notified() > before, 5000, `list_changed after ${prefix}__add_tool`);
+  const added = (await names()).filter((n) => !listed.includes(n));
+  if (added.length !== 1 || !added[0]!.startsWith(`${prefix}__added_`)) throw new Error(`expected one new ${prefix}__added_* tool, got ${added.join(', ') || 'none'}`);
+}
+
 export function text(result: unknown): string {
   const content = (result as { content?: { type: string; text?: string }[] }).content ?? [];
   return content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { execa } from 'execa';
-import { MCPX, fixture, marker, mcpxSessions, processesWith, tempDir, text, waitFor, type Mcpx } from '../helpers/mcpx.js';
+import { MCPX, addToolAndWait, fixture, marker, mcpxSessions, processesWith, tempDir, text, waitFor, type Mcpx } from '../helpers/mcpx.js';
 
 const { start, stop } = mcpxSessions(afterEach);
 const meta = (r: unknown) => ((r as { _meta?: Record<string, unknown> })._meta ?? {})['mcpx/cache'] as Record<string, unknown> | undefined;
@@ -35,8 +35,8 @@ describe('circuit breaker', () => {
     expect((await status(m)).health).toBe('critical');
 
     rmSync(failFile); // the API comes back
-    await new Promise((r) => setTimeout(r, 1100));
-    expect(text(await m.client.callTool({ name: 'conf__echo', arguments: { text: 'probe' } }))).toBe('conf: probe');
+    // Refused at once while open (never reaching the child); after recoveryTimeoutMs the next call is the probe.
+    await waitFor(async () => text(await m.client.callTool({ name: 'conf__echo', arguments: { text: 'probe' } })) === 'conf: probe', 5000, 'the half-open probe');
     expect((await status(m)).servers.conf.breaker.state).toBe('half-open');
     expect(text(await m.client.callTool({ name: 'conf__echo', arguments: { text: 'again' } }))).toBe('conf: again');
     expect((await status(m)).servers.conf.breaker.state).toBe('closed');
@@ -52,8 +52,11 @@ describe('fallbacks', () => {
     const m = await start({ mcpServers: { docs: fixture('docs', { FAIL_FILE: failFile }, { cache: { ttl: '200ms', staleTtl: '1h' } }) } }, { dir });
     const fresh = await m.client.callTool({ name: 'docs__search', arguments: { query: 'useEffect' } });
     writeFileSync(failFile, '');
-    await new Promise((r) => setTimeout(r, 300));
-    const stale = await m.client.callTool({ name: 'docs__search', arguments: { query: 'useEffect' } });
+    // Hits until the ttl (200 ms) is over; then the child fails and the stale copy answers.
+    const stale = await waitFor(async () => {
+      const r = await m.client.callTool({ name: 'docs__search', arguments: { query: 'useEffect' } });
+      return meta(r)?.status !== 'hit' && r;
+    }, 5000, 'the entry to go stale');
     expect(stale.isError).toBeFalsy();
     expect(meta(stale)).toMatchObject({ status: 'stale', reason: 'error', server: 'docs' });
     expect((stale.content as { text: string }[])[0]!.text).toMatch(/^\[mcpx\] Cached copy from \d+ ms ago: docs is unavailable/);
@@ -138,8 +141,8 @@ describe('instant catalog and lazy start', () => {
     expect(before).not.toContain('a__extra'); // from the stored catalog
     await waitFor(() => changed > 0, 5000, 'list_changed');
     expect((await m.client.listTools()).tools.map((t) => t.name)).toContain('a__extra');
-    await new Promise((r) => setTimeout(r, 300));
-    expect(changed).toBe(1);
+    await addToolAndWait(m, 'a', () => changed);
+    expect(changed).toBe(2);
   });
 
   it('sends no list_changed when the stored catalog was right', async () => {
@@ -150,8 +153,8 @@ describe('instant catalog and lazy start', () => {
     m.client.setNotificationHandler(ToolListChangedNotificationSchema, async () => void changed++);
     await m.client.listTools();
     await waitFor(async () => (await status(m)).servers.a.state === 'ready', 5000, 'a ready');
-    await new Promise((r) => setTimeout(r, 200));
-    expect(changed).toBe(0);
+    await addToolAndWait(m, 'a', () => changed);
+    expect(changed).toBe(1);
   });
 });
 
@@ -171,8 +174,11 @@ describe('quota', () => {
     // strict: 2 calls use the quota for a minute. A call with a stale copy is answered from it at once;
     // one without is refused at once (no slot frees up within its deadline), naming the quota.
     for (const q of ['a', 'b']) await m.client.callTool({ name: 'strict__search', arguments: { query: q } });
-    await new Promise((r) => setTimeout(r, 100)); // 'a' is now stale
-    const stale = await m.client.callTool({ name: 'strict__search', arguments: { query: 'a' } });
+    // Hits until 'a' is past its ttl (50 ms); then the quota is used up and its stale copy answers.
+    const stale = await waitFor(async () => {
+      const r = await m.client.callTool({ name: 'strict__search', arguments: { query: 'a' } });
+      return meta(r)?.status !== 'hit' && r;
+    }, 5000, "'a' to go stale");
     expect(meta(stale)).toMatchObject({ status: 'stale', reason: 'quota' });
     const refused = await m.client.callTool({ name: 'strict__search', arguments: { query: 'new' } });
     expect(refused.isError).toBe(true);

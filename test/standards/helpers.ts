@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { MCPX, ROOT, runCli, tempDir as sharedTempDir, waitFor as waitUntil } from '../helpers/mcpx.js';
+import { MCPX, ROOT, runNode, tempDir as sharedTempDir, waitFor as waitUntil, type Ran } from '../helpers/mcpx.js';
 
 export { ROOT, isRunning as isAlive } from '../helpers/mcpx.js';
 export const TEMPLATES = join(ROOT, 'templates/standards');
@@ -58,9 +58,8 @@ export function textOf(result: CallToolResult): string {
 }
 
 /** Runs the CLI to completion (for start-up failures). */
-export async function runMcpx(args: string[]): Promise<{ code: number | undefined; stdout: string; stderr: string }> {
-  const r = await runCli(args);
-  return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+export function runMcpx(args: string[]): Promise<Ran> {
+  return runNode([MCPX, ...args]);
 }
 
 /** Resolves with the first value for which check() is true, or rejects after timeoutMs. */
