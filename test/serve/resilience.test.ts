@@ -26,11 +26,9 @@ describe('circuit breaker', () => {
       expect(r.isError).toBe(true);
       expect(text(r)).toMatch(/^conf is unavailable: it answered with an error: .*upstream API is down/);
     }
-    const t0 = performance.now();
+    // Refused without reaching the child (the call count below proves it); how fast is the benchmark's job.
     const fast = await m.client.callTool({ name: 'conf__echo', arguments: { text: 'x' } });
-    const ms = performance.now() - t0;
     expect(text(fast)).toMatch(/^conf is unavailable: circuit open after 3 failures, next try in \d+ (ms|s); no cached answer for this call\.$/);
-    expect(ms).toBeLessThan(200); // generous for a loaded CI machine; the benchmark measures it properly
     expect((await status(m)).servers.conf.breaker.state).toBe('open');
     expect((await status(m)).health).toBe('critical');
 
@@ -91,11 +89,12 @@ describe('deadlines and supervision', () => {
     const ms = performance.now() - t0;
     expect(r.isError).toBe(true);
     expect(text(r)).toMatch(/^slowpoke is unavailable: no answer within 300 ms/);
-    expect(ms).toBeGreaterThanOrEqual(290);
-    expect(ms).toBeLessThan(1300);
+    expect(ms).toBeGreaterThanOrEqual(290); // not cut before its deadline (a lower bound holds under any load)
     const t1 = performance.now();
     expect(text(await m.client.callTool({ name: 'slowpoke__echo', arguments: { text: 'next' } }))).toBe('slowpoke: next');
-    expect(performance.now() - t1).toBeLessThan(1000);
+    // Bounds with room for a loaded machine: what they rule out is waiting for the 10 s the call asked for.
+    expect(ms).toBeLessThan(5000);
+    expect(performance.now() - t1).toBeLessThan(5000);
   });
 
   it('restarts a child that crashed and uses it again', async () => {
@@ -114,17 +113,20 @@ describe('instant catalog and lazy start', () => {
   it('lists a known child from the stored catalog before it runs, starts a lazy child on its first call', async () => {
     const dir = tempDir();
     const mark = marker();
-    const config = { mcpServers: { lazy: fixture('lazy', {}, { start: 'lazy' }, mark), slow: fixture('slow', { START_DELAY_MS: '4000' }, {}, mark) } };
-    const first = await start(config, { dir });
+    const config = (slowStartMs: number) => ({
+      mcpServers: { lazy: fixture('lazy', {}, { start: 'lazy' }, mark), slow: fixture('slow', { START_DELAY_MS: String(slowStartMs) }, {}, mark) },
+    });
+    const first = await start(config(0), { dir });
     expect((await first.client.listTools()).tools.map((t) => t.name)).toEqual(expect.arrayContaining(['lazy__echo', 'slow__echo']));
     await stop(first);
     await waitFor(() => processesWith(mark).length === 0, 3000, 'first run gone');
 
-    const second = await start(config, { dir });
-    const t0 = performance.now();
+    // Now the slow child takes a minute to start: listed from the stored catalog while it is still
+    // starting, so the list did not wait for it (however loaded the machine is).
+    const second = await start(config(60_000), { dir });
     const names = (await second.client.listTools()).tools.map((t) => t.name);
-    expect(performance.now() - t0).toBeLessThan(1500); // the slow child (4 s) is not waited for
     expect(names).toEqual(expect.arrayContaining(['lazy__echo', 'slow__echo', 'mcpx__status']));
+    expect((await status(second)).servers.slow.state).toBe('starting');
     expect((await status(second)).servers.lazy.state).toBe('lazy');
     expect(processesWith(mark).length).toBe(1); // only the slow eager child is running (starting)
     expect(text(await second.client.callTool({ name: 'lazy__echo', arguments: { text: 'wake' } }))).toBe('lazy: wake');
