@@ -112,8 +112,9 @@ export function stopper(stop: () => Promise<string[]>, kill: () => void, budgetM
       budget.unref();
       void stop()
         .then((killed) => {
-          const names = killed.join(', ');
-          finish(killed.length ? new McpxError(`stopped, but ${names} had to be killed (SIGKILL): it did not stop on stdin closing or SIGTERM`, { code: 'FORCED_STOP', server: killed[0] }) : undefined);
+          if (!killed.length) return finish();
+          const who = `${killed.join(', ')} had to be killed (SIGKILL): ${killed.length > 1 ? 'they' : 'it'} did not stop on stdin closing or SIGTERM`;
+          finish(new McpxError(`stopped, but ${who}`, { code: 'FORCED_STOP', server: killed[0] }));
         }, (e: unknown) => finish(new McpxError(`the stop failed: ${errorMessage(e)}`, { code: 'FORCED_STOP', cause: e })))
         .finally(() => clearTimeout(budget));
     },
