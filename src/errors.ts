@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'QUEUE_FULL'
   | 'UNKNOWN_NAME'
   | 'CACHE'
+  | 'FORCED_STOP'
   | 'INTERNAL';
 
 export interface McpxErrorOptions {

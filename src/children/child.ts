@@ -342,12 +342,17 @@ export class Child extends EventEmitter<ChildEvents> {
     await this.transport?.close().catch(() => undefined);
   }
 
-  /** Stops the child: stdin closed, then SIGTERM, then SIGKILL to its process group. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the child: stdin closed, then SIGTERM, then SIGKILL to its process group. Resolves true when
+   * the process it stopped had to be killed (SIGKILL): it did not stop when asked.
+   */
+  async stop(): Promise<boolean> {
     this.stopping = true;
+    const proc = this.transport instanceof StdioChildTransport && !this.transport.exitInfo ? this.transport : undefined;
     await this.closeConnection(); // also ends a start still waiting for initialize
     await this.starting?.catch(() => undefined);
     if (this.state.kind === 'ready' || this.state.kind === 'starting') this.setState({ kind: 'idle' });
+    return proc?.exitInfo?.signal === 'SIGKILL';
   }
 }
 

@@ -34,7 +34,7 @@ export async function run(argv: string[]): Promise<number> {
 
   try {
     await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return 0; // a command that fails throws (its error carries the exit code); nothing else sets one
   } catch (e) {
     return report(e, argv.includes('--debug'));
   }

@@ -1,4 +1,4 @@
-import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { WaitingTool } from '../cache/pins.js';
 import { Child, type UpstreamBridge } from '../children/child.js';
 import type { Config } from '../config/types.js';
@@ -35,6 +35,22 @@ export class Hub {
 
   child(name: string): Child | undefined {
     return this.children.find((c) => c.name === name);
+  }
+
+  /**
+   * The child that serves a URI (reads, subscriptions, completions). Undefined when none could, or
+   * when only a guess (scheme, sole owner) names one while a child without a known catalog is still
+   * starting: the caller asks again once it has settled. Several candidates → -32602 naming them.
+   */
+  resourceChild(uri: string): Child | undefined {
+    const route = this.routing.resolveResource(uri);
+    if (!route) return undefined;
+    const guess = route.by === 'scheme' || route.by === 'only-owner';
+    if (guess && this.children.some((c) => c.state.kind === 'starting' && !c.catalog)) return undefined;
+    if ('child' in route) return route.child;
+    const names = route.candidates.map((c) => c.name).join(', ');
+    const why = { template: 'has a template matching it', scheme: 'uses its scheme', 'only-owner': 'offers resources' }[route.by];
+    throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${uri}: no server lists it, and more than one ${why}: ${names}`);
   }
 
   /**
@@ -128,8 +144,22 @@ export class Hub {
     return changed;
   }
 
-  async stop(): Promise<void> {
+  /** Stops every child; resolves with the names of those that had to be killed (SIGKILL). */
+  async stop(): Promise<string[]> {
     clearTimeout(this.pendingChange);
-    await Promise.all(this.children.map((c) => c.stop()));
+    const killed = await Promise.all(this.children.map((c) => c.stop()));
+    return this.children.filter((_, i) => killed[i]).map((c) => c.name);
+  }
+
+  /** A forced stop: SIGKILL to every running child's process group at once, no waiting. */
+  kill(): void {
+    for (const c of this.children) {
+      if (c.pid === undefined) continue;
+      try {
+        process.kill(-c.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
   }
 }

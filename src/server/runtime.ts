@@ -35,7 +35,8 @@ export interface Runtime {
   start(): Promise<void>;
   /** Starts if not yet; waits until no child without a known catalog is still starting. */
   settled(): Promise<void>;
-  stop(): Promise<void>;
+  /** Stops the children and closes the cache; resolves with the names of children that had to be killed. */
+  stop(): Promise<string[]>;
 }
 
 /** A bridge for processes with no upstream client: children are told no client capabilities. */
@@ -81,7 +82,7 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
   const router: Router = {
     tool: (name) => hub.routing.toolRoutes.get(name),
     prompt: (name) => hub.routing.promptRoutes.get(name),
-    resource: (uri) => hub.routing.resourceOwner(uri),
+    resource: (uri) => hub.resourceChild(uri),
     settled: () => settled(),
   };
   const pipeline = new Pipeline({
@@ -148,8 +149,9 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
     stop: async () => {
       clearInterval(pinWatch);
       supervisor.stop();
-      await hub.stop();
+      const killed = await hub.stop();
       if (storage) storage.stop();
+      return killed;
     },
   };
 }

@@ -138,7 +138,7 @@ export function installHandlers(server: Server, backend: Promise<Backend>): void
       child = route?.child;
       if (route) params = { ...req.params, ref: { ...ref, name: route.name } };
     } else {
-      child = hub.routing.templateOwner(ref.uri) ?? hub.routing.resourceOwner(ref.uri);
+      child = hub.routing.templateOwner(ref.uri) ?? hub.resourceChild(ref.uri);
     }
     if (!child) throw new McpError(ErrorCode.InvalidParams, `Unknown ${ref.type === 'ref/prompt' ? 'prompt' : 'resource'}: ${'name' in ref ? ref.name : ref.uri}`);
     if (!child.serverCapabilities?.completions) return { completion: { values: [], hasMore: false } };
@@ -146,8 +146,9 @@ export function installHandlers(server: Server, backend: Promise<Backend>): void
   });
 
   const subscription = (method: 'resources/subscribe' | 'resources/unsubscribe') => async (req: { params: { uri: string } }, extra: unknown) => {
-    const { hub, pipeline } = await backend;
-    const child = hub.routing.resourceOwner(req.params.uri);
+    const { hub, pipeline, settled } = await backend;
+    // As for a read: a URI may belong to a child that has not listed yet.
+    const child = hub.resourceChild(req.params.uri) ?? (await settled(), hub.resourceChild(req.params.uri));
     if (!child) throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${req.params.uri}`);
     if (!child.serverCapabilities?.resources?.subscribe) return {};
     return withCall(extra, (opts) => pipeline.run({ kind: 'forward', child, method, params: req.params }, opts)) as never;

@@ -58,8 +58,8 @@ describe('cache through mcpx serve', () => {
     const m = await start({ mcpServers: { a: fixture('a', {}, { cache: { ttl: '300ms' } }) } });
     await m.client.callTool({ name: 'a__search', arguments: { query: 'q' } });
     expect(cacheMeta(await m.client.callTool({ name: 'a__search', arguments: { query: 'q' } }))?.status).toBe('hit');
-    await new Promise((r) => setTimeout(r, 450));
-    expect(cacheMeta(await m.client.callTool({ name: 'a__search', arguments: { query: 'q' } }))).toBeUndefined();
+    // Hits until the ttl is over; the first call after it goes to the child.
+    await waitFor(async () => cacheMeta(await m.client.callTool({ name: 'a__search', arguments: { query: 'q' } })) === undefined, 5000, 'the entry to expire');
     expect(await upstreamCalls(m, 'a')).toBe(2);
   });
 
@@ -115,8 +115,11 @@ describe('cache through mcpx serve', () => {
   it('kill -9 of mcpx in the middle of writes leaves a database that passes integrity_check', async () => {
     const m = await start({ mcpServers: { a: fixture('a') } });
     for (let i = 0; i < 20; i++) await m.client.callTool({ name: 'a__search', arguments: { query: `before-${i}` } });
-    const writes = Array.from({ length: 400 }, (_, i) => m.client.callTool({ name: 'a__search', arguments: { query: `kill-${i}` } }).catch(() => undefined));
-    await new Promise((r) => setTimeout(r, 50)); // writes in flight
+    let answered = 0;
+    const writes = Array.from({ length: 400 }, (_, i) =>
+      m.client.callTool({ name: 'a__search', arguments: { query: `kill-${i}` } }).then(() => answered++, () => undefined),
+    );
+    await waitFor(() => answered >= 20, 10_000, 'answers (and cache writes) under way');
     process.kill(m.pid, 'SIGKILL');
     await Promise.all(writes);
     await stop(m, true);
