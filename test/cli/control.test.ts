@@ -108,6 +108,21 @@ describe('operating running instances from the shell', () => {
     expect((await ps(state, dir)).instances.map((i) => i.pid)).toEqual([two.pid]);
   }, 120_000); // a dozen CLI runs and child starts
 
+  it('doctor shows the config edit a running serve refused (from its status snapshot)', async () => {
+    const dir = tempDir();
+    const { openDatabase } = await import('../../src/cache/db.js');
+    const db = openDatabase(join(dir, 'cache'));
+    // This test process stands in for a running serve that refused an edit.
+    const refused = `${join(dir, 'mcpx.json')}: server "b", field "timeoutMs": must be a duration`;
+    db.db.prepare('INSERT INTO status (pid, data, updated_at) VALUES (?, ?, ?)')
+      .run(process.pid, JSON.stringify({ config: { file: join(dir, 'mcpx.json'), error: { message: refused } }, servers: {} }), Date.now());
+    db.close();
+    writeConfig({ mcpServers: {} }, dir);
+    const r = await execa(process.execPath, [MCPX, 'doctor', '--json'], { cwd: dir, reject: false, env: { ...process.env, MCPX_CONFIG: '', MCPX_CACHE_DIR: join(dir, 'cache'), MCPX_STATE_DIR: join(dir, 'state') } });
+    const checks = (JSON.parse(r.stdout) as { instances: { checks: { verdict: string; message: string }[] } }).instances.checks;
+    expect(checks).toContainEqual(expect.objectContaining({ verdict: 'warn', message: `serve pid ${process.pid} refused the last edit of its config: ${refused}` }));
+  });
+
   it('exits 1 when no instance is running, and removes the socket of a process that is gone', async () => {
     const dir = tempDir();
     const state = join(dir, 'state');
