@@ -4,18 +4,11 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MCPX, fixture, marker, mcpxSessions, processesWith, tempDir, waitFor, writeConfig } from '../helpers/mcpx.js';
+import { MCPX, fixture, markedSessions, tempDir, waitFor, writeConfig } from '../helpers/mcpx.js';
 import { isRunning } from '../../src/util/proc.js';
 import type { InstanceInfo, PsResult } from '../../src/setup/control.js';
 
-let mark = marker();
-// Registered before the sessions: after-each hooks run last-registered first, so this runs once mcpx is closed.
-afterEach(async () => {
-  const used = mark;
-  mark = marker();
-  await waitFor(() => processesWith(used).length === 0, 5000, 'every child to be gone');
-});
-const sessions = mcpxSessions(afterEach);
+const { sessions, mark } = markedSessions(afterEach);
 const SLOW = 20_000;
 
 function cli(state: string, cwd: string, ...args: string[]) {
@@ -28,11 +21,11 @@ async function ps(state: string, cwd: string): Promise<PsResult> {
 
 const child = (i: InstanceInfo, name: string) => i.servers.find((s) => s.name === name);
 
-describe('operating running instances from the shell', () => {
+describe('operating running instances from the shell', { timeout: 60_000 }, () => {
   it('ps lists two instances and their children; restart restarts one child in each; reload applies the file now', async () => {
     const dir = tempDir();
     const state = join(dir, 'shared-state');
-    const servers = { a: fixture('a', {}, {}, mark), b: fixture('b', {}, {}, mark) };
+    const servers = { a: fixture('a', {}, {}, mark()), b: fixture('b', {}, {}, mark()) };
     // --no-watch: edits apply only when `mcpx reload` says so, so that the reload below is what applies them.
     const opts = { dir, env: { MCPX_STATE_DIR: state }, args: ['--no-watch'] };
     const one = await sessions.start({ mcpServers: servers }, opts);
@@ -76,7 +69,7 @@ describe('operating running instances from the shell', () => {
     expect(unknown.stderr).toContain(`unknown server "nope": the servers of ${file} are a, b`);
 
     // reload: the edit is not applied until asked (--no-watch), then in both instances.
-    writeConfig({ mcpServers: { ...servers, c: fixture('c', {}, {}, mark) } }, dir);
+    writeConfig({ mcpServers: { ...servers, c: fixture('c', {}, {}, mark()) } }, dir);
     expect((await ps(state, dir)).instances.every((i) => !child(i, 'c'))).toBe(true);
     const reloaded = await cli(state, dir, 'reload', '--config', file);
     expect(reloaded.exitCode).toBe(0);
@@ -126,7 +119,7 @@ describe('operating running instances from the shell', () => {
   it('exits 1 when no instance is running, and removes the socket of a process that is gone', async () => {
     const dir = tempDir();
     const state = join(dir, 'state');
-    const file = writeConfig({ mcpServers: { a: fixture('a', {}, {}, mark) } }, dir);
+    const file = writeConfig({ mcpServers: { a: fixture('a', {}, {}, mark()) } }, dir);
     mkdirSync(join(state, 'run'), { recursive: true });
     const stale = join(state, 'run', `${2 ** 22 + 1000}.sock`); // above any pid_max: never a live process
     writeFileSync(stale, '');

@@ -75,7 +75,8 @@ export async function startMcpx(config: unknown, opts: StartOptions = {}): Promi
   };
 }
 
-export { processesWith } from '../../src/util/proc.js';
+import { processesWith } from '../../src/util/proc.js';
+export { processesWith };
 
 export async function waitFor<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 5000, what = 'condition'): Promise<T> {
   const end = Date.now() + ms;
@@ -113,4 +114,19 @@ export function mcpxSessions(afterEach: (fn: () => Promise<void>) => void) {
       if (!killed) await m.close();
     },
   };
+}
+
+/**
+ * mcpxSessions plus a marker for the children of each test (`mark()`, put on their command lines):
+ * after each test, once every mcpx is closed, no process carrying it may be left.
+ */
+export function markedSessions(afterEach: (fn: () => Promise<void>) => void) {
+  let current = marker();
+  // Registered before the sessions: after-each hooks run last-registered first, so this runs once mcpx is closed.
+  afterEach(async () => {
+    const used = current;
+    current = marker();
+    await waitFor(() => processesWith(used).length === 0, 5000, 'every child to be gone');
+  });
+  return { sessions: mcpxSessions(afterEach), mark: () => current };
 }
