@@ -49,7 +49,7 @@ async function startWith(servers: Record<string, unknown>) {
 const pidOf = async (m: Mcpx, name: string) => (await status(m)).servers[name]?.pid;
 const has = (...names: string[]) => (list: string[]) => names.every((n) => list.includes(n));
 
-// Each test starts several children: minutes of CPU on a machine shared with other suites, seconds on a quiet one.
+// Each test starts several children: tens of seconds on a busy shared machine, a few on a quiet one.
 describe('live reload of the config file', { timeout: 90_000 }, () => {
   it('starts added servers, stops removed ones, restarts changed ones and keeps the untouched one', async () => {
     const { m, edit } = await startWith({ a: fixture('a', {}, {}, mark()) });
