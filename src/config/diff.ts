@@ -4,7 +4,7 @@ import type { Config, ServerConfig } from './types.js';
 /**
  * What changed between two loaded configs, server by server (live reload applies it, runtime/apply.ts):
  * - `restart`: what the child is or is given changed (command, args, env, cwd, type, url, headers,
- *   headersHelper, or a missing variable appeared or went away): it has to be started again;
+ *   headersHelper, maxMessageBytes, or a missing variable appeared or went away): it has to be started again;
  * - `update`: only mcpx's own settings changed (timeouts, cache, breaker, filters, prefix, disabled …):
  *   applied in place, the process and its connection stay;
  * - `global`: top-level settings read once at start (cache, audit): they apply at the next start of mcpx.
@@ -24,7 +24,8 @@ export interface ConfigDiff {
   global: string[];
 }
 
-const RESTART_FIELDS = new Set(['transport', 'command', 'args', 'env', 'cwd', 'url', 'headers', 'headersHelper', 'problem']);
+/** maxMessageBytes too: the connection's framing is built with it. */
+const RESTART_FIELDS = new Set(['transport', 'command', 'args', 'env', 'cwd', 'url', 'headers', 'headersHelper', 'maxMessageBytes', 'problem']);
 /** Computed from the fields above (or only informative): compared through them. */
 const DERIVED_FIELDS = new Set(['name', 'identity', 'credentialFingerprint', 'variables']);
 const GLOBAL_FIELDS = ['cache', 'audit'] as const;

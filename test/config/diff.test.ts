@@ -19,14 +19,14 @@ describe('diffConfigs', () => {
     const after = load({
       mcpServers: {
         a: entry({ args: ['server.js', '--verbose'] }),
-        b: entry({ env: { MODE: 'x' } }),
+        b: entry({ env: { MODE: 'x' }, maxMessageBytes: 1024 }),
         c: entry({ timeoutMs: '5s', cache: { ttl: '2h' }, tools: { exclude: ['write'] } }),
         d: entry({ errorPatterns: ['^Error searching'] }), // a RegExp: JSON would see {} both times
         fresh: entry(),
       },
     });
     const d = diffConfigs(before, after);
-    expect(d.restart).toEqual([{ name: 'a', fields: ['args'] }, { name: 'b', fields: ['env'] }]);
+    expect(d.restart).toEqual([{ name: 'a', fields: ['args'] }, { name: 'b', fields: ['env', 'maxMessageBytes'] }]);
     expect(d.update).toEqual([{ name: 'c', fields: ['cache', 'timeoutMs', 'tools'] }, { name: 'd', fields: ['errorPatterns'] }]);
     expect(d.added.map((s) => s.name)).toEqual(['fresh']);
     expect(d.removed).toEqual(['gone']);
