@@ -31,6 +31,12 @@ export function buildPolicies(config: ServerConfig): ChildPolicies {
   };
 }
 
+/** True when two entries give the same policies (a reload keeps the breaker's state when they do). */
+export function samePolicySettings(a: ServerConfig, b: ServerConfig): boolean {
+  const used = (c: ServerConfig) => JSON.stringify([c.maxConcurrent, c.maxQueue, c.breaker, c.rateLimit ?? null, c.retries]);
+  return used(a) === used(b);
+}
+
 /** The connection failed (child exited, pipe closed, not running): worth one more try. */
 export function isTransportFailure(e: unknown): boolean {
   if (e instanceof McpError) return e.code === ErrorCode.ConnectionClosed;

@@ -2,11 +2,12 @@ import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Child, Catalog, UpstreamBridge } from '../children/child.js';
 import { loadExeca } from '../children/stdio.js';
 import { Supervisor } from '../children/supervisor.js';
-import type { Config } from '../config/types.js';
+import type { Config, ServerConfig } from '../config/types.js';
 import type { CacheDb, CatalogStore, PinStore, ResultStore, StatsRecorder } from '../cache/index.js';
 import { errorMessage } from '../errors.js';
 import { Pipeline, type Router } from '../pipeline/call.js';
-import { buildPolicies, type ChildPolicies } from '../pipeline/policies.js';
+import { buildPolicies, samePolicySettings, type ChildPolicies } from '../pipeline/policies.js';
+import type { LiveChildren } from '../runtime/apply.js';
 import { AuditLog, recordAudit } from '../telemetry/audit.js';
 import { recordStats } from '../telemetry/stats.js';
 import { StatusTracker } from '../telemetry/status.js';
@@ -27,6 +28,8 @@ export interface Runtime {
   policies: Map<Child, ChildPolicies>;
   supervisor: Supervisor;
   status: StatusTracker;
+  /** The children as a config reload changes them (runtime/apply.ts). */
+  live: LiveChildren;
   /** The cache database (opened now if not yet); undefined when it cannot be opened at all. */
   db(): CacheDb | undefined;
   /** The database, the stored catalogs, tool pins and listeners; starts no child (`mcpx call` starts only those it needs). */
@@ -59,11 +62,20 @@ interface Storage {
 
 export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTREAM, ownTools: Tool[] = []): Runtime {
   const hub = new Hub(config, bridge, ownTools);
-  const supervisor = new Supervisor(hub.children);
+  const supervisor = new Supervisor([]);
   supervisor.beforeRestart = async (child) => {
     if (child.authRejected) await reloadCredentials(config, child);
   };
-  const policies = new Map(hub.children.map((c) => [c, buildPolicies(c.config)] as const));
+  const policies = new Map<Child, ChildPolicies>();
+  const setPolicies = (child: Child) => {
+    const p = buildPolicies(child.config);
+    p.breaker.on('state', (st) => st.kind === 'open' && open()?.stats.count(child.name, 'breaker_opens'));
+    policies.set(child, p);
+  };
+  hub.forEachChild((child) => {
+    setPolicies(child);
+    supervisor.watch(child);
+  });
 
   // The database: opened on first use (a list or a call), never on the way to answering initialize.
   let storage: Storage | undefined | null;
@@ -87,7 +99,8 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
   };
   const pipeline = new Pipeline({
     router,
-    policies: (child) => policies.get(child)!,
+    // A call routed just before its child was removed from the config still gets a policy set.
+    policies: (child) => policies.get(child) ?? buildPolicies(child.config),
     store: () => open()?.results,
     childWanted: (child) => supervisor.poke(child),
     reauthenticate: (child) => reloadCredentials(config, child).then(() => child.restart()),
@@ -109,17 +122,17 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
       // An approval by `mcpx approve` (another process) reaches the client within a second.
       if (config.servers.some((c) => c.pinTools)) (pinWatch = setInterval(() => hub.recheckPins(), 1000)).unref();
       if (s) {
-        useStoredCatalogs(hub, s.catalogs);
         recordStats(pipeline, s.stats);
         recordAudit(pipeline, s.audit);
-        for (const [child, p] of policies) p.breaker.on('state', (st) => st.kind === 'open' && s.stats.count(child.name, 'breaker_opens'));
       }
-      for (const child of hub.children) {
+      hub.forEachChild((child) => {
+        if (s) useStoredCatalog(child, s.catalogs);
         child.on('catalog', (cat: Catalog) => open()?.catalogs.put(child.config.identity, child.name, cat));
         child.on('notification', (n) => {
           if (n.method === 'notifications/resources/updated' && typeof n.params?.uri === 'string') pipeline.resourceUpdated(child, n.params.uri);
         });
-      }
+      });
+      hub.rebuild();
     })());
   const prepare = () =>
     (prepared ??= load().then(() => {
@@ -129,10 +142,42 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
     await prepare();
     await eager;
   };
-  const maxStartup = Math.max(0, ...config.servers.map((s) => s.startupTimeoutMs));
   const settled = async () => {
     await prepare();
-    await hub.settled(maxStartup);
+    await hub.settled(Math.max(0, ...hub.children.map((c) => c.config.startupTimeoutMs)));
+  };
+
+  // What stop() waits for besides the children listed: a reload being applied, children being removed.
+  let stopped = false;
+  let applying: Promise<unknown> = Promise.resolve();
+  const retiring = new Set<Promise<void>>();
+  const live: LiveChildren = {
+    children: hub.children,
+    add: (server) => hub.add(server),
+    remove: (child) => {
+      hub.remove(child);
+      supervisor.forget(child);
+      policies.delete(child);
+      const gone = child.retire().then(() => void child.removeAllListeners());
+      retiring.add(gone);
+      return gone.finally(() => retiring.delete(gone));
+    },
+    update: (child, server: ServerConfig) => {
+      const before = child.config;
+      child.reconfigure(server);
+      if (!samePolicySettings(before, server)) setPolicies(child); // a new breaker, bulkhead, quota: the old state goes
+    },
+    restart: (child) => {
+      supervisor.resetBudget(child);
+      return child.restart();
+    },
+    order: (names) => hub.order(names),
+    batch: (fn) => {
+      if (stopped) return Promise.reject(new Error('mcpx is stopping: the config is not applied'));
+      const batch = hub.batch(fn);
+      applying = batch.catch(() => undefined);
+      return batch;
+    },
   };
 
   return {
@@ -142,14 +187,18 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
     policies,
     supervisor,
     status,
+    live,
     db: () => open()?.db,
     load,
     start,
     settled,
     stop: async () => {
       clearInterval(pinWatch);
+      stopped = true;
       supervisor.stop();
+      await applying; // its added children are listed before they are stopped
       const killed = await hub.stop();
+      await Promise.all(retiring);
       if (storage) storage.stop();
       return killed;
     },
@@ -200,14 +249,11 @@ export async function reloadCredentials(config: Config, child: Child): Promise<b
   }
 }
 
-/** Children we have seen before are listed at once from their stored catalog, before they are up. */
-function useStoredCatalogs(hub: Hub, catalogs: CatalogStore): void {
-  for (const child of hub.children) {
-    if (child.catalog || child.state.kind === 'disabled' || child.state.kind === 'misconfigured') continue;
-    const stored = catalogs.get(child.config.identity);
-    if (stored) child.catalog = stored.data as Catalog;
-  }
-  hub.rebuild();
+/** A child we have seen before is listed at once from its stored catalog, before it is up. */
+function useStoredCatalog(child: Child, catalogs: CatalogStore): void {
+  if (child.catalog || child.state.kind === 'disabled' || child.state.kind === 'misconfigured') return;
+  const stored = catalogs.get(child.config.identity);
+  if (stored) child.catalog = stored.data as Catalog;
 }
 
 /** Loaded by start(), off the initialize path: better-sqlite3 is not needed for the first answers. */

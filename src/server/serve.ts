@@ -17,6 +17,8 @@ export interface ServeOptions {
   configFlag?: string;
   /** `--tags` / `--only`: serve only these servers of the config. */
   select?: Selection;
+  /** Apply edits of the config file (and its .env files) as they are saved; false: on `mcpx reload` only. */
+  watch?: boolean;
   stdin?: NodeJS.ReadableStream;
   stdout?: NodeJS.WritableStream;
 }
@@ -35,20 +37,26 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   // The children, cache and pipeline load after the transport is connected: initialize never waits for them.
   let runtime: Runtime | undefined;
   const stops: (() => void)[] = [];
+  let initialized!: () => void;
+  const ready = new Promise<void>((r) => (initialized = r));
   const backend: Promise<Backend> = (async () => {
     await new Promise((r) => setImmediate(r)); // let server.connect() below go first
-    const [{ createRuntime }, { publishStatus }, { watchCredentials }] = await Promise.all([
+    const [{ createRuntime }, { publishStatus }, { operate }] = await Promise.all([
       import('./runtime.js'),
       import('../telemetry/status.js'),
-      import('./rotation.js'),
+      import('../runtime/operate.js'),
     ]);
     const rt = (runtime = createRuntime(config, bridgeTo(server), [STATUS_TOOL]));
-    stops.push(publishStatus(rt.status, rt.db), watchCredentials(config, rt));
+    // Live config: edits of mcpx.json and .env apply while serving (rotated tokens too); ps/reload/restart reach us.
+    stops.push(publishStatus(rt.status, rt.db), operate(rt, { load: () => loadConfig(opts.configFlag, { select: opts.select }), ready, watch: opts.watch !== false }));
     return { hub: rt.hub, pipeline: rt.pipeline, settled: rt.settled, status: () => rt.status.snapshot() };
   })();
   installHandlers(server, backend);
   // Children learn the client's capabilities from us, so they start once the client has initialized.
-  server.oninitialized = () => void backend.then(() => runtime!.start());
+  server.oninitialized = () => {
+    initialized();
+    void backend.then(() => runtime!.start());
+  };
 
   const stdin = opts.stdin ?? process.stdin;
   const transport = new StdioServerTransport(stdin as never, (opts.stdout ?? process.stdout) as never);

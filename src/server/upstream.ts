@@ -173,9 +173,9 @@ export function installHandlers(server: Server, backend: Promise<Backend>): void
     await Promise.all((await backend).hub.children.map((c) => c.notify('notifications/roots/list_changed')));
   });
 
-  // Child → upstream notifications.
+  // Child → upstream notifications (children added by a config reload too).
   void backend.then(({ hub }) => {
-    for (const child of hub.children) {
+    hub.forEachChild((child) => {
       child.on('state', (s) => s.kind === 'ready' && sendLevel(child));
       child.on('notification', (n) => {
         if (n.method === 'notifications/message') {
@@ -185,7 +185,7 @@ export function installHandlers(server: Server, backend: Promise<Backend>): void
           void server.notification(n as ServerNotification).catch(() => undefined);
         }
       });
-    }
+    });
     hub.onListsChanged = (kinds: ListKind[]) => {
       if (!server.getClientCapabilities()) return; // not initialized yet: the first list will be current
       for (const k of kinds) void server.notification({ method: `notifications/${k}/list_changed` } as ServerNotification).catch(() => undefined);

@@ -82,6 +82,8 @@ export interface InstanceReport {
   running: boolean;
   stale: boolean;
   servers: { name: string; state?: string; breaker?: string; restarts?: number; lastError?: string }[];
+  /** An edit of the config that this process refused (it serves its last good config). */
+  configError?: string;
 }
 
 export interface DoctorReport {
@@ -550,6 +552,7 @@ function readSnapshots(db: Database.Database, out: NonNullable<DoctorReport['ins
       running,
       stale: !running || ageMs > STALE_SNAPSHOT_MS,
       servers: snapshotServers(data),
+      configError: (data as { config?: { error?: { message?: string } } } | undefined)?.config?.error?.message,
     });
   }
   const live = out.snapshots.filter((s) => !s.stale);
@@ -566,6 +569,9 @@ function readSnapshots(db: Database.Database, out: NonNullable<DoctorReport['ins
       message: `serve pid ${snap.pid}, heartbeat ${formatDuration(snap.ageMs)} ago${parts.length ? `: ${parts.join('; ')}` : ''}`,
       hint: open.length ? open.map((s) => `${s.name}: ${s.lastError ?? s.state ?? 'breaker open'}`).join('; ') : undefined,
     });
+    if (snap.configError) {
+      out.checks.push({ verdict: 'warn', message: `serve pid ${snap.pid} refused the last edit of its config: ${snap.configError}`, hint: 'fix the file: mcpx applies it when it is saved; until then the last good config serves' });
+    }
   }
   for (const snap of out.snapshots.filter((s) => s.stale)) {
     out.checks.push({ verdict: 'info', message: `stale snapshot of pid ${snap.pid} (${snap.running ? `no heartbeat for ${formatDuration(snap.ageMs)}` : 'process gone'})` });

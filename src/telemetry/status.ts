@@ -28,6 +28,8 @@ const SAMPLES = 256;
 export class StatusTracker {
   private readonly tallies = new Map<string, Tally>();
   readonly startedAt = new Date().toISOString();
+  /** The live config's state (file, last good load, the error of a refused edit), set by serve. */
+  configState?: () => unknown;
 
   constructor(
     pipeline: Pipeline,
@@ -39,13 +41,18 @@ export class StatusTracker {
     /** A project config found but not used until the user trusts it: shown, and the health is not "healthy". */
     private readonly waitingForTrust?: WaitingForTrust,
   ) {
-    for (const c of children) this.tallies.set(c.name, { calls: 0, hits: 0, staleHits: 0, misses: 0, latencies: [] });
     pipeline.on('call', (e) => this.onCall(e));
   }
 
+  /** Per server name: a child added by a config reload gets one on first use; a replaced child keeps its own. */
+  private tally(server: string): Tally {
+    let t = this.tallies.get(server);
+    if (!t) this.tallies.set(server, (t = { calls: 0, hits: 0, staleHits: 0, misses: 0, latencies: [] }));
+    return t;
+  }
+
   private onCall(e: CallEvent): void {
-    const t = this.tallies.get(e.server);
-    if (!t) return;
+    const t = this.tally(e.server);
     t.calls++;
     if (e.outcome === 'hit') t.hits++;
     else if (e.outcome === 'stale') t.staleHits++;
@@ -63,7 +70,7 @@ export class StatusTracker {
     let counted = 0;
     let bad = 0;
     for (const c of this.children) {
-      const t = this.tallies.get(c.name)!;
+      const t = this.tally(c.name);
       const b = this.policies.get(c)?.breaker;
       const s = c.state;
       const breakerState = b?.state.kind ?? 'closed';
@@ -74,6 +81,7 @@ export class StatusTracker {
       }
       servers[c.name] = {
         state,
+        pid: s.kind === 'ready' ? c.pid : undefined,
         reason: 'reason' in s ? s.reason : undefined,
         breaker: b && { state: breakerState, opens: b.opens, retryInMs: b.retryInMs() },
         restarts: this.supervisor.restarts(c),
@@ -92,7 +100,8 @@ export class StatusTracker {
     const health: Health = bad === 0 && !this.waitingForTrust ? 'healthy' : bad * 2 > counted ? 'critical' : 'degraded';
     const waitingForTrust = this.waitingForTrust;
     // Reasons and last errors are mcpx's sentences and the children's messages: no secret value leaves (status resource, database).
-    return log.redactDeep({ pid: process.pid, startedAt: this.startedAt, updatedAt: new Date().toISOString(), health, waitingForTrust, servers });
+    const config = this.configState?.();
+    return log.redactDeep({ pid: process.pid, startedAt: this.startedAt, updatedAt: new Date().toISOString(), health, waitingForTrust, config, servers });
   }
 }
 

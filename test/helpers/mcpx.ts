@@ -153,6 +153,7 @@ export function rawServe(configFile: string, dir: string, env: Record<string, st
   return { proc, send, response, exited, stdout: () => out, stderr: () => err };
 }
 
+import { processesWith } from '../../src/util/proc.js';
 export { processesWith, isRunning } from '../../src/util/proc.js';
 
 /** Resolves with fn's first truthy value, polled until `ms` have passed (then rejects naming `what`). */
@@ -208,4 +209,19 @@ export function mcpxSessions(afterEach: (fn: () => Promise<void>) => void) {
       if (!killed) await m.close();
     },
   };
+}
+
+/**
+ * mcpxSessions plus a marker for the children of each test (`mark()`, put on their command lines):
+ * after each test, once every mcpx is closed, no process carrying it may be left.
+ */
+export function markedSessions(afterEach: (fn: () => Promise<void>) => void) {
+  let current = marker();
+  // Registered before the sessions: after-each hooks run last-registered first, so this runs once mcpx is closed.
+  afterEach(async () => {
+    const used = current;
+    current = marker();
+    await waitFor(() => processesWith(used).length === 0, 5000, 'every child to be gone');
+  });
+  return { sessions: mcpxSessions(afterEach), mark: () => current };
 }
