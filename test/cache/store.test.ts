@@ -46,6 +46,7 @@ describe('SqliteResultStore', () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const { store, cdb, dir } = open();
     store.put(entry('k', { ttlMs: 50, staleTtlMs: 100 }));
+    store.flush(); // writes are batched: land it for the second connection below
     expect(store.get('k')).toBeDefined();
     later(80);
     expect(store.get('k')).toBeUndefined();

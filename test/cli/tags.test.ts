@@ -94,6 +94,7 @@ describe('--tags and --only', { timeout: 90_000 }, () => {
 describe('the new per-server settings are validated naming the field', () => {
   const invalid = async (config: unknown, field: string) => {
     writeFileSync(join(sb.dir, 'mcpx.json'), JSON.stringify(config));
+    sb.trust(); // a project config is used only once trusted
     const r = await sb.mcpx(['tools']);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain(field);

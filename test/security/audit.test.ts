@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/cache/db.js';
-import { migrate, MIGRATIONS, userVersion } from '../../src/cache/migrations.js';
+import { migrate, MIGRATIONS, SCHEMA_VERSION, userVersion } from '../../src/cache/migrations.js';
 import { EventEmitter } from 'node:events';
 import { AuditLog, readAudit, recordAudit, redactArgs, type AuditEvent } from '../../src/telemetry/audit.js';
 import type { CallEvent } from '../../src/pipeline/call.js';
@@ -126,7 +126,7 @@ describe('audit trail (issue 7)', () => {
     expect(userVersion(raw)).toBe(1);
     raw.close();
     const cdb = openDatabase(dir);
-    expect(userVersion(cdb.db)).toBe(2);
+    expect(userVersion(cdb.db)).toBe(SCHEMA_VERSION); // steps 2 and on applied
     const idx = cdb.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit'").all();
     expect(idx).toEqual([{ name: 'audit_ts' }]);
     cdb.close();
