@@ -54,20 +54,23 @@ export interface StoreSummary {
   servers: ServerSummary[];
 }
 
+/** A value now or later: SQLite answers synchronously (its path stays synchronous), Redis may not. */
+export type MaybePromise<T> = T | Promise<T>;
+
 export interface ResultStore {
   /** A fresh entry (now < expiresAt), or undefined. */
-  get(key: string, now?: number): CachedEntry | undefined;
+  get(key: string, now?: number): MaybePromise<CachedEntry | undefined>;
   /** A fresh or stale entry (now < staleUntil), or undefined. */
-  getStale(key: string, now?: number): CachedEntry | undefined;
-  /** False when not stored: too big, not JSON, store not writable, write failed. */
+  getStale(key: string, now?: number): MaybePromise<CachedEntry | undefined>;
+  /** False when not stored: too big, not JSON, store not writable, write failed. Never waits. */
   put(entry: PutEntry, now?: number): boolean;
-  /** Deletes matching entries (an empty filter: all); returns how many. */
-  invalidate(filter: InvalidateFilter): number;
+  /** Deletes matching entries (an empty filter: all); returns how many. This process's memory drops them at once. */
+  invalidate(filter: InvalidateFilter): MaybePromise<number>;
   /** Deletes entries past staleUntil, then least recently used ones over the size cap; returns how many. */
-  prune(now?: number): number;
-  stats(): StoreSummary;
+  prune(now?: number): MaybePromise<number>;
+  stats(): MaybePromise<StoreSummary>;
   /** Flushes pending bookkeeping; the CacheDb itself is closed by whoever opened it. */
-  close(): void;
+  close(): MaybePromise<void>;
 }
 
 export interface SqliteStoreOptions {
@@ -335,7 +338,8 @@ function prepare(cdb: CacheDb) {
   };
 }
 
-function freeze<T>(value: T): T {
+/** Deep-freezes a parsed result: entries are shared between callers. */
+export function freeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const v of Object.values(value)) freeze(v);

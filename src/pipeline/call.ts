@@ -100,13 +100,13 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent]; quota: [{ server
     // 2. fresh cache
     const store = cache ? this.deps.store() : undefined;
     const key = store ? cacheKey({ identity: child.config.identity, credentialFingerprint: child.fingerprint, kind: 'tool', name, args }) : '';
-    const fresh = store?.get(key);
+    const fresh = await store?.get(key);
     if (fresh) return done('hit', markCached(fresh.result, { status: 'hit', ageMs: Date.now() - fresh.storedAt, server: child.name }), undefined, fresh.bytes);
 
     // 3–7. the child, once for identical calls in flight (single flight shares one upstream call)
     const readOnly = tool.annotations?.readOnlyHint === true;
     // Over the quota, a call with a stale copy to fall back on does not wait for a slot.
-    const canFallBack = () => !!store && child.config.fallback.stale && !!store.getStale(key);
+    const canFallBack = async () => !!store && child.config.fallback.stale && !!(await store.getStale(key));
     const attempt = () => this.callChild(child, 'tools/call', { ...params, name, _meta: withoutProgressToken(params._meta) }, opts, readOnly, name, canFallBack);
     try {
       const result = store && !opts.onprogress ? await this.inFlight.run(key, attempt) : await attempt();
@@ -117,7 +117,7 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent]; quota: [{ server
     } catch (e) {
       if (!(e instanceof CallFailed)) throw e; // cancelled upstream, or the child's answer about the request itself
       // 8. on failure: stale cache → local backup → clear error
-      const stale = store && child.config.fallback.stale ? store.getStale(key) : undefined;
+      const stale = store && child.config.fallback.stale ? await store.getStale(key) : undefined;
       if (stale) {
         const mark = { status: 'stale' as const, ageMs: Date.now() - stale.storedAt, server: child.name, reason: e.reason };
         return done('stale', staleToolResult(stale.result, mark, e.message), e);
@@ -139,7 +139,7 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent]; quota: [{ server
       return result!;
     };
     const key = store ? cacheKey({ identity: child.config.identity, credentialFingerprint: child.fingerprint, kind: 'resource', name: params.uri, args: {} }) : '';
-    const fresh = store?.get(key);
+    const fresh = await store?.get(key);
     if (fresh) return done('hit', markCached(fresh.result, { status: 'hit', ageMs: Date.now() - fresh.storedAt, server: child.name }), undefined, fresh.bytes);
     try {
       const result = await this.callChild(child, 'resources/read', params, opts, true, params.uri);
@@ -147,7 +147,7 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent]; quota: [{ server
       return done('ok', result);
     } catch (e) {
       if (!(e instanceof CallFailed)) throw e;
-      const stale = store && child.config.fallback.stale ? store.getStale(key) : undefined;
+      const stale = store && child.config.fallback.stale ? await store.getStale(key) : undefined;
       if (stale) return done('stale', markCached(stale.result, { status: 'stale', ageMs: Date.now() - stale.storedAt, server: child.name, reason: e.reason }), e);
       done(e.reason, undefined, e);
       if (e.childError) throw e.childError;
@@ -197,7 +197,7 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent]; quota: [{ server
    * answer about the request itself) pass through.
    */
   private async callChild(
-    child: Child, method: string, params: Result, opts: CallOptions, readOnly: boolean, name: string, canFallBack = () => false,
+    child: Child, method: string, params: Result, opts: CallOptions, readOnly: boolean, name: string, canFallBack: () => boolean | Promise<boolean> = () => false,
   ): Promise<Result> {
     const { bulkhead, breaker, retry, quota } = this.deps.policies(child);
     const timeoutMs = child.config.tools.settings[name]?.timeoutMs ?? child.config.timeoutMs;
@@ -223,7 +223,7 @@ export class Pipeline extends EventEmitter<{ call: [CallEvent]; quota: [{ server
       quota.heldBack++;
       this.emit('quota', { server: child.name }); // held back: answered from the cache, made to wait, or refused
       const used = `quota of ${quota.limit.calls} calls per ${formatDuration(quota.limit.perMs)} used up`;
-      if (canFallBack() || !(await quota.wait(deadlineMs, opts.signal))) throw new CallFailed('quota', `${used}, next slot in ${formatDuration(quota.nextSlotInMs())}`);
+      if ((await canFallBack()) || !(await quota.wait(deadlineMs, opts.signal))) throw new CallFailed('quota', `${used}, next slot in ${formatDuration(quota.nextSlotInMs())}`);
     }
     if (!breaker.tryAcquire()) {
       const s = breaker.state;
