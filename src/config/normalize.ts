@@ -89,12 +89,42 @@ export function normalizeConfig(input: NormalizeInput): { config: Config; warnin
         dir: process.env.MCPX_CACHE_DIR || resolve(baseDir, expandHome(cacheDir)),
         maxMb: num(cacheRaw.maxMb ?? 256, where, 'cache.maxMb'),
         maxEntryBytes: num(cacheRaw.maxEntryBytes ?? 1_048_576, where, 'cache.maxEntryBytes'),
+        ...cacheBackend(cacheRaw, where, vars),
       },
       audit: { args: auditArgs, retentionDays: num(auditRaw.retentionDays ?? 30, where, 'audit.retentionDays') },
       stateDir: defaultStateDir(),
       envFiles: input.envFiles,
     },
   };
+}
+
+/**
+ * cache.backend and cache.url. $MCPX_CACHE_URL wins over the file's url (as $MCPX_CACHE_DIR does over
+ * dir) and, being data, is never expanded; a url with no backend named means Redis. The url is never
+ * echoed in an error: it may hold a password.
+ */
+function cacheBackend(c: Raw, where: Where, vars: Record<string, string>): Pick<Config['cache'], 'backend' | 'url'> {
+  const fromEnv = process.env.MCPX_CACHE_URL || undefined;
+  let url = fromEnv;
+  if (url === undefined && c.url !== undefined) {
+    const x = expandVars(str(c.url, where, 'cache.url'), vars);
+    if (x.missing.length) throw where.invalid(`variable ${x.missing.join(', ')} is not set`, 'cache.url');
+    url = x.value;
+  }
+  const backend = c.backend ?? (url ? 'redis' : 'sqlite');
+  if (backend !== 'sqlite' && backend !== 'redis') throw where.invalid(`must be "sqlite" or "redis", got ${JSON.stringify(backend)}`, 'cache.backend');
+  if (backend === 'sqlite') return { backend };
+  if (!url) throw where.invalid('"cache.backend" is "redis" but no URL is set: give "cache.url" or $MCPX_CACHE_URL (redis://host:6379/0)', 'cache.url');
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    /* reported below */
+  }
+  if (protocol !== 'redis:' && protocol !== 'rediss:') {
+    throw where.invalid('must be a redis:// or rediss:// URL (the value is not shown: it may hold a password)', fromEnv ? 'cache.url ($MCPX_CACHE_URL)' : 'cache.url');
+  }
+  return { backend, url };
 }
 
 function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string, string>, baseDir: string): ServerConfig {

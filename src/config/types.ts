@@ -83,6 +83,10 @@ export interface CacheConfig {
   dir: string;
   maxMb: number;
   maxEntryBytes: number;
+  /** Where results are kept: the SQLite file in `dir` (one machine), or Redis shared by every mcpx process. */
+  backend: 'sqlite' | 'redis';
+  /** The Redis URL (backend "redis"); it may hold a password: registered as a secret, shown masked. */
+  url?: string;
 }
 
 export interface AuditConfig {
