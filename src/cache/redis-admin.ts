@@ -5,8 +5,6 @@ import { Logger } from '../util/log.js';
 import { cacheUsage, type CacheUsage } from './admin.js';
 import { DB_FILE, openDatabase } from './db.js';
 import { RedisResultStore } from './redis.js';
-
-export { LOOKUP_TIMEOUT_MS } from './redis.js';
 import { readStats, type ServerStats } from './stats.js';
 
 /**

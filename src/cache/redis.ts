@@ -26,8 +26,6 @@ export const CHANNEL = `${PREFIX}invalidate`;
 const SWEEP_LOCK = `${PREFIX}sweep`;
 export const entryKey = (key: string): string => PREFIX + key;
 export const serverIndex = (server: string): string => INDEX_PREFIX + server;
-/** Longest a lookup waits on Redis, by default, before it counts as a miss. */
-export const LOOKUP_TIMEOUT_MS = 50;
 
 export interface RedisStoreOptions {
   url: string;
@@ -152,7 +150,7 @@ export class RedisResultStore implements ResultStore {
   constructor(private readonly opts: RedisStoreOptions) {
     this.target = redisTarget(opts.url);
     this.log = opts.log ?? defaultLog;
-    this.lookupMs = opts.lookupTimeoutMs ?? LOOKUP_TIMEOUT_MS;
+    this.lookupMs = opts.lookupTimeoutMs ?? 50;
     this.l1 = new MemoryLayer(opts.l1MaxBytes);
     this.client = this.connect(createRedisClient(opts.url), () => this.sendPending());
     if (opts.listen !== false) {

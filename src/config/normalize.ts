@@ -18,6 +18,8 @@ const MCPX_KEYS = [
   'maxConcurrent', 'maxQueue', 'maxRestarts', 'breaker', 'cache', 'errorPatterns', 'fallback', 'rateLimit',
 ];
 const TOP_KEYS = ['mcpServers', 'defaults', 'cache', 'audit', '$schema'];
+/** Default of cache.lookupTimeoutMs: "a few tens of ms" at most on Redis per call. */
+const LOOKUP_TIMEOUT_MS = 50;
 
 const BUILTIN_DEFAULTS: Raw = {
   prefix: undefined,
@@ -103,7 +105,7 @@ export function normalizeConfig(input: NormalizeInput): { config: Config; warnin
  * dir) and, being data, is never expanded; a url with no backend named means Redis. The url is never
  * echoed in an error: it may hold a password.
  */
-function cacheBackend(c: Raw, where: Where, vars: Record<string, string>): Pick<Config['cache'], 'backend' | 'url'> {
+function cacheBackend(c: Raw, where: Where, vars: Record<string, string>): Pick<Config['cache'], 'backend' | 'url' | 'lookupTimeoutMs'> {
   const fromEnv = process.env.MCPX_CACHE_URL || undefined;
   let url = fromEnv;
   if (url === undefined && c.url !== undefined) {
@@ -113,7 +115,9 @@ function cacheBackend(c: Raw, where: Where, vars: Record<string, string>): Pick<
   }
   const backend = c.backend ?? (url ? 'redis' : 'sqlite');
   if (backend !== 'sqlite' && backend !== 'redis') throw where.invalid(`must be "sqlite" or "redis", got ${JSON.stringify(backend)}`, 'cache.backend');
-  if (backend === 'sqlite') return { backend };
+  const lookupTimeoutMs = dur(c.lookupTimeoutMs ?? LOOKUP_TIMEOUT_MS, where, 'cache.lookupTimeoutMs');
+  if (lookupTimeoutMs < 1 || lookupTimeoutMs > 1000) throw where.invalid(`must be between 1 ms and 1 s (a call waits this long on Redis at most), got ${JSON.stringify(c.lookupTimeoutMs)}`, 'cache.lookupTimeoutMs');
+  if (backend === 'sqlite') return { backend, lookupTimeoutMs };
   if (!url) throw where.invalid('"cache.backend" is "redis" but no URL is set: give "cache.url" or $MCPX_CACHE_URL (redis://host:6379/0)', 'cache.url');
   let protocol: string | undefined;
   try {
@@ -124,7 +128,7 @@ function cacheBackend(c: Raw, where: Where, vars: Record<string, string>): Pick<
   if (protocol !== 'redis:' && protocol !== 'rediss:') {
     throw where.invalid('must be a redis:// or rediss:// URL (the value is not shown: it may hold a password)', fromEnv ? 'cache.url ($MCPX_CACHE_URL)' : 'cache.url');
   }
-  return { backend, url };
+  return { backend, url, lookupTimeoutMs };
 }
 
 function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string, string>, baseDir: string): ServerConfig {

@@ -87,6 +87,8 @@ export interface CacheConfig {
   backend: 'sqlite' | 'redis';
   /** The Redis URL (backend "redis"); it may hold a password: registered as a secret, shown masked. */
   url?: string;
+  /** How long a lookup waits for Redis before it counts as a miss. */
+  lookupTimeoutMs: number;
 }
 
 export interface AuditConfig {

@@ -149,10 +149,10 @@ function openStorage(config: Config): Storage {
   // Loaded here rather than at the top: better-sqlite3 is not needed to answer initialize.
   const { openDatabase, SqliteResultStore, CatalogStore, StatsRecorder, startMaintenance } = cacheModule!;
   const db = openDatabase(config.cache.dir);
-  const { backend, url, maxEntryBytes, maxMb } = config.cache;
+  const { backend, url, maxEntryBytes, maxMb, lookupTimeoutMs } = config.cache;
   // The result store the config names; the catalog, stats, status and audit stay in SQLite either way.
   const results: ResultStore = backend === 'redis'
-    ? new redisModule!.RedisResultStore({ url: url!, maxEntryBytes, sweepEveryMs: 60_000 })
+    ? new redisModule!.RedisResultStore({ url: url!, maxEntryBytes, lookupTimeoutMs, sweepEveryMs: 60_000 })
     : new SqliteResultStore(db, { maxEntryBytes, maxMb });
   const stats = new StatsRecorder(db);
   const stopMaintenance = backend === 'sqlite' ? startMaintenance(results) : () => {}; // Redis expires entries itself

@@ -191,7 +191,7 @@ export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
   report.cache = cache;
   report.instances = instances;
   // 6. the shared result store
-  if (config.cache.backend === 'redis') report.redis = await checkRedis(config.cache.url!);
+  if (config.cache.backend === 'redis') report.redis = await checkRedis(config.cache.url!, config.cache.lookupTimeoutMs);
 
   for (const s of report.servers) report.summary[s.status]++;
   const failed = (checks: Check[] | undefined) => !!checks?.some((c) => c.verdict === 'fail');
@@ -491,17 +491,17 @@ function checkDatabase(file: string): { cache: CacheReport; instances: NonNullab
 
 // ---- Redis: answers, and how fast --------------------------------------------------------------
 
-async function checkRedis(url: string): Promise<RedisReport> {
-  const { probeRedis, LOOKUP_TIMEOUT_MS } = await import('../cache/redis-admin.js');
+async function checkRedis(url: string, lookupMs: number): Promise<RedisReport> {
+  const { probeRedis } = await import('../cache/redis-admin.js');
   const probe = await probeRedis(url);
   if (!probe.reachable) {
     return { ...probe, checks: [{ verdict: 'fail', message: `Redis ${probe.url}: not answering (${probe.error})`,
       hint: 'start Redis, or fix cache.url / $MCPX_CACHE_URL; serve keeps answering without it (memory and the servers), but shares nothing' }] };
   }
   const message = `Redis ${probe.url}${probe.version ? ` ${probe.version}` : ''}: answers PING in ${probe.latencyMs} ms, ${probe.entries} shared ${probe.entries === 1 ? 'entry' : 'entries'}`;
-  const slow = probe.latencyMs! > LOOKUP_TIMEOUT_MS / 2;
+  const slow = probe.latencyMs! > lookupMs / 2;
   return { ...probe, checks: [slow
-    ? { verdict: 'warn', message, hint: `lookups wait at most ${LOOKUP_TIMEOUT_MS} ms, then count as misses: put Redis closer to mcpx` }
+    ? { verdict: 'warn', message, hint: `lookups wait at most ${lookupMs} ms (cache.lookupTimeoutMs), then count as misses: put Redis closer to mcpx` }
     : { verdict: 'pass', message }] };
 }
 
