@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { createClient, ErrorReply } from 'redis';
 import { errorMessage } from '../errors.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
+import { storable } from './entry.js';
 import { MemoryLayer } from './memory.js';
 import { freeze, type CachedEntry, type InvalidateFilter, type PutEntry, type ResultStore, type ServerSummary, type StoreSummary } from './store.js';
 
@@ -204,21 +205,12 @@ export class RedisResultStore implements ResultStore {
   }
 
   put(p: PutEntry, now = Date.now()): boolean {
-    if (this.closed || (!(p.ttlMs > 0) && !(p.staleTtlMs > 0))) return false;
-    let json: string | undefined;
-    try {
-      json = JSON.stringify(p.result);
-    } catch {
-      return false; // cycles, BigInt: not cacheable
-    }
-    if (json === undefined) return false;
-    const bytes = Buffer.byteLength(json, 'utf8');
-    if (bytes > this.opts.maxEntryBytes) return false;
-    const expiresAt = now + Math.max(0, p.ttlMs);
-    const staleUntil = expiresAt + Math.max(0, p.staleTtlMs);
+    const s = this.closed ? undefined : storable(p, now, this.opts.maxEntryBytes);
+    if (!s) return false;
+    const { json, entry: e } = s;
     // L1 gets its own parsed copy: the caller keeps (and may change) the object it passed in.
-    this.l1.set(freeze({ key: p.key, server: p.server, tool: p.tool, result: JSON.parse(json), storedAt: now, expiresAt, staleUntil, bytes }));
-    const args = [String(staleUntil - now), p.server, p.tool, String(now), String(expiresAt), String(staleUntil), String(bytes), json];
+    this.l1.set(freeze({ ...e, result: JSON.parse(json) }));
+    const args = [String(e.staleUntil - now), e.server, e.tool, String(now), String(e.expiresAt), String(e.staleUntil), String(e.bytes), json];
     this.send('store a result', () => this.client.eval(PUT, { keys: [entryKey(p.key), serverIndex(p.server)], arguments: args }));
     return true;
   }

@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { errorMessage } from '../errors.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 import type { CacheDb } from './db.js';
+import { storable } from './entry.js';
 import { errorCode, withBusyRetry } from './sqlite-errors.js';
 
 /**
@@ -148,18 +149,10 @@ export class SqliteResultStore implements ResultStore {
 
   put(p: PutEntry, now = Date.now()): boolean {
     if (!this.cdb.writable || this.closed) return false;
-    if (!(p.ttlMs > 0) && !(p.staleTtlMs > 0)) return false;
-    let json: string | undefined;
-    try {
-      json = JSON.stringify(p.result);
-    } catch {
-      return false; // cycles, BigInt: not cacheable
-    }
-    if (json === undefined) return false;
-    const bytes = Buffer.byteLength(json, 'utf8');
-    if (bytes > this.opts.maxEntryBytes) return false;
-    const expiresAt = now + Math.max(0, p.ttlMs);
-    const entry = { key: p.key, server: p.server, tool: p.tool, storedAt: now, expiresAt, staleUntil: expiresAt + Math.max(0, p.staleTtlMs), bytes };
+    const s = storable(p, now, this.opts.maxEntryBytes);
+    if (!s) return false;
+    const { json, entry } = s;
+    const { bytes } = entry;
     try {
       withBusyRetry(() =>
         this.s.upsert.run({
