@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
-import type { CachedEntry, InvalidateFilter } from './store.js';
+import { matches, type InvalidateFilter } from './invalidations.js';
+import type { CachedEntry } from './store.js';
 
 /**
  * The in-memory layer (L1) of one process in front of a shared store: an LRU bounded in bytes whose
@@ -35,15 +36,11 @@ export class MemoryLayer {
   drop(f: InvalidateFilter): void {
     this.generation++;
     if (f.key === undefined && f.server === undefined && f.tool === undefined) return this.lru.clear();
-    const gone = [...this.lru.entries()].filter(([, e]) => matches(e, f)).map(([k]) => k);
+    const gone = [...this.lru.entries()].filter(([, e]) => matches(f, e)).map(([k]) => k);
     for (const k of gone) this.lru.delete(k);
   }
 
   clear(): void {
     this.drop({});
   }
-}
-
-export function matches(e: Pick<CachedEntry, 'key' | 'server' | 'tool'>, f: InvalidateFilter): boolean {
-  return (f.key === undefined || e.key === f.key) && (f.server === undefined || e.server === f.server) && (f.tool === undefined || e.tool === f.tool);
 }

@@ -30,6 +30,8 @@ export interface Catalog {
   prompts: Prompt[];
   resources: Resource[];
   resourceTemplates: ResourceTemplate[];
+  /** What its initialize said it is for: stored with the lists, so that mcpx's own initialize need not wait for it. */
+  instructions?: string;
 }
 
 export type ChildState =
@@ -72,6 +74,8 @@ export class Child extends EventEmitter<ChildEvents> {
   private resolved?: ServerConfig;
   /** The last connect failed because a remote child refused the credentials (HTTP 401/403). */
   authRejected = false;
+  /** Counts the connects: a call refused (401) on an older connection needs no new re-authentication. */
+  connection = 0;
   private client?: Client;
   private transport?: Transport;
   private starting?: Promise<void>;
@@ -111,6 +115,7 @@ export class Child extends EventEmitter<ChildEvents> {
 
   private async connect(): Promise<void> {
     const t0 = performance.now();
+    this.connection++;
     this.stopping = false;
     this.setState({ kind: 'starting', since: Date.now() });
     try {
@@ -186,6 +191,7 @@ export class Child extends EventEmitter<ChildEvents> {
       env: { ...this.deps.env, ...c.env },
       cwd: c.cwd,
       logDir: join(this.deps.stateDir, 'logs'),
+      maxMessageBytes: c.maxMessageBytes,
     });
   }
 
@@ -259,7 +265,7 @@ export class Child extends EventEmitter<ChildEvents> {
       caps.resources ? this.listAll<Resource>('resources/list', 'resources') : [],
       caps.resources ? this.listAll<ResourceTemplate>('resources/templates/list', 'resourceTemplates') : [],
     ]);
-    return { tools, prompts, resources, resourceTemplates };
+    return { tools, prompts, resources, resourceTemplates, instructions: this.instructions };
   }
 
   /** Follows nextCursor to the end; items are kept exactly as the child sent them. */
@@ -336,12 +342,17 @@ export class Child extends EventEmitter<ChildEvents> {
     await this.transport?.close().catch(() => undefined);
   }
 
-  /** Stops the child: stdin closed, then SIGTERM, then SIGKILL to its process group. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the child: stdin closed, then SIGTERM, then SIGKILL to its process group. Resolves true when
+   * the process it stopped had to be killed (SIGKILL): it did not stop when asked.
+   */
+  async stop(): Promise<boolean> {
     this.stopping = true;
+    const proc = this.transport instanceof StdioChildTransport && !this.transport.exitInfo ? this.transport : undefined;
     await this.closeConnection(); // also ends a start still waiting for initialize
     await this.starting?.catch(() => undefined);
     if (this.state.kind === 'ready' || this.state.kind === 'starting') this.setState({ kind: 'idle' });
+    return proc?.exitInfo?.signal === 'SIGKILL';
   }
 }
 

@@ -1,18 +1,26 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import type { Writable } from 'node:stream';
 import type { ResultPromise } from 'execa';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { McpxError } from '../errors.js';
+import { formatBytes } from '../util/bytes.js';
+import { formatDuration } from '../util/duration.js';
 import { log } from '../util/log.js';
 import { liveGroupMembers } from '../util/proc.js';
+import { MessageFramer } from './framing.js';
 
 /**
  * A stdio transport for one child process, written for mcpx rather than taken from the SDK because:
  * - the child gets mcpx's whole environment plus its own `env` (the SDK passes six variables);
  * - the child runs in its own process group, and close() signals the whole group, so that a server
  *   started through `npx` (npm wrapper + real server) leaves no orphan;
- * - a stdout line that is not JSON-RPC (some servers log there) is skipped and counted, never fatal;
+ * - stdout is framed on bytes (framing.ts): a character split across two reads arrives whole, a line
+ *   that is not JSON-RPC (some servers log there) is skipped and counted, one over `maxMessageBytes`
+ *   is dropped while it is read; none of them is fatal;
+ * - a write to a child that stopped reading its stdin waits a bounded time, then fails the request;
  * - stderr goes to a per-child log file (0600, redacted line by line), never to mcpx's stdout.
  */
 export interface StdioChildOptions {
@@ -22,23 +30,27 @@ export interface StdioChildOptions {
   env: Record<string, string>;
   cwd?: string;
   logDir: string;
+  /** A stdout line longer than this is dropped while it is read. */
+  maxMessageBytes: number;
+  /** How long a write waits for a child that does not read its stdin (default STDIN_DRAIN_MS). */
+  stdinDrainMs?: number;
 }
 
 /** How long each step of a stop waits: stdin closed, then SIGTERM, then SIGKILL (3 steps < 3 s). */
 const STOP_GRACE_MS = 600;
+/** A child that has not read its stdin for this long while mcpx has a message for it is stuck. */
+const STDIN_DRAIN_MS = 5_000;
 
 export class StdioChildTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
 
-  /** Lines on stdout that were not JSON-RPC; doctor shows the count. */
-  junkLines = 0;
   exitInfo?: { code: number | null; signal: string | null };
   /** The protocol version agreed in initialize (the SDK Client tells the transport). */
   protocolVersion?: string;
   private proc?: ResultPromise;
-  private pending = '';
+  private readonly framer: MessageFramer;
   private delivery: Promise<void> = Promise.resolve();
   private stderrLog?: WriteStream;
   private readonly stderrDecoder = new StringDecoder('utf8');
@@ -48,7 +60,20 @@ export class StdioChildTransport implements Transport {
   private closing = false;
   private exited?: Promise<void>;
 
-  constructor(private readonly opts: StdioChildOptions) {}
+  constructor(private readonly opts: StdioChildOptions) {
+    this.framer = new MessageFramer(opts.maxMessageBytes, {
+      // One message per microtask, in order: the SDK runs notification handlers a microtask late, so
+      // a progress notification read in the same chunk as its response would otherwise be dropped.
+      message: (m) => void (this.delivery = this.delivery.then(() => this.onmessage?.(m))),
+      junk: (head, bytes) => this.onJunk(head, bytes),
+      oversized: (bytes) => this.onOversized(bytes),
+    });
+  }
+
+  /** Lines on stdout that were not JSON-RPC; doctor shows the count. */
+  get junkLines(): number {
+    return this.framer.junkLines;
+  }
 
   get pid(): number | undefined {
     return this.proc?.pid;
@@ -97,36 +122,24 @@ export class StdioChildTransport implements Transport {
       );
     });
 
-    proc.stdout!.on('data', (chunk: Buffer) => this.onStdout(chunk));
+    proc.stdout!.on('data', (chunk: Buffer) => this.framer.push(chunk));
+    proc.stdout!.on('end', () => this.framer.end());
     proc.stderr!.on('data', (chunk: Buffer) => this.onStderr(chunk));
     proc.stdin!.on('error', (e) => this.onerror?.(e)); // EPIPE when the child died: reported by exit
   }
 
-  private onStdout(chunk: Buffer): void {
-    this.pending += chunk.toString('utf8');
-    let nl: number;
-    while ((nl = this.pending.indexOf('\n')) !== -1) {
-      const line = this.pending.slice(0, nl).replace(/\r$/, '');
-      this.pending = this.pending.slice(nl + 1);
-      if (line.trim() === '') continue;
-      let msg: unknown;
-      try {
-        msg = JSON.parse(line);
-      } catch {
-        msg = undefined;
-      }
-      if (typeof msg === 'object' && msg !== null && (msg as { jsonrpc?: unknown }).jsonrpc === '2.0') {
-        // One message per microtask, in order: the SDK runs notification handlers a microtask late, so
-        // a progress notification read in the same chunk as its response would otherwise be dropped.
-        const m = msg as JSONRPCMessage;
-        this.delivery = this.delivery.then(() => this.onmessage?.(m));
-      } else {
-        this.junkLines++;
-        const say = this.junkLines === 1 ? log.warn.bind(log) : log.debug.bind(log);
-        say(`${this.opts.server}: skipped a line on stdout that is not JSON-RPC: ${line.slice(0, 200)}`);
-        this.stderrLog?.write(log.redact(`[stdout, not JSON-RPC] ${line}\n`));
-      }
-    }
+  private onJunk(head: Buffer, bytes: number): void {
+    const line = head.toString('utf8').replace(/\r$/, '');
+    const size = bytes > head.length ? ` (${formatBytes(bytes)}, the first ${formatBytes(head.length)} kept)` : '';
+    const say = this.junkLines === 1 ? log.warn.bind(log) : log.debug.bind(log);
+    say(`${this.opts.server}: skipped a line on stdout that is not JSON-RPC${size}: ${line.slice(0, 200)}`);
+    this.stderrLog?.write(log.redact(`[stdout, not JSON-RPC${size}] ${line}\n`));
+  }
+
+  private onOversized(bytes: number): void {
+    const why = `dropped a ${formatBytes(bytes)} line on stdout: over maxMessageBytes (${formatBytes(this.opts.maxMessageBytes)})`;
+    log.warn(`${this.opts.server}: ${why}; a call it answered fails at its deadline`);
+    this.stderrLog?.write(`[stdout, ${why}]\n`);
   }
 
   private onStderr(chunk: Buffer): void {
@@ -152,8 +165,33 @@ export class StdioChildTransport implements Transport {
   async send(message: JSONRPCMessage): Promise<void> {
     const stdin = this.proc?.stdin;
     if (!stdin || this.closed || stdin.destroyed) throw new Error(`${this.opts.server}: not running`);
-    const data = JSON.stringify(message) + '\n';
-    if (!stdin.write(data)) await new Promise<void>((r) => stdin.once('drain', r));
+    // Wait for room before writing, within a deadline: a child that stopped reading fails the request
+    // (the child's failure, counted by its breaker) instead of mcpx queueing messages for it forever.
+    if (stdin.writableNeedDrain) await this.roomIn(stdin); // rejects when stdin closes meanwhile
+    stdin.write(JSON.stringify(message) + '\n');
+  }
+
+  private roomIn(stdin: Writable): Promise<void> {
+    const server = this.opts.server;
+    const ms = this.opts.stdinDrainMs ?? STDIN_DRAIN_MS;
+    return new Promise<void>((resolve, reject) => {
+      const settle = (error?: McpxError) => {
+        clearTimeout(timer);
+        stdin.off('drain', drained);
+        stdin.off('close', closed);
+        if (error) reject(error);
+        else resolve();
+      };
+      const drained = () => settle();
+      const closed = () => settle(new McpxError(`${server} is not running`, { code: 'CHILD_DOWN', server }));
+      const timer = setTimeout(() => settle(new McpxError(
+        `it has not read its stdin for ${formatDuration(ms)} (the message was not sent)`,
+        { code: 'CHILD_TIMEOUT', server, suggestion: `it may be stuck: see ${join(this.opts.logDir, `${server}.log`)}` },
+      )), ms);
+      timer.unref();
+      stdin.once('drain', drained);
+      stdin.once('close', closed);
+    });
   }
 
   /** stdin closed → SIGTERM to the group → SIGKILL to the group; returns when no process is left. */

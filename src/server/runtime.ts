@@ -3,7 +3,7 @@ import type { Child, Catalog, UpstreamBridge } from '../children/child.js';
 import { loadExeca } from '../children/stdio.js';
 import { Supervisor } from '../children/supervisor.js';
 import type { Config } from '../config/types.js';
-import type { CacheDb, CatalogStore, ResultStore, StatsRecorder } from '../cache/index.js';
+import type { CacheDb, CatalogStore, PinStore, ResultStore, StatsRecorder } from '../cache/index.js';
 import { errorMessage } from '../errors.js';
 import { Pipeline, type Router } from '../pipeline/call.js';
 import { buildPolicies, type ChildPolicies } from '../pipeline/policies.js';
@@ -12,6 +12,7 @@ import { recordStats } from '../telemetry/stats.js';
 import { StatusTracker } from '../telemetry/status.js';
 import { log } from '../util/log.js';
 import { Hub } from './hub.js';
+import { ToolPins } from './pins.js';
 
 /**
  * Everything one process needs to serve calls: children (supervised), routing, the pipeline with a
@@ -28,11 +29,14 @@ export interface Runtime {
   status: StatusTracker;
   /** The cache database (opened now if not yet); undefined when it cannot be opened at all. */
   db(): CacheDb | undefined;
+  /** The database, the stored catalogs, tool pins and listeners; starts no child (`mcpx call` starts only those it needs). */
+  load(): Promise<void>;
   /** Lists known children from the stored catalog, then starts the eager children (once); resolves when each is up or down. */
   start(): Promise<void>;
   /** Starts if not yet; waits until no child without a known catalog is still starting. */
   settled(): Promise<void>;
-  stop(): Promise<void>;
+  /** Stops the children and closes the cache; resolves with the names of children that had to be killed. */
+  stop(): Promise<string[]>;
 }
 
 /** A bridge for processes with no upstream client: children are told no client capabilities. */
@@ -47,6 +51,7 @@ interface Storage {
   db: CacheDb;
   results: ResultStore;
   catalogs: CatalogStore;
+  pins: PinStore;
   stats: StatsRecorder;
   audit: AuditLog;
   stop: () => Promise<void>;
@@ -77,7 +82,7 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
   const router: Router = {
     tool: (name) => hub.routing.toolRoutes.get(name),
     prompt: (name) => hub.routing.promptRoutes.get(name),
-    resource: (uri) => hub.routing.resourceOwner(uri),
+    resource: (uri) => hub.resourceChild(uri),
     settled: () => settled(),
   };
   const pipeline = new Pipeline({
@@ -89,11 +94,13 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
   });
 
   // Before any child starts: the database, the stored catalogs (so lists answer at once), the listeners.
-  const status = new StatusTracker(pipeline, hub.children, policies, supervisor);
+  const status = new StatusTracker(pipeline, hub.children, policies, supervisor, (c) => hub.waiting(c), config.waitingForTrust);
+  let pinWatch: NodeJS.Timeout | undefined;
+  let loaded: Promise<void> | undefined;
   let prepared: Promise<void> | undefined;
   let eager: Promise<void> = Promise.resolve();
-  const prepare = () =>
-    (prepared ??= (async () => {
+  const load = () =>
+    (loaded ??= (async () => {
       // All off the initialize path; execa before the children start, so that they spawn at once.
       const [cache, redis] = await Promise.all([
         import('../cache/index.js'),
@@ -103,6 +110,9 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
       cacheModule ??= cache;
       redisModule ??= redis;
       const s = open();
+      hub.pins = new ToolPins(() => open()?.pins);
+      // An approval by `mcpx approve` (another process) reaches the client within a second.
+      if (config.servers.some((c) => c.pinTools)) (pinWatch = setInterval(() => hub.recheckPins(), 1000)).unref();
       if (s) {
         useStoredCatalogs(hub, s.catalogs);
         recordStats(pipeline, s.stats);
@@ -115,8 +125,11 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
           if (n.method === 'notifications/resources/updated' && typeof n.params?.uri === 'string') pipeline.resourceUpdated(child, n.params.uri);
         });
       }
-      eager = hub.startInitial(); // in the background: lists and calls do not wait for it
     })());
+  const prepare = () =>
+    (prepared ??= load().then(() => {
+      eager = hub.startInitial(); // in the background: lists and calls do not wait for it
+    }));
   const start = async () => {
     await prepare();
     await eager;
@@ -135,19 +148,22 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
     supervisor,
     status,
     db: () => open()?.db,
+    load,
     start,
     settled,
     stop: async () => {
+      clearInterval(pinWatch);
       supervisor.stop();
-      await hub.stop();
+      const killed = await hub.stop();
       if (storage) await storage.stop();
+      return killed;
     },
   };
 }
 
 function openStorage(config: Config): Storage {
   // Loaded here rather than at the top: better-sqlite3 is not needed to answer initialize.
-  const { openDatabase, SqliteResultStore, CatalogStore, StatsRecorder, startMaintenance } = cacheModule!;
+  const { openDatabase, SqliteResultStore, CatalogStore, PinStore, StatsRecorder, startMaintenance } = cacheModule!;
   const db = openDatabase(config.cache.dir);
   const { backend, url, maxEntryBytes, maxMb, lookupTimeoutMs } = config.cache;
   // The result store the config names; the catalog, stats, status and audit stay in SQLite either way.
@@ -161,6 +177,7 @@ function openStorage(config: Config): Storage {
     db,
     results,
     catalogs: new CatalogStore(db),
+    pins: new PinStore(db),
     stats,
     audit,
     stop: async () => {
@@ -178,9 +195,10 @@ function openStorage(config: Config): Storage {
  * uses the new values; its credential fingerprint (part of every cache key) changes with them.
  */
 export async function reloadCredentials(config: Config, child: Child): Promise<boolean> {
-  const { loadConfig } = await import('../config/index.js');
+  const { reloadConfig } = await import('../config/index.js');
   try {
-    const fresh = loadConfig(config.file).config.servers.find((s) => s.name === child.name);
+    // The same file, checked again: a project config edited since `mcpx trust` is not re-read.
+    const fresh = reloadConfig(config).config.servers.find((s) => s.name === child.name);
     if (!fresh || fresh.credentialFingerprint === child.config.credentialFingerprint) return false;
     child.reconfigure(fresh);
     log.info(`${child.name}: credentials changed; reconnecting with the new ones`);

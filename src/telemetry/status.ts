@@ -1,7 +1,9 @@
 import type { Child } from '../children/child.js';
+import { instructionsOf } from '../children/instructions.js';
 import type { Supervisor } from '../children/supervisor.js';
 import type { CallEvent, Pipeline } from '../pipeline/call.js';
 import type { ChildPolicies } from '../pipeline/policies.js';
+import type { WaitingForTrust } from '../config/types.js';
 import { log } from '../util/log.js';
 
 /**
@@ -32,6 +34,10 @@ export class StatusTracker {
     private readonly children: readonly Child[],
     private readonly policies: Map<Child, ChildPolicies>,
     private readonly supervisor: Supervisor,
+    /** pinTools: the tools of a child withheld until `mcpx approve`. */
+    private readonly waiting: (child: Child) => { tool: string; change: string }[] = () => [],
+    /** A project config found but not used until the user trusts it: shown, and the health is not "healthy". */
+    private readonly waitingForTrust?: WaitingForTrust,
   ) {
     for (const c of children) this.tallies.set(c.name, { calls: 0, hits: 0, staleHits: 0, misses: 0, latencies: [] });
     pipeline.on('call', (e) => this.onCall(e));
@@ -77,11 +83,16 @@ export class StatusTracker {
         lastError: t.lastError,
         lastSuccessAt: t.lastSuccessAt === undefined ? undefined : new Date(t.lastSuccessAt).toISOString(),
         tools: c.catalog?.tools.length ?? 0,
+        prefix: c.config.prefix,
+        // In full: mcpx's initialize answer may have shortened it (2,048 characters in all).
+        instructions: instructionsOf(c),
+        waitingForApproval: this.waiting(c).map((w) => ({ tool: w.tool, change: w.change, approve: `mcpx approve ${c.name} ${w.tool}` })),
       };
     }
-    const health: Health = bad === 0 ? 'healthy' : bad * 2 > counted ? 'critical' : 'degraded';
+    const health: Health = bad === 0 && !this.waitingForTrust ? 'healthy' : bad * 2 > counted ? 'critical' : 'degraded';
+    const waitingForTrust = this.waitingForTrust;
     // Reasons and last errors are mcpx's sentences and the children's messages: no secret value leaves (status resource, database).
-    return log.redactDeep({ pid: process.pid, startedAt: this.startedAt, updatedAt: new Date().toISOString(), health, servers });
+    return log.redactDeep({ pid: process.pid, startedAt: this.startedAt, updatedAt: new Date().toISOString(), health, waitingForTrust, servers });
   }
 }
 

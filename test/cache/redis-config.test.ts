@@ -61,6 +61,7 @@ describe('config: the cache backend', () => {
     expect(wrong).toMatchObject({ field: 'cache.url', exitCode: 2 });
     expect(wrong.message).not.toContain('hunter2-pw');
     expect(refusal(() => normalize({ url: 'redis://h', lookupTimeoutMs: '5s' }))).toMatchObject({ field: 'cache.lookupTimeoutMs' });
+    expect(refusal(() => normalize({ url: 'redis://:${cmd:pass show redis}@h' }))).toMatchObject({ field: 'cache.url' });
     vi.stubEnv('MCPX_CACHE_URL', 'not a url');
     expect(refusal(() => normalize(undefined))).toMatchObject({ field: 'cache.url ($MCPX_CACHE_URL)' });
   });

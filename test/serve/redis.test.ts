@@ -52,6 +52,16 @@ function cli(m: Mcpx, ...args: string[]) {
   });
 }
 
+/**
+ * Waits until Redis holds n entries of server a. A process answers its client before its write reaches
+ * Redis (writes are not waited for), so another process asked right after could be told "miss" first.
+ */
+const stored = (n: number, tool = 'search') =>
+  waitFor(async () => {
+    const tools = await Promise.all((await admin.sMembers('mcpx:v1:server:a')).map((k) => admin.hGet(k, 'tool')));
+    return tools.filter((t) => t === tool).length >= n;
+  }, 5000, `${n} entries of ${tool} in Redis`);
+
 const redisWarnings = (m: Mcpx) => m.stderr().split('\n').filter((l) => l.startsWith('mcpx warn: cache: Redis'));
 
 describe('serve with the cache on Redis', () => {
@@ -60,6 +70,7 @@ describe('serve with the cache on Redis', () => {
     const [a, b] = await pair();
     const first = await search(a, 'react hooks');
     expect(cacheMeta(first)).toBeUndefined();
+    await stored(1);
     const second = await search(b, 'react hooks');
     expect(cacheMeta(second)).toMatchObject({ status: 'hit', server: 'a' });
     expect(second.content).toEqual(first.content);
@@ -77,12 +88,14 @@ describe('serve with the cache on Redis', () => {
 
     // invalidateOnWrite: A writes; B's memory holds the entry until A's invalidation reaches it.
     await search(a, 'q');
+    await stored(1);
     expect(cacheMeta(await search(b, 'q'))?.status).toBe('hit');
     await a.client.callTool({ name: 'a__write', arguments: { value: 'new' } });
     await missesIn(b, () => search(b, 'q'), 'B to miss after A wrote');
 
     // mcpx cache clear, from a third process
     await search(a, 'q2');
+    await stored(2); // q (stored again by B after its miss) and q2
     expect(cacheMeta(await search(b, 'q2'))?.status).toBe('hit');
     const clear = await cli(a, 'cache', 'clear', '--json');
     expect(clear.exitCode).toBe(0);
@@ -92,6 +105,7 @@ describe('serve with the cache on Redis', () => {
     // resources/updated, seen by A's child, drops the resource in B too
     const uri = 'fixture://a/readme';
     await a.client.readResource({ uri });
+    await stored(1, uri);
     expect(cacheMeta(await b.client.readResource({ uri }))?.status).toBe('hit');
     await a.client.subscribeResource({ uri }); // the child says "updated" 50 ms later
     await missesIn(b, () => b.client.readResource({ uri }), 'B to miss after resources/updated');
@@ -100,6 +114,7 @@ describe('serve with the cache on Redis', () => {
   it('Redis killed mid-run: every call is answered, one warning; sharing resumes after a restart', async () => {
     const [a, b] = await pair();
     await search(a, 'before');
+    await stored(1);
     expect(cacheMeta(await search(b, 'before'))?.status).toBe('hit');
 
     await redis.kill();
@@ -145,6 +160,7 @@ describe('serve with the cache on Redis', () => {
     const m = await serving();
     await search(m, 'x');
     await search(m, 'y');
+    await stored(2);
     const stats = await cli(m, 'cache', 'stats', '--json');
     expect(stats.exitCode).toBe(0);
     expect(JSON.parse(stats.stdout)).toMatchObject({ backend: 'redis', url: redis.url, entries: 2, servers: [{ server: 'a', entries: 2 }] });

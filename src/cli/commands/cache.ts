@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CacheLimits, CacheUsage, ClearResult, PruneResult, StatsResult } from '../../cache/admin.js';
 import type { RedisClearResult, RedisPruneResult, RedisStatsResult } from '../../cache/redis-admin.js';
+import { formatBytes } from '../../util/bytes.js';
 
 /** `mcpx cache clear|stats|prune`: compute a plain object, then print it (--json) or render text. */
 interface CacheFlags {
@@ -96,15 +97,21 @@ function renderClear(r: ClearResult | RedisClearResult): string {
 
 function renderPrune(r: PruneResult | RedisPruneResult): string {
   if ('url' in r) return `forgot ${r.removed} index ${r.removed === 1 ? 'reference' : 'references'} to expired entries in ${r.url} (Redis expires the entries themselves)\n`;
-  const space = r.vacuumed ? `${size(r.fileBytesBefore)} → ${size(r.fileBytesAfter)}` : 'not compacted (busy; try again later)';
+  const sizes = `${formatBytes(r.fileBytesBefore)} → ${formatBytes(r.fileBytesAfter)}`;
+  const space = {
+    vacuum: sizes,
+    incremental: `${sizes} (freed pages released; serve is running, pid ${r.serving.join(', ')})`,
+    none: r.serving.length ? `not compacted while serve runs (pid ${r.serving.join(', ')}); prune again when it is stopped` : sizes,
+    busy: 'not compacted (busy; try again later)',
+  }[r.compaction];
   return `removed ${r.removed} ${r.removed === 1 ? 'entry' : 'entries'}; ${r.file}: ${space}\n`;
 }
 
 function renderStats(r: StatsResult | RedisStatsResult): string {
   const oldest = r.oldest ? `; oldest ${r.oldest}, newest ${r.newest}` : '';
-  if ('url' in r) return `${r.url} (Redis${r.version ? ` ${r.version}` : ''}): ${r.entries} entries, ${size(r.bytes)} of results${oldest}\n` + table(r);
+  if ('url' in r) return `${r.url} (Redis${r.version ? ` ${r.version}` : ''}): ${r.entries} entries, ${formatBytes(r.bytes)} of results${oldest}\n` + table(r);
   if (!r.exists) return `no cache yet at ${r.file}\n`;
-  return `${r.file}: ${r.entries} entries, ${size(r.bytes)} of results, ${size(r.fileBytes)} on disk${oldest}\n` + table(r);
+  return `${r.file}: ${r.entries} entries, ${formatBytes(r.bytes)} of results, ${formatBytes(r.fileBytes)} on disk${oldest}\n` + table(r);
 }
 
 function table(r: CacheUsage): string {
@@ -113,7 +120,7 @@ function table(r: CacheUsage): string {
     ['server', 'entries', 'bytes', 'hits', 'stale', 'misses', 'hit rate', 'newest'],
     ...r.servers.map((s) => {
       const lookups = s.hits + s.staleHits + s.misses;
-      return [s.server, String(s.entries), size(s.bytes), String(s.hits), String(s.staleHits), String(s.misses),
+      return [s.server, String(s.entries), formatBytes(s.bytes), String(s.hits), String(s.staleHits), String(s.misses),
         lookups ? `${Math.round((100 * (s.hits + s.staleHits)) / lookups)}%` : '-', s.newest ?? '-'];
     }),
   ];
@@ -121,8 +128,3 @@ function table(r: CacheUsage): string {
   return rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-function size(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
-}

@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
+import { selectionOf, withSelection, type SelectionFlags } from '../selection.js';
 
 export function registerServe(program: Command): Command {
-  return program
+  const cmd = program
     .command('serve')
     .description('run the stdio MCP server that aggregates the configured children (register this in .mcp.json)')
-    .option('-c, --config <file>', 'config file (default: $MCPX_CONFIG, ./mcpx.json, ~/.config/mcpx/mcpx.json)')
-    .action(async (opts: { config?: string }) => {
-      const { serve } = await import('../../server/serve.js');
-      await serve({ configFlag: opts.config });
-    });
+    .option('-c, --config <file>', 'config file (default: $MCPX_CONFIG, ./mcpx.json, ~/.config/mcpx/mcpx.json)');
+  return withSelection(cmd).action(async (opts: { config?: string } & SelectionFlags) => {
+    const { serve } = await import('../../server/serve.js');
+    await serve({ configFlag: opts.config, select: await selectionOf(opts) });
+  });
 }
