@@ -5,7 +5,7 @@ import { McpxError } from '../errors.js';
 import { isRunning } from '../util/proc.js';
 import { openDatabase, DB_FILE, PATIENT_BUSY_TIMEOUT_MS, type CacheDb } from './db.js';
 import { readStats, type ServerStats } from './stats.js';
-import { SqliteResultStore } from './store.js';
+import { SqliteResultStore, type StoreSummary } from './store.js';
 
 /**
  * What `mcpx cache clear|stats|prune` do, as plain data (the command renders it). A missing
@@ -48,11 +48,15 @@ export interface ServerCacheStats extends CacheFigures, Pick<ServerStats, 'calls
   p95Ms: number | null;
 }
 
-export interface StatsResult extends CacheFigures {
+/** What the store holds (entries) and how it was used (this host's counters), per server and summed. */
+export interface CacheUsage extends CacheFigures {
+  servers: ServerCacheStats[];
+}
+
+export interface StatsResult extends CacheUsage {
   file: string;
   exists: boolean;
   fileBytes: number;
-  servers: ServerCacheStats[];
 }
 
 export function cacheStats(dir: string): StatsResult {
@@ -64,44 +68,46 @@ export function cacheStats(dir: string): StatsResult {
     const store = new SqliteResultStore(cdb, DEFAULT_LIMITS);
     const summary = store.stats();
     store.close();
-    const counters = new Map(readStats(cdb).map((s) => [s.server, s]));
-    const names = [...new Set([...summary.servers.map((s) => s.server), ...counters.keys()])].sort();
-    const servers = names.map((server): ServerCacheStats => {
-      const e = summary.servers.find((s) => s.server === server);
-      const c = counters.get(server);
-      return {
-        server,
-        entries: e?.entries ?? 0,
-        bytes: e?.bytes ?? 0,
-        oldest: iso(e?.oldestStoredAt),
-        newest: iso(e?.newestStoredAt),
-        hits: c?.hits ?? 0,
-        staleHits: c?.staleHits ?? 0,
-        misses: c?.misses ?? 0,
-        calls: c?.calls ?? 0,
-        errors: c?.errors ?? 0,
-        timeouts: c?.timeouts ?? 0,
-        p50Ms: c?.latency.p50Ms ?? null,
-        p95Ms: c?.latency.p95Ms ?? null,
-      };
-    });
-    const stored = summary.servers;
-    return {
-      file,
-      exists: true,
-      fileBytes: fileBytes(file),
-      entries: summary.entries,
-      bytes: summary.bytes,
-      oldest: iso(stored.length ? Math.min(...stored.map((s) => s.oldestStoredAt)) : undefined),
-      newest: iso(stored.length ? Math.max(...stored.map((s) => s.newestStoredAt)) : undefined),
-      hits: sum(servers, 'hits'),
-      staleHits: sum(servers, 'staleHits'),
-      misses: sum(servers, 'misses'),
-      servers,
-    };
+    return { file, exists: true, fileBytes: fileBytes(file), ...cacheUsage(summary, readStats(cdb)) };
   } finally {
     cdb.close();
   }
+}
+
+/** A store's summary joined with the stats counters (a server may have either without the other). */
+export function cacheUsage(summary: StoreSummary, stats: ServerStats[]): CacheUsage {
+  const counters = new Map(stats.map((s) => [s.server, s]));
+  const names = [...new Set([...summary.servers.map((s) => s.server), ...counters.keys()])].sort();
+  const servers = names.map((server): ServerCacheStats => {
+    const e = summary.servers.find((s) => s.server === server);
+    const c = counters.get(server);
+    return {
+      server,
+      entries: e?.entries ?? 0,
+      bytes: e?.bytes ?? 0,
+      oldest: iso(e?.oldestStoredAt),
+      newest: iso(e?.newestStoredAt),
+      hits: c?.hits ?? 0,
+      staleHits: c?.staleHits ?? 0,
+      misses: c?.misses ?? 0,
+      calls: c?.calls ?? 0,
+      errors: c?.errors ?? 0,
+      timeouts: c?.timeouts ?? 0,
+      p50Ms: c?.latency.p50Ms ?? null,
+      p95Ms: c?.latency.p95Ms ?? null,
+    };
+  });
+  const stored = summary.servers;
+  return {
+    entries: summary.entries,
+    bytes: summary.bytes,
+    oldest: iso(stored.length ? Math.min(...stored.map((s) => s.oldestStoredAt)) : undefined),
+    newest: iso(stored.length ? Math.max(...stored.map((s) => s.newestStoredAt)) : undefined),
+    hits: sum(servers, 'hits'),
+    staleHits: sum(servers, 'staleHits'),
+    misses: sum(servers, 'misses'),
+    servers,
+  };
 }
 
 export interface PruneResult {

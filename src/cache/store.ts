@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { errorMessage } from '../errors.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 import type { CacheDb } from './db.js';
+import { storable } from './entry.js';
 import { InvalidationLog, matches, type InvalidateFilter } from './invalidations.js';
 import { errorCode, isBusy } from './sqlite-errors.js';
 
@@ -51,20 +52,23 @@ export interface StoreSummary {
   servers: ServerSummary[];
 }
 
+/** A value now or later: SQLite answers synchronously (its path stays synchronous), Redis may not. */
+export type MaybePromise<T> = T | Promise<T>;
+
 export interface ResultStore {
   /** A fresh entry (now < expiresAt), or undefined. */
-  get(key: string, now?: number): CachedEntry | undefined;
+  get(key: string, now?: number): MaybePromise<CachedEntry | undefined>;
   /** A fresh or stale entry (now < staleUntil), or undefined. */
-  getStale(key: string, now?: number): CachedEntry | undefined;
-  /** False when not stored: too big, not JSON, store not writable. A store may write it later (batched). */
+  getStale(key: string, now?: number): MaybePromise<CachedEntry | undefined>;
+  /** False when not stored: too big, not JSON, store not writable. A store may write it later (batched). Never waits. */
   put(entry: PutEntry, now?: number): boolean;
-  /** Deletes matching entries (an empty filter: all); returns how many were deleted now (0 when deferred). */
-  invalidate(filter: InvalidateFilter): number;
+  /** Deletes matching entries (an empty filter: all); returns how many were deleted (0 when deferred). This process's L1 drops them at once. */
+  invalidate(filter: InvalidateFilter): MaybePromise<number>;
   /** Deletes entries past staleUntil, then least recently used ones over the size cap; returns how many. */
-  prune(now?: number): number;
-  stats(): StoreSummary;
+  prune(now?: number): MaybePromise<number>;
+  stats(): MaybePromise<StoreSummary>;
   /** Flushes pending bookkeeping; the CacheDb itself is closed by whoever opened it. */
-  close(): void;
+  close(): MaybePromise<void>;
 }
 
 export interface SqliteStoreOptions {
@@ -180,20 +184,12 @@ export class SqliteResultStore implements ResultStore {
 
   put(p: PutEntry, now = Date.now()): boolean {
     if (!this.cdb.writable || this.closed) return false;
-    if (!(p.ttlMs > 0) && !(p.staleTtlMs > 0)) return false;
-    let json: string | undefined;
-    try {
-      json = JSON.stringify(p.result);
-    } catch {
-      return false; // cycles, BigInt: not cacheable
-    }
-    if (json === undefined) return false;
-    const bytes = Buffer.byteLength(json, 'utf8');
-    if (bytes > this.opts.maxEntryBytes) return false;
-    const expiresAt = now + Math.max(0, p.ttlMs);
+    const s = storable(p, now, this.opts.maxEntryBytes);
+    if (!s) return false;
+    const { json, entry: e } = s;
     const row: Row = {
-      key: p.key, server: p.server, tool: p.tool, result: json,
-      stored_at: now, expires_at: expiresAt, stale_until: expiresAt + Math.max(0, p.staleTtlMs), bytes,
+      key: e.key, server: e.server, tool: e.tool, result: json,
+      stored_at: e.storedAt, expires_at: e.expiresAt, stale_until: e.staleUntil, bytes: e.bytes,
     };
     // L1 gets its own parsed copy: the caller keeps (and may change) the object it passed in.
     this.l1.set(p.key, toEntry(row));
@@ -522,7 +518,8 @@ function clean(f: InvalidateFilter): InvalidateFilter {
   return out;
 }
 
-function freeze<T>(value: T): T {
+/** Deep-freezes a parsed result: entries are shared between callers. */
+export function freeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const v of Object.values(value)) freeze(v);

@@ -21,6 +21,8 @@ const MCPX_KEYS = [
   'tags', 'instructions', 'pinTools',
 ];
 const TOP_KEYS = ['mcpServers', 'defaults', 'cache', 'audit', '$schema'];
+/** Default of cache.lookupTimeoutMs: "a few tens of ms" at most on Redis per call. */
+const LOOKUP_TIMEOUT_MS = 50;
 
 const BUILTIN_DEFAULTS: Raw = {
   prefix: undefined,
@@ -98,12 +100,45 @@ export function normalizeConfig(input: NormalizeInput): { config: Config; warnin
         dir: process.env.MCPX_CACHE_DIR || resolve(baseDir, expandHome(cacheDir)),
         maxMb: num(cacheRaw.maxMb ?? 256, where, 'cache.maxMb'),
         maxEntryBytes: num(cacheRaw.maxEntryBytes ?? 1_048_576, where, 'cache.maxEntryBytes'),
+        ...cacheBackend(cacheRaw, where, vars),
       },
       audit: { args: auditArgs, retentionDays: num(auditRaw.retentionDays ?? 30, where, 'audit.retentionDays') },
       stateDir: defaultStateDir(),
       envFiles: input.envFiles,
     },
   };
+}
+
+/**
+ * cache.backend and cache.url. $MCPX_CACHE_URL wins over the file's url (as $MCPX_CACHE_DIR does over
+ * dir) and, being data, is never expanded; a url with no backend named means Redis. The url is never
+ * echoed in an error: it may hold a password.
+ */
+function cacheBackend(c: Raw, where: Where, vars: Record<string, string>): Pick<Config['cache'], 'backend' | 'url' | 'lookupTimeoutMs'> {
+  const fromEnv = process.env.MCPX_CACHE_URL || undefined;
+  let url = fromEnv;
+  if (url === undefined && c.url !== undefined) {
+    const x = expandValue(str(c.url, where, 'cache.url'), vars);
+    if (x.missing.length) throw where.invalid(`variable ${x.missing.join(', ')} is not set`, 'cache.url');
+    if (x.parts) throw where.invalid('${cmd:…} and ${sh:…} are not supported here: use ${VAR} (from the environment or .env)', 'cache.url');
+    url = x.value;
+  }
+  const backend = c.backend ?? (url ? 'redis' : 'sqlite');
+  if (backend !== 'sqlite' && backend !== 'redis') throw where.invalid(`must be "sqlite" or "redis", got ${JSON.stringify(backend)}`, 'cache.backend');
+  const lookupTimeoutMs = dur(c.lookupTimeoutMs ?? LOOKUP_TIMEOUT_MS, where, 'cache.lookupTimeoutMs');
+  if (lookupTimeoutMs < 1 || lookupTimeoutMs > 1000) throw where.invalid(`must be between 1 ms and 1 s (a call waits this long on Redis at most), got ${JSON.stringify(c.lookupTimeoutMs)}`, 'cache.lookupTimeoutMs');
+  if (backend === 'sqlite') return { backend, lookupTimeoutMs };
+  if (!url) throw where.invalid('"cache.backend" is "redis" but no URL is set: give "cache.url" or $MCPX_CACHE_URL (redis://host:6379/0)', 'cache.url');
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    /* reported below */
+  }
+  if (protocol !== 'redis:' && protocol !== 'rediss:') {
+    throw where.invalid('must be a redis:// or rediss:// URL (the value is not shown: it may hold a password)', fromEnv ? 'cache.url ($MCPX_CACHE_URL)' : 'cache.url');
+  }
+  return { backend, url, lookupTimeoutMs };
 }
 
 function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string, string>, baseDir: string): ServerConfig {

@@ -1,5 +1,5 @@
 import { log as defaultLog, type Logger } from '../util/log.js';
-import type { Config } from './types.js';
+import type { CacheConfig, Config } from './types.js';
 
 /**
  * Which configured values are secrets, registered with the logger as soon as a config is loaded (by
@@ -8,7 +8,8 @@ import type { Config } from './types.js';
  * - the value of a variable a server uses (`${VAR}` in env, args, url, headers, cwd) whose NAME looks secret;
  * - the value of a server `env` entry whose NAME looks secret (`API_TOKEN: "literal"`);
  * - every `headers` value (and the credential after `Bearer `/`Basic `/`Token `);
- * - the value of a secret-looking command-line flag: `--token=VALUE`, or `--api-key VALUE`.
+ * - the value of a secret-looking command-line flag: `--token=VALUE`, or `--api-key VALUE`;
+ * - the password in `cache.url` (redis://user:PASSWORD@host), as written and decoded.
  * The normalized config holds expanded values, so the values are taken from it and from the variables.
  */
 const SECRET_NAME = /TOKEN|KEY|SECRET|PASSWORD|PASS|CREDENTIAL|AUTH/i;
@@ -18,9 +19,12 @@ export function looksSecret(name: string): boolean {
   return SECRET_NAME.test(name);
 }
 
+type SecretSources = Pick<Config, 'servers'> & { cache?: Pick<CacheConfig, 'url'> };
+
 /** The secret values in a loaded config; `vars` are the variables it was expanded with. */
-export function secretValues(config: Pick<Config, 'servers'>, vars: Record<string, string>): string[] {
+export function secretValues(config: SecretSources, vars: Record<string, string>): string[] {
   const out = new Set<string>();
+  for (const v of urlPassword(config.cache?.url)) out.add(v);
   for (const s of config.servers) {
     for (const v of s.variables) {
       const value = vars[v.name];
@@ -42,7 +46,18 @@ export function secretValues(config: Pick<Config, 'servers'>, vars: Record<strin
   return [...out].filter((v) => v.trim().length > 0);
 }
 
+/** The password of a URL, as written (percent-encoded) and decoded; none when there is none. */
+export function urlPassword(url: string | undefined): string[] {
+  if (!url) return [];
+  try {
+    const raw = new URL(url).password;
+    return raw ? [raw, decodeURIComponent(raw)] : [];
+  } catch {
+    return [];
+  }
+}
+
 /** Registers the config's secret values with the logger (its redactor ignores values under 4 characters). */
-export function registerSecrets(config: Pick<Config, 'servers'>, vars: Record<string, string>, logger: Logger = defaultLog): void {
+export function registerSecrets(config: SecretSources, vars: Record<string, string>, logger: Logger = defaultLog): void {
   for (const v of secretValues(config, vars)) logger.addSecret(v);
 }

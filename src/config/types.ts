@@ -107,6 +107,12 @@ export interface CacheConfig {
   dir: string;
   maxMb: number;
   maxEntryBytes: number;
+  /** Where results are kept: the SQLite file in `dir` (one machine), or Redis shared by every mcpx process. */
+  backend: 'sqlite' | 'redis';
+  /** The Redis URL (backend "redis"); it may hold a password: registered as a secret, shown masked. */
+  url?: string;
+  /** How long a lookup waits for Redis before it counts as a miss. */
+  lookupTimeoutMs: number;
 }
 
 export interface AuditConfig {

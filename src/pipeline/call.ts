@@ -141,13 +141,13 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
     // 2. fresh cache
     const store = call.cache ? this.deps.store() : undefined;
     const key = store ? cacheKey({ identity: child.config.identity, credentialFingerprint: child.fingerprint, kind: call.kind === 'resource' ? 'resource' : 'tool', name: call.name, args: call.args }) : '';
-    const fresh = store?.get(key);
+    const fresh = await store?.get(key); // a value (SQLite, Redis's L1) or a promise (Redis, bounded)
     if (fresh) return done('hit', markCached(fresh.result, { status: 'hit', ageMs: Date.now() - fresh.storedAt, server: child.name }), undefined, fresh.bytes);
 
     // 3. single flight: identical calls in flight share one child call, each caller keeping its own
     // cancellation (not with a progress token: progress goes to one caller). Steps 4–9 are send().
     const staleCopy = () => (store && child.config.fallback.stale ? store.getStale(key) : undefined);
-    const send = (signal: AbortSignal) => this.send(call, { signal, onprogress: opts.onprogress }, () => !!staleCopy());
+    const send = (signal: AbortSignal) => this.send(call, { signal, onprogress: opts.onprogress }, async () => !!(await staleCopy()));
     try {
       const result = store && !opts.onprogress ? await this.inFlight.run(key, opts.signal, send) : await send(opts.signal);
       if (result.isError === true) return done('error', result); // the tool's own answer: passed on, never cached
@@ -161,7 +161,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
         throw e; // or the child's answer about the request itself
       }
       // On failure: stale copy → local backup (tools) → clear error
-      const stale = staleCopy();
+      const stale = await staleCopy();
       if (stale) {
         const mark = { status: 'stale' as const, ageMs: Date.now() - stale.storedAt, server: child.name, reason: e.reason };
         return done('stale', call.answer === 'tool-result' ? staleToolResult(stale.result, mark, e.message) : markCached(stale.result, mark), e);
@@ -228,7 +228,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
    * mcpx did not send the call (child down, quota, full queue, breaker open) or the child did not answer
    * usefully; other errors (cancellation, the child's answer about the request itself) pass through.
    */
-  private async send(call: Call<C>, opts: CallOptions, hasStaleCopy: () => boolean): Promise<Result> {
+  private async send(call: Call<C>, opts: CallOptions, hasStaleCopy: () => Promise<boolean>): Promise<Result> {
     const { child } = call;
     const { signal } = opts;
     const { admission, breaker, retry, quota } = this.deps.policies(child);
@@ -275,7 +275,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
       quota.heldBack++;
       this.emit('quota', { server: child.name }); // held back: answered from the cache, made to wait, or refused
       waited = true;
-      if (hasStaleCopy() || !(await quota.waitForRoom(left(), signal))) throw quotaUsedUp();
+      if ((await hasStaleCopy()) || !(await quota.waitForRoom(left(), signal))) throw quotaUsedUp();
     }
 
     // 5. bulkhead: a free slot now, a place in mcpx's bounded queue, or refused at once.

@@ -57,7 +57,7 @@ interface Storage {
   pins: PinStore;
   stats: StatsRecorder;
   audit: AuditLog;
-  stop: () => void;
+  stop: () => Promise<void>;
 }
 
 export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTREAM, ownTools: Tool[] = []): Runtime {
@@ -114,9 +114,14 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
   let eager: Promise<void> = Promise.resolve();
   const load = () =>
     (loaded ??= (async () => {
-      // Both off the initialize path; execa before the children start, so that they spawn at once.
-      const [cache] = await Promise.all([import('../cache/index.js'), loadExeca()]);
+      // All off the initialize path; execa before the children start, so that they spawn at once.
+      const [cache, redis] = await Promise.all([
+        import('../cache/index.js'),
+        config.cache.backend === 'redis' ? import('../cache/redis.js') : undefined, // ~200 ms: only when used
+        loadExeca(),
+      ]);
       cacheModule ??= cache;
+      redisModule ??= redis;
       const s = open();
       hub.pins = new ToolPins(() => open()?.pins);
       // An approval by `mcpx approve` (another process) reaches the client within a second.
@@ -199,7 +204,7 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
       await applying; // its added children are listed before they are stopped
       const killed = await hub.stop();
       await Promise.all(retiring);
-      if (storage) storage.stop();
+      if (storage) await storage.stop();
       return killed;
     },
   };
@@ -209,9 +214,13 @@ function openStorage(config: Config): Storage {
   // Loaded here rather than at the top: better-sqlite3 is not needed to answer initialize.
   const { openDatabase, SqliteResultStore, CatalogStore, PinStore, StatsRecorder, startMaintenance } = cacheModule!;
   const db = openDatabase(config.cache.dir);
-  const results = new SqliteResultStore(db, { maxEntryBytes: config.cache.maxEntryBytes, maxMb: config.cache.maxMb });
+  const { backend, url, maxEntryBytes, maxMb, lookupTimeoutMs } = config.cache;
+  // The result store the config names; the catalog, stats, status and audit stay in SQLite either way.
+  const results: ResultStore = backend === 'redis'
+    ? new redisModule!.RedisResultStore({ url: url!, maxEntryBytes, lookupTimeoutMs, sweepEveryMs: 60_000 })
+    : new SqliteResultStore(db, { maxEntryBytes, maxMb });
   const stats = new StatsRecorder(db);
-  const stopMaintenance = startMaintenance(results);
+  const stopMaintenance = backend === 'sqlite' ? startMaintenance(results) : () => {}; // Redis expires entries itself
   const audit = new AuditLog(db, config.audit);
   return {
     db,
@@ -220,11 +229,11 @@ function openStorage(config: Config): Storage {
     pins: new PinStore(db),
     stats,
     audit,
-    stop: () => {
+    stop: async () => {
       stopMaintenance();
       stats.close();
       audit.close();
-      results.close();
+      await results.close();
       db.close();
     },
   };
@@ -258,3 +267,5 @@ function useStoredCatalog(child: Child, catalogs: CatalogStore): void {
 
 /** Loaded by start(), off the initialize path: better-sqlite3 is not needed for the first answers. */
 let cacheModule: typeof import('../cache/index.js') | undefined;
+/** Loaded with it when the config puts results on Redis. */
+let redisModule: typeof import('../cache/redis.js') | undefined;

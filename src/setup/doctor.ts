@@ -6,8 +6,10 @@ import { SCHEMA_VERSION } from '../cache/migrations.js';
 import { compareWithPins, readPins, type PinRow } from '../cache/pins.js';
 import { Child } from '../children/child.js';
 import { loadConfig } from '../config/index.js';
+import { urlPassword } from '../config/secrets.js';
 import { unknownServer } from '../config/select.js';
 import type { Config, Selection, ServerConfig, Transport, WaitingForTrust } from '../config/types.js';
+import type { RedisProbe } from '../cache/redis-admin.js';
 import { McpxError, errorMessage, isMcpxError } from '../errors.js';
 import { CLAUDE_PREFIX } from '../server/names.js';
 import { describeWaiting } from '../server/pins.js';
@@ -75,6 +77,11 @@ export interface CacheReport {
   checks: Check[];
 }
 
+/** The shared result store (cache.backend "redis"): does it answer, and how fast. */
+export interface RedisReport extends RedisProbe {
+  checks: Check[];
+}
+
 export interface InstanceReport {
   pid: number;
   updatedAt: string;
@@ -99,6 +106,7 @@ export interface DoctorReport {
   variables: VariableReport[];
   servers: ServerReport[];
   cache?: CacheReport;
+  redis?: RedisReport;
   instances?: { checks: Check[]; snapshots: InstanceReport[] };
   summary: { healthy: number; degraded: number; failing: number; skipped: number };
   exitCode: 0 | 1 | 2;
@@ -198,12 +206,15 @@ export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
   const { cache, instances } = checkDatabase(dbFile);
   report.cache = cache;
   report.instances = instances;
+  // 6. the shared result store
+  if (config.cache.backend === 'redis') report.redis = await checkRedis(config.cache.url!, config.cache.lookupTimeoutMs);
 
   for (const s of report.servers) report.summary[s.status]++;
-  const bad = report.summary.failing + report.summary.degraded > 0 || cache.checks.some((c) => c.verdict === 'fail');
+  const failed = (checks: Check[] | undefined) => !!checks?.some((c) => c.verdict === 'fail');
+  const bad = report.summary.failing + report.summary.degraded > 0 || failed(cache.checks) || failed(report.redis?.checks);
   report.exitCode = bad || config.waitingForTrust ? 1 : 0;
-  // Nothing a child or a database says about a secret value reaches the report.
-  return redactor(values.values()).deep(report);
+  // Nothing a child, a database or Redis says about a secret value reaches the report.
+  return redactor([...values.values(), ...urlPassword(config.cache.url)]).deep(report);
 }
 
 const FOUND_BY: Record<Config['foundBy'], string> = {
@@ -520,6 +531,22 @@ function checkDatabase(file: string): { cache: CacheReport; instances: NonNullab
     cache.checks.push({ verdict: 'warn', message: 'not writable by this user: serve reads it but does not cache new results', hint: 'check the owner and permissions of the file and its directory' });
   }
   return { cache, instances };
+}
+
+// ---- Redis: answers, and how fast --------------------------------------------------------------
+
+async function checkRedis(url: string, lookupMs: number): Promise<RedisReport> {
+  const { probeRedis } = await import('../cache/redis-admin.js');
+  const probe = await probeRedis(url);
+  if (!probe.reachable) {
+    return { ...probe, checks: [{ verdict: 'fail', message: `Redis ${probe.url}: not answering (${probe.error})`,
+      hint: 'start Redis, or fix cache.url / $MCPX_CACHE_URL; serve keeps answering without it (memory and the servers), but shares nothing' }] };
+  }
+  const message = `Redis ${probe.url}${probe.version ? ` ${probe.version}` : ''}: answers PING in ${probe.latencyMs} ms, ${probe.entries} shared ${probe.entries === 1 ? 'entry' : 'entries'}`;
+  const slow = probe.latencyMs! > lookupMs / 2;
+  return { ...probe, checks: [slow
+    ? { verdict: 'warn', message, hint: `lookups wait at most ${lookupMs} ms (cache.lookupTimeoutMs), then count as misses: put Redis closer to mcpx` }
+    : { verdict: 'pass', message }] };
 }
 
 function canWrite(p: string): boolean {

@@ -188,6 +188,14 @@ export function text(result: unknown): string {
   return content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
 }
 
+/** Tool calls the fixture child has served so far (its `calls` tool is never cached: not read-only). */
+export async function upstreamCalls(m: Mcpx, prefix: string): Promise<number> {
+  return Number(text(await m.client.callTool({ name: `${prefix}__calls`, arguments: {} })));
+}
+
+/** The `_meta["mcpx/cache"]` marker of an answer (hit, stale, fallback), if any. */
+export const cacheMeta = (r: unknown) => ((r as { _meta?: Record<string, unknown> })._meta ?? {})['mcpx/cache'] as Record<string, unknown> | undefined;
+
 /**
  * mcpx processes for one test file: `start` them, `stop` one early if the test needs to; every one
  * still running is closed after each test.

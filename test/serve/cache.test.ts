@@ -3,15 +3,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MCPX, fixture, mcpxSessions, tempDir, text, waitFor, type Mcpx } from '../helpers/mcpx.js';
+import { MCPX, cacheMeta, fixture, mcpxSessions, tempDir, text, upstreamCalls, waitFor, type Mcpx } from '../helpers/mcpx.js';
 
 const { start, stop } = mcpxSessions(afterEach);
 
-/** Tool calls the child has served so far (its `calls` tool is never cached: not read-only). */
-async function upstreamCalls(m: Mcpx, prefix: string): Promise<number> {
-  return Number(text(await m.client.callTool({ name: `${prefix}__calls`, arguments: {} })));
-}
-const cacheMeta = (r: unknown) => ((r as { _meta?: Record<string, unknown> })._meta ?? {})['mcpx/cache'] as Record<string, unknown> | undefined;
 
 describe('cache through mcpx serve', () => {
   it('answers a repeated read-only call from the cache without reaching the child, whatever the argument order', async () => {

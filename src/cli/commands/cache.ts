@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import type { CacheLimits, ClearResult, PruneResult, StatsResult } from '../../cache/admin.js';
+import type { CacheLimits, CacheUsage, ClearResult, PruneResult, StatsResult } from '../../cache/admin.js';
+import type { RedisClearResult, RedisPruneResult, RedisStatsResult } from '../../cache/redis-admin.js';
 import { formatBytes } from '../../util/bytes.js';
 
 /** `mcpx cache clear|stats|prune`: compute a plain object, then print it (--json) or render text. */
@@ -21,9 +22,14 @@ export function registerCache(program: Command): Command {
     .option('-c, --config <file>', CONFIG_HELP)
     .option('--json', 'print the result as JSON')
     .action(async (flags: CacheFlags & { server?: string; tool?: string }) => {
+      const { dir, limits, url } = await cacheSettings(flags.config);
+      const filter = { server: flags.server, tool: flags.tool };
+      if (url) {
+        const { clearRedisCache } = await import('../../cache/redis-admin.js');
+        return print(flags, await clearRedisCache(url, filter), renderClear);
+      }
       const { clearCache } = await import('../../cache/admin.js');
-      const { dir, limits } = await cacheSettings(flags.config);
-      print(flags, clearCache(dir, { server: flags.server, tool: flags.tool }, limits), renderClear);
+      print(flags, clearCache(dir, filter, limits), renderClear);
     });
 
   cache
@@ -32,37 +38,49 @@ export function registerCache(program: Command): Command {
     .option('-c, --config <file>', CONFIG_HELP)
     .option('--json', 'print the result as JSON')
     .action(async (flags: CacheFlags) => {
+      const { dir, url } = await cacheSettings(flags.config);
+      if (url) {
+        const { redisCacheStats } = await import('../../cache/redis-admin.js');
+        return print(flags, await redisCacheStats(url, dir), renderStats);
+      }
       const { cacheStats } = await import('../../cache/admin.js');
-      const { dir } = await cacheSettings(flags.config);
       print(flags, cacheStats(dir), renderStats);
     });
 
   cache
     .command('prune')
-    .description('drop entries past their stale time or over cache.maxMb, then compact the file')
+    .description('drop entries past their stale time or over cache.maxMb, then compact the file (Redis: forget expired index references)')
     .option('-c, --config <file>', CONFIG_HELP)
     .option('--json', 'print the result as JSON')
     .action(async (flags: CacheFlags) => {
+      const { dir, limits, url } = await cacheSettings(flags.config);
+      if (url) {
+        const { pruneRedisCache } = await import('../../cache/redis-admin.js');
+        return print(flags, await pruneRedisCache(url), renderPrune);
+      }
       const { pruneCache } = await import('../../cache/admin.js');
-      const { dir, limits } = await cacheSettings(flags.config);
       print(flags, pruneCache(dir, limits), renderPrune);
     });
 
   return cache;
 }
 
-/** The configured cache dir; without any config file, the default one (so `cache clear` always works). */
-async function cacheSettings(flag?: string): Promise<{ dir: string; limits?: CacheLimits }> {
+/**
+ * The configured cache: its dir, and its Redis URL when results are on Redis. Without any config file,
+ * the default dir (so `cache clear` always works), or $MCPX_CACHE_URL when set.
+ */
+async function cacheSettings(flag?: string): Promise<{ dir: string; limits?: CacheLimits; url?: string }> {
   const { loadConfig } = await import('../../config/index.js');
   const { isMcpxError } = await import('../../errors.js');
   try {
     const { config } = loadConfig(flag);
-    return { dir: config.cache.dir, limits: { maxMb: config.cache.maxMb, maxEntryBytes: config.cache.maxEntryBytes } };
+    const { dir, maxMb, maxEntryBytes, backend, url } = config.cache;
+    return { dir, limits: { maxMb, maxEntryBytes }, url: backend === 'redis' ? url : undefined };
   } catch (e) {
     // An explicit --config that is missing is a usage error; no config at all is fine here.
     if (!flag && !process.env.MCPX_CONFIG && isMcpxError(e) && e.code === 'CONFIG_NOT_FOUND') {
       const { defaultCacheDir } = await import('../../config/paths.js');
-      return { dir: defaultCacheDir() };
+      return { dir: defaultCacheDir(), url: process.env.MCPX_CACHE_URL || undefined };
     }
     throw e;
   }
@@ -72,12 +90,13 @@ function print<T>(flags: CacheFlags, result: T, render: (r: T) => string): void 
   process.stdout.write(flags.json ? JSON.stringify(result, null, 2) + '\n' : render(result));
 }
 
-function renderClear(r: ClearResult): string {
+function renderClear(r: ClearResult | RedisClearResult): string {
   const scope = [r.server && `server ${r.server}`, r.tool && `tool ${r.tool}`].filter(Boolean).join(', ');
-  return `removed ${r.removed} ${r.removed === 1 ? 'entry' : 'entries'}${scope ? ` (${scope})` : ''} from ${r.file}\n`;
+  return `removed ${r.removed} ${r.removed === 1 ? 'entry' : 'entries'}${scope ? ` (${scope})` : ''} from ${'url' in r ? r.url : r.file}\n`;
 }
 
-function renderPrune(r: PruneResult): string {
+function renderPrune(r: PruneResult | RedisPruneResult): string {
+  if ('url' in r) return `forgot ${r.removed} index ${r.removed === 1 ? 'reference' : 'references'} to expired entries in ${r.url} (Redis expires the entries themselves)\n`;
   const sizes = `${formatBytes(r.fileBytesBefore)} → ${formatBytes(r.fileBytesAfter)}`;
   const space = {
     vacuum: sizes,
@@ -88,11 +107,15 @@ function renderPrune(r: PruneResult): string {
   return `removed ${r.removed} ${r.removed === 1 ? 'entry' : 'entries'}; ${r.file}: ${space}\n`;
 }
 
-function renderStats(r: StatsResult): string {
+function renderStats(r: StatsResult | RedisStatsResult): string {
+  const oldest = r.oldest ? `; oldest ${r.oldest}, newest ${r.newest}` : '';
+  if ('url' in r) return `${r.url} (Redis${r.version ? ` ${r.version}` : ''}): ${r.entries} entries, ${formatBytes(r.bytes)} of results${oldest}\n` + table(r);
   if (!r.exists) return `no cache yet at ${r.file}\n`;
-  const head = `${r.file}: ${r.entries} entries, ${formatBytes(r.bytes)} of results, ${formatBytes(r.fileBytes)} on disk` +
-    (r.oldest ? `; oldest ${r.oldest}, newest ${r.newest}` : '') + '\n';
-  if (!r.servers.length) return head;
+  return `${r.file}: ${r.entries} entries, ${formatBytes(r.bytes)} of results, ${formatBytes(r.fileBytes)} on disk${oldest}\n` + table(r);
+}
+
+function table(r: CacheUsage): string {
+  if (!r.servers.length) return '';
   const rows = [
     ['server', 'entries', 'bytes', 'hits', 'stale', 'misses', 'hit rate', 'newest'],
     ...r.servers.map((s) => {
@@ -102,6 +125,6 @@ function renderStats(r: StatsResult): string {
     }),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  return head + rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
 }
 

@@ -14,7 +14,7 @@ interface DoctorFlags extends SelectionFlags {
 export function registerDoctor(program: Command): Command {
   return withSelection(program
     .command('doctor')
-    .description('check the config, variables, each server (start, lists, names), the cache database and running serve processes')
+    .description('check the config, variables, each server (start, lists, names), the cache database, Redis (when used) and running serve processes')
     .option('-c, --config <file>', 'config file (default: $MCPX_CONFIG, ./mcpx.json, ~/.config/mcpx/mcpx.json)')
     .option('--server <name>', 'check only this server')
     .option('--timeout <duration>', "bound on each server's check", '20s')
@@ -71,6 +71,7 @@ export function registerDoctor(program: Command): Command {
       if (report.exitCode !== 0) {
         const bad = report.servers.filter((s) => s.status === 'failing' || s.status === 'degraded').map((s) => `${s.name} ${s.status}`);
         if (report.cache?.checks.some((c) => c.verdict === 'fail')) bad.push('cache database failing');
+        if (report.redis?.checks.some((c) => c.verdict === 'fail')) bad.push('Redis not answering');
         const waiting = report.config.waitingForTrust;
         if (waiting) bad.unshift(`${waiting.file} is not trusted`);
         const err = checkFailed(`doctor: ${bad.join(', ')}`);
@@ -119,6 +120,10 @@ function render(r: DoctorReport, c: ChalkInstance): string {
   if (r.cache) {
     lines.push(c.bold('Cache database'));
     r.cache.checks.forEach((ch) => line(ch));
+  }
+  if (r.redis) {
+    lines.push(c.bold('Shared cache (Redis)'));
+    r.redis.checks.forEach((ch) => line(ch));
   }
   if (r.instances) {
     lines.push(c.bold('Running instances'));

@@ -1,0 +1,445 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { createClient, ErrorReply } from 'redis';
+import { errorMessage } from '../errors.js';
+import { log as defaultLog, type Logger } from '../util/log.js';
+import { storable } from './entry.js';
+import { MemoryLayer } from './memory.js';
+import { freeze, type CachedEntry, type InvalidateFilter, type PutEntry, type ResultStore, type ServerSummary, type StoreSummary } from './store.js';
+
+/**
+ * The result store on Redis, shared by every mcpx process given the same URL (a team server).
+ *
+ * Layout, schema v1 (a new layout gets a new prefix, so old and new processes never misread each other):
+ *   mcpx:v1:<key>           a hash per entry: server, tool, storedAt, expiresAt (fresh until), staleUntil,
+ *                           bytes, result (JSON). Its PX expiry is the stale deadline: Redis forgets it then.
+ *                           <key> is the sha256 cache key, so no secret and no argument is ever in a key.
+ *   mcpx:v1:server:<name>   the set of a server's entry keys, to drop them together (invalidateOnWrite).
+ *   mcpx:v1:invalidate      the channel every drop is published on: each process drops it from its L1.
+ *
+ * Redis is never in the way of a call: hot entries come from this process's L1 synchronously, a lookup
+ * waits at most lookupTimeoutMs (then it is a miss), writes are sent and not waited for, and while Redis
+ * is unreachable the store is L1 alone, with one warning, reconnecting in the background.
+ */
+export const PREFIX = 'mcpx:v1:';
+export const INDEX_PREFIX = `${PREFIX}server:`;
+export const CHANNEL = `${PREFIX}invalidate`;
+const SWEEP_LOCK = `${PREFIX}sweep`;
+export const entryKey = (key: string): string => PREFIX + key;
+export const serverIndex = (server: string): string => INDEX_PREFIX + server;
+
+export interface RedisStoreOptions {
+  url: string;
+  maxEntryBytes: number;
+  /** Budget of the in-memory L1 (default 32 MiB). */
+  l1MaxBytes?: number;
+  /** Longest a lookup waits on Redis before it counts as a miss (default 50 ms). */
+  lookupTimeoutMs?: number;
+  /** Listen for other processes' invalidations (serve does; a one-shot command has no L1 to keep). */
+  listen?: boolean;
+  /** Drop index references to expired entries this often, one process of the team at a time (serve). */
+  sweepEveryMs?: number;
+  log?: Logger;
+}
+
+// Each script is one command: ordered with this connection's other commands, atomic for every process.
+const PUT = `
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'server', ARGV[2], 'tool', ARGV[3], 'storedAt', ARGV[4], 'expiresAt', ARGV[5],
+  'staleUntil', ARGV[6], 'bytes', ARGV[7], 'result', ARGV[8])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], KEYS[1])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
+return 1`;
+
+/** KEYS[1] entry; ARGV: server filter, tool filter, channel, message, index prefix. */
+const DROP_KEY = `
+local h = redis.call('HMGET', KEYS[1], 'server', 'tool')
+if (ARGV[1] ~= '' and h[1] and h[1] ~= ARGV[1]) or (ARGV[2] ~= '' and h[2] and h[2] ~= ARGV[2]) then return 0 end
+local n = redis.call('DEL', KEYS[1])
+if h[1] then redis.call('SREM', ARGV[5] .. h[1], KEYS[1]) end
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return n`;
+
+/** KEYS[1] a server's index; ARGV: tool filter, channel, message ('' publishes nothing). */
+const DROP_SERVER = `
+local n = 0
+for _, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if ARGV[1] == '' or redis.call('HGET', k, 'tool') == ARGV[1] then
+    n = n + redis.call('DEL', k)
+    redis.call('SREM', KEYS[1], k)
+  end
+end
+if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+return n`;
+
+/** KEYS[1] a server's index: forget members Redis has expired; returns how many. */
+const SWEEP = `
+local n = 0
+for _, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('EXISTS', k) == 0 then n = n + redis.call('SREM', KEYS[1], k) end
+end
+return n`;
+
+/** KEYS[1] a server's index: {entries, bytes, oldest storedAt, newest storedAt}. */
+const SUMMARY = `
+local n, bytes, lo, hi = 0, 0, 0, 0
+for _, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local h = redis.call('HMGET', k, 'storedAt', 'bytes')
+  if h[1] then
+    local at = tonumber(h[1])
+    n = n + 1
+    bytes = bytes + tonumber(h[2])
+    if lo == 0 or at < lo then lo = at end
+    if at > hi then hi = at end
+  end
+end
+return {n, bytes, lo, hi}`;
+
+export function createRedisClient(url: string) {
+  return createClient({
+    url,
+    name: 'mcpx',
+    RESP: 3,
+    // While reconnecting, commands fail at once instead of queueing: a call never waits for a reconnect.
+    disableOfflineQueue: true,
+    commandsQueueMaxLength: 10_000,
+    socket: {
+      connectTimeout: 2000,
+      // Always try again (the default gives up after a socket timeout), backing off to about 2 s.
+      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100),
+    },
+  });
+}
+type Client = ReturnType<typeof createRedisClient>;
+
+/** The URL as it may be shown: credentials replaced by ****. */
+export function redisTarget(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.username || u.password ? '****@' : ''}${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+  } catch {
+    return '(invalid Redis URL)';
+  }
+}
+
+export class RedisResultStore implements ResultStore {
+  /** The URL without credentials, for messages. */
+  readonly target: string;
+  /** The last connection error, in words. */
+  lastError?: string;
+  private readonly client: Client;
+  private readonly sub?: Client;
+  private readonly l1: MemoryLayer;
+  private readonly log: Logger;
+  private readonly lookupMs: number;
+  /** Marks our own messages on the channel: our L1 already dropped what they say. */
+  private readonly id = randomUUID();
+  /** Connections not ready; an outage is warned about once, when the first one breaks. */
+  private readonly broken = new Set<Client>();
+  private outage = false;
+  /** Until the first connection is up or has failed: a lookup may wait for it (within lookupMs), a write is held for it. */
+  private starting = true;
+  private subscribed = false;
+  /** Invalidations Redis could not be told about: sent when it is back. */
+  private pending: InvalidateFilter[] = [];
+  private readonly warned = new Set<string>();
+  private readonly changed = new EventEmitter();
+  private readonly sweeper?: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(private readonly opts: RedisStoreOptions) {
+    this.target = redisTarget(opts.url);
+    this.log = opts.log ?? defaultLog;
+    this.lookupMs = opts.lookupTimeoutMs ?? 50;
+    this.l1 = new MemoryLayer(opts.l1MaxBytes);
+    this.client = this.connect(createRedisClient(opts.url), () => this.sendPending());
+    if (opts.listen !== false) {
+      // After a reconnect, what was published meanwhile is lost: forget what L1 holds.
+      const sub = (this.sub = this.connect(this.client.duplicate(), () => this.subscribed && this.l1.clear()));
+      sub.on('ready', () => {
+        if (this.subscribed) return;
+        sub.subscribe(CHANNEL, (m) => this.onMessage(m)).then(() => {
+          this.subscribed = true;
+          this.changed.emit('change');
+        }, (e) => this.failed('listen for invalidations', e));
+      });
+    }
+    if (opts.sweepEveryMs) {
+      this.sweeper = setInterval(() => void this.sweep(opts.sweepEveryMs!), opts.sweepEveryMs);
+      this.sweeper.unref();
+    }
+  }
+
+  /** True while the connection for commands is up. */
+  get reachable(): boolean {
+    return this.client.isReady;
+  }
+
+  /** Resolves true once Redis answers (and we listen for invalidations, unless told not to wait for that); false after timeoutMs. */
+  connected(timeoutMs = 3000, listening = true): Promise<boolean> {
+    const ok = () => this.client.isReady && (!listening || !this.sub || this.subscribed);
+    if (ok()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (v: boolean) => {
+        clearTimeout(timer);
+        this.changed.off('change', check);
+        resolve(v);
+      };
+      const check = () => ok() && done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      timer.unref();
+      this.changed.on('change', check);
+    });
+  }
+
+  get(key: string, now = Date.now()): CachedEntry | undefined | Promise<CachedEntry | undefined> {
+    const near = this.l1.get(key, now);
+    if (near && now < near.expiresAt) return near;
+    const far = this.fetch(key, now);
+    return far?.then((e) => (e && now < e.expiresAt ? e : undefined));
+  }
+
+  getStale(key: string, now = Date.now()): CachedEntry | undefined | Promise<CachedEntry | undefined> {
+    return this.l1.get(key, now) ?? this.fetch(key, now);
+  }
+
+  put(p: PutEntry, now = Date.now()): boolean {
+    const s = this.closed ? undefined : storable(p, now, this.opts.maxEntryBytes);
+    if (!s) return false;
+    const { json, entry: e } = s;
+    // L1 gets its own parsed copy: the caller keeps (and may change) the object it passed in.
+    this.l1.set(freeze({ ...e, result: JSON.parse(json) }));
+    const args = [String(e.staleUntil - now), e.server, e.tool, String(now), String(e.expiresAt), String(e.staleUntil), String(e.bytes), json];
+    this.send('store a result', () => this.client.eval(PUT, { keys: [entryKey(p.key), serverIndex(p.server)], arguments: args }));
+    return true;
+  }
+
+  invalidate(f: InvalidateFilter): number | Promise<number> {
+    this.l1.drop(f);
+    if (this.closed) return 0;
+    if (!this.client.isReady) return this.remember(f);
+    return this.drop(f).catch((e) => {
+      this.failed('drop entries', e);
+      return this.remember(f);
+    });
+  }
+
+  /** Forgets index references to entries Redis has expired (Redis deletes the entries themselves). */
+  async prune(): Promise<number> {
+    let n = 0;
+    try {
+      for (const index of await this.indexes()) n += Number(await this.client.eval(SWEEP, { keys: [index], arguments: [] }));
+    } catch (e) {
+      this.failed('prune', e);
+    }
+    return n;
+  }
+
+  async stats(): Promise<StoreSummary> {
+    const servers: ServerSummary[] = [];
+    try {
+      for (const index of await this.indexes()) {
+        const [entries, bytes, oldestStoredAt, newestStoredAt] = (await this.client.eval(SUMMARY, { keys: [index], arguments: [] })) as number[];
+        if (entries) servers.push({ server: index.slice(INDEX_PREFIX.length), entries, bytes: bytes!, oldestStoredAt: oldestStoredAt!, newestStoredAt: newestStoredAt! });
+      }
+    } catch (e) {
+      this.failed('read cache stats', e);
+    }
+    servers.sort((a, b) => (a.server < b.server ? -1 : 1));
+    return { entries: servers.reduce((n, s) => n + s.entries, 0), bytes: servers.reduce((n, s) => n + s.bytes, 0), servers };
+  }
+
+  /** Round trip of a PING in ms, or undefined when Redis does not answer. */
+  async ping(): Promise<number | undefined> {
+    if (!this.client.isReady) return undefined;
+    const t0 = performance.now();
+    try {
+      await this.client.ping();
+      return performance.now() - t0;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The server's version (INFO server). */
+  async version(): Promise<string | undefined> {
+    try {
+      return /redis_version:(\S+)/.exec(String(await this.client.info('server')))?.[1];
+    } catch {
+      return undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweeper);
+    this.l1.clear();
+    // Writes already sent get a moment to land (a one-shot `mcpx call`), then the sockets go.
+    const conns = [this.client, this.sub].filter((c): c is Client => !!c);
+    await Promise.race([Promise.allSettled(conns.map((c) => c.close())), new Promise((r) => setTimeout(r, 500).unref())]);
+    for (const c of conns) c.destroy();
+  }
+
+  // ---- the connection ---------------------------------------------------------------------------
+
+  private connect(c: Client, onReady: () => void): Client {
+    this.broken.add(c);
+    c.on('error', (e) => this.unreachable(c, e));
+    c.on('ready', () => {
+      this.starting = false;
+      this.broken.delete(c);
+      if (this.outage && this.broken.size === 0) {
+        this.outage = false;
+        this.log.info(`cache: Redis at ${this.target} answers again; results are shared again`);
+      }
+      onReady();
+      this.changed.emit('change');
+    });
+    c.connect().catch(() => {}); // settles only when closed first: failures arrive as 'error' events
+    return c;
+  }
+
+  private unreachable(c: Client, e: unknown): void {
+    this.lastError = errorMessage(e);
+    this.starting = false;
+    this.broken.add(c);
+    if (this.closed || this.outage) return;
+    this.outage = true;
+    this.log.warn(`cache: Redis at ${this.target} is not answering (${this.lastError}); serving from memory and the servers, reconnecting in the background`);
+  }
+
+  /** A command failed: a reply of Redis (out of memory, a script error) is warned about once per kind. */
+  private failed(what: string, e: unknown): void {
+    if (this.closed) return;
+    if (!(e instanceof ErrorReply) && !this.client.isReady) return; // the connection went: its 'error' event says so
+    const id = `${what}:${errorMessage(e).split(' ')[0]}`;
+    if (this.warned.has(id)) return;
+    this.warned.add(id);
+    this.log.warn(`cache: Redis at ${this.target} could not ${what} (${errorMessage(e)}); carrying on without it`);
+  }
+
+  // ---- reads ------------------------------------------------------------------------------------
+
+  /** A write, not waited for; held while the first connection is being made, dropped while Redis is down. */
+  private send(what: string, command: () => Promise<unknown>): void {
+    const run = () => void command().catch((e) => this.failed(what, e));
+    if (this.client.isReady) run();
+    else if (this.starting) void this.connected(5000, false).then((up) => up && !this.closed && run());
+  }
+
+  /** From Redis, within lookupMs; undefined at once when Redis is down. */
+  private fetch(key: string, now: number): Promise<CachedEntry | undefined> | undefined {
+    if (this.closed || !(this.client.isReady || this.starting)) return undefined;
+    const read = this.client.isReady ? this.read(key, now) : this.connected(this.lookupMs, false).then((up) => (up ? this.read(key, now) : undefined));
+    return within(read, this.lookupMs, () => this.failed(`answer within ${this.lookupMs} ms`, new Error('a lookup counted as a miss')));
+  }
+
+  private read(key: string, now: number): Promise<CachedEntry | undefined> {
+    const generation = this.l1.generation;
+    return this.client.hGetAll(entryKey(key)).then(
+      (h) => {
+        const e = fromHash(key, h as Record<string, string>);
+        if (!e || now >= e.staleUntil) return undefined;
+        // A drop seen meanwhile may have been for this very entry: serve it, but do not keep it.
+        if (generation === this.l1.generation) this.l1.set(e);
+        return e;
+      },
+      (e) => {
+        this.failed('read the cache', e);
+        return undefined;
+      },
+    );
+  }
+
+  // ---- invalidation -----------------------------------------------------------------------------
+
+  /** Deletes in Redis and publishes, in one command for a key or a server (ordered before later reads). */
+  private async drop(f: InvalidateFilter): Promise<number> {
+    const message = JSON.stringify({ from: this.id, filter: f });
+    if (f.key !== undefined) {
+      return Number(await this.client.eval(DROP_KEY, { keys: [entryKey(f.key)], arguments: [f.server ?? '', f.tool ?? '', CHANNEL, message, INDEX_PREFIX] }));
+    }
+    if (f.server !== undefined) {
+      return Number(await this.client.eval(DROP_SERVER, { keys: [serverIndex(f.server)], arguments: [f.tool ?? '', CHANNEL, message] }));
+    }
+    let n = 0;
+    for (const index of await this.indexes()) n += Number(await this.client.eval(DROP_SERVER, { keys: [index], arguments: [f.tool ?? '', CHANNEL, ''] }));
+    await this.client.publish(CHANNEL, message);
+    return n;
+  }
+
+  private onMessage(raw: string): void {
+    try {
+      const m = JSON.parse(raw) as { from?: string; filter?: InvalidateFilter };
+      if (m.from !== this.id && m.filter && typeof m.filter === 'object') this.l1.drop(m.filter);
+    } catch {
+      // not ours to understand
+    }
+  }
+
+  /** Keeps an invalidation for when Redis is back; too many collapse into "everything". */
+  private remember(f: InvalidateFilter): number {
+    this.pending.push(f);
+    if (this.pending.length > 1000) this.pending = [{}];
+    return 0;
+  }
+
+  private sendPending(): void {
+    for (const f of this.pending.splice(0)) void this.invalidate(f);
+  }
+
+  // ---- upkeep -----------------------------------------------------------------------------------
+
+  private async indexes(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const keys of this.client.scanIterator({ MATCH: `${INDEX_PREFIX}*`, COUNT: 500 })) out.push(...keys);
+    return [...new Set(out)];
+  }
+
+  /** One process of the team sweeps per interval: whoever takes the lock first. */
+  private async sweep(everyMs: number): Promise<void> {
+    if (!this.client.isReady) return;
+    try {
+      if ((await this.client.set(SWEEP_LOCK, this.id, { NX: true, PX: everyMs })) === 'OK') await this.prune();
+    } catch (e) {
+      this.failed('prune', e);
+    }
+  }
+}
+
+function fromHash(key: string, h: Record<string, string> | undefined): CachedEntry | undefined {
+  if (!h || h.result === undefined) return undefined;
+  try {
+    return freeze({
+      key, server: h.server ?? '', tool: h.tool ?? '', result: JSON.parse(h.result),
+      storedAt: Number(h.storedAt), expiresAt: Number(h.expiresAt), staleUntil: Number(h.staleUntil), bytes: Number(h.bytes),
+    });
+  } catch {
+    return undefined; // not JSON: not something we wrote
+  }
+}
+
+/**
+ * The promise's value, or undefined after ms. The timer's verdict waits one more turn of the event
+ * loop, so that a reply which arrived while the loop was busy still wins over the timer.
+ */
+function within<T>(p: Promise<T>, ms: number, onLate: () => void): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const timer = setTimeout(() => setImmediate(() => {
+      if (settled) return;
+      settled = true;
+      onLate();
+      resolve(undefined);
+    }), ms);
+    timer.unref();
+    void p.then((v) => {
+      clearTimeout(timer);
+      if (settled) return;
+      settled = true;
+      resolve(v);
+    });
+  });
+}
