@@ -144,7 +144,8 @@ export async function shutdown(session, { limitMs = 3000, word = MARK } = {}) {
   return { ms, left: left.length };
 }
 
-export { processesWith } from '../dist/util/proc.js';
+import { processesWith } from '../dist/util/proc.js';
+export { processesWith };
 
 /** VmHWM (peak RSS) and VmRSS of one process, in MB. */
 export function memory(pid) {
