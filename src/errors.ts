@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'CONFIG_NOT_FOUND'
   | 'CONFIG_PARSE'
   | 'CONFIG_INVALID'
+  | 'CONFIG_UNTRUSTED'
   | 'VARIABLE_MISSING'
   | 'USAGE'
   | 'CHECK_FAILED'
@@ -17,6 +18,7 @@ export type ErrorCode =
   | 'QUEUE_FULL'
   | 'UNKNOWN_NAME'
   | 'CACHE'
+  | 'FORCED_STOP'
   | 'INTERNAL';
 
 export interface McpxErrorOptions {

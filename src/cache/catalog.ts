@@ -1,7 +1,9 @@
-import type { Statement } from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import Database, { type Statement } from 'better-sqlite3';
 import { errorMessage } from '../errors.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
-import type { CacheDb } from './db.js';
+import { DB_FILE, type CacheDb } from './db.js';
 import { withBusyRetry } from './sqlite-errors.js';
 
 /**
@@ -34,11 +36,36 @@ export class CatalogStore {
   put(fingerprint: string, server: string, data: unknown, now = Date.now()): boolean {
     if (!this.cdb.writable) return false;
     try {
-      withBusyRetry(() => this.upsert.run(fingerprint, server, JSON.stringify(data), now));
+      // Two tries of serve's short busy timeout at most: a catalog not stored now is stored at the child's next start.
+      withBusyRetry(() => this.upsert.run(fingerprint, server, JSON.stringify(data), now), 2);
       return true;
     } catch (e) {
       this.log.warn(`cache: could not store the catalog of "${server}" (${errorMessage(e)})`);
       return false;
     }
   }
+}
+
+/**
+ * The stored instructions of these children (by fingerprint), for serve's `initialize` answer: the
+ * file opened read-only (never created or migrated), one query, no JSON parsed here. Empty when there
+ * is no database yet or it cannot be read: the answer then names the servers without their texts.
+ */
+export function readStoredInstructions(dir: string, fingerprints: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  const file = join(dir, DB_FILE);
+  if (!fingerprints.length || !existsSync(file)) return out;
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true, timeout: 1000 });
+    const rows = db
+      .prepare(`SELECT fingerprint, json_extract(data, '$.instructions') AS text FROM catalog WHERE fingerprint IN (${fingerprints.map(() => '?').join(',')})`)
+      .all(...fingerprints) as { fingerprint: string; text: unknown }[];
+    for (const r of rows) if (typeof r.text === 'string' && r.text.trim()) out.set(r.fingerprint, r.text);
+  } catch (e) {
+    defaultLog.debug(`cache: could not read stored instructions (${errorMessage(e)})`);
+  } finally {
+    db?.close();
+  }
+  return out;
 }

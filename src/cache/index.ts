@@ -7,5 +7,6 @@ export {
 } from './store.js';
 export { SingleFlight } from './singleflight.js';
 export { CatalogStore } from './catalog.js';
+export { PinStore, type WaitingTool, type ToolDefinition } from './pins.js';
 export { StatsRecorder, readStats, COUNTERS, LATENCY_BUCKETS_MS, type Counter, type ServerStats } from './stats.js';
 export { clearCache, cacheStats, pruneCache, type ClearResult, type StatsResult, type PruneResult, type ServerCacheStats, type CacheLimits } from './admin.js';

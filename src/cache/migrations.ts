@@ -82,7 +82,31 @@ function v2Audit(db: Database): void {
   `);
 }
 
-export const MIGRATIONS: readonly Migration[] = [v1Initial, v2Audit];
+/**
+ * Version 3: tool pins (pinTools). One row per server and tool name: the approved definition (sha256
+ * of the canonical JSON of its description and inputSchema, and that JSON, to show a difference), and
+ * the latest definition seen that differs from it, waiting for `mcpx approve`. A tool never approved
+ * (new on a server already pinned) has no approved hash. meta 'pins' is bumped by every approval, so
+ * that running serve processes notice it and list the tool again.
+ */
+function v3ToolPins(db: Database): void {
+  db.exec(`
+    CREATE TABLE tool_pins (
+      server          TEXT NOT NULL,
+      tool            TEXT NOT NULL,   -- the child's own tool name
+      hash            TEXT,            -- approved definition; NULL: never approved (a new tool)
+      definition      TEXT,            -- approved {description, inputSchema} as JSON
+      approved_at     INTEGER,
+      seen_hash       TEXT,            -- latest definition seen that differs from the approved one; NULL: none waits
+      seen_definition TEXT,
+      seen_at         INTEGER,
+      PRIMARY KEY (server, tool)
+    ) WITHOUT ROWID;
+    INSERT INTO meta (name, value) VALUES ('pins', 0);
+  `);
+}
+
+export const MIGRATIONS: readonly Migration[] = [v1Initial, v2Audit, v3ToolPins];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 export function userVersion(db: Database): number {

@@ -2,7 +2,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import { errorMessage } from '../errors.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 import type { CacheDb } from './db.js';
-import { withBusyRetry } from './sqlite-errors.js';
+import { isBusy } from './sqlite-errors.js';
 
 /**
  * Per-server counters and a latency histogram, in the `stats` table (one row per server and name).
@@ -50,14 +50,27 @@ export class StatsRecorder {
     m.set(MAX, Math.max(m.get(MAX) ?? 0, v));
   }
 
-  /** Writes what was counted since the last flush. On failure the counts are kept for the next try. */
+  /**
+   * Writes what was counted since the last flush, waiting no longer than the connection's busy timeout
+   * (serve's thread). On failure the counts are kept for the next try: they are a few numbers per server.
+   */
   flush(): void {
+    this.write((fn) => fn());
+  }
+
+  /** The last flush may wait for a lock: the process is leaving, no call is waiting on it. */
+  close(): void {
+    clearInterval(this.timer);
+    this.write((fn) => this.cdb.patiently(fn));
+  }
+
+  private write(run: (fn: () => void) => void): void {
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
     if (!this.cdb.writable || !this.cdb.db.open) return; // nowhere to keep them: drop rather than grow
     try {
-      withBusyRetry(() =>
+      run(() =>
         this.cdb.db.transaction(() => {
           for (const [server, m] of batch) for (const [name, value] of m) this.upsert.run(server, name, value);
         }).immediate(),
@@ -67,14 +80,14 @@ export class StatsRecorder {
         if (name === MAX) this.bucket(server).set(MAX, Math.max(this.bucket(server).get(MAX) ?? 0, value));
         else this.add(server, name, value);
       }
-      if (!this.warned) this.log.warn(`cache: could not write stats (${errorMessage(e)}); will retry`);
-      this.warned = true;
+      // Busy is expected now and then (another process writing): only other failures are worth a warning.
+      if (isBusy(e)) {
+        this.log.debug('cache: stats not written (database busy); next round');
+      } else {
+        if (!this.warned) this.log.warn(`cache: could not write stats (${errorMessage(e)}); will retry`);
+        this.warned = true;
+      }
     }
-  }
-
-  close(): void {
-    clearInterval(this.timer);
-    this.flush();
   }
 
   private add(server: string, name: string, n: number): void {

@@ -30,6 +30,8 @@ export interface Catalog {
   prompts: Prompt[];
   resources: Resource[];
   resourceTemplates: ResourceTemplate[];
+  /** What its initialize said it is for: stored with the lists, so that mcpx's own initialize need not wait for it. */
+  instructions?: string;
 }
 
 export type ChildState =
@@ -72,10 +74,16 @@ export class Child extends EventEmitter<ChildEvents> {
   private resolved?: ServerConfig;
   /** The last connect failed because a remote child refused the credentials (HTTP 401/403). */
   authRejected = false;
+  /** Counts the connects: a call refused (401) on an older connection needs no new re-authentication. */
+  connection = 0;
   private client?: Client;
   private transport?: Transport;
   private starting?: Promise<void>;
   private stopping = false;
+  /** Removed from the config: never starts again. */
+  private retired = false;
+  /** Counts stop() calls: a restart under way does not connect again after one. */
+  private stops = 0;
 
   constructor(
     public config: ServerConfig,
@@ -103,14 +111,26 @@ export class Child extends EventEmitter<ChildEvents> {
 
   /** Starts (once; concurrent callers share the attempt). Never throws: failure is the `down` state. */
   start(): Promise<void> {
-    if (this.state.kind === 'disabled' || this.state.kind === 'misconfigured') return Promise.resolve();
+    if (!this.canRun) return Promise.resolve();
     if (this.state.kind === 'ready') return Promise.resolve();
-    this.starting ??= this.connect().finally(() => (this.starting = undefined));
-    return this.starting;
+    return (this.starting ??= this.track(this.connect()));
+  }
+
+  private get canRun(): boolean {
+    return !this.retired && this.state.kind !== 'disabled' && this.state.kind !== 'misconfigured';
+  }
+
+  /** The attempt in progress, forgotten when it ends (unless a restart has replaced it meanwhile). */
+  private track(attempt: Promise<void>): Promise<void> {
+    const p: Promise<void> = attempt.finally(() => {
+      if (this.starting === p) this.starting = undefined;
+    });
+    return p;
   }
 
   private async connect(): Promise<void> {
     const t0 = performance.now();
+    this.connection++;
     this.stopping = false;
     this.setState({ kind: 'starting', since: Date.now() });
     try {
@@ -171,10 +191,30 @@ export class Child extends EventEmitter<ChildEvents> {
     this.config = config;
   }
 
-  /** Disconnects and connects again (after new credentials). */
-  async restart(): Promise<void> {
+  /**
+   * Disconnects and connects again (new credentials, a changed config entry, `mcpx restart`). The state
+   * is `starting` from the first moment, so that a call arriving meanwhile waits for the new connection
+   * within its deadline, as it does for a first start, and shares this attempt instead of starting another.
+   */
+  restart(): Promise<void> {
+    if (!this.canRun) return Promise.resolve();
+    const previous = this.starting;
+    const stops = this.stops;
+    this.setState({ kind: 'starting', since: Date.now() });
+    return (this.starting = this.track(
+      (async () => {
+        await this.closeConnection(); // also ends a start still waiting for initialize
+        await previous?.catch(() => undefined);
+        if (this.stops === stops) await this.connect(); // stopped meanwhile (mcpx exiting): no new process
+      })(),
+    ));
+  }
+
+  /** Stops for good (the server was removed from the config): its process group is gone, it never starts again. */
+  async retire(): Promise<void> {
+    this.retired = true;
     await this.stop();
-    await this.start();
+    this.setState({ kind: 'down', since: Date.now(), reason: 'removed from the config' });
   }
 
   private stdioTransport(): Transport {
@@ -260,7 +300,7 @@ export class Child extends EventEmitter<ChildEvents> {
       caps.resources ? this.listAll<Resource>('resources/list', 'resources') : [],
       caps.resources ? this.listAll<ResourceTemplate>('resources/templates/list', 'resourceTemplates') : [],
     ]);
-    return { tools, prompts, resources, resourceTemplates };
+    return { tools, prompts, resources, resourceTemplates, instructions: this.instructions };
   }
 
   /** Follows nextCursor to the end; items are kept exactly as the child sent them. */
@@ -337,12 +377,18 @@ export class Child extends EventEmitter<ChildEvents> {
     await this.transport?.close().catch(() => undefined);
   }
 
-  /** Stops the child: stdin closed, then SIGTERM, then SIGKILL to its process group. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the child: stdin closed, then SIGTERM, then SIGKILL to its process group. Resolves true when
+   * the process it stopped had to be killed (SIGKILL): it did not stop when asked.
+   */
+  async stop(): Promise<boolean> {
+    this.stops++;
     this.stopping = true;
+    const proc = this.transport instanceof StdioChildTransport && !this.transport.exitInfo ? this.transport : undefined;
     await this.closeConnection(); // also ends a start still waiting for initialize
     await this.starting?.catch(() => undefined);
     if (this.state.kind === 'ready' || this.state.kind === 'starting') this.setState({ kind: 'idle' });
+    return proc?.exitInfo?.signal === 'SIGKILL';
   }
 }
 

@@ -10,31 +10,36 @@ import { loadExeca } from './stdio.js';
  * timeout. The trimmed output is kept in memory only and is a secret from then on. A failing command
  * is an error naming the server and the field, never echoing what the command printed.
  */
-const SECRET_CMD = /\$\{(cmd|sh):([^}]+)\}/g;
 const TIMEOUT_MS = 10_000;
 
 export function hasSecretCommands(c: ServerConfig): boolean {
-  return [...Object.values(c.env), ...Object.values(c.headers), ...c.args].some((v) => v.includes('${cmd:') || v.includes('${sh:'));
+  return c.secretCommands.length > 0;
 }
 
-/** The config with every `${cmd:…}` / `${sh:…}` replaced by its command's output, and its fingerprint redone. */
+/**
+ * The config with every `${cmd:…}` / `${sh:…}` replaced by its command's output, and its fingerprint
+ * redone. Only the commands normalize found in the config file's text run (never text that came from
+ * a variable's value), and each value is rebuilt by joining its parts: the output goes in byte for byte.
+ */
 export async function resolveSecretCommands(c: ServerConfig): Promise<ServerConfig> {
   if (!hasSecretCommands(c)) return c;
   const results = new Map<string, Promise<string>>(); // the same command used twice runs once
-  const resolve = async (value: string, field: string): Promise<string> => {
-    let out = value;
-    for (const m of value.matchAll(SECRET_CMD)) {
-      const [whole, kind, command] = m as unknown as [string, 'cmd' | 'sh', string];
-      if (!results.has(whole)) results.set(whole, run(kind, command.trim(), c.name, field, c.cwd));
-      out = out.replace(whole, await results.get(whole)!);
-    }
-    return out;
-  };
-  const mapValues = async (o: Record<string, string>, field: string) =>
-    Object.fromEntries(await Promise.all(Object.entries(o).map(async ([k, v]) => [k, await resolve(v, `${field}.${k}`)] as const)));
-  const env = await mapValues(c.env, 'env');
-  const headers = await mapValues(c.headers, 'headers');
-  const args = await Promise.all(c.args.map((a, i) => resolve(a, `args[${i}]`)));
+  const env = { ...c.env };
+  const headers = { ...c.headers };
+  const args = [...c.args];
+  await Promise.all(
+    c.secretCommands.map(async ({ field, key, parts }) => {
+      const where = field === 'args' ? `args[${key}]` : `${field}.${key}`;
+      const pieces = parts.map((p) => {
+        if (typeof p === 'string') return p;
+        if (!results.has(p.text)) results.set(p.text, run(p.run, p.command, c.name, where, c.cwd));
+        return results.get(p.text)!;
+      });
+      const value = (await Promise.all(pieces)).join('');
+      if (field === 'args') args[Number(key)] = value;
+      else (field === 'env' ? env : headers)[key] = value;
+    }),
+  );
   return { ...c, env, headers, args, credentialFingerprint: sha256(canonicalJson(env), canonicalJson(headers)) };
 }
 

@@ -14,6 +14,7 @@ interface Watch {
   timer?: NodeJS.Timeout;
   gaveUpAt?: number;
   restarts: number;
+  onState: (s: Child['state']) => void;
 }
 
 export class Supervisor {
@@ -24,14 +25,41 @@ export class Supervisor {
   beforeRestart?: (child: Child) => Promise<void>;
 
   constructor(children: readonly Child[], private readonly now: () => number = Date.now) {
-    for (const child of children) {
-      const w: Watch = { attempts: [], restarts: 0 };
-      this.watches.set(child, w);
-      child.on('state', (s) => {
+    for (const child of children) this.watch(child);
+  }
+
+  /** Supervises a child (one added by a config reload); a child watched already is left as it is. */
+  watch(child: Child): void {
+    if (this.watches.has(child)) return;
+    const w: Watch = {
+      attempts: [],
+      restarts: 0,
+      onState: (s) => {
         if (s.kind === 'down' && !this.stopped) this.schedule(child, w);
         if (s.kind === 'ready') w.gaveUpAt = undefined;
-      });
-    }
+      },
+    };
+    this.watches.set(child, w);
+    child.on('state', w.onState);
+  }
+
+  /** Stops supervising a child (removed from the config): no restart is scheduled for it any more. */
+  forget(child: Child): void {
+    const w = this.watches.get(child);
+    if (!w) return;
+    clearTimeout(w.timer);
+    child.off('state', w.onState);
+    this.watches.delete(child);
+  }
+
+  /** A restart asked for by the user (`mcpx restart`, a changed entry): the restart budget starts afresh. */
+  resetBudget(child: Child): void {
+    const w = this.watches.get(child);
+    if (!w) return;
+    clearTimeout(w.timer);
+    w.timer = undefined;
+    w.attempts = [];
+    w.gaveUpAt = undefined;
   }
 
   restarts(child: Child): number {

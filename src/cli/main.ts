@@ -11,6 +11,11 @@ import { registerTools } from './commands/tools.js';
 import { registerCall } from './commands/call.js';
 import { registerStats } from './commands/stats.js';
 import { registerAudit } from './commands/audit.js';
+import { registerTrust, registerUntrust } from './commands/trust.js';
+import { registerApprove } from './commands/approve.js';
+import { registerPs } from './commands/ps.js';
+import { registerReload } from './commands/reload.js';
+import { registerRestart } from './commands/restart.js';
 
 /**
  * The commander program. Each command lives in commands/<name>.ts and is registered here; its action
@@ -32,14 +37,14 @@ export async function run(argv: string[]): Promise<number> {
 
   try {
     await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return 0; // a command that fails throws (its error carries the exit code); nothing else sets one
   } catch (e) {
     return report(e, argv.includes('--debug'));
   }
 }
 
 /** One file per command, each exporting register<Name>(program); keep registration cheap. */
-const COMMANDS: ((p: Command) => unknown)[] = [registerServe, registerInit, registerImport, registerStandards, registerCache, registerDoctor, registerTools, registerCall, registerStats, registerAudit];
+const COMMANDS: ((p: Command) => unknown)[] = [registerServe, registerInit, registerImport, registerStandards, registerCache, registerDoctor, registerTools, registerCall, registerStats, registerAudit, registerTrust, registerUntrust, registerApprove, registerPs, registerReload, registerRestart];
 
 /** One clear line (plus a hint) on stderr; the stack trace only with --debug. */
 export function report(e: unknown, debug: boolean): number {

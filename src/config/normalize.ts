@@ -3,9 +3,10 @@ import { McpxError } from '../errors.js';
 import { parseBytes } from '../util/bytes.js';
 import { parseDuration } from '../util/duration.js';
 import { canonicalJson, sha256 } from '../util/canonical.js';
-import { expandVars } from './env.js';
+import { log } from '../util/log.js';
+import { expandValue } from './env.js';
 import { defaultCacheDir, defaultStateDir, expandHome } from './paths.js';
-import type { Config, ServerConfig, Transport } from './types.js';
+import type { Config, SecretCommandValue, ServerConfig, Transport } from './types.js';
 
 /**
  * Raw JSON → Config, once. Every error names the file, the server and the field, and exits 2.
@@ -17,12 +18,14 @@ const CLAUDE_KEYS = ['type', 'command', 'args', 'env', 'cwd', 'url', 'headers', 
 const MCPX_KEYS = [
   'prefix', 'disabled', 'start', 'tools', 'timeoutMs', 'maxTotalTimeoutMs', 'startupTimeoutMs', 'retries',
   'maxConcurrent', 'maxQueue', 'maxRestarts', 'maxMessageBytes', 'breaker', 'cache', 'errorPatterns', 'fallback', 'rateLimit',
+  'tags', 'instructions', 'pinTools',
 ];
 const TOP_KEYS = ['mcpServers', 'defaults', 'cache', 'audit', '$schema'];
 
 const BUILTIN_DEFAULTS: Raw = {
   prefix: undefined,
   disabled: false,
+  pinTools: false,
   start: 'eager',
   timeoutMs: 30_000,
   maxTotalTimeoutMs: 600_000,
@@ -57,6 +60,8 @@ export function normalizeConfig(input: NormalizeInput): { config: Config; warnin
 
   const defaults = raw.defaults === undefined ? {} : raw.defaults;
   if (!isObject(defaults)) throw where.invalid('"defaults" must be an object', 'defaults');
+  // Checked here too, so that a wrong value is named where it is written rather than on every server.
+  if (defaults.pinTools !== undefined) bool(defaults.pinTools, where, 'defaults.pinTools');
   const base = merge(BUILTIN_DEFAULTS, defaults);
 
   const baseDir = dirname(file);
@@ -69,7 +74,9 @@ export function normalizeConfig(input: NormalizeInput): { config: Config; warnin
     for (const k of Object.keys(entry)) {
       if (!CLAUDE_KEYS.includes(k) && !MCPX_KEYS.includes(k)) warnings.push(`${file}: server "${name}": unknown key "${k}" ignored`);
     }
-    servers.push(normalizeServer(name, merge(base, entry), where.server(name), vars, baseDir));
+    const merged = merge(base, entry);
+    claudeCodeKeys(name, entry, merged, where.server(name), warnings);
+    servers.push(normalizeServer(name, merged, where.server(name), vars, baseDir));
   }
 
   const cacheRaw = raw.cache ?? {};
@@ -110,28 +117,35 @@ function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string
   }
   if (transport !== 'stdio' && e.url === undefined) throw where.invalid(`type "${transport}" needs "url"`, 'url');
 
-  // ${VAR} expansion in the fields Claude Code expands; remember which variables are used.
+  // ${VAR} expansion in the fields Claude Code expands; remember which variables are used, and which
+  // env, headers and args values ask for a secret command (run at each start of the child).
   const used: ServerConfig['variables'] = [];
   const missing: { name: string; field: string }[] = [];
-  const expand = (v: string, field: string): string => {
-    const x = expandVars(v, vars);
+  const secretCommands: SecretCommandValue[] = [];
+  const expand = (v: string, field: string, at?: Omit<SecretCommandValue, 'parts'>): string => {
+    const x = expandValue(v, vars);
     used.push(...x.used);
     missing.push(...x.missing.map((n) => ({ name: n, field })));
+    if (x.parts && at) secretCommands.push({ ...at, parts: x.parts });
     return x.value;
   };
   const command = e.command === undefined ? undefined : expand(str(e.command, where, 'command'), 'command');
-  const args = strList(e.args ?? [], where, 'args').map((a, i) => expand(a, `args[${i}]`));
-  const env = mapOf(strMap(e.env ?? {}, where, 'env'), (k, v) => expand(v, `env.${k}`));
+  const args = strList(e.args ?? [], where, 'args').map((a, i) => expand(a, `args[${i}]`, { field: 'args', key: String(i) }));
+  const env = mapOf(strMap(e.env ?? {}, where, 'env'), (k, v) => expand(v, `env.${k}`, { field: 'env', key: k }));
   const cwdRaw = e.cwd === undefined ? undefined : expand(str(e.cwd, where, 'cwd'), 'cwd');
   const cwd = cwdRaw === undefined ? undefined : isAbsolute(cwdRaw) ? cwdRaw : resolve(baseDir, expandHome(cwdRaw));
   const url = e.url === undefined ? undefined : expand(str(e.url, where, 'url'), 'url');
-  const headers = mapOf(strMap(e.headers ?? {}, where, 'headers'), (k, v) => expand(v, `headers.${k}`));
+  const headers = mapOf(strMap(e.headers ?? {}, where, 'headers'), (k, v) => expand(v, `headers.${k}`, { field: 'headers', key: k }));
   if (url !== undefined && !missing.length) {
     try { new URL(url); } catch { throw where.invalid(`"url" is not a valid URL`, 'url'); }
   }
 
   const prefix = e.prefix === undefined ? name : str(e.prefix, where, 'prefix');
   if (!/^[A-Za-z0-9_-]*$/.test(prefix)) throw where.invalid('"prefix" may only use letters, digits, "_" and "-"', 'prefix');
+  const tags = strList(e.tags ?? [], where, 'tags');
+  tags.forEach((t, i) => {
+    if (!/^[A-Za-z0-9_.-]+$/.test(t)) throw where.invalid(`tag "${t}" may only use letters, digits, "_", "-" and "."`, `tags[${i}]`);
+  });
   const start = e.start ?? 'eager';
   if (start !== 'eager' && start !== 'lazy') throw where.invalid('"start" must be "eager" or "lazy"', 'start');
 
@@ -180,6 +194,9 @@ function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string
     headersHelper: e.headersHelper === undefined ? undefined : str(e.headersHelper, where, 'headersHelper'),
     prefix,
     disabled: bool(e.disabled, where, 'disabled'),
+    tags,
+    instructions: e.instructions === undefined ? undefined : str(e.instructions, where, 'instructions'),
+    pinTools: bool(e.pinTools, where, 'pinTools'),
     start,
     tools: {
       include: strList(tools.include ?? [], where, 'tools.include'),
@@ -215,9 +232,26 @@ function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string
     rateLimit,
     identity: sha256(transport, command ?? '', canonicalJson(args), cwd ?? '', url ?? ''),
     credentialFingerprint: sha256(canonicalJson(env), canonicalJson(headers)),
+    secretCommands,
     variables: dedupeVars(used),
     problem,
   };
+}
+
+/**
+ * Keys of Claude Code's `.mcp.json` entries that mean something to mcpx: `timeout` is a per-call
+ * deadline in ms (our `timeoutMs`, which wins when the entry sets both); `oauth` is not supported yet,
+ * and saying so beats a server that silently connects without it.
+ */
+function claudeCodeKeys(name: string, entry: Raw, merged: Raw, where: Where, warnings: string[]): void {
+  if (entry.timeout !== undefined) {
+    const ms = dur(entry.timeout, where, 'timeout');
+    if (entry.timeoutMs === undefined) merged.timeoutMs = ms;
+    else log.debug(`${where.file}: server "${name}": both "timeout" (${ms} ms) and "timeoutMs" are set; "timeoutMs" wins`);
+  }
+  if (entry.oauth !== undefined) {
+    warnings.push(`${where.file}: server "${name}": oauth is not supported yet by mcpx; this server will connect without it`);
+  }
 }
 
 // ---- small checkers: each names the file, server and field ------------------------------------

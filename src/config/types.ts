@@ -39,6 +39,17 @@ export interface ToolSettings {
   timeoutMs?: number;
 }
 
+/** A piece of a config value: text (literal, or a variable's value), or a secret command to run at start. */
+export type ValuePart = string | { run: 'cmd' | 'sh'; command: string; /** as written: `${cmd:…}` */ text: string };
+
+/** A value (env, headers or args entry) that asks for a secret command, as its parts. */
+export interface SecretCommandValue {
+  field: 'env' | 'headers' | 'args';
+  /** The env or header name, or the index in args. */
+  key: string;
+  parts: ValuePart[];
+}
+
 export interface ServerConfig {
   name: string;
   transport: Transport;
@@ -54,6 +65,12 @@ export interface ServerConfig {
 
   prefix: string;
   disabled: boolean;
+  /** Labels for `--tags`: one config can back different `.mcp.json` entries. */
+  tags: string[];
+  /** Replaces the child's own instructions in mcpx's merged instructions (or adds some where it has none). */
+  instructions?: string;
+  /** Withhold a tool whose description or input schema changed (or that is new) until `mcpx approve`. */
+  pinTools: boolean;
   start: StartMode;
   tools: { include: string[]; exclude: string[]; settings: Record<string, ToolSettings> };
   timeoutMs: number;
@@ -75,6 +92,11 @@ export interface ServerConfig {
   identity: string;
   /** One-way hash of the credential values the child gets (env + headers); never the values. */
   credentialFingerprint: string;
+  /**
+   * The values that ask for `${cmd:…}`/`${sh:…}`, found in the config file's own text only (a value
+   * from .env or the environment never asks for anything). Their strings above hold the `${…}` text.
+   */
+  secretCommands: SecretCommandValue[];
   /** Names of the variables this entry uses, for doctor. */
   variables: { name: string; set: boolean; hasDefault: boolean }[];
   /** Set when this entry cannot run (a missing variable): the others still run. */
@@ -92,6 +114,12 @@ export interface AuditConfig {
   retentionDays: number;
 }
 
+/** `--tags` / `--only`: which servers of the file this process uses (applied once, by loadConfig). */
+export interface Selection {
+  tags?: string[];
+  only?: string[];
+}
+
 export interface Config {
   /** Absolute path of the file read, and how it was found. */
   file: string;
@@ -102,4 +130,20 @@ export interface Config {
   stateDir: string;
   /** Variables seen (process env over .env files): names only are ever shown. */
   envFiles: string[];
+  /** The subset asked for, kept so that a re-read of the file selects the same servers. */
+  selection?: Selection;
+  /** A project config (./mcpx.json) found but not used: not trusted yet, or changed since. */
+  waitingForTrust?: WaitingForTrust;
+}
+
+export interface WaitingForTrust {
+  file: string;
+  /** unknown: never trusted; changed: edited since `mcpx trust`. */
+  state: 'unknown' | 'changed';
+  /** The exact command that trusts it. */
+  command: string;
+  /** One line for stderr, status and doctor: the file, why it waits, what runs instead, the command. */
+  message: string;
+  /** The hint under an error or a failed check. */
+  suggestion: string;
 }

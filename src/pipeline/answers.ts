@@ -4,7 +4,7 @@ import { formatDuration } from '../util/duration.js';
 /**
  * What the model reads when mcpx answers instead of the child: a cache hit (marked), a stale copy
  * (marked, with a first line saying so), or a clear error saying who is unavailable, why and when
- * it will be tried again.
+ * it will be tried again. A full queue is mcpx's refusal, not the child being unavailable: it says so.
  */
 export type FailureReason = 'timeout' | 'breaker-open' | 'error' | 'child-down' | 'queue-full' | 'quota';
 
@@ -26,14 +26,18 @@ export function markCached(result: unknown, mark: CacheMark): Result {
 /** A stale tool result: the marker, and a first text block saying it is an older copy and why. */
 export function staleToolResult(result: unknown, mark: CacheMark, why: string): CallToolResult {
   const r = markCached(result, mark) as CallToolResult;
-  const note = {
-    type: 'text' as const,
-    text: `[mcpx] Cached copy from ${formatDuration(mark.ageMs)} ago: ${mark.server} is unavailable (${why}). It may be out of date.`,
-  };
+  const what = mark.reason === 'queue-full' ? why : `${mark.server} is unavailable (${why})`;
+  const note = { type: 'text' as const, text: `[mcpx] Cached copy from ${formatDuration(mark.ageMs)} ago: ${what}. It may be out of date.` };
   return { ...r, content: [note, ...(r.content ?? [])] };
 }
 
-export function unavailableResult(server: string, why: string, custom?: string): CallToolResult {
-  const text = custom ? `${custom} (${server}: ${why})` : `${server} is unavailable: ${why}; no cached answer for this call.`;
+/** Why a call got no answer from the child, in one sentence. */
+export function failureText(server: string, reason: FailureReason, why: string): string {
+  return reason === 'queue-full' ? why : `${server} is unavailable: ${why}`;
+}
+
+/** The clear error result; `custom` is the entry's `fallback.message`, about the child being unavailable. */
+export function unavailableResult(server: string, reason: FailureReason, why: string, custom?: string): CallToolResult {
+  const text = custom && reason !== 'queue-full' ? `${custom} (${server}: ${why})` : `${failureText(server, reason, why)}; no cached answer for this call.`;
   return { content: [{ type: 'text', text }], isError: true };
 }

@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { BulkheadRejectedError } from 'cockatiel';
-import { ErrorCode, McpError, type CallToolResult, type Progress, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError, type Progress, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { credentialHint, isAuthFailure, type Child } from '../children/child.js';
 import type { ResultStore } from '../cache/store.js';
 import { cacheKey } from '../cache/key.js';
@@ -8,36 +7,44 @@ import { SingleFlight } from '../cache/singleflight.js';
 import { errorMessage, isMcpxError } from '../errors.js';
 import { eitherSignal } from '../util/abort.js';
 import { formatDuration } from '../util/duration.js';
-import { markCached, staleToolResult, unavailableResult, type FailureReason } from './answers.js';
+import { AdmissionRefused } from './admission.js';
+import { failureText, markCached, staleToolResult, unavailableResult, type FailureReason } from './answers.js';
 import { formatBackup, searchBackup } from './backup.js';
 import { isTransportFailure, type ChildPolicies } from './policies.js';
 
 /**
- * The call pipeline. Every tools/call goes through callTool(), top to bottom:
+ * The call pipeline. Every tools/call, resources/read, prompts/get and forwarded request (completion,
+ * subscribe) enters through run(), and reads top to bottom:
  *
- *   route → fresh cache → single flight → bulkhead → breaker → deadline → child call (retries)
- *         → classify → store in cache;   on failure: stale cache → local backup → clear error.
+ *   1 route → 2 fresh cache → 3 single flight → 4 quota → 5 bulkhead → 6 breaker → 7 deadline
+ *   → 8 child.call (retries) → 9 classify → 10 cache.put;   on failure: stale copy → local backup → clear error.
  *
- * resources/read takes the same path with a resource key; prompts and completions are forwarded.
- * The pipeline emits one `call` event per call; telemetry (stats, audit) listens.
+ * What differs between the kinds is data, set once by route(): cacheable or not, retried or not, and
+ * how a failure is answered (an isError tool result, or a JSON-RPC error). Only the child's own failures
+ * (step 9) feed the breaker: a refusal by the quota or the bulkhead, an upstream cancel and time spent
+ * waiting inside mcpx are mcpx's decisions. The pipeline emits one `call` event per call; telemetry listens.
  */
-export interface Router {
-  tool(name: string): { child: Child; name: string; tool: Tool } | undefined;
-  prompt(name: string): { child: Child; name: string } | undefined;
-  resource(uri: string): Child | undefined;
+
+/** What the pipeline uses of a child (a unit test hands it a fake). */
+export type PipelineChild = Pick<Child, 'name' | 'config' | 'fingerprint' | 'state' | 'authRejected' | 'connection' | 'start' | 'request'>;
+
+export interface Router<C extends PipelineChild = Child> {
+  tool(name: string): { child: C; name: string; tool: Tool } | undefined;
+  prompt(name: string): { child: C; name: string } | undefined;
+  resource(uri: string): C | undefined;
   /** Resolves when no child is still starting (a name may belong to a child not listed yet). */
   settled(): Promise<void>;
 }
 
-export interface PipelineDeps {
-  router: Router;
-  policies(child: Child): ChildPolicies;
+export interface PipelineDeps<C extends PipelineChild = Child> {
+  router: Router<C>;
+  policies(child: C): ChildPolicies;
   /** The result store, opened on first use; undefined when there is none. */
   store(): ResultStore | undefined;
   /** A call found its child down: the supervisor may try to start it again (never awaited). */
-  childWanted(child: Child): void;
+  childWanted(child: C): void;
   /** The child refused its credentials: re-read them (.env, headersHelper) and reconnect. */
-  reauthenticate(child: Child): Promise<void>;
+  reauthenticate(child: C): Promise<void>;
 }
 
 export interface CallOptions {
@@ -46,7 +53,17 @@ export interface CallOptions {
   onprogress?: (progress: Progress) => void;
 }
 
-export type Outcome = 'ok' | 'error' | 'hit' | 'stale' | 'fallback' | FailureReason;
+type Params = { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> } & Record<string, unknown>;
+type Result = Record<string, unknown>;
+
+/** What comes in: a tool, resource or prompt by its upstream name, or a request for a child already chosen. */
+export type Request<C extends PipelineChild = Child> =
+  | { kind: 'tool'; params: Params }
+  | { kind: 'resource'; params: { uri: string } & Record<string, unknown> }
+  | { kind: 'prompt'; params: Params }
+  | { kind: 'forward'; child: C; method: string; params: Record<string, unknown> };
+
+export type Outcome = 'ok' | 'error' | 'hit' | 'stale' | 'fallback' | 'cancelled' | FailureReason;
 export interface CallEvent {
   server: string;
   kind: 'tool' | 'resource' | 'prompt';
@@ -65,235 +82,301 @@ export interface CallEvent {
   bytes?: number;
 }
 
-type Params = { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> } & Record<string, unknown>;
-type Result = Record<string, unknown>;
+/** One routed call: what differs between the kinds of request, as data. */
+interface Call<C> {
+  child: C;
+  /** How it is recorded; forwarded requests are not. */
+  kind?: CallEvent['kind'];
+  method: string;
+  /** The child's own name for what is called: tool or prompt name, resource URI, or method. */
+  name: string;
+  /** As the child gets them. */
+  params: Result;
+  /** For the cache key, the call event and the backup search. */
+  args: unknown;
+  /** Set when the answer may be cached: for how long. */
+  cache?: { ttl: number; staleTtl: number };
+  /** Retried on a fast transport failure. */
+  readOnly: boolean;
+  /** A successful call drops the server's cached entries (`cache.invalidateOnWrite`). */
+  writes: boolean;
+  /** How a failure is answered: an isError tool result (after the backup search), or a JSON-RPC error. */
+  answer: 'tool-result' | 'json-rpc-error';
+}
 
 const MAX_REAUTH = 2;
 
-/** Why the child did not answer: carried from the attempt to the fallback. */
+/** Why the child did not answer, or why mcpx did not send the call: carried to the fallback. */
 class CallFailed extends Error {
   constructor(readonly reason: FailureReason, message: string, readonly childError?: McpError) {
     super(message);
   }
 }
 
-export class Pipeline extends EventEmitter<{ call: [CallEvent]; quota: [{ server: string }] }> {
+export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ call: [CallEvent]; quota: [{ server: string }] }> {
   private readonly inFlight = new SingleFlight<Result>();
+  /** One credential refresh and reconnect at a time per child, shared by the calls it refused. */
+  private readonly reauths = new Map<C, Promise<void>>();
 
-  constructor(private readonly deps: PipelineDeps) {
+  constructor(private readonly deps: PipelineDeps<C>) {
     super();
   }
 
-  async callTool(params: Params, opts: CallOptions): Promise<CallToolResult> {
+  /** The one entry: a tool call, resource read, prompt or forwarded request, answered or failed over. */
+  async run(request: Request<C>, opts: CallOptions): Promise<Result> {
     const t0 = performance.now();
-    // 1. route: exposed name → child and the child's own name
-    const route = this.deps.router.tool(params.name) ?? (await this.deps.router.settled(), this.deps.router.tool(params.name));
-    if (!route) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${params.name}`);
-    const { child, name, tool } = route;
-    const args = params.arguments ?? {};
-    const cache = cachePolicy(child, name, tool);
-    const done = (outcome: Outcome, result: Result, failed?: CallFailed, bytes?: number) => {
-      this.emit('call', { server: child.name, kind: 'tool', name, args, outcome, reason: failed?.reason, error: failed?.message, cacheable: !!cache, ms: performance.now() - t0, result, bytes });
-      return result as CallToolResult;
+    // 1. route: upstream name → child and the child's own name (unknown → -32602)
+    const call = await this.route(request);
+    const { child } = call;
+    const done = (outcome: Outcome, result?: Result, failed?: CallFailed, bytes?: number) => {
+      if (call.kind) {
+        this.emit('call', {
+          server: child.name, kind: call.kind, name: call.name, args: call.args, outcome, reason: failed?.reason, error: failed?.message,
+          cacheable: !!call.cache, ms: performance.now() - t0, result, bytes,
+        });
+      }
+      return result!;
     };
 
     // 2. fresh cache
-    const store = cache ? this.deps.store() : undefined;
-    const key = store ? cacheKey({ identity: child.config.identity, credentialFingerprint: child.fingerprint, kind: 'tool', name, args }) : '';
+    const store = call.cache ? this.deps.store() : undefined;
+    const key = store ? cacheKey({ identity: child.config.identity, credentialFingerprint: child.fingerprint, kind: call.kind === 'resource' ? 'resource' : 'tool', name: call.name, args: call.args }) : '';
     const fresh = store?.get(key);
     if (fresh) return done('hit', markCached(fresh.result, { status: 'hit', ageMs: Date.now() - fresh.storedAt, server: child.name }), undefined, fresh.bytes);
 
-    // 3–7. the child, once for identical calls in flight (single flight shares one upstream call)
-    const readOnly = tool.annotations?.readOnlyHint === true;
-    // Over the quota, a call with a stale copy to fall back on does not wait for a slot.
-    const canFallBack = () => !!store && child.config.fallback.stale && !!store.getStale(key);
-    const attempt = () => this.callChild(child, 'tools/call', { ...params, name, _meta: withoutProgressToken(params._meta) }, opts, readOnly, name, canFallBack);
+    // 3. single flight: identical calls in flight share one child call, each caller keeping its own
+    // cancellation (not with a progress token: progress goes to one caller). Steps 4–9 are send().
+    const staleCopy = () => (store && child.config.fallback.stale ? store.getStale(key) : undefined);
+    const send = (signal: AbortSignal) => this.send(call, { signal, onprogress: opts.onprogress }, () => !!staleCopy());
     try {
-      const result = store && !opts.onprogress ? await this.inFlight.run(key, attempt) : await attempt();
-      if ((result as CallToolResult).isError) return done('error', result); // the tool's own answer
-      if (store) store.put({ key, server: child.name, tool: name, result, ttlMs: cache!.ttl, staleTtlMs: cache!.staleTtl });
-      if (!readOnly && !cache && child.config.cache.invalidateOnWrite) this.deps.store()?.invalidate({ server: child.name });
+      const result = store && !opts.onprogress ? await this.inFlight.run(key, opts.signal, send) : await send(opts.signal);
+      if (result.isError === true) return done('error', result); // the tool's own answer: passed on, never cached
+      // 10. cache.put: only cacheable, non-error results
+      if (store) store.put({ key, server: child.name, tool: call.name, result, ttlMs: call.cache!.ttl, staleTtlMs: call.cache!.staleTtl });
+      else if (call.writes && child.config.cache.invalidateOnWrite) this.deps.store()?.invalidate({ server: child.name });
       return done('ok', result);
     } catch (e) {
-      if (!(e instanceof CallFailed)) throw e; // cancelled upstream, or the child's answer about the request itself
-      // 8. on failure: stale cache → local backup → clear error
-      const stale = store && child.config.fallback.stale ? store.getStale(key) : undefined;
+      if (!(e instanceof CallFailed)) {
+        if (opts.signal.aborted) done('cancelled'); // cancelled upstream: recorded (audit), never the child's fault
+        throw e; // or the child's answer about the request itself
+      }
+      // On failure: stale copy → local backup (tools) → clear error
+      const stale = staleCopy();
       if (stale) {
         const mark = { status: 'stale' as const, ageMs: Date.now() - stale.storedAt, server: child.name, reason: e.reason };
-        return done('stale', staleToolResult(stale.result, mark, e.message), e);
+        return done('stale', call.answer === 'tool-result' ? staleToolResult(stale.result, mark, e.message) : markCached(stale.result, mark), e);
+      }
+      if (call.answer === 'json-rpc-error') {
+        done(e.reason, undefined, e);
+        throw e.childError ?? new McpError(ErrorCode.InternalError, failureText(child.name, e.reason, e.message));
       }
       const dir = child.config.fallback.backupDir;
-      const hits = dir ? await searchBackup(dir, args).catch(() => []) : [];
-      if (hits.length) return done('fallback', { content: [{ type: 'text', text: formatBackup(child.name, dir!, hits) }], _meta: { 'mcpx/cache': { status: 'fallback', reason: e.reason, server: child.name, files: hits.map((h) => h.path) } } }, e);
-      return done(e.reason, unavailableResult(child.name, e.message, child.config.fallback.message), e);
-    }
-  }
-
-  async readResource(params: { uri: string } & Record<string, unknown>, opts: CallOptions): Promise<Result> {
-    const t0 = performance.now();
-    const child = this.deps.router.resource(params.uri) ?? (await this.deps.router.settled(), this.deps.router.resource(params.uri));
-    if (!child) throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${params.uri}`);
-    const store = child.config.cache.enabled ? this.deps.store() : undefined;
-    const done = (outcome: Outcome, result: Result | undefined, failed?: CallFailed, bytes?: number) => {
-      this.emit('call', { server: child.name, kind: 'resource', name: params.uri, args: {}, outcome, reason: failed?.reason, error: failed?.message, cacheable: !!store, ms: performance.now() - t0, result, bytes });
-      return result!;
-    };
-    const key = store ? cacheKey({ identity: child.config.identity, credentialFingerprint: child.fingerprint, kind: 'resource', name: params.uri, args: {} }) : '';
-    const fresh = store?.get(key);
-    if (fresh) return done('hit', markCached(fresh.result, { status: 'hit', ageMs: Date.now() - fresh.storedAt, server: child.name }), undefined, fresh.bytes);
-    try {
-      const result = await this.callChild(child, 'resources/read', params, opts, true, params.uri);
-      store?.put({ key, server: child.name, tool: params.uri, result, ttlMs: child.config.cache.ttl, staleTtlMs: child.config.cache.staleTtl });
-      return done('ok', result);
-    } catch (e) {
-      if (!(e instanceof CallFailed)) throw e;
-      const stale = store && child.config.fallback.stale ? store.getStale(key) : undefined;
-      if (stale) return done('stale', markCached(stale.result, { status: 'stale', ageMs: Date.now() - stale.storedAt, server: child.name, reason: e.reason }), e);
-      done(e.reason, undefined, e);
-      if (e.childError) throw e.childError;
-      throw new McpError(ErrorCode.InternalError, `${child.name} is unavailable: ${e.message}`);
+      const hits = dir ? await searchBackup(dir, call.args, { signal: opts.signal }).catch(() => []) : []; // it logs its own problems; rejects only when cancelled
+      if (hits.length) {
+        const mark = { status: 'fallback', reason: e.reason, server: child.name, files: hits.map((h) => h.path) };
+        return done('fallback', { content: [{ type: 'text', text: formatBackup(child.name, dir!, hits) }], _meta: { 'mcpx/cache': mark } }, e);
+      }
+      return done(e.reason, unavailableResult(child.name, e.reason, e.message, child.config.fallback.message), e);
     }
   }
 
   /** The cache key of a resource, to drop it when the child says it was updated. */
-  resourceUpdated(child: Child, uri: string): void {
+  resourceUpdated(child: C, uri: string): void {
     const key = cacheKey({ identity: child.config.identity, credentialFingerprint: child.fingerprint, kind: 'resource', name: uri, args: {} });
     this.deps.store()?.invalidate({ key });
   }
 
-  async getPrompt(params: { name: string } & Record<string, unknown>, opts: CallOptions): Promise<Result> {
-    const t0 = performance.now();
-    const route = this.deps.router.prompt(params.name) ?? (await this.deps.router.settled(), this.deps.router.prompt(params.name));
-    if (!route) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${params.name}`);
-    const { child, name } = route;
-    const done = (outcome: Outcome, result?: Result, failed?: CallFailed) =>
-      this.emit('call', { server: child.name, kind: 'prompt', name, args: params.arguments ?? {}, outcome, reason: failed?.reason, error: failed?.message, cacheable: false, ms: performance.now() - t0, result });
-    try {
-      const result = await this.callChild(child, 'prompts/get', { ...params, name }, opts, false, 'prompts/get');
-      done('ok', result);
-      return result;
-    } catch (e) {
-      if (!(e instanceof CallFailed)) throw e;
-      done(e.reason, undefined, e);
-      if (e.childError) throw e.childError;
-      throw new McpError(ErrorCode.InternalError, `${child.name} is unavailable: ${e.message}`);
+  /** 1. route: which child, its own name for what is called, and how this kind of call is handled. */
+  private async route(request: Request<C>): Promise<Call<C>> {
+    if (request.kind === 'forward') {
+      const { child, method, params } = request;
+      return { child, method, name: method, params, args: params, readOnly: false, writes: false, answer: 'json-rpc-error' };
     }
-  }
-
-  /** A request passed through the bulkhead, breaker and deadline, whose failure is a JSON-RPC error upstream. */
-  async forward(child: Child, method: string, params: Record<string, unknown>, opts: CallOptions): Promise<Result> {
-    try {
-      return await this.callChild(child, method, params, opts, false, method);
-    } catch (e) {
-      if (!(e instanceof CallFailed)) throw e;
-      if (e.childError) throw e.childError;
-      throw new McpError(ErrorCode.InternalError, `${child.name} is unavailable: ${e.message}`);
-    }
+    const { router } = this.deps;
+    const find = (): Call<C> | undefined => {
+      if (request.kind === 'resource') {
+        const child = router.resource(request.params.uri);
+        if (!child) return undefined;
+        const c = child.config.cache;
+        return {
+          child, kind: 'resource', method: 'resources/read', name: request.params.uri, params: request.params, args: {},
+          cache: c.enabled ? { ttl: c.ttl, staleTtl: c.staleTtl } : undefined, readOnly: true, writes: false, answer: 'json-rpc-error',
+        };
+      }
+      const args = request.params.arguments ?? {};
+      if (request.kind === 'prompt') {
+        const r = router.prompt(request.params.name);
+        if (!r) return undefined;
+        return { child: r.child, kind: 'prompt', method: 'prompts/get', name: r.name, params: { ...request.params, name: r.name }, args, readOnly: false, writes: false, answer: 'json-rpc-error' };
+      }
+      const r = router.tool(request.params.name);
+      if (!r) return undefined;
+      const readOnly = r.tool.annotations?.readOnlyHint === true;
+      return {
+        child: r.child, kind: 'tool', method: 'tools/call', name: r.name, params: { ...request.params, name: r.name }, args,
+        cache: toolCache(r.child, r.name, readOnly), readOnly, writes: !readOnly, answer: 'tool-result',
+      };
+    };
+    // A name may belong to a child not listed yet (still starting): look again once the lists are settled.
+    const call = find() ?? (await router.settled(), find());
+    if (!call) throw new McpError(ErrorCode.InvalidParams, `Unknown ${request.kind}: ${'uri' in request.params ? request.params.uri : request.params.name}`);
+    return call;
   }
 
   /**
-   * bulkhead → breaker → deadline → child call (retries for read-only calls on transport failures).
-   * Throws CallFailed when the child did not answer usefully; other errors (cancellation, the child's
-   * answer about the request itself) pass through.
+   * Steps 4–9 for one call to the child (shared by identical calls in flight). Throws CallFailed when
+   * mcpx did not send the call (child down, quota, full queue, breaker open) or the child did not answer
+   * usefully; other errors (cancellation, the child's answer about the request itself) pass through.
    */
-  private async callChild(
-    child: Child, method: string, params: Result, opts: CallOptions, readOnly: boolean, name: string, canFallBack = () => false,
-  ): Promise<Result> {
-    const { bulkhead, breaker, retry, quota } = this.deps.policies(child);
-    const timeoutMs = child.config.tools.settings[name]?.timeoutMs ?? child.config.timeoutMs;
-    // A lazy child starts on its first call; a child starting right now (mcpx just started and listed
-    // it from the stored catalog) is waited for, within the call's deadline. A child that is down
-    // (waiting for its restart) is not: the call takes the fallback path at once.
+  private async send(call: Call<C>, opts: CallOptions, hasStaleCopy: () => boolean): Promise<Result> {
+    const { child } = call;
+    const { signal } = opts;
+    const { admission, breaker, retry, quota } = this.deps.policies(child);
+    const timeoutMs = child.config.tools.settings[call.name]?.timeoutMs ?? child.config.timeoutMs;
+    // One deadline for the whole call, from here: mcpx's own waits (start, quota, queue) and the child's
+    // answer, retries included. A call that waited inside mcpx gave the child less than its deadline:
+    // if it then runs out of time, that is not held against the child.
     const t0 = performance.now();
+    const left = () => Math.max(1, t0 + timeoutMs - performance.now());
+    let waited = false;
+
+    // A lazy child starts on its first call; a child starting right now (mcpx just started and listed
+    // it from the stored catalog) is waited for, within the deadline. A child that is down (waiting for
+    // its restart) is not: the call takes the fallback path at once.
     if (child.state.kind === 'idle' || child.state.kind === 'starting') {
-      await Promise.race([child.start(), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+      waited = true;
+      await Promise.race([child.start(), new Promise((r) => setTimeout(r, left()).unref())]);
     }
-    const deadlineMs = Math.max(1, timeoutMs - (performance.now() - t0)); // the wait counts against it
     // A remote child that refused the credentials: re-read them and reconnect, at most twice a call.
     let reauths = 0;
     while (child.state.kind === 'down' && child.authRejected && reauths < MAX_REAUTH) {
       reauths++;
-      await this.deps.reauthenticate(child);
+      waited = true;
+      await this.reauthenticate(child, child.connection);
     }
     if (child.state.kind !== 'ready') {
       this.deps.childWanted(child);
       throw new CallFailed('child-down', downReason(child));
     }
-    if (quota && !quota.take()) {
-      quota.heldBack++;
-      this.emit('quota', { server: child.name }); // held back: answered from the cache, made to wait, or refused
-      const used = `quota of ${quota.limit.calls} calls per ${formatDuration(quota.limit.perMs)} used up`;
-      if (canFallBack() || !(await quota.wait(deadlineMs, opts.signal))) throw new CallFailed('quota', `${used}, next slot in ${formatDuration(quota.nextSlotInMs())}`);
-    }
-    if (!breaker.tryAcquire()) {
+    // An open breaker refuses at once, before any wait: no call waits for quota room or a place in the
+    // queue only to be refused then. A peek: the probe itself is taken only after admission (step 6).
+    const circuitOpen = () => {
       const s = breaker.state;
       const failures = s.kind === 'open' ? s.failures : child.config.breaker.failureThreshold;
-      throw new CallFailed('breaker-open', `circuit open after ${failures} failures, next try in ${formatDuration(breaker.retryInMs())}`);
+      return new CallFailed('breaker-open', `circuit open after ${failures} failures, next try in ${formatDuration(breaker.retryInMs())}`);
+    };
+    if (breaker.refusing()) throw circuitOpen();
+
+    // 4. quota: over rateLimit, a call with a stale copy is answered from it at once; the others wait
+    // for room within the deadline, or are refused. The slot itself is taken once admitted (below).
+    const quotaUsedUp = () =>
+      new CallFailed('quota', `quota of ${quota!.limit.calls} calls per ${formatDuration(quota!.limit.perMs)} used up, next slot in ${formatDuration(quota!.nextSlotInMs())}`);
+    if (quota && !quota.hasRoom()) {
+      quota.heldBack++;
+      this.emit('quota', { server: child.name }); // held back: answered from the cache, made to wait, or refused
+      waited = true;
+      if (hasStaleCopy() || !(await quota.waitForRoom(left(), signal))) throw quotaUsedUp();
     }
-    // One deadline for all attempts: a retry gets what is left of it, never a fresh one.
-    const end = performance.now() + deadlineMs;
-    const once = (signal: AbortSignal) =>
-      child.request(method, params, {
-        signal,
-        timeout: Math.max(1, end - performance.now()), // the deadline: the SDK cancels the child's request when it passes
-        resetTimeoutOnProgress: true,
-        maxTotalTimeout: child.config.maxTotalTimeoutMs,
-        onprogress: opts.onprogress,
-      });
-    let result: Result;
+
+    // 5. bulkhead: a free slot now, a place in mcpx's bounded queue, or refused at once.
+    const slot = await admission.enter(left(), signal).catch((e: unknown) => {
+      throw e instanceof AdmissionRefused ? new CallFailed('queue-full', e.message) : e;
+    });
+    waited ||= slot.waited;
     try {
-      for (;;) {
-        try {
-          result = await bulkhead.execute(
-            () => (readOnly ? retry.execute(({ signal }) => once(eitherSignal(opts.signal, signal)), opts.signal) : once(opts.signal)),
-            opts.signal,
-          );
-          break;
-        } catch (e) {
-          if (!isAuthFailure(e) || reauths >= MAX_REAUTH || opts.signal.aborted) throw e;
-          reauths++;
-          await this.deps.reauthenticate(child); // token rotated in .env: no restart of mcpx needed
-          if (child.state.kind !== 'ready') throw e;
+      // The quota slot and the breaker's probe are taken only by a call really sent, so only now.
+      // (The room found above may have gone to a call admitted first: then wait for the next.)
+      while (quota && !quota.take()) {
+        if (!(await quota.waitForRoom(left(), signal))) throw quotaUsedUp();
+      }
+      // 6. breaker: open → refused (the fallback answers); in half-open this call may be the one probe.
+      const pass = breaker.tryAcquire();
+      if (!pass) {
+        quota?.giveBack();
+        throw circuitOpen();
+      }
+
+      // 7. deadline: each attempt gets what is left of the call's one deadline, never a fresh one; the
+      // SDK cancels the child's request when it passes, and progress resets its idle part.
+      const params = withoutProgressToken(call.params);
+      const once = (s: AbortSignal) =>
+        child.request(call.method, params, {
+          signal: s, timeout: left(), resetTimeoutOnProgress: true, maxTotalTimeout: child.config.maxTotalTimeoutMs, onprogress: opts.onprogress,
+        });
+      const waitedMs = performance.now() - t0;
+      let result: Result;
+      try {
+        for (;;) {
+          const connection = child.connection;
+          try {
+            // 8. child.call: read-only calls are retried on a fast transport failure.
+            result = await (call.readOnly ? retry.execute(({ signal: attempt }) => once(eitherSignal(signal, attempt)), signal) : once(signal));
+            break;
+          } catch (e) {
+            // Refused credentials (a token rotated in .env): re-read them, reconnect, try again.
+            if (!isAuthFailure(e) || reauths >= MAX_REAUTH || signal.aborted) throw e;
+            reauths++;
+            waited = true;
+            await this.reauthenticate(child, connection);
+            if (child.state.kind !== 'ready') throw e;
+          }
         }
+      } catch (e) {
+        // 9. classify: only the child's own failures count against it.
+        if (signal.aborted) {
+          breaker.release(pass); // cancelled upstream: says nothing about the child
+          throw e;
+        }
+        const failure = classifyError(e, child, timeoutMs);
+        if (!failure) {
+          breaker.success(pass); // the child answered, about the request itself: it is healthy
+          throw e;
+        }
+        if (failure.reason === 'timeout' && waited) {
+          breaker.release(pass); // mcpx spent part of the deadline: the child did not have all of it
+          throw new CallFailed('timeout', `${failure.message} (${formatDuration(waitedMs)} of it waiting inside mcpx)`);
+        }
+        breaker.failure(pass);
+        throw failure;
       }
-    } catch (e) {
-      if (opts.signal.aborted) {
-        breaker.release(); // cancelled upstream: says nothing about the child
-        throw e;
+      // A result whose text matches errorPatterns is a failed upstream fetch reported as text (Context7).
+      const pattern = matchErrorPattern(child, result);
+      if (pattern) {
+        breaker.failure(pass);
+        throw new CallFailed('error', `it reported an error: ${pattern}`);
       }
-      const failure = classifyError(e, child, timeoutMs);
-      if (failure === undefined) {
-        breaker.success(); // the child answered (about the request itself): it is healthy
-        throw e;
-      }
-      breaker.failure();
-      throw failure;
+      breaker.success(pass);
+      return result;
+    } finally {
+      slot.release();
     }
-    // A result whose text matches errorPatterns is a failed upstream fetch reported as text (Context7).
-    const pattern = matchErrorPattern(child, result);
-    if (pattern) {
-      breaker.failure();
-      throw new CallFailed('error', `it reported an error: ${pattern}`);
-    }
-    breaker.success();
-    return result;
+  }
+
+  /**
+   * Re-reads a child's credentials and reconnects. Calls refused together share one attempt; a call
+   * refused on a connection that has been replaced since needs none: it just tries again.
+   */
+  private reauthenticate(child: C, connection: number): Promise<void> {
+    const running = this.reauths.get(child);
+    if (running) return running;
+    if (child.connection !== connection) return Promise.resolve();
+    const attempt = this.deps.reauthenticate(child).finally(() => this.reauths.delete(child));
+    this.reauths.set(child, attempt);
+    return attempt;
   }
 }
 
 /** How long and whether a tool is cached: readOnlyHint or listed in cache.tools; never when turned off. */
-function cachePolicy(child: Child, name: string, tool: Tool): { ttl: number; staleTtl: number } | undefined {
+function toolCache(child: PipelineChild, name: string, readOnly: boolean): { ttl: number; staleTtl: number } | undefined {
   const c = child.config.cache;
   const listed = c.tools[name];
   if (!c.enabled || listed === false) return undefined;
-  if (listed === undefined && tool.annotations?.readOnlyHint !== true) return undefined;
+  if (listed === undefined && !readOnly) return undefined;
   return { ttl: listed?.ttl ?? c.ttl, staleTtl: listed?.staleTtl ?? c.staleTtl };
 }
 
 /** undefined: not a failure of the child (its answer about the request itself). */
-function classifyError(e: unknown, child: Child, timeoutMs: number): CallFailed | undefined {
-  if (e instanceof BulkheadRejectedError) {
-    return new CallFailed('queue-full', `too many calls in flight (${child.config.maxConcurrent} running, ${child.config.maxQueue} waiting)`);
-  }
+function classifyError(e: unknown, child: PipelineChild, timeoutMs: number): CallFailed | undefined {
   if (isAuthFailure(e)) return new CallFailed('error', `${child.name} rejected the credentials: ${credentialHint(child.config)}`);
   if (e instanceof McpError && e.code === ErrorCode.RequestTimeout) return new CallFailed('timeout', `no answer within ${formatDuration(timeoutMs)}`);
   if (isTransportFailure(e)) return new CallFailed('child-down', isMcpxError(e) ? e.message.replace(`${child.name} `, '') : 'the server exited during the call');
@@ -305,7 +388,7 @@ function classifyError(e: unknown, child: Child, timeoutMs: number): CallFailed 
   return new CallFailed('error', errorMessage(e));
 }
 
-function matchErrorPattern(child: Child, result: Result): string | undefined {
+function matchErrorPattern(child: PipelineChild, result: Result): string | undefined {
   const patterns = child.config.errorPatterns;
   if (!patterns.length) return undefined;
   const content = (result.content as { type: string; text?: string }[] | undefined) ?? [];
@@ -319,7 +402,7 @@ function matchErrorPattern(child: Child, result: Result): string | undefined {
   return undefined;
 }
 
-function downReason(child: Child): string {
+function downReason(child: PipelineChild): string {
   const s = child.state;
   if (s.kind === 'down') return s.reason;
   if (s.kind === 'disabled') return 'disabled in the config';
@@ -327,8 +410,10 @@ function downReason(child: Child): string {
   return `it is ${s.kind}`;
 }
 
-function withoutProgressToken(meta: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
-  if (!meta || !('progressToken' in meta)) return meta;
+/** The upstream's progress token is not the child's: the SDK client sets its own when there is progress to relay. */
+function withoutProgressToken(params: Result): Result {
+  const meta = params._meta as Record<string, unknown> | undefined;
+  if (!meta || !('progressToken' in meta)) return params;
   const { progressToken: _drop, ...rest } = meta;
-  return Object.keys(rest).length ? rest : undefined;
+  return { ...params, _meta: Object.keys(rest).length ? rest : undefined };
 }

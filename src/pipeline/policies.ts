@@ -1,16 +1,17 @@
-import { bulkhead, ExponentialBackoff, handleWhen, retry, type BulkheadPolicy, type RetryPolicy } from 'cockatiel';
+import { ExponentialBackoff, handleWhen, retry, type RetryPolicy } from 'cockatiel';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { ServerConfig } from '../config/types.js';
 import { isMcpxError } from '../errors.js';
+import { Admission } from './admission.js';
 import { Breaker } from './breaker.js';
 import { Quota } from './quota.js';
 
 /**
  * The policies in front of one child, built once from its config (a breaker only works when shared).
- * Bulkhead and retry are cockatiel's; the breaker is ours (see breaker.ts for why).
+ * Retry is cockatiel's; the bulkhead (admission.ts) and the breaker (breaker.ts) are ours (each says why).
  */
 export interface ChildPolicies {
-  bulkhead: BulkheadPolicy;
+  admission: Admission;
   breaker: Breaker;
   /** Retries for read-only tools: transport failures only (a deadline uses up the call's time). */
   retry: RetryPolicy;
@@ -20,7 +21,7 @@ export interface ChildPolicies {
 
 export function buildPolicies(config: ServerConfig): ChildPolicies {
   return {
-    bulkhead: bulkhead(config.maxConcurrent, config.maxQueue),
+    admission: new Admission(config.name, config.maxConcurrent, config.maxQueue),
     breaker: new Breaker(config.breaker),
     quota: config.rateLimit && new Quota(config.rateLimit),
     retry: retry(handleWhen(isTransportFailure), {
@@ -28,6 +29,12 @@ export function buildPolicies(config: ServerConfig): ChildPolicies {
       backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 500 }), // decorrelated jitter; short: it spends the call's deadline
     }),
   };
+}
+
+/** True when two entries give the same policies (a reload keeps the breaker's state when they do). */
+export function samePolicySettings(a: ServerConfig, b: ServerConfig): boolean {
+  const used = (c: ServerConfig) => JSON.stringify([c.maxConcurrent, c.maxQueue, c.breaker, c.rateLimit ?? null, c.retries]);
+  return used(a) === used(b);
 }
 
 /** The connection failed (child exited, pipe closed, not running): worth one more try. */

@@ -1,9 +1,9 @@
 import picomatch from 'picomatch';
-import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import type { Prompt, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Child } from '../children/child.js';
 import { log } from '../util/log.js';
 import { collisionName, exposedName } from './names.js';
+import { compileTemplate, type UriMatcher } from './uri-template.js';
 
 /**
  * The merged view of every child's catalog, and where each name or URI goes. Rebuilt (cheaply) each
@@ -15,10 +15,27 @@ export interface ToolRoute {
   name: string; // the child's own name
   tool: Tool;
 }
+/** A tool waiting for `mcpx approve` (pinTools): not listed, and a call to it is refused. */
+export interface HeldRoute {
+  child: Child;
+  name: string;
+  change: 'changed' | 'new';
+}
+/** Per child, its tools that wait for approval, by the child's own name. */
+export type HeldTools = (child: Child) => ReadonlyMap<string, { change: 'changed' | 'new' }> | undefined;
 export interface PromptRoute {
   child: Child;
   name: string;
 }
+
+/**
+ * Who serves a URI: one child (and by which rule), or several that could, none of them sure.
+ * Rules, in order: a listed resource; the templates that match it; the children whose listed
+ * resources or templates use its scheme; the children that offer resources at all.
+ */
+export type ResourceRoute =
+  | { child: Child; by: 'listed' | 'template' | 'scheme' | 'only-owner' }
+  | { candidates: readonly Child[]; by: 'template' | 'scheme' | 'only-owner' };
 
 export class Routing {
   tools: Tool[] = [];
@@ -26,23 +43,29 @@ export class Routing {
   resources: Resource[] = [];
   resourceTemplates: ResourceTemplate[] = [];
   readonly toolRoutes = new Map<string, ToolRoute>();
+  readonly heldRoutes = new Map<string, HeldRoute>();
   readonly promptRoutes = new Map<string, PromptRoute>();
   private readonly resourceOwners = new Map<string, Child>();
-  private templateOwners: { template: UriTemplate; raw: string; child: Child }[] = [];
+  private templateOwners: { match: UriMatcher; raw: string; child: Child }[] = [];
+  private readonly schemeOwners = new Map<string, Set<Child>>();
+  private children: readonly Child[] = [];
   private readonly warned = new Set<string>();
 
   /** Extra tools of mcpx's own (mcpx__status), listed after the children's. */
   constructor(private readonly ownTools: Tool[] = []) {}
 
-  rebuild(children: readonly Child[]): void {
+  rebuild(children: readonly Child[], held?: HeldTools): void {
     this.tools = [];
     this.prompts = [];
     this.resources = [];
     this.resourceTemplates = [];
     this.toolRoutes.clear();
+    this.heldRoutes.clear();
     this.promptRoutes.clear();
     this.resourceOwners.clear();
     this.templateOwners = [];
+    this.schemeOwners.clear();
+    this.children = children;
     const toolOwner = new Map<string, string>();
     const promptOwner = new Map<string, string>();
 
@@ -53,8 +76,14 @@ export class Routing {
       const include = filter.include.length ? picomatch(filter.include) : () => true;
       const exclude = filter.exclude.length ? picomatch(filter.exclude) : () => false;
 
+      const waiting = held?.(child);
       for (const tool of cat.tools) {
         if (!include(tool.name) || exclude(tool.name)) continue;
+        const w = waiting?.get(tool.name);
+        if (w) {
+          this.heldRoutes.set(this.mapped(prefix, tool.name, child.name), { child, name: tool.name, change: w.change });
+          continue;
+        }
         const name = this.uniqueName(this.mapped(prefix, tool.name, child.name), child.name, toolOwner, 'tool');
         this.toolRoutes.set(name, { child, name: tool.name, tool });
         this.tools.push(name === tool.name ? tool : { ...tool, name });
@@ -65,6 +94,7 @@ export class Routing {
         this.prompts.push(name === prompt.name ? prompt : { ...prompt, name });
       }
       for (const r of cat.resources) {
+        this.ownsScheme(r.uri, child);
         const owner = this.resourceOwners.get(r.uri);
         if (owner) {
           this.warnOnce(`resource ${r.uri} is offered by both ${owner.name} and ${child.name}; ${owner.name} (configured first) serves it`);
@@ -75,26 +105,43 @@ export class Routing {
       }
       for (const t of cat.resourceTemplates) {
         this.resourceTemplates.push(t);
-        try {
-          this.templateOwners.push({ template: new UriTemplate(t.uriTemplate), raw: t.uriTemplate, child });
-        } catch {
-          this.warnOnce(`${child.name}: resource template ${t.uriTemplate} cannot be parsed; reads by it are not routed`);
-        }
+        this.ownsScheme(t.uriTemplate, child);
+        const match = compileTemplate(t.uriTemplate);
+        if (match) this.templateOwners.push({ match, raw: t.uriTemplate, child });
+        else this.once(`${child.name}: resource template ${t.uriTemplate} uses more than {var} and {+var}; its URIs are routed by their scheme`, 'info');
       }
     }
     this.tools.push(...this.ownTools);
   }
 
-  /** The child that serves a URI: a listed resource first, then the first template that matches. */
-  resourceOwner(uri: string): Child | undefined {
-    const owner = this.resourceOwners.get(uri);
-    if (owner) return owner;
-    for (const t of this.templateOwners) if (t.template.match(uri)) return t.child;
+  /**
+   * Who serves a URI (see ResourceRoute). A listed URI goes to the first configured child that lists
+   * it; otherwise the first rule that names anyone decides: one child is routed to, several are
+   * returned as candidates (the caller refuses, naming them) rather than one picked at random.
+   */
+  resolveResource(uri: string): ResourceRoute | undefined {
+    const listed = this.resourceOwners.get(uri);
+    if (listed) return { child: listed, by: 'listed' };
+    const byTemplate = new Set(this.templateOwners.filter((t) => t.match(uri)).map((t) => t.child));
+    const byScheme = this.schemeOwners.get(schemeOf(uri) ?? '') ?? new Set<Child>();
+    const owners = this.children.filter(offersResources);
+    const rules = [['template', [...byTemplate]], ['scheme', [...byScheme]], ['only-owner', owners]] as const;
+    for (const [by, found] of rules) {
+      if (found.length === 1) return { child: found[0]!, by };
+      if (found.length > 1) return { candidates: found, by };
+    }
     return undefined;
   }
 
   templateOwner(uriTemplate: string): Child | undefined {
     return this.templateOwners.find((t) => t.raw === uriTemplate)?.child;
+  }
+
+  private ownsScheme(uriOrTemplate: string, child: Child): void {
+    const scheme = schemeOf(uriOrTemplate);
+    if (!scheme) return;
+    const owners = this.schemeOwners.get(scheme) ?? new Set<Child>();
+    this.schemeOwners.set(scheme, owners.add(child));
   }
 
   /** The exposed name; when it is not simply `<prefix>__<name>` (characters replaced, shortened), log the mapping. */
@@ -125,4 +172,19 @@ export class Routing {
     this.warned.add(msg);
     log[level](msg);
   }
+}
+
+/** `fixture` of `fixture://a/b`, lower-cased (schemes are case-insensitive); undefined when there is none. */
+export function schemeOf(uri: string): string | undefined {
+  return /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(uri)?.[1]!.toLowerCase();
+}
+
+/**
+ * Could this child own URIs it does not list? Yes when it declared the resources capability, or,
+ * before it has connected, when its stored catalog lists resources or templates.
+ */
+function offersResources(child: Child): boolean {
+  if (child.state.kind === 'disabled' || child.state.kind === 'misconfigured') return false;
+  if (child.serverCapabilities) return !!child.serverCapabilities.resources;
+  return !!child.catalog && child.catalog.resources.length + child.catalog.resourceTemplates.length > 0;
 }

@@ -2,16 +2,18 @@ import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Child, Catalog, UpstreamBridge } from '../children/child.js';
 import { loadExeca } from '../children/stdio.js';
 import { Supervisor } from '../children/supervisor.js';
-import type { Config } from '../config/types.js';
-import type { CacheDb, CatalogStore, ResultStore, StatsRecorder } from '../cache/index.js';
+import type { Config, ServerConfig } from '../config/types.js';
+import type { CacheDb, CatalogStore, PinStore, ResultStore, StatsRecorder } from '../cache/index.js';
 import { errorMessage } from '../errors.js';
 import { Pipeline, type Router } from '../pipeline/call.js';
-import { buildPolicies, type ChildPolicies } from '../pipeline/policies.js';
+import { buildPolicies, samePolicySettings, type ChildPolicies } from '../pipeline/policies.js';
+import type { LiveChildren } from '../runtime/apply.js';
 import { AuditLog, recordAudit } from '../telemetry/audit.js';
 import { recordStats } from '../telemetry/stats.js';
 import { StatusTracker } from '../telemetry/status.js';
 import { log } from '../util/log.js';
 import { Hub } from './hub.js';
+import { ToolPins } from './pins.js';
 
 /**
  * Everything one process needs to serve calls: children (supervised), routing, the pipeline with a
@@ -26,13 +28,18 @@ export interface Runtime {
   policies: Map<Child, ChildPolicies>;
   supervisor: Supervisor;
   status: StatusTracker;
+  /** The children as a config reload changes them (runtime/apply.ts). */
+  live: LiveChildren;
   /** The cache database (opened now if not yet); undefined when it cannot be opened at all. */
   db(): CacheDb | undefined;
+  /** The database, the stored catalogs, tool pins and listeners; starts no child (`mcpx call` starts only those it needs). */
+  load(): Promise<void>;
   /** Lists known children from the stored catalog, then starts the eager children (once); resolves when each is up or down. */
   start(): Promise<void>;
   /** Starts if not yet; waits until no child without a known catalog is still starting. */
   settled(): Promise<void>;
-  stop(): Promise<void>;
+  /** Stops the children and closes the cache; resolves with the names of children that had to be killed. */
+  stop(): Promise<string[]>;
 }
 
 /** A bridge for processes with no upstream client: children are told no client capabilities. */
@@ -47,6 +54,7 @@ interface Storage {
   db: CacheDb;
   results: ResultStore;
   catalogs: CatalogStore;
+  pins: PinStore;
   stats: StatsRecorder;
   audit: AuditLog;
   stop: () => void;
@@ -54,11 +62,20 @@ interface Storage {
 
 export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTREAM, ownTools: Tool[] = []): Runtime {
   const hub = new Hub(config, bridge, ownTools);
-  const supervisor = new Supervisor(hub.children);
+  const supervisor = new Supervisor([]);
   supervisor.beforeRestart = async (child) => {
     if (child.authRejected) await reloadCredentials(config, child);
   };
-  const policies = new Map(hub.children.map((c) => [c, buildPolicies(c.config)] as const));
+  const policies = new Map<Child, ChildPolicies>();
+  const setPolicies = (child: Child) => {
+    const p = buildPolicies(child.config);
+    p.breaker.on('state', (st) => st.kind === 'open' && open()?.stats.count(child.name, 'breaker_opens'));
+    policies.set(child, p);
+  };
+  hub.forEachChild((child) => {
+    setPolicies(child);
+    supervisor.watch(child);
+  });
 
   // The database: opened on first use (a list or a call), never on the way to answering initialize.
   let storage: Storage | undefined | null;
@@ -77,49 +94,90 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
   const router: Router = {
     tool: (name) => hub.routing.toolRoutes.get(name),
     prompt: (name) => hub.routing.promptRoutes.get(name),
-    resource: (uri) => hub.routing.resourceOwner(uri),
+    resource: (uri) => hub.resourceChild(uri),
     settled: () => settled(),
   };
   const pipeline = new Pipeline({
     router,
-    policies: (child) => policies.get(child)!,
+    // A call routed just before its child was removed from the config still gets a policy set.
+    policies: (child) => policies.get(child) ?? buildPolicies(child.config),
     store: () => open()?.results,
     childWanted: (child) => supervisor.poke(child),
     reauthenticate: (child) => reloadCredentials(config, child).then(() => child.restart()),
   });
 
   // Before any child starts: the database, the stored catalogs (so lists answer at once), the listeners.
-  const status = new StatusTracker(pipeline, hub.children, policies, supervisor);
+  const status = new StatusTracker(pipeline, hub.children, policies, supervisor, (c) => hub.waiting(c), config.waitingForTrust);
+  let pinWatch: NodeJS.Timeout | undefined;
+  let loaded: Promise<void> | undefined;
   let prepared: Promise<void> | undefined;
   let eager: Promise<void> = Promise.resolve();
-  const prepare = () =>
-    (prepared ??= (async () => {
+  const load = () =>
+    (loaded ??= (async () => {
       // Both off the initialize path; execa before the children start, so that they spawn at once.
       const [cache] = await Promise.all([import('../cache/index.js'), loadExeca()]);
       cacheModule ??= cache;
       const s = open();
+      hub.pins = new ToolPins(() => open()?.pins);
+      // An approval by `mcpx approve` (another process) reaches the client within a second.
+      if (config.servers.some((c) => c.pinTools)) (pinWatch = setInterval(() => hub.recheckPins(), 1000)).unref();
       if (s) {
-        useStoredCatalogs(hub, s.catalogs);
         recordStats(pipeline, s.stats);
         recordAudit(pipeline, s.audit);
-        for (const [child, p] of policies) p.breaker.on('state', (st) => st.kind === 'open' && s.stats.count(child.name, 'breaker_opens'));
       }
-      for (const child of hub.children) {
+      hub.forEachChild((child) => {
+        if (s) useStoredCatalog(child, s.catalogs);
         child.on('catalog', (cat: Catalog) => open()?.catalogs.put(child.config.identity, child.name, cat));
         child.on('notification', (n) => {
           if (n.method === 'notifications/resources/updated' && typeof n.params?.uri === 'string') pipeline.resourceUpdated(child, n.params.uri);
         });
-      }
-      eager = hub.startInitial(); // in the background: lists and calls do not wait for it
+      });
+      hub.rebuild();
     })());
+  const prepare = () =>
+    (prepared ??= load().then(() => {
+      eager = hub.startInitial(); // in the background: lists and calls do not wait for it
+    }));
   const start = async () => {
     await prepare();
     await eager;
   };
-  const maxStartup = Math.max(0, ...config.servers.map((s) => s.startupTimeoutMs));
   const settled = async () => {
     await prepare();
-    await hub.settled(maxStartup);
+    await hub.settled(Math.max(0, ...hub.children.map((c) => c.config.startupTimeoutMs)));
+  };
+
+  // What stop() waits for besides the children listed: a reload being applied, children being removed.
+  let stopped = false;
+  let applying: Promise<unknown> = Promise.resolve();
+  const retiring = new Set<Promise<void>>();
+  const live: LiveChildren = {
+    children: hub.children,
+    add: (server) => hub.add(server),
+    remove: (child) => {
+      hub.remove(child);
+      supervisor.forget(child);
+      policies.delete(child);
+      const gone = child.retire().then(() => void child.removeAllListeners());
+      retiring.add(gone);
+      return gone.finally(() => retiring.delete(gone));
+    },
+    update: (child, server: ServerConfig) => {
+      const before = child.config;
+      child.reconfigure(server);
+      if (!samePolicySettings(before, server)) setPolicies(child); // a new breaker, bulkhead, quota: the old state goes
+    },
+    restart: (child) => {
+      supervisor.resetBudget(child);
+      return child.restart();
+    },
+    order: (names) => hub.order(names),
+    batch: (fn) => {
+      if (stopped) return Promise.reject(new Error('mcpx is stopping: the config is not applied'));
+      const batch = hub.batch(fn);
+      applying = batch.catch(() => undefined);
+      return batch;
+    },
   };
 
   return {
@@ -129,20 +187,27 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
     policies,
     supervisor,
     status,
+    live,
     db: () => open()?.db,
+    load,
     start,
     settled,
     stop: async () => {
+      clearInterval(pinWatch);
+      stopped = true;
       supervisor.stop();
-      await hub.stop();
+      await applying; // its added children are listed before they are stopped
+      const killed = await hub.stop();
+      await Promise.all(retiring);
       if (storage) storage.stop();
+      return killed;
     },
   };
 }
 
 function openStorage(config: Config): Storage {
   // Loaded here rather than at the top: better-sqlite3 is not needed to answer initialize.
-  const { openDatabase, SqliteResultStore, CatalogStore, StatsRecorder, startMaintenance } = cacheModule!;
+  const { openDatabase, SqliteResultStore, CatalogStore, PinStore, StatsRecorder, startMaintenance } = cacheModule!;
   const db = openDatabase(config.cache.dir);
   const results = new SqliteResultStore(db, { maxEntryBytes: config.cache.maxEntryBytes, maxMb: config.cache.maxMb });
   const stats = new StatsRecorder(db);
@@ -152,6 +217,7 @@ function openStorage(config: Config): Storage {
     db,
     results,
     catalogs: new CatalogStore(db),
+    pins: new PinStore(db),
     stats,
     audit,
     stop: () => {
@@ -169,9 +235,10 @@ function openStorage(config: Config): Storage {
  * uses the new values; its credential fingerprint (part of every cache key) changes with them.
  */
 export async function reloadCredentials(config: Config, child: Child): Promise<boolean> {
-  const { loadConfig } = await import('../config/index.js');
+  const { reloadConfig } = await import('../config/index.js');
   try {
-    const fresh = loadConfig(config.file).config.servers.find((s) => s.name === child.name);
+    // The same file, checked again: a project config edited since `mcpx trust` is not re-read.
+    const fresh = reloadConfig(config).config.servers.find((s) => s.name === child.name);
     if (!fresh || fresh.credentialFingerprint === child.config.credentialFingerprint) return false;
     child.reconfigure(fresh);
     log.info(`${child.name}: credentials changed; reconnecting with the new ones`);
@@ -182,14 +249,11 @@ export async function reloadCredentials(config: Config, child: Child): Promise<b
   }
 }
 
-/** Children we have seen before are listed at once from their stored catalog, before they are up. */
-function useStoredCatalogs(hub: Hub, catalogs: CatalogStore): void {
-  for (const child of hub.children) {
-    if (child.catalog || child.state.kind === 'disabled' || child.state.kind === 'misconfigured') continue;
-    const stored = catalogs.get(child.config.identity);
-    if (stored) child.catalog = stored.data as Catalog;
-  }
-  hub.rebuild();
+/** A child we have seen before is listed at once from its stored catalog, before it is up. */
+function useStoredCatalog(child: Child, catalogs: CatalogStore): void {
+  if (child.catalog || child.state.kind === 'disabled' || child.state.kind === 'misconfigured') return;
+  const stored = catalogs.get(child.config.identity);
+  if (stored) child.catalog = stored.data as Catalog;
 }
 
 /** Loaded by start(), off the initialize path: better-sqlite3 is not needed for the first answers. */

@@ -38,8 +38,10 @@ type Extra = {
   sendNotification: (n: ServerNotification) => Promise<void>;
 };
 
-export function createUpstreamServer(): Server {
+/** `instructions`: what each child is for (see instructions.ts), answered with initialize. */
+export function createUpstreamServer(instructions?: string): Server {
   return new Server(SERVER_INFO, {
+    instructions,
     capabilities: {
       tools: { listChanged: true },
       prompts: { listChanged: true },
@@ -90,7 +92,11 @@ export function installHandlers(server: Server, backend: Promise<Backend>): void
     await b.settled();
     return b.hub.routing;
   };
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: (await lists()).tools }));
+  server.setRequestHandler(ListToolsRequestSchema, async () => {
+    const routing = await lists();
+    (await backend).hub.recheckPins(); // an approval made by `mcpx approve` since the last look
+    return { tools: routing.tools };
+  });
   server.setRequestHandler(ListPromptsRequestSchema, async () => ({ prompts: (await lists()).prompts }));
   server.setRequestHandler(ListResourcesRequestSchema, async () => ({
     resources: [...(await lists()).resources, { uri: STATUS_URI, name: 'mcpx status', mimeType: 'application/json' }],
@@ -106,18 +112,20 @@ export function installHandlers(server: Server, backend: Promise<Backend>): void
       const status = b.status();
       return { content: [{ type: 'text', text: JSON.stringify(status, null, 2) }], structuredContent: status };
     }
-    return withCall(extra, (opts) => b.pipeline.callTool(req.params, opts));
+    const refused = await b.hub.refusalAfterSettling(req.params.name, b.settled);
+    if (refused) return refused;
+    return withCall(extra, (opts) => b.pipeline.run({ kind: 'tool', params: req.params }, opts));
   });
   server.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
     const b = await backend;
     if (req.params.uri === STATUS_URI) {
       return { contents: [{ uri: STATUS_URI, mimeType: 'application/json', text: JSON.stringify(b.status(), null, 2) }] };
     }
-    return withCall(extra, (opts) => b.pipeline.readResource(req.params, opts)) as never;
+    return withCall(extra, (opts) => b.pipeline.run({ kind: 'resource', params: req.params }, opts)) as never;
   });
   server.setRequestHandler(GetPromptRequestSchema, async (req, extra) => {
     const b = await backend;
-    return withCall(extra, (opts) => b.pipeline.getPrompt(req.params, opts)) as never;
+    return withCall(extra, (opts) => b.pipeline.run({ kind: 'prompt', params: req.params }, opts)) as never;
   });
 
   server.setRequestHandler(CompleteRequestSchema, async (req, extra) => {
@@ -130,19 +138,20 @@ export function installHandlers(server: Server, backend: Promise<Backend>): void
       child = route?.child;
       if (route) params = { ...req.params, ref: { ...ref, name: route.name } };
     } else {
-      child = hub.routing.templateOwner(ref.uri) ?? hub.routing.resourceOwner(ref.uri);
+      child = hub.routing.templateOwner(ref.uri) ?? hub.resourceChild(ref.uri);
     }
     if (!child) throw new McpError(ErrorCode.InvalidParams, `Unknown ${ref.type === 'ref/prompt' ? 'prompt' : 'resource'}: ${'name' in ref ? ref.name : ref.uri}`);
     if (!child.serverCapabilities?.completions) return { completion: { values: [], hasMore: false } };
-    return withCall(extra, (opts) => pipeline.forward(child, 'completion/complete', params, opts)) as never;
+    return withCall(extra, (opts) => pipeline.run({ kind: 'forward', child, method: 'completion/complete', params }, opts)) as never;
   });
 
   const subscription = (method: 'resources/subscribe' | 'resources/unsubscribe') => async (req: { params: { uri: string } }, extra: unknown) => {
-    const { hub, pipeline } = await backend;
-    const child = hub.routing.resourceOwner(req.params.uri);
+    const { hub, pipeline, settled } = await backend;
+    // As for a read: a URI may belong to a child that has not listed yet.
+    const child = hub.resourceChild(req.params.uri) ?? (await settled(), hub.resourceChild(req.params.uri));
     if (!child) throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${req.params.uri}`);
     if (!child.serverCapabilities?.resources?.subscribe) return {};
-    return withCall(extra, (opts) => pipeline.forward(child, method, req.params, opts)) as never;
+    return withCall(extra, (opts) => pipeline.run({ kind: 'forward', child, method, params: req.params }, opts)) as never;
   };
   server.setRequestHandler(SubscribeRequestSchema, subscription('resources/subscribe'));
   server.setRequestHandler(UnsubscribeRequestSchema, subscription('resources/unsubscribe'));
@@ -164,9 +173,9 @@ export function installHandlers(server: Server, backend: Promise<Backend>): void
     await Promise.all((await backend).hub.children.map((c) => c.notify('notifications/roots/list_changed')));
   });
 
-  // Child → upstream notifications.
+  // Child → upstream notifications (children added by a config reload too).
   void backend.then(({ hub }) => {
-    for (const child of hub.children) {
+    hub.forEachChild((child) => {
       child.on('state', (s) => s.kind === 'ready' && sendLevel(child));
       child.on('notification', (n) => {
         if (n.method === 'notifications/message') {
@@ -176,7 +185,7 @@ export function installHandlers(server: Server, backend: Promise<Backend>): void
           void server.notification(n as ServerNotification).catch(() => undefined);
         }
       });
-    }
+    });
     hub.onListsChanged = (kinds: ListKind[]) => {
       if (!server.getClientCapabilities()) return; // not initialized yet: the first list will be current
       for (const k of kinds) void server.notification({ method: `notifications/${k}/list_changed` } as ServerNotification).catch(() => undefined);

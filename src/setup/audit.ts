@@ -14,7 +14,7 @@ import { cacheDirFor } from './stats.js';
  * database is reported, never created. Strings are redacted once more on the way out (secrets
  * registered by loadConfig), in case a row predates a secret's registration.
  */
-export const OUTCOMES = ['ok', 'error', 'timeout', 'breaker-open', 'quota', 'stale', 'hit', 'fallback', 'child-down', 'queue-full'] as const;
+export const OUTCOMES = ['ok', 'error', 'timeout', 'breaker-open', 'quota', 'stale', 'hit', 'fallback', 'child-down', 'queue-full', 'cancelled'] as const;
 
 export interface AuditOptions {
   config?: string;

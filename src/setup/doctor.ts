@@ -3,11 +3,14 @@ import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:pa
 import Database from 'better-sqlite3';
 import { DB_FILE } from '../cache/db.js';
 import { SCHEMA_VERSION } from '../cache/migrations.js';
+import { compareWithPins, readPins, type PinRow } from '../cache/pins.js';
 import { Child } from '../children/child.js';
 import { loadConfig } from '../config/index.js';
-import type { Config, ServerConfig, Transport } from '../config/types.js';
+import { unknownServer } from '../config/select.js';
+import type { Config, Selection, ServerConfig, Transport, WaitingForTrust } from '../config/types.js';
 import { McpxError, errorMessage, isMcpxError } from '../errors.js';
 import { CLAUDE_PREFIX } from '../server/names.js';
+import { describeWaiting } from '../server/pins.js';
 import { Routing } from '../server/routing.js';
 import { NO_UPSTREAM } from '../server/runtime.js';
 import { formatBytes } from '../util/bytes.js';
@@ -79,10 +82,20 @@ export interface InstanceReport {
   running: boolean;
   stale: boolean;
   servers: { name: string; state?: string; breaker?: string; restarts?: number; lastError?: string }[];
+  /** An edit of the config that this process refused (it serves its last good config). */
+  configError?: string;
 }
 
 export interface DoctorReport {
-  config: { file?: string; foundBy?: Config['foundBy']; ok: boolean; checks: Check[]; error?: Record<string, unknown> };
+  config: {
+    file?: string;
+    foundBy?: Config['foundBy'];
+    ok: boolean;
+    checks: Check[];
+    error?: Record<string, unknown>;
+    /** ./mcpx.json found but not used until `mcpx trust`: doctor exits 1. */
+    waitingForTrust?: WaitingForTrust;
+  };
   variables: VariableReport[];
   servers: ServerReport[];
   cache?: CacheReport;
@@ -94,6 +107,8 @@ export interface DoctorReport {
 export interface DoctorOptions {
   config?: string;
   server?: string;
+  /** `--tags` / `--only`: check only these servers. */
+  select?: Selection;
   /** Bound on each server's check, ms. */
   timeoutMs?: number;
   /** Progress for spinners: a server's check started / ended. */
@@ -118,15 +133,20 @@ export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
   // 1. config
   let config: Config;
   try {
-    const loaded = loadConfig(opts.config);
+    const loaded = loadConfig(opts.config, { select: opts.select });
     config = loaded.config;
+    const waiting = config.waitingForTrust;
     report.config = {
       file: config.file,
       foundBy: config.foundBy,
-      ok: true,
+      ok: !waiting,
+      waitingForTrust: waiting,
       checks: [
-        { verdict: 'pass', message: `${config.file} (found ${FOUND_BY[config.foundBy]}): ${config.servers.length} server(s)` },
-        ...loaded.warnings.map((w): Check => ({ verdict: 'warn', message: w, hint: 'remove the key, or check its spelling' })),
+        ...(waiting ? [{ verdict: 'fail', message: waiting.message, hint: waiting.suggestion } satisfies Check] : []),
+        ...(waiting && !config.servers.length ? [] : [{ verdict: 'pass', message: `${config.file} (found ${FOUND_BY[config.foundBy]}): ${config.servers.length} server(s)` } satisfies Check]),
+        ...loaded.warnings
+          .filter((w) => w !== waiting?.message)
+          .map((w): Check => ({ verdict: 'warn', message: w, hint: / unknown (top-level )?key /.test(w) ? 'remove the key, or check its spelling' : undefined })),
         ...config.envFiles.map((f): Check => ({ verdict: 'info', message: `variables also read from ${f}` })),
       ],
     };
@@ -144,13 +164,7 @@ export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
   let servers = config.servers;
   if (opts.server !== undefined) {
     servers = servers.filter((s) => s.name === opts.server);
-    if (!servers.length) {
-      throw new McpxError(`no server "${opts.server}" in ${config.file}`, {
-        code: 'USAGE',
-        file: config.file,
-        suggestion: `the servers are: ${config.servers.map((s) => s.name).join(', ') || '(none)'}`,
-      });
-    }
+    if (!servers.length) throw unknownServer(config, opts.server);
   }
 
   // 2. variables: names and states only
@@ -176,17 +190,18 @@ export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
     }),
   );
   checkNames(checked);
+  const dbFile = join(config.cache.dir, DB_FILE);
+  checkPins(checked, dbFile);
   report.servers = checked.map((c) => ({ ...c.report, status: statusOf(c.report) }));
 
   // 4. cache database, 5. running instances
-  const dbFile = join(config.cache.dir, DB_FILE);
   const { cache, instances } = checkDatabase(dbFile);
   report.cache = cache;
   report.instances = instances;
 
   for (const s of report.servers) report.summary[s.status]++;
   const bad = report.summary.failing + report.summary.degraded > 0 || cache.checks.some((c) => c.verdict === 'fail');
-  report.exitCode = bad ? 1 : 0;
+  report.exitCode = bad || config.waitingForTrust ? 1 : 0;
   // Nothing a child or a database says about a secret value reaches the report.
   return redactor(values.values()).deep(report);
 }
@@ -365,6 +380,34 @@ function checkNames(checked: Checked[]): void {
   }
 }
 
+/**
+ * Tool definitions that differ from the approved ones (pinTools), compared with what each server
+ * listed just now. Doctor only reads: serve and `mcpx tools`/`call` record, `mcpx approve` accepts.
+ */
+function checkPins(checked: Checked[], file: string): void {
+  const running = checked.filter((c) => c.child);
+  if (!running.length || !existsSync(file)) return;
+  let pins: Map<string, Map<string, PinRow>>;
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true, timeout: 2000 });
+    pins = readPins(db, running.map((c) => c.report.name));
+  } catch {
+    return; // an older schema without tool_pins: nothing is pinned yet (the database check reports the rest)
+  } finally {
+    db?.close();
+  }
+  for (const { report, child } of running) {
+    const approved = pins.get(report.name)!;
+    if (!approved.size) continue; // not seen by serve yet: nothing pinned
+    const waiting = compareWithPins(report.name, approved, child!.catalog!.tools);
+    if (!waiting.length) continue;
+    const review = `\`mcpx approve --list\` shows the difference; \`mcpx approve ${report.name}\` accepts it`;
+    if (child!.config.pinTools) report.checks.push({ verdict: 'warn', message: `withheld until approved (pinTools): ${describeWaiting(waiting)}`, hint: review });
+    else report.checks.push({ verdict: 'info', message: `tool definitions differ from the approved ones (pinTools off: served as is): ${describeWaiting(waiting)}`, hint: review });
+  }
+}
+
 function target(s: ServerConfig): string {
   if (s.transport !== 'stdio') {
     try {
@@ -509,6 +552,7 @@ function readSnapshots(db: Database.Database, out: NonNullable<DoctorReport['ins
       running,
       stale: !running || ageMs > STALE_SNAPSHOT_MS,
       servers: snapshotServers(data),
+      configError: (data as { config?: { error?: { message?: string } } } | undefined)?.config?.error?.message,
     });
   }
   const live = out.snapshots.filter((s) => !s.stale);
@@ -525,6 +569,9 @@ function readSnapshots(db: Database.Database, out: NonNullable<DoctorReport['ins
       message: `serve pid ${snap.pid}, heartbeat ${formatDuration(snap.ageMs)} ago${parts.length ? `: ${parts.join('; ')}` : ''}`,
       hint: open.length ? open.map((s) => `${s.name}: ${s.lastError ?? s.state ?? 'breaker open'}`).join('; ') : undefined,
     });
+    if (snap.configError) {
+      out.checks.push({ verdict: 'warn', message: `serve pid ${snap.pid} refused the last edit of its config: ${snap.configError}`, hint: 'fix the file: mcpx applies it when it is saved; until then the last good config serves' });
+    }
   }
   for (const snap of out.snapshots.filter((s) => s.stale)) {
     out.checks.push({ verdict: 'info', message: `stale snapshot of pid ${snap.pid} (${snap.running ? `no heartbeat for ${formatDuration(snap.ageMs)}` : 'process gone'})` });

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join, resolve } from 'node:path';
 import { McpxError } from '../errors.js';
 import { normalizeConfig } from '../config/normalize.js';
+import { trustFile } from '../config/trust.js';
 import { MCPX_ENTRY, isObject, jsonText, readJsonObject, templatesDir, writeFileAtomic, type JsonObject } from './files.js';
 
 /**
@@ -74,6 +75,8 @@ export function init(opts: InitOptions): InitResult {
     files.push({ file, action });
   };
   write(configFile, jsonText(config));
+  // mcpx wrote it from its own templates, at the user's request: trusted as written (an edit needs `mcpx trust`).
+  trustFile(configFile);
   write(envFile, envExample(servers));
   files.push({ file: join(dir, '.gitignore'), action: ignoreDotEnv(join(dir, '.gitignore')) });
   if (mcpJson?.text !== undefined) {

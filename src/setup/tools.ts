@@ -2,7 +2,8 @@ import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Child } from '../children/child.js';
 import { loadConfig } from '../config/index.js';
-import type { Config, ServerConfig } from '../config/types.js';
+import { unknownServer } from '../config/select.js';
+import type { Config, Selection, ServerConfig } from '../config/types.js';
 import { McpxError, errorMessage } from '../errors.js';
 import { CLAUDE_PREFIX } from '../server/names.js';
 import { createRuntime, type Runtime } from '../server/runtime.js';
@@ -32,15 +33,27 @@ export interface ServerState {
   reason?: string;
 }
 
+/** A tool not listed because it waits for `mcpx approve` (pinTools). */
+export interface WithheldRow {
+  name: string;
+  server: string;
+  tool: string;
+  change: 'changed' | 'new';
+}
+
 export interface ToolsResult {
   config: string;
   tools: ToolRow[];
+  withheld: WithheldRow[];
   servers: ServerState[];
 }
 
 /** Loads the config and registers the values of its variables with the logger's redactor. */
-export function loadForRun(flag?: string): Config {
-  const { config, warnings } = loadConfig(flag);
+export function loadForRun(flag?: string, select?: Selection): Config {
+  const { config, warnings } = loadConfig(flag, { select });
+  // Run here, the user means this folder's config: say it waits for trust rather than run another one.
+  const waiting = config.waitingForTrust;
+  if (waiting) throw new McpxError(waiting.message, { code: 'CONFIG_UNTRUSTED', file: waiting.file, suggestion: waiting.suggestion });
   for (const v of usedVariableValues(config).values()) log.addSecret(v);
   for (const w of warnings) log.warn(w);
   return config;
@@ -57,9 +70,9 @@ export async function withRuntime<T>(config: Config, fn: (rt: Runtime) => Promis
 }
 
 /** Every enabled child, lazy ones included: the list is what Claude Code sees once all are up. */
-export async function listTools(opts: { config?: string; server?: string } = {}): Promise<ToolsResult> {
-  const config = loadForRun(opts.config);
-  if (opts.server !== undefined && !config.servers.some((s) => s.name === opts.server)) throw unknownServer(opts.server, config);
+export async function listTools(opts: { config?: string; server?: string; select?: Selection } = {}): Promise<ToolsResult> {
+  const config = loadForRun(opts.config, opts.select);
+  if (opts.server !== undefined && !config.servers.some((s) => s.name === opts.server)) throw unknownServer(config, opts.server);
   return withRuntime(config, async (rt) => {
     await rt.start();
     await Promise.all(rt.hub.children.map((c) => c.start()));
@@ -68,8 +81,12 @@ export async function listTools(opts: { config?: string; server?: string } = {})
       if (opts.server !== undefined && route.child.name !== opts.server) continue;
       tools.push(toolRow(name, route.child.config, route.name, route.tool));
     }
+    const withheld: WithheldRow[] = [];
+    for (const [name, h] of rt.hub.routing.heldRoutes) {
+      if (opts.server === undefined || h.child.name === opts.server) withheld.push({ name, server: h.child.name, tool: h.name, change: h.change });
+    }
     const servers = rt.hub.children.filter((c) => opts.server === undefined || c.name === opts.server).map(stateOf);
-    return { config: config.file, tools, servers };
+    return { config: config.file, tools, withheld, servers };
   });
 }
 
@@ -129,19 +146,23 @@ export function parseArguments(text: string | undefined): Record<string, unknown
  * first (the others only when the name is not found among them), so one call does not wait for
  * every server's cold start.
  */
-export async function callTool(opts: { config?: string; tool: string; args: Record<string, unknown>; signal: AbortSignal }): Promise<CallResult> {
+export async function callTool(opts: { config?: string; select?: Selection; tool: string; args: Record<string, unknown>; signal: AbortSignal }): Promise<CallResult> {
   const name = opts.tool.startsWith(CLAUDE_PREFIX) ? opts.tool.slice(CLAUDE_PREFIX.length) : opts.tool;
-  const config = loadForRun(opts.config);
+  const config = loadForRun(opts.config, opts.select);
   return withRuntime(config, async (rt) => {
+    await rt.load(); // the cache and the tool pins, as serve has them
     const routes = rt.hub.routing.toolRoutes;
     const likely = (c: Child): boolean => c.config.prefix === '' || name.startsWith(`${c.config.prefix}__`);
     await Promise.all(rt.hub.children.filter(likely).map((c) => c.start()));
     if (!routes.has(name)) await Promise.all(rt.hub.children.map((c) => c.start()));
+    const refused = rt.hub.refusal(name);
+    const held = rt.hub.routing.heldRoutes.get(name);
+    if (refused && held) return { name, server: held.child.name, tool: held.name, result: refused };
     const route = routes.get(name);
     if (!route) throw notFound(name, rt.hub.children.filter(likely), [...routes.keys()]);
 
     try {
-      const result = await rt.pipeline.callTool({ name, arguments: opts.args }, { signal: opts.signal });
+      const result = (await rt.pipeline.run({ kind: 'tool', params: { name, arguments: opts.args } }, { signal: opts.signal })) as CallToolResult;
       return { name, server: route.child.name, tool: route.name, result };
     } catch (e) {
       if (opts.signal.aborted) throw new McpxError(`${name}: cancelled`, { code: 'CHECK_FAILED', exitCode: 130 });
@@ -203,10 +224,3 @@ function distance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
-function unknownServer(name: string, config: Config): McpxError {
-  return new McpxError(`no server "${name}" in ${config.file}`, {
-    code: 'USAGE',
-    file: config.file,
-    suggestion: `the servers are: ${config.servers.map((s) => s.name).join(', ') || '(none)'}`,
-  });
-}

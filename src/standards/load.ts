@@ -1,5 +1,5 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { extname, join, relative, sep } from 'node:path';
+import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { extname, isAbsolute, join, relative, sep } from 'node:path';
 import { MARKDOWN_EXTENSIONS, StandardParseError, YAML_EXTENSIONS, parseStandardFile } from './parse.js';
 import type { StandardDoc } from './types.js';
 
@@ -33,15 +33,21 @@ interface CachedFile {
 
 export class StandardsLoader {
   private readonly parsed = new Map<string, CachedFile>();
+  /** Symlinks that lead out of their folder, already warned about. */
+  private escaping = new Set<string>();
 
   constructor(private readonly dirs: readonly string[]) {}
 
   async load(): Promise<LoadResult> {
     const warnings: string[] = [];
     const files: { file: string; relPath: string }[] = [];
+    const escaping = new Set<string>();
     for (const dir of this.dirs) {
-      for (const file of listStandardFiles(dir, warnings)) files.push({ file, relPath: relative(dir, file).split(sep).join('/') });
+      for (const file of listStandardFiles(dir, warnings, escaping)) files.push({ file, relPath: relative(dir, file).split(sep).join('/') });
     }
+    // Once per link, not on every reload.
+    for (const link of escaping) if (!this.escaping.has(link)) warnings.push(`${link}: skipped: a symlink that leads outside its standards folder`);
+    this.escaping = escaping;
 
     const perFile: StandardDoc[][] = [];
     let sliceStart = performance.now();
@@ -105,9 +111,19 @@ export class StandardsLoader {
   }
 }
 
-/** Every .md/.markdown/.yaml/.yml file under dir, sorted, so ids and "first wins" are deterministic. */
-function listStandardFiles(dir: string, warnings: string[]): string[] {
+/**
+ * Every .md/.markdown/.yaml/.yml file under dir, sorted, so ids and "first wins" are deterministic.
+ * A symlink is followed only when it stays inside dir: one that leads out (a file or a folder
+ * elsewhere, such as ~/.ssh) is skipped and put in `escaping`, so the server serves only its folder.
+ */
+function listStandardFiles(dir: string, warnings: string[], escaping: Set<string>): string[] {
   const out: string[] = [];
+  let root: string;
+  try {
+    root = realpathSync(dir);
+  } catch {
+    root = dir; // missing: the walk below says nothing, as before
+  }
   const walk = (folder: string): void => {
     let entries;
     try {
@@ -121,6 +137,10 @@ function listStandardFiles(dir: string, warnings: string[]): string[] {
     for (const entry of entries) {
       if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
       const path = join(folder, entry.name);
+      if (entry.isSymbolicLink() && !staysInside(path, root)) {
+        escaping.add(path);
+        continue;
+      }
       if (entry.isDirectory()) walk(path);
       else if (entry.isFile() || entry.isSymbolicLink()) {
         const ext = extname(entry.name).toLowerCase();
@@ -130,4 +150,16 @@ function listStandardFiles(dir: string, warnings: string[]): string[] {
   };
   walk(dir);
   return out;
+}
+
+/** True when the symlink's target is inside root; a dangling link counts as inside (reading it finds nothing). */
+function staysInside(link: string, root: string): boolean {
+  let target: string;
+  try {
+    target = realpathSync(link);
+  } catch {
+    return true;
+  }
+  const rel = relative(root, target);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }

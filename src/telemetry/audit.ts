@@ -1,15 +1,16 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { CacheDb } from '../cache/db.js';
-import { withBusyRetry } from '../cache/sqlite-errors.js';
+import { isBusy } from '../cache/sqlite-errors.js';
 import { looksSecret } from '../config/secrets.js';
 import type { AuditConfig } from '../config/types.js';
 import { errorMessage } from '../errors.js';
-import type { CallEvent, Pipeline } from '../pipeline/call.js';
+import type { CallEvent, Outcome } from '../pipeline/call.js';
 import { canonicalJson, sha256 } from '../util/canonical.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 
 /**
- * The audit trail: one row per tools/call, resources/read and prompts/get, in the `audit` table.
+ * The audit trail: one row per tools/call, resources/read and prompts/get, in the `audit` table,
+ * cancelled calls included.
  *
  * On the hot path a call only appends its event (by reference) to an in-memory batch. Everything
  * else happens when the batch is written, every flushMs (1 s) in one transaction and on close:
@@ -17,6 +18,12 @@ import { log as defaultLog, type Logger } from '../util/log.js';
  * (Buffer.byteLength of the JSON; free on a cache hit, where the stored entry's size is known; null
  * when there was no answer), and the redaction of the error message. Rows older than
  * retentionDays are deleted shortly after start and every hour. Timers are unref'd.
+ *
+ * Memory stays bounded while the database cannot be written (locked by another process, full disk):
+ * events become rows at the first flush, so results are no longer held; unwritten rows wait for the
+ * next flush, at most maxPending of them (and maxPendingBytes), the oldest dropped first and counted.
+ * A flush never waits for a lock longer than the connection's busy timeout (serve's thread); only the
+ * last one, on close, may.
  */
 export interface AuditRow {
   ts: number;
@@ -33,31 +40,56 @@ export interface AuditRow {
   resultBytes: number | null;
 }
 
+/**
+ * What the audit records: the pipeline's call event. A call cancelled upstream is recorded from an
+ * event with `outcome: 'cancelled'` (no reason, error or result; `ms` until the cancel).
+ */
+export type AuditOutcome = Outcome;
+export type AuditEvent = CallEvent;
+
 export interface AuditOptions {
   flushMs?: number;
   pruneEveryMs?: number;
   /** First prune this long after start (default 2 s: off the way to the first answers). */
   firstPruneMs?: number;
   log?: Logger;
-  /** Keep at most this many unwritten events (a database that stays busy must not grow memory). */
+  /** Keep at most this many unwritten records (a database that stays busy must not grow memory). */
   maxPending?: number;
+  /** And at most about this many bytes of them (redacted args can be large; default 8 MiB). */
+  maxPendingBytes?: number;
 }
 
 interface Pending {
   ts: number;
-  e: CallEvent;
+  e: AuditEvent;
 }
 
 const DAY_MS = 86_400_000;
+/** Failed flushes in a row before a busy database is worth a warning (busy now and then is normal). */
+const BUSY_FLUSHES_BEFORE_WARNING = 5;
+/** Old rows deleted per statement by prune(): a writer in another process never waits for all of them. */
+const PRUNE_BATCH = 1000;
 
 export class AuditLog {
+  /** Events since the last flush, by reference (cheap on the hot path). */
   private pending: Pending[] = [];
+  /** Rows computed but not written yet: the events' results are no longer held. */
+  private backlog: AuditRow[] = [];
+  private backlogBytes = 0;
   private readonly insert: Statement;
+  private readonly deleteOld: Statement;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly log: Logger;
   private readonly maxPending: number;
+  private readonly maxPendingBytes: number;
+  /** Flushes that failed in a row; a warning once it is clearly not a moment's contention. */
+  private failures = 0;
   private warned = false;
   private closed = false;
+  /** Records lost because the database could not be written for too long (kept as a count). */
+  dropped = 0;
+  /** How many of them the log has been told about. */
+  private reported = 0;
 
   constructor(
     private readonly cdb: CacheDb,
@@ -66,9 +98,11 @@ export class AuditLog {
   ) {
     this.log = opts.log ?? defaultLog;
     this.maxPending = opts.maxPending ?? 10_000;
+    this.maxPendingBytes = opts.maxPendingBytes ?? 8 * 1024 * 1024;
     this.insert = cdb.db.prepare(`INSERT INTO audit
       (ts, pid, server, kind, name, args_hash, args_redacted, duration_ms, outcome, reason, error, result_bytes)
       VALUES (@ts, @pid, @server, @kind, @name, @argsHash, @argsRedacted, @durationMs, @outcome, @reason, @error, @resultBytes)`);
+    this.deleteOld = cdb.db.prepare('DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE ts < ? LIMIT ?)');
     const flush = setInterval(() => this.flush(), opts.flushMs ?? 1000);
     const prune = setInterval(() => this.prune(), opts.pruneEveryMs ?? 3_600_000);
     const first = setTimeout(() => this.prune(), opts.firstPruneMs ?? 2000);
@@ -77,49 +111,97 @@ export class AuditLog {
   }
 
   /** The hot path: remember the event; nothing is computed or written here. */
-  record(e: CallEvent, ts = Date.now()): void {
+  record(e: AuditEvent, ts = Date.now()): void {
     if (this.closed || !this.cdb.writable) return;
-    if (this.pending.length >= this.maxPending) this.pending.shift();
-    this.pending.push({ ts, e });
+    // More than maxPending calls within one flush interval: the newest are counted, not kept.
+    if (this.pending.length >= this.maxPending) this.dropped++;
+    else this.pending.push({ ts, e });
   }
 
-  /** Writes the batch in one transaction. On failure the batch is kept for the next try. */
+  /** How many records wait in memory (events since the last flush and unwritten rows). */
+  get waiting(): number {
+    return this.pending.length + this.backlog.length;
+  }
+
+  /** Writes what waits in one transaction, waiting no longer than the busy timeout. On failure it waits for the next try. */
   flush(): void {
-    if (!this.pending.length || !this.cdb.db.open) return;
-    const batch = this.pending;
-    this.pending = [];
-    try {
-      const rows = batch.map((p) => this.row(p));
-      withBusyRetry(() =>
-        this.cdb.db.transaction(() => {
-          for (const r of rows) this.insert.run(r);
-        }).immediate(),
-      );
-      this.warned = false;
-    } catch (e) {
-      this.pending = [...batch, ...this.pending].slice(-this.maxPending);
-      if (!this.warned) this.log.warn(`audit: could not write ${batch.length} record(s) (${errorMessage(e)}); will retry`);
-      this.warned = true;
-    }
+    this.write((fn) => fn());
   }
 
-  /** Deletes rows older than retentionDays; returns how many. */
+  /** Deletes rows older than retentionDays, a batch at a time; returns how many. */
   prune(now = Date.now()): number {
     if (!this.cdb.writable || !this.cdb.db.open) return 0;
+    const cutoff = now - this.config.retentionDays * DAY_MS;
+    let removed = 0;
     try {
-      const cutoff = now - this.config.retentionDays * DAY_MS;
-      return withBusyRetry(() => this.cdb.db.prepare('DELETE FROM audit WHERE ts < ?').run(cutoff).changes, 5);
+      for (;;) {
+        const n = this.deleteOld.run(cutoff, PRUNE_BATCH).changes;
+        removed += n;
+        if (n < PRUNE_BATCH) break;
+      }
     } catch (e) {
-      this.log.debug(`audit: prune failed (${errorMessage(e)}); the next round tries again`);
-      return 0;
+      this.log.debug(`audit: prune stopped (${errorMessage(e)}); the next round goes on`);
     }
+    return removed;
   }
 
   close(): void {
     if (this.closed) return;
     for (const t of this.timers) clearTimeout(t);
-    this.flush();
+    // The last write may wait for a lock: the process is leaving, no call waits on it.
+    this.write((fn) => this.cdb.patiently(fn));
+    this.dropped += this.backlog.length;
+    if (this.dropped > this.reported) this.log.warn(`audit: ${this.dropped - this.reported} record(s) could not be written to ${this.cdb.path} and were lost`);
     this.closed = true;
+  }
+
+  private write(run: (fn: () => void) => void): void {
+    if (!this.cdb.db.open) return;
+    if (this.pending.length) {
+      const events = this.pending;
+      this.pending = [];
+      for (const p of events) {
+        const r = this.row(p);
+        this.backlog.push(r);
+        this.backlogBytes += rowBytes(r);
+      }
+      this.trim();
+    }
+    if (!this.backlog.length) return;
+    const rows = this.backlog;
+    try {
+      run(() =>
+        this.cdb.db.transaction(() => {
+          for (const r of rows) this.insert.run(r);
+        }).immediate(),
+      );
+      this.backlog = [];
+      this.backlogBytes = 0;
+      if (this.warned) {
+        const lost = this.dropped - this.reported;
+        this.log.info(`audit: writing to ${this.cdb.path} again${lost ? ` (${lost} record(s) lost meanwhile)` : ''}`);
+        this.reported = this.dropped;
+      }
+      this.failures = 0;
+      this.warned = false;
+    } catch (e) {
+      this.failures++;
+      if (!this.warned && (!isBusy(e) || this.failures >= BUSY_FLUSHES_BEFORE_WARNING)) {
+        this.warned = true;
+        this.log.warn(`audit: could not write ${rows.length} record(s) to ${this.cdb.path} (${errorMessage(e)}); keeping up to ${this.maxPending} in memory and retrying`);
+      }
+    }
+  }
+
+  /** Past the limits, the oldest unwritten rows go (counted): one splice, however many. */
+  private trim(): void {
+    let drop = 0;
+    while (this.backlog.length - drop > 1 && (this.backlog.length - drop > this.maxPending || this.backlogBytes > this.maxPendingBytes)) {
+      this.backlogBytes -= rowBytes(this.backlog[drop++]!);
+    }
+    if (!drop) return;
+    this.backlog.splice(0, drop);
+    this.dropped += drop;
   }
 
   private row({ ts, e }: Pending): AuditRow {
@@ -141,6 +223,11 @@ export class AuditLog {
   }
 }
 
+/** Roughly what a row takes in memory: its strings, and a fixed part. */
+function rowBytes(r: AuditRow): number {
+  return 200 + r.server.length + r.name.length + (r.argsHash?.length ?? 0) + (r.argsRedacted?.length ?? 0) + (r.error?.length ?? 0);
+}
+
 /** Arguments with secret values masked (the logger's secrets) and the values under secret-looking keys masked. */
 export function redactArgs(value: unknown, logger: Logger = defaultLog): unknown {
   if (typeof value === 'string') return logger.redact(value);
@@ -160,9 +247,15 @@ function resultBytes(result: unknown): number | null {
   }
 }
 
-/** Listens to the pipeline's call events and records them (batched by the AuditLog). */
-export function recordAudit(pipeline: Pipeline, audit: AuditLog): () => void {
-  const onCall = (e: CallEvent) => audit.record(e);
+/** Where call events come from: the pipeline. */
+export interface CallEvents {
+  on(event: 'call', listener: (e: AuditEvent) => void): unknown;
+  off(event: 'call', listener: (e: AuditEvent) => void): unknown;
+}
+
+/** Listens to the pipeline's call events, cancelled calls included, and records them (batched by the AuditLog). */
+export function recordAudit(pipeline: CallEvents, audit: AuditLog): () => void {
+  const onCall = (e: AuditEvent) => audit.record(e);
   pipeline.on('call', onCall);
   return () => pipeline.off('call', onCall);
 }

@@ -1,7 +1,9 @@
 import type { Child } from '../children/child.js';
+import { instructionsOf } from '../children/instructions.js';
 import type { Supervisor } from '../children/supervisor.js';
 import type { CallEvent, Pipeline } from '../pipeline/call.js';
 import type { ChildPolicies } from '../pipeline/policies.js';
+import type { WaitingForTrust } from '../config/types.js';
 import { log } from '../util/log.js';
 
 /**
@@ -26,20 +28,31 @@ const SAMPLES = 256;
 export class StatusTracker {
   private readonly tallies = new Map<string, Tally>();
   readonly startedAt = new Date().toISOString();
+  /** The live config's state (file, last good load, the error of a refused edit), set by serve. */
+  configState?: () => unknown;
 
   constructor(
     pipeline: Pipeline,
     private readonly children: readonly Child[],
     private readonly policies: Map<Child, ChildPolicies>,
     private readonly supervisor: Supervisor,
+    /** pinTools: the tools of a child withheld until `mcpx approve`. */
+    private readonly waiting: (child: Child) => { tool: string; change: string }[] = () => [],
+    /** A project config found but not used until the user trusts it: shown, and the health is not "healthy". */
+    private readonly waitingForTrust?: WaitingForTrust,
   ) {
-    for (const c of children) this.tallies.set(c.name, { calls: 0, hits: 0, staleHits: 0, misses: 0, latencies: [] });
     pipeline.on('call', (e) => this.onCall(e));
   }
 
+  /** Per server name: a child added by a config reload gets one on first use; a replaced child keeps its own. */
+  private tally(server: string): Tally {
+    let t = this.tallies.get(server);
+    if (!t) this.tallies.set(server, (t = { calls: 0, hits: 0, staleHits: 0, misses: 0, latencies: [] }));
+    return t;
+  }
+
   private onCall(e: CallEvent): void {
-    const t = this.tallies.get(e.server);
-    if (!t) return;
+    const t = this.tally(e.server);
     t.calls++;
     if (e.outcome === 'hit') t.hits++;
     else if (e.outcome === 'stale') t.staleHits++;
@@ -57,7 +70,7 @@ export class StatusTracker {
     let counted = 0;
     let bad = 0;
     for (const c of this.children) {
-      const t = this.tallies.get(c.name)!;
+      const t = this.tally(c.name);
       const b = this.policies.get(c)?.breaker;
       const s = c.state;
       const breakerState = b?.state.kind ?? 'closed';
@@ -68,6 +81,7 @@ export class StatusTracker {
       }
       servers[c.name] = {
         state,
+        pid: s.kind === 'ready' ? c.pid : undefined,
         reason: 'reason' in s ? s.reason : undefined,
         breaker: b && { state: breakerState, opens: b.opens, retryInMs: b.retryInMs() },
         restarts: this.supervisor.restarts(c),
@@ -77,11 +91,17 @@ export class StatusTracker {
         lastError: t.lastError,
         lastSuccessAt: t.lastSuccessAt === undefined ? undefined : new Date(t.lastSuccessAt).toISOString(),
         tools: c.catalog?.tools.length ?? 0,
+        prefix: c.config.prefix,
+        // In full: mcpx's initialize answer may have shortened it (2,048 characters in all).
+        instructions: instructionsOf(c),
+        waitingForApproval: this.waiting(c).map((w) => ({ tool: w.tool, change: w.change, approve: `mcpx approve ${c.name} ${w.tool}` })),
       };
     }
-    const health: Health = bad === 0 ? 'healthy' : bad * 2 > counted ? 'critical' : 'degraded';
+    const health: Health = bad === 0 && !this.waitingForTrust ? 'healthy' : bad * 2 > counted ? 'critical' : 'degraded';
+    const waitingForTrust = this.waitingForTrust;
     // Reasons and last errors are mcpx's sentences and the children's messages: no secret value leaves (status resource, database).
-    return log.redactDeep({ pid: process.pid, startedAt: this.startedAt, updatedAt: new Date().toISOString(), health, servers });
+    const config = this.configState?.();
+    return log.redactDeep({ pid: process.pid, startedAt: this.startedAt, updatedAt: new Date().toISOString(), health, waitingForTrust, config, servers });
   }
 }
 

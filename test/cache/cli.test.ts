@@ -16,12 +16,12 @@ function mcpx(cwd: string, cacheDir: string, ...args: string[]) {
 function seed(cacheDir: string): void {
   const cdb = openDatabase(cacheDir);
   const store = new SqliteResultStore(cdb, { maxEntryBytes: 1 << 20, maxMb: 64 });
-  const put = (key: string, server: string, tool: string, ttlMs = 3_600_000) =>
-    store.put({ key, server, tool, result: { content: [{ type: 'text', text: key }] }, ttlMs, staleTtlMs: 0 });
+  const put = (key: string, server: string, tool: string, storedAt = Date.now()) =>
+    store.put({ key, server, tool, result: { content: [{ type: 'text', text: key }] }, ttlMs: 3_600_000, staleTtlMs: 0 }, storedAt);
   put('a', 'ctx7', 'search');
   put('b', 'ctx7', 'fetch');
   put('c', 'notion', 'search');
-  put('old', 'notion', 'search', 1); // past its stale time almost at once
+  put('old', 'notion', 'search', Date.now() - 7_200_000); // stored two hours ago: past its stale time
   const stats = new StatsRecorder(cdb);
   stats.count('ctx7', 'hits', 7);
   stats.count('ctx7', 'misses', 2);
@@ -67,7 +67,6 @@ describe('mcpx cache (real processes)', () => {
     const cwd = tempDir();
     const cacheDir = join(cwd, 'cache');
     seed(cacheDir);
-    await new Promise((r) => setTimeout(r, 20));
     const r = await mcpx(cwd, cacheDir, 'cache', 'prune', '--json');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ removed: 1, vacuumed: true });
@@ -92,6 +91,7 @@ describe('mcpx cache (real processes)', () => {
     delete env.MCPX_CACHE_DIR;
     delete env.MCPX_CONFIG;
     seed(join(cwd, 'from-config'));
+    expect((await runNode([join(ROOT, 'bin/mcpx.js'), 'trust'], { cwd, env })).code).toBe(0); // a project config is used once trusted
     const r = await runNode([join(ROOT, 'bin/mcpx.js'), 'cache', 'stats', '--json'], { cwd, env });
     expect(JSON.parse(r.stdout)).toMatchObject({ file: join(cwd, 'from-config', 'cache.db'), entries: 4 });
 

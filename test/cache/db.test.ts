@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/cache/db.js';
+import { openDatabase, SERVE_BUSY_TIMEOUT_MS } from '../../src/cache/db.js';
 import { migrate, SCHEMA_VERSION, userVersion, type Migration } from '../../src/cache/migrations.js';
 import { SqliteResultStore } from '../../src/cache/store.js';
 import { isMcpxError } from '../../src/errors.js';
@@ -21,10 +21,13 @@ describe('openDatabase', () => {
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     expect(statSync(cdb.path).mode & 0o777).toBe(0o600);
     expect(cdb.db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(cdb.db.pragma('busy_timeout', { simple: true })).toBe(5000);
+    // Serve's connection waits tens of ms for a lock, never seconds (issue 11); new files vacuum incrementally.
+    expect(cdb.db.pragma('busy_timeout', { simple: true })).toBe(SERVE_BUSY_TIMEOUT_MS);
+    expect(SERVE_BUSY_TIMEOUT_MS).toBeLessThanOrEqual(50);
+    expect(cdb.db.pragma('auto_vacuum', { simple: true })).toBe(2); // INCREMENTAL
     expect(cdb.db.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
     expect(userVersion(cdb.db)).toBe(SCHEMA_VERSION);
-    expect(tables(cdb.db)).toEqual(['audit', 'catalog', 'entries', 'meta', 'stats', 'status']);
+    expect(tables(cdb.db)).toEqual(['audit', 'catalog', 'entries', 'meta', 'stats', 'status', 'tool_pins']);
     cdb.close();
   });
 

@@ -20,6 +20,7 @@ describe('several processes on one cache file', () => {
     put(store, 'y1', 'notion');
     expect(store.get('x1')).toBeDefined(); // in A's L1 now
     expect(store.get('y1')).toBeDefined();
+    expect(store.flush()).toBe(true); // writes are batched: B must find them in the file
 
     const b = await runNode([join(FIXTURES, 'clear.mjs'), dir, 'ctx7']);
     expect(b.stderr).toBe('');
@@ -27,6 +28,30 @@ describe('several processes on one cache file', () => {
     expect(store.get('x1')).toBeUndefined();
     expect(store.get('x2')).toBeUndefined();
     expect(store.get('y1')).toBeDefined();
+    store.close();
+    cdb.close();
+  });
+
+  it('invalidating server A in another process drops only A from this L1; B is still served from it (issue 11)', async () => {
+    const dir = tempDir();
+    const cdb = openDatabase(dir);
+    const store = new SqliteResultStore(cdb, { maxEntryBytes: 1 << 20, maxMb: 64 });
+    put(store, 'a1', 'A');
+    put(store, 'a2', 'A');
+    put(store, 'b1', 'B');
+    expect(store.flush()).toBe(true);
+    expect(store.get('b1')).toBeDefined();
+    // B's row goes behind the store's back (no invalidation): from now on a hit on b1 can only come from L1.
+    const raw = new Database(join(dir, 'cache.db'));
+    raw.prepare("DELETE FROM entries WHERE server = 'B'").run();
+    raw.close();
+
+    const other = await runNode([join(FIXTURES, 'clear.mjs'), dir, 'A']);
+    expect(other.stderr).toBe('');
+    expect(other.stdout.trim()).toBe('2');
+    expect(store.get('a1')).toBeUndefined();
+    expect(store.get('a2')).toBeUndefined();
+    expect(store.get('b1')?.server).toBe('B'); // before: the whole L1 was dropped, and b1 missed
     store.close();
     cdb.close();
   });
@@ -64,7 +89,7 @@ describe('several processes on one cache file', () => {
       child.stdout.on('data', (d) => String(d).includes('ready') && res());
       child.on('exit', () => rej(new Error(`writer exited early: ${stderr}`)));
     });
-    await new Promise((r) => setTimeout(r, 300)); // well inside its write loop
+    // "ready" is printed from inside the write loop, which goes on: the kill lands mid-writes.
     const exited = new Promise((r) => child.on('exit', (_c, signal) => r(signal)));
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');

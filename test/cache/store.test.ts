@@ -1,14 +1,22 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openDatabase, type CacheDb } from '../../src/cache/db.js';
 import { cacheKey } from '../../src/cache/key.js';
+import { KEPT_INVALIDATIONS } from '../../src/cache/invalidations.js';
 import { SqliteResultStore, startMaintenance, type PutEntry } from '../../src/cache/store.js';
-import { sleep, tempDir } from './helpers.js';
+import { tempDir } from './helpers.js';
 
 const result = (text: string) => ({ content: [{ type: 'text', text }] });
 const entry = (key: string, over: Partial<PutEntry> = {}): PutEntry =>
   ({ key, server: 's1', tool: 't1', result: result(key), ttlMs: 60_000, staleTtlMs: 60_000, ...over });
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Moves the (faked) clock on: TTLs are decided by Date.now(), and nothing here waits for real time. */
+const later = (ms: number) => vi.setSystemTime(Date.now() + ms);
 
 function open(opts: { maxMb?: number; maxEntryBytes?: number } = {}): { cdb: CacheDb; store: SqliteResultStore; dir: string } {
   const dir = tempDir();
@@ -34,18 +42,19 @@ describe('SqliteResultStore', () => {
     cdb2.close();
   });
 
-  it('expires after ttl, serves stale until staleTtl, then forgets and prune purges (real 50 ms TTLs)', async () => {
+  it('expires after ttl, serves stale until staleTtl, then forgets and prune purges (50 ms TTLs, fake clock)', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
     const { store, cdb, dir } = open();
     store.put(entry('k', { ttlMs: 50, staleTtlMs: 100 }));
     expect(store.get('k')).toBeDefined();
-    await sleep(80);
+    later(80);
     expect(store.get('k')).toBeUndefined();
     expect(store.getStale('k')?.result).toEqual(result('k'));
     // The same through SQLite, not the in-memory L1:
     const other = new SqliteResultStore(openDatabase(dir), { maxEntryBytes: 1 << 20, maxMb: 64 });
     expect(other.get('k')).toBeUndefined();
     expect(other.getStale('k')).toBeDefined();
-    await sleep(100);
+    later(100);
     expect(store.getStale('k')).toBeUndefined();
     expect(other.getStale('k')).toBeUndefined();
     expect(store.prune()).toBe(1);
@@ -98,6 +107,7 @@ describe('SqliteResultStore', () => {
     store.put(big('c'), t0 + 3);
     expect(store.get('a', t0 + 10)).toBeDefined(); // a is now the most recently used
     store.put(big('d'), t0 + 11); // over the cap: b, the least recently used, goes
+    expect(store.flush()).toBe(true); // writes are batched: the cap is kept when they are written
     const keys = cdb.db.prepare('SELECT key FROM entries ORDER BY key').pluck().all();
     expect(keys).toEqual(['a', 'c', 'd']);
     expect(store.stats().bytes).toBeLessThanOrEqual(10_000);
@@ -117,6 +127,27 @@ describe('SqliteResultStore', () => {
     raw.close();
   });
 
+  it('another connection\'s invalidations drop only what they match; a store too far behind drops all of L1', () => {
+    const { store, dir } = open();
+    store.put(entry('a', { server: 's1' }));
+    store.put(entry('b', { server: 's2' }));
+    store.put(entry('c', { server: 's2', tool: 't9' }));
+    expect(store.flush()).toBe(true);
+    const other = new SqliteResultStore(openDatabase(dir), { maxEntryBytes: 1 << 20, maxMb: 64 });
+    // Rows gone behind the store's back: what it still serves comes from its L1.
+    const raw = new Database(join(dir, 'cache.db'));
+    raw.prepare('DELETE FROM entries').run();
+    raw.close();
+    other.invalidate({ server: 's1' });
+    other.invalidate({ tool: 't9' });
+    expect(store.get('a')).toBeUndefined();
+    expect(store.get('c')).toBeUndefined();
+    expect(store.get('b')).toBeDefined();
+    for (let i = 0; i <= KEPT_INVALIDATIONS; i++) other.invalidate({ key: `nothing-${i}` });
+    expect(store.get('b')).toBeUndefined(); // its records were pruned: it cannot know what went
+    other.close();
+  });
+
   it('a changed credential fingerprint or another child misses; arg key order does not matter', () => {
     const { store } = open();
     const base = { identity: 'npx ctx7', credentialFingerprint: 'fp-1', kind: 'tool' as const, name: 'search' };
@@ -127,12 +158,13 @@ describe('SqliteResultStore', () => {
     expect(store.get(cacheKey({ ...base, identity: 'npx other', args: { q: 'react', limit: 5, opts: { a: 1, b: 2 } } }))).toBeUndefined();
   });
 
-  it('startMaintenance purges entries past staleTtl in the background until stopped', async () => {
+  it('startMaintenance purges entries past staleTtl in the background until stopped', () => {
+    vi.useFakeTimers({ toFake: ['Date', 'setInterval', 'clearInterval'] });
     const { store, cdb } = open();
     const stop = startMaintenance(store, 20);
     store.put(entry('short', { ttlMs: 10, staleTtlMs: 10 }));
     store.put(entry('long'));
-    await sleep(120);
+    vi.advanceTimersByTime(120); // six maintenance ticks, the clock 120 ms on
     stop();
     expect(cdb.db.prepare('SELECT key FROM entries').pluck().all()).toEqual(['long']);
   });

@@ -116,6 +116,7 @@ describe('mcpx doctor', () => {
 
   it('a config that is not valid JSON: exit 2, the file named, one line and a hint', async () => {
     writeFileSync(join(sb.dir, 'mcpx.json'), '{"mcpServers": {,}}');
+    sb.trust();
     const r = await sb.mcpx(['doctor']);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain(`${join(sb.dir, 'mcpx.json')}: not valid JSON`);

@@ -1,21 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { execa } from 'execa';
+import { ROOT, removeDir, runCli, tempDir as sharedTempDir } from '../helpers/mcpx.js';
 
 /** Real processes in real temp dirs: the CLI as a user runs it (build first: npx tsc -p tsconfig.json). */
-export const REPO = resolve(import.meta.dirname, '../..');
-const BIN = join(REPO, 'bin/mcpx.js');
+export const REPO = ROOT;
 
 export function tempDir(): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'mcpx-cli-'));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  const dir = sharedTempDir('mcpx-cli-');
+  return { dir, cleanup: () => removeDir(dir) };
 }
 
 export function mcpx(cwd: string, ...args: string[]) {
-  // MCPX_CONFIG from the developer's shell must not leak into what the test sees.
-  return execa('node', [BIN, ...args], { cwd, reject: false, env: { MCPX_CONFIG: '', NO_COLOR: '1' } });
+  return runCli(args, { cwd });
 }
 
 /** loadConfig() from the build, as serve would run it. */

@@ -8,11 +8,13 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/cache/db.js';
 import { migrate, MIGRATIONS, userVersion } from '../../src/cache/migrations.js';
-import { AuditLog, readAudit, redactArgs } from '../../src/telemetry/audit.js';
+import { EventEmitter } from 'node:events';
+import { AuditLog, readAudit, recordAudit, redactArgs, type AuditEvent } from '../../src/telemetry/audit.js';
 import type { CallEvent } from '../../src/pipeline/call.js';
 import { Logger } from '../../src/util/log.js';
 import { MCPX, fixture, startMcpx, tempDir, waitFor } from '../helpers/mcpx.js';
 import { isRunning } from '../../src/util/proc.js';
+import { ROOT, runNode } from '../cache/helpers.js';
 
 interface Rec { server: string; name: string; outcome: string; argsHash: string | null; argsRedacted: string | null }
 
@@ -154,5 +156,35 @@ describe('audit trail (issue 7)', () => {
     expect(redactArgs({ q: 'a s3cr3t-value b', list: ['s3cr3t-value', 1], Authorization: 'x', token: { deep: 1 }, n: 5 }, log)).toEqual({
       q: 'a **** b', list: ['****', 1], Authorization: '****', token: '****', n: 5,
     });
+  });
+
+  it('holds a bounded amount of memory while its writes fail, counts what it drops, warns once (issue 11)', async () => {
+    const dir = tempDir('mcpx-audit-mem-');
+    // 12 000 calls with 16 KB answers: 190 MB if the unwritten events kept their answers.
+    const r = await runNode(['--expose-gc', join(ROOT, 'test/fixtures/cache/audit-memory.mjs'), dir, '12000', '16']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { heapGrowthMb: number; waiting: number; dropped: number; writtenAfter: number };
+    console.log(`audit with failing writes: heap +${out.heapGrowthMb.toFixed(1)} MB for 12 000 unwritten records`);
+    expect(out.heapGrowthMb).toBeLessThan(40); // rows (hash, sizes), not the answers
+    expect(out).toMatchObject({ waiting: 10_000, dropped: 2000, writtenAfter: 10_000 });
+    const warnings = r.stderr.split('\n').filter((l) => l.includes('warn'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/audit: could not write .* keeping up to 10000 in memory/);
+    expect(r.stderr).toMatch(/writing to .*cache\.db again \(2000 record\(s\) lost meanwhile\)/);
+  });
+
+  it('records a cancelled call from the pipeline\'s call event (outcome "cancelled")', () => {
+    const cdb = openDatabase(tempDir('mcpx-audit-cancel-'));
+    const audit = new AuditLog(cdb, { args: 'hash', retentionDays: 30 }, { flushMs: 60_000, firstPruneMs: 60_000 });
+    const pipeline = new EventEmitter<{ call: [AuditEvent] }>();
+    const stop = recordAudit(pipeline, audit);
+    pipeline.emit('call', { server: 's', kind: 'tool', name: 'slow', args: { q: 1 }, outcome: 'cancelled', cacheable: true, ms: 1234.5 });
+    audit.flush();
+    expect(readAudit(cdb.db)).toEqual([expect.objectContaining({ server: 's', name: 'slow', outcome: 'cancelled', durationMs: 1234.5, reason: null, error: null, resultBytes: null })]);
+    stop();
+    pipeline.emit('call', { server: 's', kind: 'tool', name: 'after', args: {}, outcome: 'cancelled', cacheable: true, ms: 1 });
+    audit.close();
+    expect(readAudit(cdb.db)).toHaveLength(1);
+    cdb.close();
   });
 });

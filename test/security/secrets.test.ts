@@ -44,6 +44,7 @@ beforeAll(async () => {
     },
   };
   m = await startMcpx(config, { dir, args: ['--debug'] });
+  expect((await cli('trust')).exitCode).toBe(0); // the commands below find ./mcpx.json: a project config, used once trusted
   const c = m.client;
   await c.callTool({ name: 'alpha__echo', arguments: { text: 'hello' } }); // ok
   await c.callTool({ name: 'alpha__echo', arguments: { text: 'hello' } }); // hit

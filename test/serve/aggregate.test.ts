@@ -8,7 +8,7 @@ import {
   ToolListChangedNotificationSchema,
   McpError,
 } from '@modelcontextprotocol/sdk/types.js';
-import { EVERYTHING, fixture, marker, processesWith, startMcpx, text, waitFor, type Mcpx } from '../helpers/mcpx.js';
+import { EVERYTHING, addToolAndWait, fixture, marker, processesWith, startMcpx, text, waitFor, type Mcpx } from '../helpers/mcpx.js';
 
 const mark = marker();
 let mcpx: Mcpx;
@@ -94,7 +94,10 @@ describe('mcpx serve aggregates real children', () => {
     expect((err as McpError).code).toBe(-32602);
     expect((err as McpError).message).toMatch(/nope__nothing/);
     await expect(mcpx.client.getPrompt({ name: 'nope' })).rejects.toThrow(/Unknown prompt: nope/);
-    await expect(mcpx.client.readResource({ uri: 'nowhere://x' })).rejects.toThrow(/Unknown resource: nowhere:\/\/x/);
+    // No child lists it, none has a matching template or its scheme, and several offer resources.
+    await expect(mcpx.client.readResource({ uri: 'nowhere://x' })).rejects.toThrow(
+      /Unknown resource: nowhere:\/\/x: no server lists it, and more than one offers resources: alpha, beta, gamma, everything/,
+    );
   });
 
   it('forwards progress under the upstream token', async () => {
@@ -110,8 +113,11 @@ describe('mcpx serve aggregates real children', () => {
   it('cancels the child request when the upstream request is cancelled', async () => {
     const before = Number(text(await mcpx.client.callTool({ name: 'alpha__cancelled', arguments: {} })));
     const ac = new AbortController();
-    const call = mcpx.client.callTool({ name: 'alpha__slow', arguments: { ms: 10_000 } }, undefined, { signal: ac.signal });
-    setTimeout(() => ac.abort('user pressed escape'), 200);
+    // Cancelled once the child is surely working on it: at its first progress.
+    const call = mcpx.client.callTool({ name: 'alpha__slow', arguments: { ms: 10_000, steps: 100 } }, undefined, {
+      signal: ac.signal,
+      onprogress: () => ac.abort('user pressed escape'),
+    });
     await expect(call).rejects.toThrow();
     await waitFor(
       async () => Number(text(await mcpx.client.callTool({ name: 'alpha__cancelled', arguments: {} }))) === before + 1,
@@ -136,8 +142,8 @@ describe('mcpx serve aggregates real children', () => {
     const { tools } = await mcpx.client.listTools();
     expect(tools.map((t) => t.name)).toContain('alpha__added_1');
     expect(text(await mcpx.client.callTool({ name: 'alpha__added_1', arguments: {} }))).toBe('alpha: added_1');
-    await new Promise((r) => setTimeout(r, 200));
-    expect(listChanged.length).toBe(before + 1);
+    await addToolAndWait(mcpx, 'alpha', () => listChanged.length);
+    expect(listChanged.length).toBe(before + 2);
   });
 
   it('merges resources and templates, routes reads and subscriptions by owner', async () => {

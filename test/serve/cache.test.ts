@@ -1,8 +1,9 @@
 // The disk cache seen through real mcpx serve processes and real children (issue 3).
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MCPX, fixture, mcpxSessions, tempDir, text, type Mcpx } from '../helpers/mcpx.js';
+import { MCPX, fixture, mcpxSessions, tempDir, text, waitFor, type Mcpx } from '../helpers/mcpx.js';
 
 const { start, stop } = mcpxSessions(afterEach);
 
@@ -57,8 +58,8 @@ describe('cache through mcpx serve', () => {
     const m = await start({ mcpServers: { a: fixture('a', {}, { cache: { ttl: '300ms' } }) } });
     await m.client.callTool({ name: 'a__search', arguments: { query: 'q' } });
     expect(cacheMeta(await m.client.callTool({ name: 'a__search', arguments: { query: 'q' } }))?.status).toBe('hit');
-    await new Promise((r) => setTimeout(r, 450));
-    expect(cacheMeta(await m.client.callTool({ name: 'a__search', arguments: { query: 'q' } }))).toBeUndefined();
+    // Hits until the ttl is over; the first call after it goes to the child.
+    await waitFor(async () => cacheMeta(await m.client.callTool({ name: 'a__search', arguments: { query: 'q' } })) === undefined, 5000, 'the entry to expire');
     expect(await upstreamCalls(m, 'a')).toBe(2);
   });
 
@@ -114,8 +115,11 @@ describe('cache through mcpx serve', () => {
   it('kill -9 of mcpx in the middle of writes leaves a database that passes integrity_check', async () => {
     const m = await start({ mcpServers: { a: fixture('a') } });
     for (let i = 0; i < 20; i++) await m.client.callTool({ name: 'a__search', arguments: { query: `before-${i}` } });
-    const writes = Array.from({ length: 400 }, (_, i) => m.client.callTool({ name: 'a__search', arguments: { query: `kill-${i}` } }).catch(() => undefined));
-    await new Promise((r) => setTimeout(r, 50)); // writes in flight
+    let answered = 0;
+    const writes = Array.from({ length: 400 }, (_, i) =>
+      m.client.callTool({ name: 'a__search', arguments: { query: `kill-${i}` } }).then(() => answered++, () => undefined),
+    );
+    await waitFor(() => answered >= 20, 10_000, 'answers (and cache writes) under way');
     process.kill(m.pid, 'SIGKILL');
     await Promise.all(writes);
     await stop(m, true);
@@ -162,5 +166,61 @@ describe('cache through mcpx serve', () => {
     const hits = all.filter((r) => cacheMeta(r)?.status === 'hit').length;
     expect(hits).toBeGreaterThan(300); // 40 distinct queries, shared across processes
     for (const m of procs) expect(m.stderr()).not.toMatch(/SQLITE_BUSY|database is locked|error/i);
+  });
+
+  it('a write call in one mcpx drops only that server from another mcpx\'s memory (issue 11)', async () => {
+    const cacheDir = join(tempDir(), 'shared-cache');
+    const config = { mcpServers: { a: fixture('a'), b: fixture('b') } };
+    const [m1, m2] = await Promise.all([start(config, { env: { MCPX_CACHE_DIR: cacheDir } }), start(config, { env: { MCPX_CACHE_DIR: cacheDir } })]);
+    for (const p of ['a', 'b']) await m2.client.callTool({ name: `${p}__search`, arguments: { query: 'q' } });
+    const db = new Database(join(cacheDir, 'cache.db'));
+    try {
+      const rows = (server: string) => db.prepare('SELECT count(*) FROM entries WHERE server = ?').pluck().get(server) as number;
+      await waitFor(() => rows('a') === 1 && rows('b') === 1, 5000, "m2's batched writes");
+      // b's row goes behind m2's back: from now on a hit for b can only come from m2's memory.
+      db.prepare("DELETE FROM entries WHERE server = 'b'").run();
+      await m1.client.callTool({ name: 'a__write', arguments: { value: 'v' } }); // invalidateOnWrite: server a
+      await waitFor(() => rows('a') === 0, 5000, "m1's invalidation");
+    } finally {
+      db.close();
+    }
+    expect(cacheMeta(await m2.client.callTool({ name: 'a__search', arguments: { query: 'q' } }))).toBeUndefined();
+    // Before: m2 dropped its whole memory on any invalidation, and b missed too.
+    expect(cacheMeta(await m2.client.callTool({ name: 'b__search', arguments: { query: 'q' } }))?.status).toBe('hit');
+  });
+
+  it('`mcpx cache prune` while serving: no full VACUUM, and serve answers throughout (issue 11)', async () => {
+    const m = await start({ mcpServers: { a: fixture('a') } });
+    const ask = () => m.client.callTool({ name: 'a__search', arguments: { query: 'q' } });
+    await ask();
+    const file = join(m.dir, 'cache', 'cache.db');
+    const db = new Database(file);
+    try {
+      await waitFor(() => db.prepare('SELECT count(*) FROM status WHERE pid = ?').pluck().get(m.pid) === 1, 5000, 'the serve heartbeat');
+      const insert = db.prepare("INSERT INTO entries VALUES (?, 'a', 'search', ?, 1, 2, 3, 4000, 1)");
+      db.transaction(() => { for (let i = 0; i < 1000; i++) insert.run(`expired-${i}`, JSON.stringify({ pad: 'p'.repeat(4000) })); })();
+    } finally {
+      db.close();
+    }
+    let pruning = true;
+    const during: string[] = [];
+    const calls = (async () => {
+      while (pruning) during.push(String(cacheMeta(await ask())?.status));
+    })();
+    const t0 = performance.now();
+    const prune = await execa(process.execPath, [MCPX, 'cache', 'prune', '--json', '--config', m.configFile], {
+      env: { MCPX_CACHE_DIR: join(m.dir, 'cache') }, reject: false,
+    });
+    const pruneMs = performance.now() - t0;
+    pruning = false;
+    await calls;
+    console.log(`prune beside mcpx serve: ${pruneMs.toFixed(0)} ms (process included); ${during.length} calls answered meanwhile`);
+    expect(prune.exitCode, prune.stderr).toBe(0);
+    expect(JSON.parse(prune.stdout)).toMatchObject({ removed: 1000, compaction: 'incremental', vacuumed: false, serving: [m.pid] });
+    expect(during.length).toBeGreaterThan(0);
+    expect(new Set(during)).toEqual(new Set(['hit']));
+    expect(cacheMeta(await ask())?.status).toBe('hit');
+    const human = await execa(process.execPath, [MCPX, 'cache', 'prune', '--config', m.configFile], { env: { MCPX_CACHE_DIR: join(m.dir, 'cache') } });
+    expect(human.stdout).toMatch(new RegExp(`freed pages released; serve is running, pid ${m.pid}`));
   });
 });

@@ -19,7 +19,7 @@ async function remote(env: Record<string, string>): Promise<string> {
   servers.push(proc);
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d));
-  const port = await waitFor(() => /PORT=(\d+)/.exec(out)?.[1], 5000, 'the HTTP server');
+  const port = await waitFor(() => /PORT=(\d+)/.exec(out)?.[1], 20_000, 'the HTTP server'); // a node start: slow on a busy machine
   return `http://127.0.0.1:${port}/mcp`;
 }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { execa } from 'execa';
-import { MCPX, fixture, marker, mcpxSessions, processesWith, tempDir, text, waitFor, type Mcpx } from '../helpers/mcpx.js';
+import { MCPX, addToolAndWait, fixture, marker, mcpxSessions, processesWith, tempDir, text, waitFor, type Mcpx } from '../helpers/mcpx.js';
 
 const { start, stop } = mcpxSessions(afterEach);
 const meta = (r: unknown) => ((r as { _meta?: Record<string, unknown> })._meta ?? {})['mcpx/cache'] as Record<string, unknown> | undefined;
@@ -26,17 +26,15 @@ describe('circuit breaker', () => {
       expect(r.isError).toBe(true);
       expect(text(r)).toMatch(/^conf is unavailable: it answered with an error: .*upstream API is down/);
     }
-    const t0 = performance.now();
+    // Refused without reaching the child (the call count below proves it); how fast is the benchmark's job.
     const fast = await m.client.callTool({ name: 'conf__echo', arguments: { text: 'x' } });
-    const ms = performance.now() - t0;
     expect(text(fast)).toMatch(/^conf is unavailable: circuit open after 3 failures, next try in \d+ (ms|s); no cached answer for this call\.$/);
-    expect(ms).toBeLessThan(200); // generous for a loaded CI machine; the benchmark measures it properly
     expect((await status(m)).servers.conf.breaker.state).toBe('open');
     expect((await status(m)).health).toBe('critical');
 
     rmSync(failFile); // the API comes back
-    await new Promise((r) => setTimeout(r, 1100));
-    expect(text(await m.client.callTool({ name: 'conf__echo', arguments: { text: 'probe' } }))).toBe('conf: probe');
+    // Refused at once while open (never reaching the child); after recoveryTimeoutMs the next call is the probe.
+    await waitFor(async () => text(await m.client.callTool({ name: 'conf__echo', arguments: { text: 'probe' } })) === 'conf: probe', 5000, 'the half-open probe');
     expect((await status(m)).servers.conf.breaker.state).toBe('half-open');
     expect(text(await m.client.callTool({ name: 'conf__echo', arguments: { text: 'again' } }))).toBe('conf: again');
     expect((await status(m)).servers.conf.breaker.state).toBe('closed');
@@ -52,8 +50,11 @@ describe('fallbacks', () => {
     const m = await start({ mcpServers: { docs: fixture('docs', { FAIL_FILE: failFile }, { cache: { ttl: '200ms', staleTtl: '1h' } }) } }, { dir });
     const fresh = await m.client.callTool({ name: 'docs__search', arguments: { query: 'useEffect' } });
     writeFileSync(failFile, '');
-    await new Promise((r) => setTimeout(r, 300));
-    const stale = await m.client.callTool({ name: 'docs__search', arguments: { query: 'useEffect' } });
+    // Hits until the ttl (200 ms) is over; then the child fails and the stale copy answers.
+    const stale = await waitFor(async () => {
+      const r = await m.client.callTool({ name: 'docs__search', arguments: { query: 'useEffect' } });
+      return meta(r)?.status !== 'hit' && r;
+    }, 5000, 'the entry to go stale');
     expect(stale.isError).toBeFalsy();
     expect(meta(stale)).toMatchObject({ status: 'stale', reason: 'error', server: 'docs' });
     expect((stale.content as { text: string }[])[0]!.text).toMatch(/^\[mcpx\] Cached copy from \d+ ms ago: docs is unavailable/);
@@ -88,11 +89,12 @@ describe('deadlines and supervision', () => {
     const ms = performance.now() - t0;
     expect(r.isError).toBe(true);
     expect(text(r)).toMatch(/^slowpoke is unavailable: no answer within 300 ms/);
-    expect(ms).toBeGreaterThanOrEqual(290);
-    expect(ms).toBeLessThan(1300);
+    expect(ms).toBeGreaterThanOrEqual(290); // not cut before its deadline (a lower bound holds under any load)
     const t1 = performance.now();
     expect(text(await m.client.callTool({ name: 'slowpoke__echo', arguments: { text: 'next' } }))).toBe('slowpoke: next');
-    expect(performance.now() - t1).toBeLessThan(1000);
+    // Bounds with room for a loaded machine: what they rule out is waiting for the 10 s the call asked for.
+    expect(ms).toBeLessThan(5000);
+    expect(performance.now() - t1).toBeLessThan(5000);
   });
 
   it('restarts a child that crashed and uses it again', async () => {
@@ -111,17 +113,20 @@ describe('instant catalog and lazy start', () => {
   it('lists a known child from the stored catalog before it runs, starts a lazy child on its first call', async () => {
     const dir = tempDir();
     const mark = marker();
-    const config = { mcpServers: { lazy: fixture('lazy', {}, { start: 'lazy' }, mark), slow: fixture('slow', { START_DELAY_MS: '4000' }, {}, mark) } };
-    const first = await start(config, { dir });
+    const config = (slowStartMs: number) => ({
+      mcpServers: { lazy: fixture('lazy', {}, { start: 'lazy' }, mark), slow: fixture('slow', { START_DELAY_MS: String(slowStartMs) }, {}, mark) },
+    });
+    const first = await start(config(0), { dir });
     expect((await first.client.listTools()).tools.map((t) => t.name)).toEqual(expect.arrayContaining(['lazy__echo', 'slow__echo']));
     await stop(first);
     await waitFor(() => processesWith(mark).length === 0, 3000, 'first run gone');
 
-    const second = await start(config, { dir });
-    const t0 = performance.now();
+    // Now the slow child takes a minute to start: listed from the stored catalog while it is still
+    // starting, so the list did not wait for it (however loaded the machine is).
+    const second = await start(config(60_000), { dir });
     const names = (await second.client.listTools()).tools.map((t) => t.name);
-    expect(performance.now() - t0).toBeLessThan(1500); // the slow child (4 s) is not waited for
     expect(names).toEqual(expect.arrayContaining(['lazy__echo', 'slow__echo', 'mcpx__status']));
+    expect((await status(second)).servers.slow.state).toBe('starting');
     expect((await status(second)).servers.lazy.state).toBe('lazy');
     expect(processesWith(mark).length).toBe(1); // only the slow eager child is running (starting)
     expect(text(await second.client.callTool({ name: 'lazy__echo', arguments: { text: 'wake' } }))).toBe('lazy: wake');
@@ -138,8 +143,8 @@ describe('instant catalog and lazy start', () => {
     expect(before).not.toContain('a__extra'); // from the stored catalog
     await waitFor(() => changed > 0, 5000, 'list_changed');
     expect((await m.client.listTools()).tools.map((t) => t.name)).toContain('a__extra');
-    await new Promise((r) => setTimeout(r, 300));
-    expect(changed).toBe(1);
+    await addToolAndWait(m, 'a', () => changed);
+    expect(changed).toBe(2);
   });
 
   it('sends no list_changed when the stored catalog was right', async () => {
@@ -150,8 +155,8 @@ describe('instant catalog and lazy start', () => {
     m.client.setNotificationHandler(ToolListChangedNotificationSchema, async () => void changed++);
     await m.client.listTools();
     await waitFor(async () => (await status(m)).servers.a.state === 'ready', 5000, 'a ready');
-    await new Promise((r) => setTimeout(r, 200));
-    expect(changed).toBe(0);
+    await addToolAndWait(m, 'a', () => changed);
+    expect(changed).toBe(1);
   });
 });
 
@@ -171,8 +176,11 @@ describe('quota', () => {
     // strict: 2 calls use the quota for a minute. A call with a stale copy is answered from it at once;
     // one without is refused at once (no slot frees up within its deadline), naming the quota.
     for (const q of ['a', 'b']) await m.client.callTool({ name: 'strict__search', arguments: { query: q } });
-    await new Promise((r) => setTimeout(r, 100)); // 'a' is now stale
-    const stale = await m.client.callTool({ name: 'strict__search', arguments: { query: 'a' } });
+    // Hits until 'a' is past its ttl (50 ms); then the quota is used up and its stale copy answers.
+    const stale = await waitFor(async () => {
+      const r = await m.client.callTool({ name: 'strict__search', arguments: { query: 'a' } });
+      return meta(r)?.status !== 'hit' && r;
+    }, 5000, "'a' to go stale");
     expect(meta(stale)).toMatchObject({ status: 'stale', reason: 'quota' });
     const refused = await m.client.callTool({ name: 'strict__search', arguments: { query: 'new' } });
     expect(refused.isError).toBe(true);

@@ -58,6 +58,25 @@ describe('mcpx standards: bad files', () => {
     expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 
+  it('does not follow a symlink out of its folder (issue 11): a linked file or folder elsewhere is skipped with a warning', async () => {
+    const dir = tempDir();
+    const outside = tempDir();
+    writeFileSync(join(outside, 'secret.md'), '# Private key notes\n');
+    mkdirSync(join(outside, 'folder'));
+    writeFileSync(join(outside, 'folder/more.md'), '# More private\n');
+    writeFileSync(join(dir, 'real.md'), '# Real\n');
+    symlinkSync(join(outside, 'secret.md'), join(dir, 'leak.md'));
+    symlinkSync(join(outside, 'folder'), join(dir, 'leaky-folder'));
+    symlinkSync(join(dir, 'real.md'), join(dir, 'alias.md')); // inside: kept, as before
+
+    const server = await startStandards([dir]);
+    expect(await idsOf(server.client)).toEqual(['alias', 'real']);
+    expect(textOf(await callTool(server.client, 'search_standards', { query: 'private' }))).not.toContain('Private');
+    for (const link of ['leak.md', 'leaky-folder']) {
+      expect(server.stderr()).toContain(`mcpx warn: ${join(dir, link)}: skipped: a symlink that leads outside its standards folder\n`);
+    }
+  });
+
   it('the first --dir wins an id that two folders share, with a warning', async () => {
     const first = tempDir();
     const second = tempDir();
@@ -117,14 +136,16 @@ describe('mcpx standards: watching the folders', () => {
     await waitFor('resources/updated', async () => updated.length, (n) => n >= 1);
     const read = await client.readResource({ uri: 'standards://security/secure-coding' });
     expect((read.contents[0] as { text: string }).text).toContain('Rotate credentials every 150 days.');
-    await new Promise((r) => setTimeout(r, 400)); // room for any extra (wrong) notification to arrive
-    expect(updated).toEqual(['standards://security/secure-coding']);
+    // One more write, on its own: its notification comes after any extra (wrong) one from the burst.
+    writeFileSync(file, '# Secure coding\n\nv5b\n');
+    await waitFor('resources/updated for the single write', async () => updated.length, (n) => n >= 2);
+    expect(updated).toEqual(['standards://security/secure-coding', 'standards://security/secure-coding']);
     expect(listChanged).toBe(0); // nothing was added or removed
 
     // Unsubscribed: changes are still served, but not announced.
     await client.unsubscribeResource({ uri: 'standards://security/secure-coding' });
     writeFileSync(file, '# Secure coding\n\nv6\n');
     await waitFor('the reload', async () => textOf(await callTool(client, 'get_standard', { id: 'security/secure-coding' })), (t) => t.includes('v6'));
-    expect(updated).toHaveLength(1);
+    expect(updated).toHaveLength(2);
   });
 });

@@ -17,7 +17,7 @@ export function registerAudit(program: Command): Command {
     .option('-c, --config <file>', 'config file (default: $MCPX_CONFIG, ./mcpx.json, ~/.config/mcpx/mcpx.json)')
     .option('--since <duration>', 'only records newer than this ("30m", "1h", "2d")')
     .option('--server <name>', 'only this server')
-    .option('--outcome <outcome>', 'only this outcome: ok, error, timeout, breaker-open, quota, stale, hit, fallback, child-down, queue-full')
+    .option('--outcome <outcome>', 'only this outcome: ok, error, timeout, breaker-open, quota, stale, hit, fallback, child-down, queue-full, cancelled')
     .option('--limit <n>', 'at most this many records', '50')
     .option('--json', 'print the records as JSON')
     .action(async (flags: AuditFlags) => {

@@ -78,7 +78,13 @@ function renderClear(r: ClearResult): string {
 }
 
 function renderPrune(r: PruneResult): string {
-  const space = r.vacuumed ? `${formatBytes(r.fileBytesBefore)} → ${formatBytes(r.fileBytesAfter)}` : 'not compacted (busy; try again later)';
+  const sizes = `${formatBytes(r.fileBytesBefore)} → ${formatBytes(r.fileBytesAfter)}`;
+  const space = {
+    vacuum: sizes,
+    incremental: `${sizes} (freed pages released; serve is running, pid ${r.serving.join(', ')})`,
+    none: r.serving.length ? `not compacted while serve runs (pid ${r.serving.join(', ')}); prune again when it is stopped` : sizes,
+    busy: 'not compacted (busy; try again later)',
+  }[r.compaction];
   return `removed ${r.removed} ${r.removed === 1 ? 'entry' : 'entries'}; ${r.file}: ${space}\n`;
 }
 

@@ -1,19 +1,20 @@
 import type { Command } from 'commander';
 import type { CallResult } from '../../setup/tools.js';
+import { selectionOf, withSelection, type SelectionFlags } from '../selection.js';
 
-interface CallFlags {
+interface CallFlags extends SelectionFlags {
   config?: string;
   json?: boolean;
 }
 
 export function registerCall(program: Command): Command {
-  return program
+  return withSelection(program
     .command('call')
     .description('call one tool through the whole pipeline, as Claude Code would (cache, deadlines, fallbacks)')
     .argument('<tool>', 'the tool: alpha__echo, or mcp__mcpx__alpha__echo')
     .argument('[json_args]', 'its arguments as a JSON object', '{}')
     .option('-c, --config <file>', 'config file (default: $MCPX_CONFIG, ./mcpx.json, ~/.config/mcpx/mcpx.json)')
-    .option('--json', 'print the raw result object')
+    .option('--json', 'print the raw result object'))
     .action(async (tool: string, jsonArgs: string, flags: CallFlags) => {
       const { callTool, parseArguments } = await import('../../setup/tools.js');
       const { log } = await import('../../util/log.js');
@@ -26,7 +27,7 @@ export function registerCall(program: Command): Command {
       const off = onInterrupt(() => controller.abort());
       let r: CallResult;
       try {
-        r = await callTool({ config: flags.config, tool, args, signal: controller.signal });
+        r = await callTool({ config: flags.config, select: await selectionOf(flags), tool, args, signal: controller.signal });
       } finally {
         off();
       }

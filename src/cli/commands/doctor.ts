@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import type { ChalkInstance } from 'chalk';
 import type { Check, DoctorReport, ServerReport, Verdict } from '../../setup/doctor.js';
+import { selectionOf, withSelection, type SelectionFlags } from '../selection.js';
 
-interface DoctorFlags {
+interface DoctorFlags extends SelectionFlags {
   config?: string;
   server?: string;
   json?: boolean;
@@ -11,14 +12,14 @@ interface DoctorFlags {
 }
 
 export function registerDoctor(program: Command): Command {
-  return program
+  return withSelection(program
     .command('doctor')
     .description('check the config, variables, each server (start, lists, names), the cache database and running serve processes')
     .option('-c, --config <file>', 'config file (default: $MCPX_CONFIG, ./mcpx.json, ~/.config/mcpx/mcpx.json)')
     .option('--server <name>', 'check only this server')
     .option('--timeout <duration>', "bound on each server's check", '20s')
     .option('--json', 'print the report as one JSON document')
-    .option('--no-color', 'no colours (also: NO_COLOR=1)')
+    .option('--no-color', 'no colours (also: NO_COLOR=1)'))
     .action(async (flags: DoctorFlags) => {
       const { McpxError, checkFailed } = await import('../../errors.js');
       const { parseDuration } = await import('../../util/duration.js');
@@ -39,6 +40,7 @@ export function registerDoctor(program: Command): Command {
         report = await doctor({
           config: flags.config,
           server: flags.server,
+          select: await selectionOf(flags),
           timeoutMs,
           onProgress: (e) => {
             if (e.phase === 'start') running.add(e.server);
@@ -69,8 +71,11 @@ export function registerDoctor(program: Command): Command {
       if (report.exitCode !== 0) {
         const bad = report.servers.filter((s) => s.status === 'failing' || s.status === 'degraded').map((s) => `${s.name} ${s.status}`);
         if (report.cache?.checks.some((c) => c.verdict === 'fail')) bad.push('cache database failing');
+        const waiting = report.config.waitingForTrust;
+        if (waiting) bad.unshift(`${waiting.file} is not trusted`);
         const err = checkFailed(`doctor: ${bad.join(', ')}`);
-        throw Object.assign(err, { suggestion: flags.json ? 'see "servers" and "cache" in the JSON report' : 'see the FAIL and WARN lines above' });
+        const look = flags.json ? 'see "servers" and "cache" in the JSON report' : 'see the FAIL and WARN lines above';
+        throw Object.assign(err, { suggestion: waiting ? waiting.suggestion : look });
       }
     });
 }

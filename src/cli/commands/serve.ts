@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
+import { selectionOf, withSelection, type SelectionFlags } from '../selection.js';
 
 export function registerServe(program: Command): Command {
-  return program
+  const cmd = program
     .command('serve')
     .description('run the stdio MCP server that aggregates the configured children (register this in .mcp.json)')
     .option('-c, --config <file>', 'config file (default: $MCPX_CONFIG, ./mcpx.json, ~/.config/mcpx/mcpx.json)')
-    .action(async (opts: { config?: string }) => {
-      const { serve } = await import('../../server/serve.js');
-      await serve({ configFlag: opts.config });
-    });
+    .option('--no-watch', 'do not apply edits of the config file as they are saved (`mcpx reload` applies them)');
+  return withSelection(cmd).action(async (opts: { config?: string; watch: boolean } & SelectionFlags) => {
+    const { serve } = await import('../../server/serve.js');
+    await serve({ configFlag: opts.config, select: await selectionOf(opts), watch: opts.watch });
+  });
 }

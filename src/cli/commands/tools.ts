@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import type { ChalkInstance } from 'chalk';
 import type { ToolsResult } from '../../setup/tools.js';
+import { selectionOf, withSelection, type SelectionFlags } from '../selection.js';
 
-interface ToolsFlags {
+interface ToolsFlags extends SelectionFlags {
   config?: string;
   server?: string;
   json?: boolean;
@@ -10,13 +11,13 @@ interface ToolsFlags {
 }
 
 export function registerTools(program: Command): Command {
-  return program
+  return withSelection(program
     .command('tools')
     .description('list the tools as Claude Code sees them (mcp__mcpx__…), with server, read-only and cacheable')
     .option('-c, --config <file>', 'config file (default: $MCPX_CONFIG, ./mcpx.json, ~/.config/mcpx/mcpx.json)')
     .option('--server <name>', 'only this server\'s tools')
     .option('--json', 'print the list as JSON')
-    .option('--no-color', 'no colours (also: NO_COLOR=1)')
+    .option('--no-color', 'no colours (also: NO_COLOR=1)'))
     .action(async (flags: ToolsFlags) => {
       const { listTools } = await import('../../setup/tools.js');
       const { log } = await import('../../util/log.js');
@@ -24,9 +25,13 @@ export function registerTools(program: Command): Command {
       if (log.level !== 'debug') log.level = 'silent';
       const { checkFailed } = await import('../../errors.js');
       const { colours } = await import('../style.js');
-      const result = await listTools({ config: flags.config, server: flags.server });
+      const result = await listTools({ config: flags.config, server: flags.server, select: await selectionOf(flags) });
       if (flags.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
       else process.stdout.write(await render(result, colours(process.stdout, flags)));
+      if (result.withheld.length) {
+        const held = result.withheld.map((w) => `${w.name} (${w.change})`).join(', ');
+        process.stderr.write(`mcpx: warning: withheld until approved (pinTools): ${held}; review with \`mcpx approve --list\`\n`);
+      }
       const down = result.servers.filter((s) => s.state === 'down' || s.state === 'misconfigured');
       for (const s of down) process.stderr.write(`mcpx: warning: ${s.name} is not listed: ${s.reason ?? s.state}\n`);
       if (down.length) {

@@ -1,0 +1,58 @@
+// Config normalisation (issue 11): Claude Code's `timeout` and `oauth`, and which values may ask for a command.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { normalizeConfig } from '../../src/config/normalize.js';
+import { log } from '../../src/util/log.js';
+
+const FILE = '/project/mcpx.json';
+const normalize = (servers: Record<string, unknown>, vars: Record<string, string> = {}, defaults?: Record<string, unknown>) =>
+  normalizeConfig({ raw: { mcpServers: servers, ...(defaults && { defaults }) }, file: FILE, foundBy: 'flag', vars, envFiles: [] });
+const one = (entry: Record<string, unknown>, vars: Record<string, string> = {}) => normalize({ s: { command: 'node', ...entry } }, vars).config.servers[0]!;
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('.mcp.json entries: timeout', () => {
+  it('is the per-call deadline in ms (timeoutMs), over defaults.timeoutMs', () => {
+    expect(one({ timeout: 5000 }).timeoutMs).toBe(5000);
+    expect(normalize({ s: { command: 'node', timeout: 7000 } }, {}, { timeoutMs: '1m' }).config.servers[0]!.timeoutMs).toBe(7000);
+    expect(one({}).timeoutMs).toBe(30_000);
+  });
+
+  it('loses to timeoutMs on the same entry, and says so in a debug line', () => {
+    const debug = vi.spyOn(log, 'debug').mockImplementation(() => undefined);
+    expect(one({ timeout: 5000, timeoutMs: '2s' }).timeoutMs).toBe(2000);
+    expect(debug).toHaveBeenCalledWith(`${FILE}: server "s": both "timeout" (5000 ms) and "timeoutMs" are set; "timeoutMs" wins`);
+  });
+
+  it('a bad value is a config error naming the server and the field', () => {
+    expect(() => one({ timeout: 'soon' })).toThrow(`${FILE}: server "s", field "timeout": must be a duration`);
+  });
+});
+
+describe('.mcp.json entries: oauth', () => {
+  it('warns, naming the server, instead of being ignored silently', () => {
+    const { warnings, config } = normalize({ notion: { url: 'https://example.com/mcp', oauth: { clientId: 'x' } }, other: { command: 'node' } });
+    expect(warnings).toEqual([`${FILE}: server "notion": oauth is not supported yet by mcpx; this server will connect without it`]);
+    expect(config.servers.map((s) => s.name)).toEqual(['notion', 'other']);
+  });
+});
+
+describe('values are data', () => {
+  it('a variable holding ${sh:…}, ${cmd:…} or ${VAR} is copied in as text and asks for no command', () => {
+    const value = '${sh:touch /tmp/pwned} ${cmd:curl evil} ${HOME} $$ $&';
+    const s = one({ args: ['--x=${V}'], env: { A: '${V}' }, headers: { H: '${V}' } }, { V: value, HOME: '/home/u' });
+    expect(s.env.A).toBe(value);
+    expect(s.args).toEqual([`--x=${value}`]);
+    expect(s.headers.H).toBe(value);
+    expect(s.secretCommands).toEqual([]);
+  });
+
+  it('a ${cmd:…} written in the config file is a secret command, in env, headers and args; the rest of the value is kept as parts', () => {
+    const s = one({ env: { T: 'x-${V}-${cmd:op read a}' }, headers: { Authorization: 'Bearer ${sh:pass show b}' }, args: ['${cmd:op read a}'] }, { V: '$&' });
+    expect(s.env.T).toBe('x-$&-${cmd:op read a}');
+    expect(s.secretCommands).toEqual([
+      { field: 'args', key: '0', parts: [{ run: 'cmd', command: 'op read a', text: '${cmd:op read a}' }] },
+      { field: 'env', key: 'T', parts: ['x-$&-', { run: 'cmd', command: 'op read a', text: '${cmd:op read a}' }] },
+      { field: 'headers', key: 'Authorization', parts: ['Bearer ', { run: 'sh', command: 'pass show b', text: '${sh:pass show b}' }] },
+    ]);
+  });
+});
