@@ -6,7 +6,7 @@ import { unknownServer } from '../config/select.js';
 import type { Config, Selection, ServerConfig } from '../config/types.js';
 import { McpxError, errorMessage } from '../errors.js';
 import { CLAUDE_PREFIX } from '../server/names.js';
-import { createRuntime, type Runtime } from '../server/runtime.js';
+import { createRuntime, type Runtime } from '../runtime/runtime.js';
 import { log } from '../util/log.js';
 import { usedVariableValues } from './secrets.js';
 
