@@ -6,7 +6,7 @@ import { canonicalJson, sha256 } from '../util/canonical.js';
 import { log } from '../util/log.js';
 import { expandValue } from './env.js';
 import { defaultCacheDir, defaultStateDir, expandHome } from './paths.js';
-import type { Config, SecretCommandValue, ServerConfig, Transport } from './types.js';
+import type { ChildProtocol, Config, SecretCommandValue, ServerConfig, Transport } from './types.js';
 
 /**
  * Raw JSON → Config, once. Every error names the file, the server and the field, and exits 2.
@@ -17,7 +17,7 @@ type Raw = Record<string, unknown>;
 const CLAUDE_KEYS = ['type', 'command', 'args', 'env', 'cwd', 'url', 'headers', 'headersHelper', 'oauth', 'timeout'];
 const MCPX_KEYS = [
   'prefix', 'disabled', 'start', 'tools', 'timeoutMs', 'maxTotalTimeoutMs', 'startupTimeoutMs', 'retries',
-  'maxConcurrent', 'maxQueue', 'maxRestarts', 'maxMessageBytes', 'breaker', 'cache', 'errorPatterns', 'fallback', 'rateLimit',
+  'maxConcurrent', 'maxQueue', 'maxRestarts', 'maxMessageBytes', 'protocol', 'breaker', 'cache', 'errorPatterns', 'fallback', 'rateLimit',
   'tags', 'instructions', 'pinTools',
 ];
 const TOP_KEYS = ['mcpServers', 'defaults', 'cache', 'audit', '$schema'];
@@ -211,6 +211,7 @@ function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string
     maxQueue: int(e.maxQueue, where, 'maxQueue', 0),
     maxRestarts: int(e.maxRestarts, where, 'maxRestarts', 0),
     maxMessageBytes: messageSize(e.maxMessageBytes, where, 'maxMessageBytes'),
+    protocol: protocolSetting(e.protocol, where),
     breaker: {
       failureThreshold: int(breaker.failureThreshold, where, 'breaker.failureThreshold', 1),
       recoveryTimeoutMs: dur(breaker.recoveryTimeoutMs, where, 'breaker.recoveryTimeoutMs'),
@@ -333,4 +334,13 @@ function merge(base: Raw, over: Raw): Raw {
     out[k] = isObject(v) && isObject(base[k]) ? merge(base[k] as Raw, v) : v;
   }
   return out;
+}
+
+const PROTOCOLS: readonly ChildProtocol[] = ['auto', 'legacy', '2026-07-28'];
+
+/** `protocol`: "auto" (default), "legacy" or "2026-07-28". */
+function protocolSetting(v: unknown, w: Where): ChildProtocol {
+  if (v === undefined) return 'auto';
+  if (typeof v === 'string' && (PROTOCOLS as readonly string[]).includes(v)) return v as ChildProtocol;
+  throw w.invalid(`must be one of ${PROTOCOLS.map((p) => `"${p}"`).join(', ')}, got ${JSON.stringify(v)}`, 'protocol');
 }

@@ -50,6 +50,9 @@ export interface SecretCommandValue {
   parts: ValuePart[];
 }
 
+/** `protocol`: how mcpx speaks to a child (see README, "Protocol eras"). */
+export type ChildProtocol = 'auto' | 'legacy' | '2026-07-28';
+
 export interface ServerConfig {
   name: string;
   transport: Transport;
@@ -82,6 +85,8 @@ export interface ServerConfig {
   maxRestarts: number;
   /** A stdout line from a stdio child longer than this is dropped while it is read. */
   maxMessageBytes: number;
+  /** The child's protocol era: found out once and stored (`auto`), the 2025 era (`legacy`), or pinned. */
+  protocol: ChildProtocol;
   breaker: BreakerSettings;
   cache: ServerCacheSettings;
   errorPatterns: RegExp[];

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { ErrorCode, McpError, type Progress, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
 import { credentialHint, isAuthFailure, type Child } from '../children/child.js';
 import type { ResultStore } from '../cache/store.js';
 import { cacheKey } from '../cache/key.js';
@@ -108,7 +109,7 @@ const MAX_REAUTH = 2;
 
 /** Why the child did not answer, or why mcpx did not send the call: carried to the fallback. */
 class CallFailed extends Error {
-  constructor(readonly reason: FailureReason, message: string, readonly childError?: McpError) {
+  constructor(readonly reason: FailureReason, message: string, readonly childError?: ProtocolError) {
     super(message);
   }
 }
@@ -378,11 +379,12 @@ function toolCache(child: PipelineChild, name: string, readOnly: boolean): { ttl
 /** undefined: not a failure of the child (its answer about the request itself). */
 function classifyError(e: unknown, child: PipelineChild, timeoutMs: number): CallFailed | undefined {
   if (isAuthFailure(e)) return new CallFailed('error', `${child.name} rejected the credentials: ${credentialHint(child.config)}`);
-  if (e instanceof McpError && e.code === ErrorCode.RequestTimeout) return new CallFailed('timeout', `no answer within ${formatDuration(timeoutMs)}`);
+  // Errors from child.request are the v2 SDK's: SdkError for local failures, ProtocolError for the child's answers.
+  if (e instanceof SdkError && e.code === SdkErrorCode.RequestTimeout) return new CallFailed('timeout', `no answer within ${formatDuration(timeoutMs)}`);
   if (isTransportFailure(e)) return new CallFailed('child-down', isMcpxError(e) ? e.message.replace(`${child.name} `, '') : 'the server exited during the call');
-  if (e instanceof McpError) {
+  if (e instanceof ProtocolError) {
     // Invalid params / unknown method are answers about the request, not signs of a broken child.
-    if (e.code === ErrorCode.InvalidParams || e.code === ErrorCode.MethodNotFound) return undefined;
+    if (e.code === ProtocolErrorCode.InvalidParams || e.code === ProtocolErrorCode.MethodNotFound) return undefined;
     return new CallFailed('error', `it answered with an error: ${e.message}`, e);
   }
   return new CallFailed('error', errorMessage(e));
