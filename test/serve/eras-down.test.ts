@@ -1,10 +1,10 @@
 // A 2025-era client (the helper's SDK 1.x client) through mcpx to a 2026-07-28-only child
 // (test/fixtures/modern-child.mjs), and the era verdict stored with the catalog: real processes.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ElicitRequestSchema, ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { ROOT, fixture, marker, processesWith, runCli, startMcpx, tempDir, text, waitFor, type Mcpx } from '../helpers/mcpx.js';
+import { CHILD, ROOT, fixture, marker, processesWith, runCli, startMcpx, tempDir, text, waitFor, type Mcpx } from '../helpers/mcpx.js';
 
 const MODERN_CHILD = join(ROOT, 'test/fixtures/modern-child.mjs');
 const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : []);
@@ -87,6 +87,12 @@ describe('a legacy client through mcpx to a modern child', () => {
     await waitFor(() => updated.includes('fixture://nova/readme'), 5000, 'resources/updated');
   });
 
+  it('shows the era and protocol version in mcpx://status', async () => {
+    const r = await m.client.readResource({ uri: 'mcpx://status' });
+    const status = JSON.parse((r.contents[0] as { text: string }).text);
+    expect(status.servers.nova.protocol).toEqual({ setting: 'auto', era: 'modern', version: '2026-07-28' });
+  });
+
   it('answers a repeated read-only call from the cache', async () => {
     await m.client.callTool({ name: 'nova__search', arguments: { query: 'q' } });
     const again = await m.client.callTool({ name: 'nova__search', arguments: { query: 'q' } });
@@ -109,6 +115,35 @@ describe('the era verdict is stored with the catalog', () => {
     }
   });
 
+  it('a stored verdict that no longer fits leads to one re-probe, not a failure (child downgraded, then upgraded)', async () => {
+    const dir = tempDir();
+    const spawn = join(dir, 'spawns.log');
+    // Same command and args (the identity the verdict is stored under), another program behind them.
+    const entry = join(dir, 'server.mjs');
+    const config = { mcpServers: { nova: { command: process.execPath, args: [entry], env: { NAME: 'nova', SPAWN_LOG: spawn } } } };
+    const become = (file: string) => writeFileSync(entry, `import ${JSON.stringify(file)};\n`);
+    for (const [round, [file, era]] of ([[MODERN_CHILD, 'modern'], [CHILD, 'legacy'], [MODERN_CHILD, 'modern']] as const).entries()) {
+      become(file);
+      const m = await startMcpx(config, { dir });
+      // A new text each round: a cached answer would not need the child.
+      expect(text(await m.client.callTool({ name: 'nova__echo', arguments: { text: `${era} ${round}` } }))).toBe(`nova: ${era} ${round}`);
+      const status = JSON.parse(((await m.client.readResource({ uri: 'mcpx://status' })).contents[0] as { text: string }).text);
+      expect(status.servers.nova.protocol.era).toBe(era);
+      await m.close();
+    }
+    // Modern processes only (child.mjs logs none): start 1 probes in place (1); start 3 is refused on the
+    // stored legacy prior and probes again on a new process (2). One re-probe, never a loop.
+    expect(lines(spawn).length).toBe(3);
+  });
+
+  it('doctor shows a modern child\'s era', async () => {
+    const dir = tempDir();
+    const config = join(dir, 'mcpx.json');
+    writeFileSync(config, JSON.stringify({ mcpServers: { nova: modern('nova', {}) } }));
+    const r = await runCli(['doctor', '--config', config], { env: { MCPX_STATE_DIR: join(dir, 'state'), MCPX_CACHE_DIR: join(dir, 'cache') } });
+    expect(r.stdout).toMatch(/protocol 2026-07-28: initialized after \d+ ms, listed after \d+ ms; 2026-07-28 era \(server\/discover\), "protocol": "auto"/);
+  });
+
   it('stores a 2025-era child as legacy under protocol auto', async () => {
     const dir = tempDir();
     const m = await startMcpx({ mcpServers: { old: fixture('old') } }, { dir });
@@ -124,7 +159,6 @@ describe('the era verdict is stored with the catalog', () => {
   it('"protocol": "legacy" on a modern child fails clearly, and doctor says why', async () => {
     const dir = tempDir();
     const config = join(dir, 'mcpx.json');
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(config, JSON.stringify({ mcpServers: { nova: modern('nova', {}, { protocol: 'legacy' }) } }));
     const r = await runCli(['doctor', '--config', config], { env: { MCPX_STATE_DIR: join(dir, 'state'), MCPX_CACHE_DIR: join(dir, 'cache') } });
     expect(r.exitCode).toBe(1);
