@@ -76,7 +76,9 @@ export function normalizeConfig(input: NormalizeInput): { config: Config; warnin
     }
     const merged = merge(base, entry);
     claudeCodeKeys(name, entry, merged, where.server(name), warnings);
-    servers.push(normalizeServer(name, merged, where.server(name), vars, baseDir));
+    // Whether the user set cache.ttl (defaults or entry), not the built-in default: a child's advice yields only to that.
+    const ttlSet = [defaults, entry].some((r) => isObject(r.cache) && r.cache.ttl !== undefined);
+    servers.push(normalizeServer(name, merged, where.server(name), vars, baseDir, ttlSet));
   }
 
   const cacheRaw = raw.cache ?? {};
@@ -106,7 +108,7 @@ export function normalizeConfig(input: NormalizeInput): { config: Config; warnin
   };
 }
 
-function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string, string>, baseDir: string): ServerConfig {
+function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string, string>, baseDir: string, ttlSet: boolean): ServerConfig {
   const type = e.type ?? (e.url !== undefined && e.command === undefined ? 'http' : 'stdio');
   if (type !== 'stdio' && type !== 'http' && type !== 'sse') {
     throw where.invalid(`unknown type "${String(type)}" (expected "stdio", "http" or "sse")`, 'type');
@@ -220,6 +222,7 @@ function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string
     cache: {
       enabled: bool(cache.enabled, where, 'cache.enabled'),
       ttl: dur(cache.ttl, where, 'cache.ttl'),
+      ttlExplicit: ttlSet,
       staleTtl: dur(cache.staleTtl, where, 'cache.staleTtl'),
       tools: cacheTools,
       invalidateOnWrite: bool(cache.invalidateOnWrite, where, 'cache.invalidateOnWrite'),

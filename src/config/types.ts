@@ -18,6 +18,8 @@ export interface CacheToolSettings {
 export interface ServerCacheSettings {
   enabled: boolean;
   ttl: number;
+  /** The config sets `cache.ttl` itself: a modern child's `ttlMs` advice yields to it (else it wins over the default). */
+  ttlExplicit: boolean;
   staleTtl: number;
   /** Per tool: `false` turns caching off, an object makes the tool cacheable with these TTLs. */
   tools: Record<string, Partial<CacheToolSettings> | false>;

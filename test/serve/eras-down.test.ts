@@ -165,3 +165,26 @@ describe('the era verdict is stored with the catalog', () => {
     expect(r.stdout + r.stderr).toMatch(/does not speak the 2025 protocol.*2026-07-28/);
   });
 });
+
+describe("a modern child's caching advice", () => {
+  it('sets the TTL of a read where the config sets none; a config TTL wins', async () => {
+    const mark = marker();
+    const m = await startMcpx({
+      mcpServers: {
+        nova: modern('nova', {}, { env: { NAME: 'nova', LIST_TTL_MS: '0' } }, mark), // advises "do not reuse"
+        vera: modern('vera', {}, { env: { NAME: 'vera', LIST_TTL_MS: '0' }, cache: { ttl: '1h' } }, mark),
+      },
+    });
+    try {
+      for (const name of ['nova', 'vera']) await m.client.readResource({ uri: `fixture://${name}/readme` });
+      const nova = await m.client.readResource({ uri: 'fixture://nova/readme' });
+      const vera = await m.client.readResource({ uri: 'fixture://vera/readme' });
+      expect(cacheMeta(nova)?.status).not.toBe('hit');
+      expect(cacheMeta(vera)?.status).toBe('hit');
+      expect(vera.contents).toEqual([{ uri: 'fixture://vera/readme', text: 'vera says: fixture://vera/readme' }]);
+    } finally {
+      await m.close();
+      await waitFor(() => processesWith(mark).length === 0, 5000, 'children to be gone');
+    }
+  });
+});
