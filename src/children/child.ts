@@ -162,7 +162,8 @@ export class Child extends EventEmitter<ChildEvents> {
       this.emit('catalog', this.catalog);
     } catch (e) {
       this.authRejected = isAuthFailure(e);
-      const exit = this.exitDescription();
+      // On a probe timeout the SDK closes the transport itself (the child then exits on SIGTERM): the timeout is the news.
+      const exit = isTimeout(e) ? undefined : this.exitDescription();
       const reason = exit ? `${exit} during start-up (its stderr is in ${this.logFile})` : describeStartError(e, this.config);
       log.warn(`${this.name}: could not start: ${reason}`);
       await this.closeConnection();

@@ -144,6 +144,29 @@ describe('the era verdict is stored with the catalog', () => {
     expect(r.stdout).toMatch(/protocol 2026-07-28: initialized after \d+ ms, listed after \d+ ms; 2026-07-28 era \(server\/discover\), "protocol": "auto"/);
   });
 
+  it('a probe that times out is no verdict: the next start probes again rather than taking it for legacy', async () => {
+    const dir = tempDir();
+    const spawn = join(dir, 'spawns.log');
+    const discover = join(dir, 'discover.log');
+    const entry = modern('nova', { spawn, discover }, { maxRestarts: 0 });
+    // Start 1: the child needs 3 s to start, mcpx waits 1 s.
+    const slow = await startMcpx({ mcpServers: { nova: { ...entry, env: { ...entry.env, START_DELAY_MS: '3000' }, startupTimeoutMs: '1s' } } }, { dir });
+    const down = await waitFor(async () => {
+      const r = await slow.client.readResource({ uri: 'mcpx://status' });
+      const nova = JSON.parse((r.contents[0] as { text: string }).text).servers.nova;
+      return nova.state === 'down' && nova;
+    }, 10_000, 'the slow child to be down');
+    expect(down.reason).toMatch(/no answer to server\/discover within 1000 ms/);
+    expect(down.protocol.era).toBeUndefined();
+    await slow.close();
+    // Start 2: no legacy verdict was stored, so one process, probed again (a legacy prior would be refused: 2 spawns).
+    const m = await startMcpx({ mcpServers: { nova: entry } }, { dir });
+    expect(text(await m.client.callTool({ name: 'nova__echo', arguments: { text: 'late' } }))).toBe('nova: late');
+    await m.close();
+    expect(lines(spawn).length).toBe(2);
+    expect(lines(discover).length).toBe(2);
+  });
+
   it('stores a 2025-era child as legacy under protocol auto', async () => {
     const dir = tempDir();
     const m = await startMcpx({ mcpServers: { old: fixture('old') } }, { dir });
