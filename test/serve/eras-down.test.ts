@@ -167,6 +167,19 @@ describe('the era verdict is stored with the catalog', () => {
     expect(lines(discover).length).toBe(2);
   });
 
+  it('a child that exits on server/discover is 2025-era: started again as such, and stored so', async () => {
+    const dir = tempDir();
+    const spawn = join(dir, 'spawns.log');
+    const config = { mcpServers: { rusty: { command: process.execPath, args: [join(ROOT, 'test/fixtures/exit-on-discover.mjs')], env: { NAME: 'rusty', SPAWN_LOG: spawn } } } };
+    for (const round of [1, 2]) {
+      const m = await startMcpx(config, { dir });
+      expect(text(await m.client.callTool({ name: 'rusty__echo', arguments: { text: String(round) } }))).toBe(`rusty: ${round}`);
+      await m.close();
+    }
+    // Start 1: the probe (exits) and the legacy start; start 2: the stored legacy verdict, no probe.
+    expect(lines(spawn).length).toBe(3);
+  });
+
   it('stores a 2025-era child as legacy under protocol auto', async () => {
     const dir = tempDir();
     const m = await startMcpx({ mcpServers: { old: fixture('old') } }, { dir });
