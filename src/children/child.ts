@@ -15,6 +15,7 @@ import {
   type StandardSchemaV1,
   type Transport,
   SUBSCRIPTION_ID_META_KEY,
+  LOG_LEVEL_META_KEY,
 } from '@modelcontextprotocol/client';
 // The shapes shared with the upstream edge (catalog items, the client's capabilities) stay typed as the
 // upstream edge types them until it moves to the v2 SDK too; type-only, nothing of 1.x is loaded here.
@@ -381,6 +382,22 @@ export class Child extends EventEmitter<ChildEvents> {
     });
   }
 
+  /** The upstream client's logging level: a modern child has no logging/setLevel, each request carries it. */
+  private logLevel?: string;
+
+  private setLogLevel(params: unknown): Record<string, unknown> {
+    const level = (params as { level?: unknown } | undefined)?.level;
+    if (typeof level !== 'string') throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'logging/setLevel: level is required');
+    this.logLevel = level;
+    return {};
+  }
+
+  /** Params with `_meta["io.modelcontextprotocol/logLevel"]` when a level was set (the SDK keeps a key we set). */
+  private withLogLevel(params: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+    if (this.logLevel === undefined) return params;
+    return { ...params, _meta: { ...(params?._meta as Record<string, unknown> | undefined), [LOG_LEVEL_META_KEY]: this.logLevel } };
+  }
+
   /** resources/(un)subscribe for a modern child: its listen filter changes instead (there is no such method). */
   private async subscribeModern(method: string, params: unknown): Promise<Record<string, unknown>> {
     const uri = (params as { uri?: unknown } | undefined)?.uri;
@@ -471,6 +488,8 @@ export class Child extends EventEmitter<ChildEvents> {
     }
     if (this.era !== 'modern') return client.request({ method, params: params as Record<string, unknown> }, Loose, options);
     if (method === 'resources/subscribe' || method === 'resources/unsubscribe') return this.subscribeModern(method, params);
+    if (method === 'logging/setLevel') return this.setLogLevel(params);
+    params = this.withLogLevel(params as Record<string, unknown> | undefined);
     // A modern child asks for input (elicitation, roots, sampling) by answering input_required: each
     // embedded request goes to the upstream client through the same bridge a legacy child's requests use.
     const result = await runInputRounds(

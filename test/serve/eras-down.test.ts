@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ElicitRequestSchema, ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ElicitRequestSchema, LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { CHILD, ROOT, fixture, marker, processesWith, runCli, startMcpx, tempDir, text, waitFor, type Mcpx } from '../helpers/mcpx.js';
 
 const MODERN_CHILD = join(ROOT, 'test/fixtures/modern-child.mjs');
@@ -85,6 +85,15 @@ describe('a legacy client through mcpx to a modern child', () => {
     await m.client.subscribeResource({ uri: 'fixture://nova/readme' });
     await m.client.callTool({ name: 'nova__touch', arguments: { uri: 'fixture://nova/readme' } });
     await waitFor(() => updated.includes('fixture://nova/readme'), 5000, 'resources/updated');
+  });
+
+  it('forwards the log level on each request (no logging/setLevel in 2026) and the child\'s log messages back', async () => {
+    const logs: unknown[] = [];
+    m.client.setNotificationHandler(LoggingMessageNotificationSchema, async (n) => void logs.push(n.params));
+    await m.client.setLoggingLevel('info');
+    await m.client.callTool({ name: 'nova__log', arguments: {} });
+    await waitFor(() => logs.length > 0, 5000, 'the log message');
+    expect(logs[0]).toMatchObject({ level: 'info', data: 'nova log line' });
   });
 
   it('shows the era and protocol version in mcpx://status', async () => {
