@@ -1,28 +1,41 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
-  CreateMessageRequestSchema,
-  ErrorCode,
-  McpError,
-  ElicitRequestSchema,
-  ListRootsRequestSchema,
-  ResultSchema,
-  type ClientCapabilities,
+  Client,
+  ProtocolError,
+  ProtocolErrorCode,
+  SdkError,
+  SdkErrorCode,
+  type DiscoverResult,
   type Implementation,
-  type Prompt,
-  type Resource,
-  type ResourceTemplate,
+  type McpSubscription,
+  type PriorDiscovery,
+  type RequestOptions,
   type ServerCapabilities,
-  type Tool,
-} from '@modelcontextprotocol/sdk/types.js';
+  type StandardSchemaV1,
+  type Transport,
+  SUBSCRIPTION_ID_META_KEY,
+  LOG_LEVEL_META_KEY,
+} from '@modelcontextprotocol/client';
+// The shapes shared with the upstream edge (catalog items, the client's capabilities) stay typed as the
+// upstream edge types them until it moves to the v2 SDK too; type-only, nothing of 1.x is loaded here.
+import type { ClientCapabilities, Prompt, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { ServerConfig } from '../config/types.js';
 import { McpxError, errorMessage } from '../errors.js';
 import { log } from '../util/log.js';
 import { hasSecretCommands, resolveSecretCommands } from './secrets.js';
 import { StdioChildTransport } from './stdio.js';
+import { liftCacheAdvice } from './advice.js';
+import { runInputRounds } from './input.js';
+
+/** Takes the child's result as it is: no parse, no rebuild (unknown fields inside content blocks stay). */
+const Loose: StandardSchemaV1<unknown, Record<string, unknown>> = {
+  '~standard': { version: 1, vendor: 'mcpx', validate: (value) => ({ value: value as Record<string, unknown> }) },
+};
+
+/** What mcpx found out about a child's protocol era, stored with its catalog so later starts skip the probe. */
+export type EraVerdict = ({ kind: 'modern'; discover: DiscoverResult } | { kind: 'legacy' }) & { at: number };
+
 
 /** What a child offers: its lists, fetched to the end of their pagination, as the child sent them. */
 export interface Catalog {
@@ -32,6 +45,8 @@ export interface Catalog {
   resourceTemplates: ResourceTemplate[];
   /** What its initialize said it is for: stored with the lists, so that mcpx's own initialize need not wait for it. */
   instructions?: string;
+  /** The child's era as found out by `protocol: auto` (absent for pinned/legacy settings). */
+  era?: EraVerdict;
 }
 
 export type ChildState =
@@ -67,6 +82,8 @@ export class Child extends EventEmitter<ChildEvents> {
   serverInfo?: Implementation;
   serverCapabilities?: ServerCapabilities;
   protocolVersion?: string;
+  /** The era of the current connection: 2025 (`initialize`) or 2026-07-28 (`server/discover`, stateless). */
+  era?: 'legacy' | 'modern';
   instructions?: string;
   /** ms from start() to initialize answered, and to the catalog listed. */
   timings: { initializeMs?: number; listMs?: number } = {};
@@ -84,6 +101,10 @@ export class Child extends EventEmitter<ChildEvents> {
   private retired = false;
   /** Counts stop() calls: a restart under way does not connect again after one. */
   private stops = 0;
+  /** A modern child's notification stream (list_changed, resources/updated for `subscribedUris`). */
+  private subscription?: McpSubscription;
+  /** The URIs the upstream subscribed to at this child: a modern child gets them as its listen filter. */
+  private readonly subscribedUris = new Set<string>();
 
   constructor(
     public config: ServerConfig,
@@ -134,16 +155,16 @@ export class Child extends EventEmitter<ChildEvents> {
     this.stopping = false;
     this.setState({ kind: 'starting', since: Date.now() });
     try {
-      await this.connectOnce(this.config.transport);
-      this.timings.initializeMs = performance.now() - t0;
-      this.catalog = await this.fetchCatalog();
+      this.catalog = await this.connectAndList(t0);
       this.timings.listMs = performance.now() - t0;
+      await this.listen().catch((e) => log.warn(`${this.name}: could not open its notification stream: ${errorMessage(e)}`));
       this.authRejected = false;
       this.setState({ kind: 'ready', since: Date.now() });
       this.emit('catalog', this.catalog);
     } catch (e) {
       this.authRejected = isAuthFailure(e);
-      const exit = this.exitDescription();
+      // On a probe timeout the SDK closes the transport itself (the child then exits on SIGTERM): the timeout is the news.
+      const exit = isTimeout(e) ? undefined : this.exitDescription();
       const reason = exit ? `${exit} during start-up (its stderr is in ${this.logFile})` : describeStartError(e, this.config);
       log.warn(`${this.name}: could not start: ${reason}`);
       await this.closeConnection();
@@ -156,7 +177,45 @@ export class Child extends EventEmitter<ChildEvents> {
     return this.resolved?.credentialFingerprint ?? this.config.credentialFingerprint;
   }
 
-  private async connectOnce(kind: ServerConfig['transport']): Promise<void> {
+  /**
+   * Connects and lists the child. With `protocol: auto` a stored era verdict skips the probe; one that
+   * turns out wrong (the child was upgraded or downgraded) is dropped and the child probed once more.
+   */
+  private async connectAndList(t0: number): Promise<Catalog> {
+    const prior = this.storedPrior();
+    try {
+      await this.connectOnce(this.config.transport, prior);
+      this.timings.initializeMs = performance.now() - t0;
+      return await this.fetchCatalog();
+    } catch (e) {
+      if (!prior || isTimeout(e) || isAuthFailure(e) || this.stopping) throw e;
+      log.info(`${this.name}: its stored protocol era (${prior.kind}) no longer fits (${errorMessage(e)}); probing again`);
+      this.verdict = undefined;
+      await this.reopen();
+      await this.connectOnce(this.config.transport, undefined);
+      this.timings.initializeMs = performance.now() - t0;
+      return this.fetchCatalog();
+    }
+  }
+
+  /** The verdict of this connection (auto only), stored with the catalog. */
+  private verdict?: EraVerdict;
+
+  /** A verdict stored with the catalog (auto only); a pinned or legacy setting never probes anyway. */
+  private storedPrior(): PriorDiscovery | undefined {
+    if (this.config.protocol !== 'auto') return undefined;
+    const v = this.verdict ?? this.catalog?.era;
+    if (!v) return undefined;
+    return v.kind === 'modern' ? { kind: 'modern', discover: v.discover } : { kind: 'legacy' };
+  }
+
+  /** Closes the connection for another attempt within the same start. */
+  private async reopen(): Promise<void> {
+    await this.closeConnection();
+    this.stopping = false;
+  }
+
+  private async connectOnce(kind: ServerConfig['transport'], prior: PriorDiscovery | undefined): Promise<void> {
     this.resolved = hasSecretCommands(this.config) ? await resolveSecretCommands(this.config) : undefined;
     const client = this.makeClient();
     const transport = kind === 'stdio' ? this.stdioTransport() : await this.remoteTransport(kind);
@@ -164,19 +223,37 @@ export class Child extends EventEmitter<ChildEvents> {
     this.transport = transport;
     transport.onclose = () => this.onTransportClosed(client);
     try {
-      await client.connect(transport, { timeout: this.config.startupTimeoutMs });
+      await client.connect(transport, { timeout: this.config.startupTimeoutMs, ...(prior && { prior }) });
     } catch (e) {
       if (kind === 'http' && (await import('./remote.js')).shouldFallBackToSse(e)) {
         log.info(`${this.name}: Streamable HTTP refused (${errorMessage(e)}); trying SSE`);
         await client.close().catch(() => undefined);
-        return this.connectOnce('sse');
+        return this.connectOnce('sse', prior);
+      }
+      // rmcp servers (and others) exit on an unknown first method: that is a 2025-era server.
+      if (!prior && this.config.protocol === 'auto' && this.exitedDuringProbe(e) && !this.stopping) {
+        log.info(`${this.name}: exited on server/discover: a 2025-era server; starting it again as such`);
+        await this.reopen();
+        return this.connectOnce(kind, { kind: 'legacy' });
       }
       throw e;
     }
     this.serverInfo = client.getServerVersion();
     this.serverCapabilities = client.getServerCapabilities();
     this.instructions = client.getInstructions();
-    this.protocolVersion = (transport as { protocolVersion?: string }).protocolVersion ?? this.protocolVersion;
+    this.era = client.getProtocolEra();
+    this.protocolVersion = client.getNegotiatedProtocolVersion() ?? (transport as { protocolVersion?: string }).protocolVersion ?? this.protocolVersion;
+    if (this.config.protocol === 'auto') {
+      // A prior that worked keeps its date; a probe gives a new verdict (read now: it is gone after close).
+      const discover = client.getDiscoverResult();
+      const kept = this.verdict ?? this.catalog?.era;
+      this.verdict = prior && kept?.kind === prior.kind ? kept : discover ? { kind: 'modern', discover, at: Date.now() } : { kind: 'legacy', at: Date.now() };
+    }
+  }
+
+  /** The child died while answering the era probe (not a timeout: a slow start is no verdict). */
+  private exitedDuringProbe(e: unknown): boolean {
+    return e instanceof SdkError && e.code === SdkErrorCode.EraNegotiationFailed && this.transport instanceof StdioChildTransport && !!this.transport.exitInfo;
   }
 
   /** Headers printed (as a JSON object) by the entry's `headersHelper` command, run at each connect. */
@@ -248,24 +325,98 @@ export class Child extends EventEmitter<ChildEvents> {
   /** The SDK Client, declaring to the child only what the upstream client declared. */
   private makeClient(): Client {
     const up = this.deps.bridge.capabilities();
-    const capabilities: ClientCapabilities = {};
+    const capabilities: Record<string, object> = {};
     if (up.roots) capabilities.roots = { listChanged: true };
-    if (up.elicitation) capabilities.elicitation = up.elicitation;
+    if (up.elicitation) capabilities.elicitation = up.elicitation; // form/url as the upstream client has them
     if (up.sampling) capabilities.sampling = up.sampling;
-    const client = new Client(CLIENT_INFO, { capabilities });
+    const client = new Client(CLIENT_INFO, { capabilities, versionNegotiation: this.negotiation() });
 
-    const forward = (method: string) => async (req: { params?: unknown }, extra: { signal: AbortSignal }) =>
-      this.deps.bridge.request(method, req.params, extra.signal);
-    if (capabilities.roots) client.setRequestHandler(ListRootsRequestSchema, forward('roots/list') as never);
-    if (capabilities.elicitation) client.setRequestHandler(ElicitRequestSchema, forward('elicitation/create') as never);
-    if (capabilities.sampling) client.setRequestHandler(CreateMessageRequestSchema, forward('sampling/createMessage') as never);
+    // A legacy child's server→client requests; a modern child's come as input_required (input.ts).
+    const forward = (method: string) => async (req: { params?: unknown }, ctx: { mcpReq: { signal: AbortSignal } }) =>
+      this.deps.bridge.request(method, req.params, ctx.mcpReq.signal);
+    if (capabilities.roots) client.setRequestHandler('roots/list', forward('roots/list') as never);
+    if (capabilities.elicitation) client.setRequestHandler('elicitation/create', forward('elicitation/create') as never);
+    if (capabilities.sampling) client.setRequestHandler('sampling/createMessage', forward('sampling/createMessage') as never);
 
     client.fallbackNotificationHandler = async (n) => this.onNotification(n);
     client.onerror = (e) => log.debug(`${this.name}: ${errorMessage(e)}`);
     return client;
   }
 
+  /** How the SDK finds out the era; `auto` probes with the startup timeout (the probe IS the startup wait). */
+  private negotiation(): NonNullable<ConstructorParameters<typeof Client>[1]>['versionNegotiation'] {
+    switch (this.config.protocol) {
+      case 'legacy':
+        return { mode: 'legacy' };
+      case '2026-07-28':
+        return { mode: { pin: '2026-07-28' } };
+      default:
+        return { mode: 'auto', probe: { timeoutMs: this.config.startupTimeoutMs } };
+    }
+  }
+
+  /**
+   * A modern child sends list_changed and resources/updated only on a `subscriptions/listen` stream:
+   * opened after each connect and again when the subscribed URIs change (the new one before the old
+   * one closes, so nothing is missed) or when the child ends it unexpectedly.
+   */
+  private async listen(): Promise<void> {
+    const client = this.client;
+    const caps = this.serverCapabilities ?? {};
+    if (this.era !== 'modern' || !client) return;
+    const filter = {
+      ...(caps.tools?.listChanged && { toolsListChanged: true }),
+      ...(caps.prompts?.listChanged && { promptsListChanged: true }),
+      ...(caps.resources?.listChanged && { resourcesListChanged: true }),
+      ...(caps.resources?.subscribe && this.subscribedUris.size > 0 && { resourceSubscriptions: [...this.subscribedUris] }),
+    };
+    if (!Object.keys(filter).length) return;
+    const previous = this.subscription;
+    const sub = await client.listen(filter);
+    this.subscription = sub;
+    await previous?.close().catch(() => undefined);
+    void sub.closed.then((why) => {
+      if (why !== 'remote' || this.subscription !== sub || this.client !== client || this.state.kind !== 'ready') return;
+      log.debug(`${this.name}: its notification stream ended; listening again`);
+      void this.listen().catch((e) => log.warn(`${this.name}: could not listen again: ${errorMessage(e)}`));
+    });
+  }
+
+  /** The upstream client's logging level: a modern child has no logging/setLevel, each request carries it. */
+  private logLevel?: string;
+
+  private setLogLevel(params: unknown): Record<string, unknown> {
+    const level = (params as { level?: unknown } | undefined)?.level;
+    if (typeof level !== 'string') throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'logging/setLevel: level is required');
+    this.logLevel = level;
+    return {};
+  }
+
+  /** Params with `_meta["io.modelcontextprotocol/logLevel"]` when a level was set (the SDK keeps a key we set). */
+  private withLogLevel(params: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+    if (this.logLevel === undefined) return params;
+    return { ...params, _meta: { ...(params?._meta as Record<string, unknown> | undefined), [LOG_LEVEL_META_KEY]: this.logLevel } };
+  }
+
+  /** resources/(un)subscribe for a modern child: its listen filter changes instead (there is no such method). */
+  private async subscribeModern(method: string, params: unknown): Promise<Record<string, unknown>> {
+    const uri = (params as { uri?: unknown } | undefined)?.uri;
+    if (typeof uri !== 'string') throw new ProtocolError(ProtocolErrorCode.InvalidParams, `${method}: uri is required`);
+    const before = this.subscribedUris.size;
+    if (method === 'resources/subscribe') this.subscribedUris.add(uri);
+    else this.subscribedUris.delete(uri);
+    if (this.subscribedUris.size !== before) await this.listen();
+    return {};
+  }
+
   private async onNotification(n: { method: string; params?: Record<string, unknown> }): Promise<void> {
+    // The child's stream id is its business, not the upstream client's.
+    const meta = n.params?._meta as Record<string, unknown> | undefined;
+    if (meta && SUBSCRIPTION_ID_META_KEY in meta) {
+      const { [SUBSCRIPTION_ID_META_KEY]: _, ...rest } = meta;
+      const { _meta: __, ...params } = n.params!;
+      n = { method: n.method, params: Object.keys(rest).length ? { ...params, _meta: rest } : params };
+    }
     switch (n.method) {
       case 'notifications/tools/list_changed':
       case 'notifications/prompts/list_changed':
@@ -300,7 +451,7 @@ export class Child extends EventEmitter<ChildEvents> {
       caps.resources ? this.listAll<Resource>('resources/list', 'resources') : [],
       caps.resources ? this.listAll<ResourceTemplate>('resources/templates/list', 'resourceTemplates') : [],
     ]);
-    return { tools, prompts, resources, resourceTemplates, instructions: this.instructions };
+    return { tools, prompts, resources, resourceTemplates, instructions: this.instructions, ...(this.verdict && { era: this.verdict }) };
   }
 
   /** Follows nextCursor to the end; items are kept exactly as the child sent them. */
@@ -313,7 +464,7 @@ export class Child extends EventEmitter<ChildEvents> {
         r = await this.request(method, cursor ? { cursor } : {}, { timeout: this.config.startupTimeoutMs });
       } catch (e) {
         // Some servers declare a capability but not every list of it (resources without templates/list).
-        if (e instanceof McpError && e.code === ErrorCode.MethodNotFound && page === 0) {
+        if (e instanceof ProtocolError && e.code === ProtocolErrorCode.MethodNotFound && page === 0) {
           log.debug(`${this.name}: ${method} not implemented; taken as empty`);
           return items;
         }
@@ -335,9 +486,18 @@ export class Child extends EventEmitter<ChildEvents> {
         server: this.name,
       });
     }
-    return client.request({ method, params: params as Record<string, unknown> }, ResultSchema, options) as Promise<
-      Record<string, unknown>
-    >;
+    if (this.era !== 'modern') return client.request({ method, params: params as Record<string, unknown> }, Loose, options);
+    if (method === 'resources/subscribe' || method === 'resources/unsubscribe') return this.subscribeModern(method, params);
+    if (method === 'logging/setLevel') return this.setLogLevel(params);
+    params = this.withLogLevel(params as Record<string, unknown> | undefined);
+    // A modern child asks for input (elicitation, roots, sampling) by answering input_required: each
+    // embedded request goes to the upstream client through the same bridge a legacy child's requests use.
+    const result = await runInputRounds(
+      (p, allowInputRequired) => client.request({ method, params: p }, Loose, { ...options, allowInputRequired }),
+      (m, p) => this.deps.bridge.request(m, p, options.signal ?? new AbortController().signal),
+      params as Record<string, unknown> | undefined,
+    );
+    return liftCacheAdvice(result);
   }
 
   async notify(method: string, params?: Record<string, unknown>): Promise<void> {
@@ -371,6 +531,7 @@ export class Child extends EventEmitter<ChildEvents> {
 
   private async closeConnection(): Promise<void> {
     const client = this.client;
+    this.subscription = undefined; // ends with the connection
     this.client = undefined;
     this.stopping = true;
     await client?.close().catch(() => undefined);
@@ -394,8 +555,19 @@ export class Child extends EventEmitter<ChildEvents> {
 
 /** HTTP 401/403 from a remote child: its credentials were refused. */
 export function isAuthFailure(e: unknown): boolean {
-  const code = (e as { code?: unknown } | undefined)?.code;
-  return code === 401 || code === 403 || (e instanceof Error && e.name === 'UnauthorizedError');
+  const status = httpStatus(e);
+  return status === 401 || status === 403 || (e instanceof Error && e.name === 'UnauthorizedError');
+}
+
+/** The HTTP status of a remote transport's failure (v2 SdkHttpError carries it in `status`), if any. */
+export function httpStatus(e: unknown): number | undefined {
+  const { code, status } = (e ?? {}) as { code?: unknown; status?: unknown };
+  return typeof status === 'number' ? status : typeof code === 'number' && code >= 100 && code < 600 ? code : undefined;
+}
+
+/** The child did not answer in time (a request, or the era probe): never a verdict about the child. */
+export function isTimeout(e: unknown): boolean {
+  return e instanceof SdkError && e.code === SdkErrorCode.RequestTimeout;
 }
 
 /** "check NOTION_TOKEN": the secret-looking variables the entry uses, for auth error messages. */
@@ -406,8 +578,11 @@ export function credentialHint(c: ServerConfig): string {
 }
 
 function describeStartError(e: unknown, c: ServerConfig): string {
-  if (isAuthFailure(e)) return `${c.name} rejected the credentials (HTTP ${(e as { code?: number }).code ?? 401}): ${credentialHint(c)}`;
-  const msg = errorMessage(e);
-  if (/Request timed out|RequestTimeout|-32001/.test(msg)) return `no answer to initialize within ${c.startupTimeoutMs} ms`;
-  return msg;
+  if (isAuthFailure(e)) return `${c.name} rejected the credentials (HTTP ${httpStatus(e) ?? 401}): ${credentialHint(c)}`;
+  if (isTimeout(e)) return `no answer to ${/probe/i.test(errorMessage(e)) ? 'server/discover' : 'initialize'} within ${c.startupTimeoutMs} ms`;
+  if (e instanceof ProtocolError && e.code === ProtocolErrorCode.UnsupportedProtocolVersion) {
+    const supported = (e.data as { supported?: unknown } | undefined)?.supported;
+    return `it does not speak the 2025 protocol (it supports ${JSON.stringify(supported)}): set "protocol": "auto" or "2026-07-28" for it`;
+  }
+  return errorMessage(e);
 }

@@ -1,6 +1,5 @@
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { SSEClientTransport, StreamableHTTPClientTransport, type Transport } from '@modelcontextprotocol/client';
+import { httpStatus } from './child.js';
 
 /**
  * Transports for remote children. `type: "http"` is Streamable HTTP; when the server only speaks the
@@ -20,6 +19,6 @@ export function remoteTransport(kind: 'http' | 'sse', url: string, headers: Reco
 
 /** A Streamable HTTP failure that means "this server speaks SSE instead" (per the spec's fallback rule). */
 export function shouldFallBackToSse(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'number' && code >= 400 && code < 500 && code !== 401 && code !== 403;
+  const code = httpStatus(error);
+  return code !== undefined && code >= 400 && code < 500 && code !== 401 && code !== 403;
 }

@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { Writable } from 'node:stream';
 import type { ResultPromise } from 'execa';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage, Transport } from '@modelcontextprotocol/client';
 import { McpxError } from '../errors.js';
 import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
@@ -41,6 +40,11 @@ const STOP_GRACE_MS = 600;
 /** A child that has not read its stdin for this long while mcpx has a message for it is stuck. */
 const STDIN_DRAIN_MS = 5_000;
 
+/**
+ * Never give this class a `stderr` property: the v2 SDK takes a transport with both `pid` and `stderr`
+ * for its own stdio transport and then treats an era-probe timeout as a legacy verdict. Without it a
+ * timeout stays a timeout (a slow `npx` start is not a 2025-era server). test/children/stdio.test.ts checks.
+ */
 export class StdioChildTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;

@@ -25,7 +25,7 @@ export interface ConfigDiff {
 }
 
 /** maxMessageBytes too: the connection's framing is built with it. */
-const RESTART_FIELDS = new Set(['transport', 'command', 'args', 'env', 'cwd', 'url', 'headers', 'headersHelper', 'maxMessageBytes', 'problem']);
+const RESTART_FIELDS = new Set(['transport', 'command', 'args', 'env', 'cwd', 'url', 'headers', 'headersHelper', 'maxMessageBytes', 'protocol', 'problem']);
 /** Computed from the fields above (or only informative): compared through them. */
 const DERIVED_FIELDS = new Set(['name', 'identity', 'credentialFingerprint', 'variables']);
 const GLOBAL_FIELDS = ['cache', 'audit'] as const;

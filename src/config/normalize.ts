@@ -6,7 +6,7 @@ import { canonicalJson, sha256 } from '../util/canonical.js';
 import { log } from '../util/log.js';
 import { expandValue } from './env.js';
 import { defaultCacheDir, defaultStateDir, expandHome } from './paths.js';
-import type { Config, SecretCommandValue, ServerConfig, Transport } from './types.js';
+import type { ChildProtocol, Config, SecretCommandValue, ServerConfig, Transport } from './types.js';
 
 /**
  * Raw JSON → Config, once. Every error names the file, the server and the field, and exits 2.
@@ -17,7 +17,7 @@ type Raw = Record<string, unknown>;
 const CLAUDE_KEYS = ['type', 'command', 'args', 'env', 'cwd', 'url', 'headers', 'headersHelper', 'oauth', 'timeout'];
 const MCPX_KEYS = [
   'prefix', 'disabled', 'start', 'tools', 'timeoutMs', 'maxTotalTimeoutMs', 'startupTimeoutMs', 'retries',
-  'maxConcurrent', 'maxQueue', 'maxRestarts', 'maxMessageBytes', 'breaker', 'cache', 'errorPatterns', 'fallback', 'rateLimit',
+  'maxConcurrent', 'maxQueue', 'maxRestarts', 'maxMessageBytes', 'protocol', 'breaker', 'cache', 'errorPatterns', 'fallback', 'rateLimit',
   'tags', 'instructions', 'pinTools',
 ];
 const TOP_KEYS = ['mcpServers', 'defaults', 'cache', 'audit', '$schema'];
@@ -78,7 +78,9 @@ export function normalizeConfig(input: NormalizeInput): { config: Config; warnin
     }
     const merged = merge(base, entry);
     claudeCodeKeys(name, entry, merged, where.server(name), warnings);
-    servers.push(normalizeServer(name, merged, where.server(name), vars, baseDir));
+    // Whether the user set cache.ttl (defaults or entry), not the built-in default: a child's advice yields only to that.
+    const ttlSet = [defaults, entry].some((r) => isObject(r.cache) && r.cache.ttl !== undefined);
+    servers.push(normalizeServer(name, merged, where.server(name), vars, baseDir, ttlSet));
   }
 
   const cacheRaw = raw.cache ?? {};
@@ -141,7 +143,7 @@ function cacheBackend(c: Raw, where: Where, vars: Record<string, string>): Pick<
   return { backend, url, lookupTimeoutMs };
 }
 
-function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string, string>, baseDir: string): ServerConfig {
+function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string, string>, baseDir: string, ttlSet: boolean): ServerConfig {
   const type = e.type ?? (e.url !== undefined && e.command === undefined ? 'http' : 'stdio');
   if (type !== 'stdio' && type !== 'http' && type !== 'sse') {
     throw where.invalid(`unknown type "${String(type)}" (expected "stdio", "http" or "sse")`, 'type');
@@ -246,6 +248,7 @@ function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string
     maxQueue: int(e.maxQueue, where, 'maxQueue', 0),
     maxRestarts: int(e.maxRestarts, where, 'maxRestarts', 0),
     maxMessageBytes: messageSize(e.maxMessageBytes, where, 'maxMessageBytes'),
+    protocol: protocolSetting(e.protocol, where),
     breaker: {
       failureThreshold: int(breaker.failureThreshold, where, 'breaker.failureThreshold', 1),
       recoveryTimeoutMs: dur(breaker.recoveryTimeoutMs, where, 'breaker.recoveryTimeoutMs'),
@@ -254,6 +257,7 @@ function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string
     cache: {
       enabled: bool(cache.enabled, where, 'cache.enabled'),
       ttl: dur(cache.ttl, where, 'cache.ttl'),
+      ttlExplicit: ttlSet,
       staleTtl: dur(cache.staleTtl, where, 'cache.staleTtl'),
       tools: cacheTools,
       invalidateOnWrite: bool(cache.invalidateOnWrite, where, 'cache.invalidateOnWrite'),
@@ -368,4 +372,13 @@ function merge(base: Raw, over: Raw): Raw {
     out[k] = isObject(v) && isObject(base[k]) ? merge(base[k] as Raw, v) : v;
   }
   return out;
+}
+
+const PROTOCOLS: readonly ChildProtocol[] = ['auto', 'legacy', '2026-07-28'];
+
+/** `protocol`: "auto" (default), "legacy" or "2026-07-28". */
+function protocolSetting(v: unknown, w: Where): ChildProtocol {
+  if (v === undefined) return 'auto';
+  if (typeof v === 'string' && (PROTOCOLS as readonly string[]).includes(v)) return v as ChildProtocol;
+  throw w.invalid(`must be one of ${PROTOCOLS.map((p) => `"${p}"`).join(', ')}, got ${JSON.stringify(v)}`, 'protocol');
 }

@@ -18,6 +18,8 @@ export interface CacheToolSettings {
 export interface ServerCacheSettings {
   enabled: boolean;
   ttl: number;
+  /** The config sets `cache.ttl` itself: a modern child's `ttlMs` advice yields to it (else it wins over the default). */
+  ttlExplicit: boolean;
   staleTtl: number;
   /** Per tool: `false` turns caching off, an object makes the tool cacheable with these TTLs. */
   tools: Record<string, Partial<CacheToolSettings> | false>;
@@ -49,6 +51,9 @@ export interface SecretCommandValue {
   key: string;
   parts: ValuePart[];
 }
+
+/** `protocol`: how mcpx speaks to a child (see README, "Protocol eras"). */
+export type ChildProtocol = 'auto' | 'legacy' | '2026-07-28';
 
 export interface ServerConfig {
   name: string;
@@ -82,6 +87,8 @@ export interface ServerConfig {
   maxRestarts: number;
   /** A stdout line from a stdio child longer than this is dropped while it is read. */
   maxMessageBytes: number;
+  /** The child's protocol era: found out once and stored (`auto`), the 2025 era (`legacy`), or pinned. */
+  protocol: ChildProtocol;
   breaker: BreakerSettings;
   cache: ServerCacheSettings;
   errorPatterns: RegExp[];

@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { ErrorCode, McpError, type Progress, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
+import { cacheAdvice } from '../children/advice.js';
 import { credentialHint, isAuthFailure, type Child } from '../children/child.js';
 import type { ResultStore } from '../cache/store.js';
 import { cacheKey } from '../cache/key.js';
@@ -95,7 +97,8 @@ interface Call<C> {
   /** For the cache key, the call event and the backup search. */
   args: unknown;
   /** Set when the answer may be cached: for how long. */
-  cache?: { ttl: number; staleTtl: number };
+  /** `adviceWins`: no TTL in the config for this entry, so a modern child's `ttlMs` advice sets it. */
+  cache?: { ttl: number; staleTtl: number; adviceWins: boolean };
   /** Retried on a fast transport failure. */
   readOnly: boolean;
   /** A successful call drops the server's cached entries (`cache.invalidateOnWrite`). */
@@ -108,7 +111,7 @@ const MAX_REAUTH = 2;
 
 /** Why the child did not answer, or why mcpx did not send the call: carried to the fallback. */
 class CallFailed extends Error {
-  constructor(readonly reason: FailureReason, message: string, readonly childError?: McpError) {
+  constructor(readonly reason: FailureReason, message: string, readonly childError?: ProtocolError) {
     super(message);
   }
 }
@@ -152,7 +155,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
       const result = store && !opts.onprogress ? await this.inFlight.run(key, opts.signal, send) : await send(opts.signal);
       if (result.isError === true) return done('error', result); // the tool's own answer: passed on, never cached
       // 10. cache.put: only cacheable, non-error results
-      if (store) store.put({ key, server: child.name, tool: call.name, result, ttlMs: call.cache!.ttl, staleTtlMs: call.cache!.staleTtl });
+      if (store) store.put({ key, server: child.name, tool: call.name, result, ttlMs: entryTtl(call.cache!, result), staleTtlMs: call.cache!.staleTtl });
       else if (call.writes && child.config.cache.invalidateOnWrite) this.deps.store()?.invalidate({ server: child.name });
       return done('ok', result);
     } catch (e) {
@@ -200,7 +203,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
         const c = child.config.cache;
         return {
           child, kind: 'resource', method: 'resources/read', name: request.params.uri, params: request.params, args: {},
-          cache: c.enabled ? { ttl: c.ttl, staleTtl: c.staleTtl } : undefined, readOnly: true, writes: false, answer: 'json-rpc-error',
+          cache: c.enabled ? { ttl: c.ttl, staleTtl: c.staleTtl, adviceWins: !c.ttlExplicit } : undefined, readOnly: true, writes: false, answer: 'json-rpc-error',
         };
       }
       const args = request.params.arguments ?? {};
@@ -367,22 +370,33 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
 }
 
 /** How long and whether a tool is cached: readOnlyHint or listed in cache.tools; never when turned off. */
-function toolCache(child: PipelineChild, name: string, readOnly: boolean): { ttl: number; staleTtl: number } | undefined {
+function toolCache(child: PipelineChild, name: string, readOnly: boolean): Call<PipelineChild>['cache'] {
   const c = child.config.cache;
   const listed = c.tools[name];
   if (!c.enabled || listed === false) return undefined;
   if (listed === undefined && !readOnly) return undefined;
-  return { ttl: listed?.ttl ?? c.ttl, staleTtl: listed?.staleTtl ?? c.staleTtl };
+  return { ttl: listed?.ttl ?? c.ttl, staleTtl: listed?.staleTtl ?? c.staleTtl, adviceWins: listed?.ttl === undefined && !c.ttlExplicit };
+}
+
+/**
+ * The TTL of a cache entry: the child's own `ttlMs` advice (2026-07-28 results, see children/advice.ts)
+ * where the config sets none for this server or tool, else the config's. A `cacheScope: "private"`
+ * result needs nothing more: every entry is keyed by the credential fingerprint already (cache/key.ts).
+ */
+function entryTtl(cache: NonNullable<Call<PipelineChild>['cache']>, result: Result): number {
+  const advised = cache.adviceWins ? cacheAdvice(result)?.ttlMs : undefined;
+  return advised ?? cache.ttl;
 }
 
 /** undefined: not a failure of the child (its answer about the request itself). */
 function classifyError(e: unknown, child: PipelineChild, timeoutMs: number): CallFailed | undefined {
   if (isAuthFailure(e)) return new CallFailed('error', `${child.name} rejected the credentials: ${credentialHint(child.config)}`);
-  if (e instanceof McpError && e.code === ErrorCode.RequestTimeout) return new CallFailed('timeout', `no answer within ${formatDuration(timeoutMs)}`);
+  // Errors from child.request are the v2 SDK's: SdkError for local failures, ProtocolError for the child's answers.
+  if (e instanceof SdkError && e.code === SdkErrorCode.RequestTimeout) return new CallFailed('timeout', `no answer within ${formatDuration(timeoutMs)}`);
   if (isTransportFailure(e)) return new CallFailed('child-down', isMcpxError(e) ? e.message.replace(`${child.name} `, '') : 'the server exited during the call');
-  if (e instanceof McpError) {
+  if (e instanceof ProtocolError) {
     // Invalid params / unknown method are answers about the request, not signs of a broken child.
-    if (e.code === ErrorCode.InvalidParams || e.code === ErrorCode.MethodNotFound) return undefined;
+    if (e.code === ProtocolErrorCode.InvalidParams || e.code === ProtocolErrorCode.MethodNotFound) return undefined;
     return new CallFailed('error', `it answered with an error: ${e.message}`, e);
   }
   return new CallFailed('error', errorMessage(e));

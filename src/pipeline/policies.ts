@@ -1,5 +1,5 @@
 import { ExponentialBackoff, handleWhen, retry, type RetryPolicy } from 'cockatiel';
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
 import type { ServerConfig } from '../config/types.js';
 import { isMcpxError } from '../errors.js';
 import { Admission } from './admission.js';
@@ -39,6 +39,7 @@ export function samePolicySettings(a: ServerConfig, b: ServerConfig): boolean {
 
 /** The connection failed (child exited, pipe closed, not running): worth one more try. */
 export function isTransportFailure(e: unknown): boolean {
-  if (e instanceof McpError) return e.code === ErrorCode.ConnectionClosed;
+  // v2 SDK: the connection closed (the child exited) or the message could not be written.
+  if (e instanceof SdkError) return e.code === SdkErrorCode.ConnectionClosed || e.code === SdkErrorCode.SendFailed || e.code === SdkErrorCode.NotConnected;
   return isMcpxError(e) && e.code === 'CHILD_DOWN';
 }

@@ -4,7 +4,7 @@ import { loadConfig, type Selection } from '../config/index.js';
 import { McpxError, errorMessage } from '../errors.js';
 import { log } from '../util/log.js';
 import { initialInstructions } from './instructions.js';
-import type { Runtime } from './runtime.js';
+import type { Runtime } from '../runtime/runtime.js';
 import { bridgeTo, createUpstreamServer, installHandlers, STATUS_TOOL, type Backend } from './upstream.js';
 
 /**
@@ -42,7 +42,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   const backend: Promise<Backend> = (async () => {
     await new Promise((r) => setImmediate(r)); // let server.connect() below go first
     const [{ createRuntime }, { publishStatus }, { operate }] = await Promise.all([
-      import('./runtime.js'),
+      import('../runtime/runtime.js'),
       import('../telemetry/status.js'),
       import('../runtime/operate.js'),
     ]);

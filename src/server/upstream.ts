@@ -23,7 +23,7 @@ import {
 import type { UpstreamBridge } from '../children/child.js';
 import type { Child } from '../children/child.js';
 import type { CallOptions, Pipeline } from '../pipeline/call.js';
-import type { Hub, ListKind } from './hub.js';
+import type { Hub, ListKind } from '../runtime/hub.js';
 
 /**
  * The upstream SDK Server that Claude Code talks to: list, call, read, prompt, completion and

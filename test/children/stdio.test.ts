@@ -51,3 +51,15 @@ describe('StdioChildTransport.send', () => {
     await expect(t.send(small)).rejects.toMatchObject({ code: 'CHILD_DOWN', message: 'deaf is not running' });
   });
 });
+
+describe('StdioChildTransport and the v2 SDK era probe', () => {
+  // The SDK takes a transport with both `pid` and `stderr` for its own stdio transport, and then counts an
+  // era-probe timeout as a 2025-era verdict: a slow `npx` start would be judged legacy (plan-12 surprise 1).
+  it('has a pid but no stderr property, before and after start', async () => {
+    const t = await child('setInterval(() => {}, 1000)', marker(), 1000);
+    expect(t.pid).toBeTypeOf('number');
+    expect('stderr' in t).toBe(false);
+    const fresh = new StdioChildTransport({ server: 'x', command: 'true', args: [], env: {}, logDir: tempDir(), maxMessageBytes: 1024 });
+    expect('stderr' in fresh).toBe(false);
+  });
+});

@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MCPX, fixture, markedSessions, tempDir, waitFor, writeConfig } from '../helpers/mcpx.js';
 import { isRunning } from '../../src/util/proc.js';
-import type { InstanceInfo, PsResult } from '../../src/setup/control.js';
+import type { InstanceInfo, PsResult } from '../../src/app/control.js';
 
 const { sessions, mark } = markedSessions(afterEach);
 const SLOW = 20_000;

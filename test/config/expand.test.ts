@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { expandValue } from '../../src/config/env.js';
 import { Logger } from '../../src/util/log.js';
-import { redactor } from '../../src/setup/secrets.js';
+import { redactor } from '../../src/app/secrets.js';
 
 const SPECIAL = "p$$q$&r$'s$`t$1";
 

@@ -56,3 +56,21 @@ describe('values are data', () => {
     ]);
   });
 });
+
+describe('protocol (issue 12)', () => {
+  it('is "auto" by default, takes "legacy" and "2026-07-28", and names the field for anything else', () => {
+    expect(one({}).protocol).toBe('auto');
+    expect(one({ protocol: 'legacy' }).protocol).toBe('legacy');
+    expect(one({ protocol: '2026-07-28' }).protocol).toBe('2026-07-28');
+    expect(() => one({ protocol: '2025-06-18' })).toThrow(`${FILE}: server "s", field "protocol": must be one of "auto", "legacy", "2026-07-28", got "2025-06-18"`);
+  });
+});
+
+describe('cache.ttlExplicit: whether a child\'s ttlMs advice may set the TTL (issue 12)', () => {
+  it('is true only when the entry or the defaults set cache.ttl', () => {
+    expect(one({}).cache.ttlExplicit).toBe(false);
+    expect(one({ cache: { ttl: '5m' } }).cache.ttlExplicit).toBe(true);
+    expect(one({ cache: { staleTtl: '5m' } }).cache.ttlExplicit).toBe(false);
+    expect(normalize({ s: { command: 'node' } }, {}, { cache: { ttl: '1m' } }).config.servers[0]!.cache.ttlExplicit).toBe(true);
+  });
+});

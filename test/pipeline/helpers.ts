@@ -1,7 +1,8 @@
 // In-memory stand-ins for the pipeline's unit tests: a child whose answers the test gives by hand, and a
 // result store in a Map. Time is vitest's fake clock (vi.useFakeTimers), never a sleep.
 import { vi } from 'vitest';
-import { ErrorCode, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { ChildState } from '../../src/children/child.js';
 import { normalizeConfig } from '../../src/config/normalize.js';
@@ -45,7 +46,7 @@ export class FakeChild implements PipelineChild {
 
   request(method: string, params: unknown, options: RequestOptions = {}): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
-      const timer = options.timeout === undefined ? undefined : setTimeout(() => reject(new McpError(ErrorCode.RequestTimeout, 'Request timed out')), options.timeout);
+      const timer = options.timeout === undefined ? undefined : setTimeout(() => reject(new SdkError(SdkErrorCode.RequestTimeout, 'Request timed out')), options.timeout);
       const settle = () => clearTimeout(timer);
       options.signal?.addEventListener('abort', () => (settle(), reject(options.signal!.reason)), { once: true });
       const r: Received = {

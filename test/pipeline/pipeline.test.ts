@@ -2,13 +2,14 @@
 // admission before the breaker, only the child's own failures counted, single flight with a cancel per
 // caller, one re-authentication per child, and one failure path for every kind of request (issue 11).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError } from '@modelcontextprotocol/client';
 import type { CallEvent } from '../../src/pipeline/call.js';
 import { FakeChild, MemoryStore, live, ok, pipelineWith, serverConfig, textOf, until } from './helpers.js';
 
 const read = (text: string) => ({ kind: 'tool' as const, params: { name: 'docs__read', arguments: { text } } });
 const write = (value: string) => ({ kind: 'tool' as const, params: { name: 'docs__write', arguments: { value } } });
-const childFailure = () => new McpError(ErrorCode.InternalError, 'upstream API is down');
+const childFailure = () => new ProtocolError(ErrorCode.InternalError, 'upstream API is down');
 const refusedCredentials = () => Object.assign(new Error('Unauthorized'), { code: 401 });
 
 function events(p: { on(e: 'call', f: (e: CallEvent) => void): unknown }): CallEvent[] {
@@ -194,13 +195,13 @@ describe('one failure path for every kind of request', () => {
     const { pipeline } = pipelineWith(child);
     const seen = events(pipeline);
     const tool = await pipeline.run(read('q'), { signal: live() });
-    expect(tool).toEqual({ content: [{ type: 'text', text: 'docs is unavailable: it answered with an error: MCP error -32603: upstream API is down; no cached answer for this call.' }], isError: true });
+    expect(tool).toEqual({ content: [{ type: 'text', text: 'docs is unavailable: it answered with an error: upstream API is down; no cached answer for this call.' }], isError: true });
     for (const request of [
       { kind: 'resource' as const, params: { uri: 'docs://readme' } },
       { kind: 'prompt' as const, params: { name: 'docs__greet' } },
       { kind: 'forward' as const, child, method: 'completion/complete', params: {} },
     ]) {
-      await expect(pipeline.run(request, { signal: live() })).rejects.toMatchObject({ code: ErrorCode.InternalError, message: 'MCP error -32603: upstream API is down' });
+      await expect(pipeline.run(request, { signal: live() })).rejects.toMatchObject({ code: ErrorCode.InternalError, message: 'upstream API is down' });
     }
     expect(child.received.map((r) => r.method)).toEqual(['tools/call', 'resources/read', 'prompts/get', 'completion/complete']);
     expect(seen.map((e) => [e.kind, e.outcome])).toEqual([['tool', 'error'], ['resource', 'error'], ['prompt', 'error']]); // forwarded requests are not recorded

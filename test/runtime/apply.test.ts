@@ -5,8 +5,8 @@ import { diffConfigs } from '../../src/config/diff.js';
 import { normalizeConfig } from '../../src/config/normalize.js';
 import type { Config, ServerConfig } from '../../src/config/types.js';
 import { ANNOUNCE_WITHIN_MS, applyDiff, type LiveChildren } from '../../src/runtime/apply.js';
-import { Hub } from '../../src/server/hub.js';
-import { NO_UPSTREAM } from '../../src/server/runtime.js';
+import { Hub } from '../../src/runtime/hub.js';
+import { NO_UPSTREAM } from '../../src/runtime/runtime.js';
 
 const load = (servers: Record<string, Record<string, unknown>>) =>
   normalizeConfig({ raw: { mcpServers: servers }, file: '/work/mcpx.json', foundBy: 'flag', vars: {}, envFiles: [] }).config;

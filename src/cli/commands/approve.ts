@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { ChalkInstance } from 'chalk';
-import type { ChangeView } from '../../setup/approve.js';
+import type { ChangeView } from '../../app/approve.js';
 
 interface ApproveFlags {
   config?: string;
@@ -20,7 +20,7 @@ export function registerApprove(program: Command): Command {
     .option('--json', 'print the result as JSON')
     .option('--no-color', 'no colours (also: NO_COLOR=1)')
     .action(async (server: string | undefined, tool: string | undefined, flags: ApproveFlags) => {
-      const { approveTools, listWaiting } = await import('../../setup/approve.js');
+      const { approveTools, listWaiting } = await import('../../app/approve.js');
       const { colours } = await import('../style.js');
       const c = colours(process.stdout, flags);
       if (flags.list || server === undefined) {

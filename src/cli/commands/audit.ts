@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { AuditReport } from '../../setup/audit.js';
+import type { AuditReport } from '../../app/audit.js';
 
 interface AuditFlags {
   config?: string;
@@ -21,7 +21,7 @@ export function registerAudit(program: Command): Command {
     .option('--limit <n>', 'at most this many records', '50')
     .option('--json', 'print the records as JSON')
     .action(async (flags: AuditFlags) => {
-      const { collectAudit } = await import('../../setup/audit.js');
+      const { collectAudit } = await import('../../app/audit.js');
       const report = collectAudit({ config: flags.config, since: flags.since, server: flags.server, outcome: flags.outcome, limit: flags.limit });
       if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else process.stdout.write(await render(report));

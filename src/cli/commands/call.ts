@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { CallResult } from '../../setup/tools.js';
+import type { CallResult } from '../../app/tools.js';
 import { selectionOf, withSelection, type SelectionFlags } from '../selection.js';
 
 interface CallFlags extends SelectionFlags {
@@ -16,7 +16,7 @@ export function registerCall(program: Command): Command {
     .option('-c, --config <file>', 'config file (default: $MCPX_CONFIG, ./mcpx.json, ~/.config/mcpx/mcpx.json)')
     .option('--json', 'print the raw result object'))
     .action(async (tool: string, jsonArgs: string, flags: CallFlags) => {
-      const { callTool, parseArguments } = await import('../../setup/tools.js');
+      const { callTool, parseArguments } = await import('../../app/tools.js');
       const { log } = await import('../../util/log.js');
       // Children's start-up chatter would drown the answer; what matters is reported below (--debug shows it).
       if (log.level !== 'debug') log.level = 'silent';

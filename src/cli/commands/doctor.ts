@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { ChalkInstance } from 'chalk';
-import type { Check, DoctorReport, ServerReport, Verdict } from '../../setup/doctor.js';
+import type { Check, DoctorReport, ServerReport, Verdict } from '../../app/doctor.js';
 import { selectionOf, withSelection, type SelectionFlags } from '../selection.js';
 
 interface DoctorFlags extends SelectionFlags {
@@ -31,7 +31,7 @@ export function registerDoctor(program: Command): Command {
       // Doctor reports what children do; their warnings on stderr would only repeat it.
       if (log.level !== 'debug') log.level = 'silent';
 
-      const { doctor } = await import('../../setup/doctor.js');
+      const { doctor } = await import('../../app/doctor.js');
       // A terminal of 0 columns (some ptys, `script`) makes ora's redraw run away: plain output there.
       const spinner = !flags.json && process.stderr.isTTY && (process.stderr.columns ?? 0) > 0 ? await startSpinner() : undefined;
       const running = new Set<string>();

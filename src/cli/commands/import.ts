@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ImportResult } from '../../setup/import.js';
+import type { ImportResult } from '../../app/import.js';
 
 interface ImportFlags {
   dryRun?: boolean;
@@ -16,7 +16,7 @@ export function registerImport(program: Command): Command {
     .option('-c, --config <file>', 'mcpx.json to write (default: beside the .mcp.json)')
     .option('--json', 'print the result as JSON')
     .action(async (path: string, flags: ImportFlags) => {
-      const { importMcpJson } = await import('../../setup/import.js');
+      const { importMcpJson } = await import('../../app/import.js');
       const result = importMcpJson({ path, config: flags.config, dryRun: flags.dryRun });
       // Entries left behind are warnings whatever the output format: stderr, names only.
       for (const l of result.left) process.stderr.write(`mcpx: warning: left "${l.name}" in ${result.source}: ${l.reason}\n`);

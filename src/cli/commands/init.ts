@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { InitResult } from '../../setup/init.js';
+import type { InitResult } from '../../app/init.js';
 
 interface InitFlags {
   with?: string;
@@ -19,7 +19,7 @@ export function registerInit(program: Command): Command {
     .option('--dir <dir>', 'project directory to write into', '.')
     .option('--json', 'print what was written as JSON')
     .action(async (flags: InitFlags) => {
-      const { init } = await import('../../setup/init.js');
+      const { init } = await import('../../app/init.js');
       const result = init({
         dir: flags.dir ?? '.',
         with: flags.with?.split(',').map((s) => s.trim()).filter(Boolean),

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { PsResult } from '../../setup/control.js';
+import type { PsResult } from '../../app/control.js';
 
 interface PsFlags {
   config?: string;
@@ -13,7 +13,7 @@ export function registerPs(program: Command): Command {
     .option('-c, --config <file>', 'only the instances serving this config file')
     .option('--json', 'print the instances as JSON')
     .action(async (flags: PsFlags) => {
-      const { listInstances } = await import('../../setup/control.js');
+      const { listInstances } = await import('../../app/control.js');
       const { checkFailed } = await import('../../errors.js');
       const result = await listInstances({ config: flags.config });
       process.stdout.write(flags.json ? JSON.stringify(result, null, 2) + '\n' : await render(result));

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ControlResult } from '../../setup/control.js';
+import type { ControlResult } from '../../app/control.js';
 
 interface ReloadFlags {
   config?: string;
@@ -13,7 +13,7 @@ export function registerReload(program: Command): Command {
     .option('-c, --config <file>', 'config file (default: $MCPX_CONFIG, ./mcpx.json, ~/.config/mcpx/mcpx.json)')
     .option('--json', 'print the outcome per instance as JSON')
     .action(async (flags: ReloadFlags) => {
-      const { reloadConfig, controlFailure } = await import('../../setup/control.js');
+      const { reloadConfig, controlFailure } = await import('../../app/control.js');
       const result = await reloadConfig({ config: flags.config });
       process.stdout.write(flags.json ? JSON.stringify(result, null, 2) + '\n' : render(result));
       const failure = controlFailure(result, 'reload');

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ControlResult } from '../../setup/control.js';
+import type { ControlResult } from '../../app/control.js';
 
 interface RestartFlags {
   config?: string;
@@ -14,7 +14,7 @@ export function registerRestart(program: Command): Command {
     .option('-c, --config <file>', 'config file (default: $MCPX_CONFIG, ./mcpx.json, ~/.config/mcpx/mcpx.json)')
     .option('--json', 'print the outcome per instance as JSON')
     .action(async (name: string, flags: RestartFlags) => {
-      const { restartServer, controlFailure } = await import('../../setup/control.js');
+      const { restartServer, controlFailure } = await import('../../app/control.js');
       const result = await restartServer(name, { config: flags.config });
       process.stdout.write(flags.json ? JSON.stringify(result, null, 2) + '\n' : render(result));
       const failure = controlFailure(result, `restart ${name}`);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { StatsReport } from '../../setup/stats.js';
+import type { StatsReport } from '../../app/stats.js';
 
 interface StatsFlags {
   config?: string;
@@ -15,7 +15,7 @@ export function registerStats(program: Command): Command {
     .option('--json', 'print the numbers as JSON')
     .option('--prometheus', 'print the counters and the latency histogram in Prometheus text format')
     .action(async (flags: StatsFlags) => {
-      const { collectStats, prometheusText } = await import('../../setup/stats.js');
+      const { collectStats, prometheusText } = await import('../../app/stats.js');
       const report = collectStats({ config: flags.config });
       if (flags.prometheus) process.stdout.write(prometheusText(report));
       else if (flags.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { ChalkInstance } from 'chalk';
-import type { ToolsResult } from '../../setup/tools.js';
+import type { ToolsResult } from '../../app/tools.js';
 import { selectionOf, withSelection, type SelectionFlags } from '../selection.js';
 
 interface ToolsFlags extends SelectionFlags {
@@ -19,7 +19,7 @@ export function registerTools(program: Command): Command {
     .option('--json', 'print the list as JSON')
     .option('--no-color', 'no colours (also: NO_COLOR=1)'))
     .action(async (flags: ToolsFlags) => {
-      const { listTools } = await import('../../setup/tools.js');
+      const { listTools } = await import('../../app/tools.js');
       const { log } = await import('../../util/log.js');
       // Children's start-up chatter would drown the answer; what matters is reported below (--debug shows it).
       if (log.level !== 'debug') log.level = 'silent';

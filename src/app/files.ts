@@ -11,7 +11,7 @@ import { McpxError, errorMessage } from '../errors.js';
 /** The one `.mcp.json` entry Claude Code needs. */
 export const MCPX_ENTRY = Object.freeze({ command: 'mcpx', args: ['serve'] }); // mcpx on PATH: npm install -g (README)
 
-/** `templates/` of the installed package: from dist/setup/ it is two levels up. */
+/** `templates/` of the installed package: from dist/app/ it is two levels up. */
 export function templatesDir(): string {
   return fileURLToPath(new URL('../../templates/', import.meta.url));
 }

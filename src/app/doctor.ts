@@ -12,9 +12,9 @@ import type { Config, Selection, ServerConfig, Transport, WaitingForTrust } from
 import type { RedisProbe } from '../cache/redis-admin.js';
 import { McpxError, errorMessage, isMcpxError } from '../errors.js';
 import { CLAUDE_PREFIX } from '../server/names.js';
-import { describeWaiting } from '../server/pins.js';
+import { describeWaiting } from '../runtime/pins.js';
 import { Routing } from '../server/routing.js';
-import { NO_UPSTREAM } from '../server/runtime.js';
+import { NO_UPSTREAM } from '../runtime/runtime.js';
 import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
 import { isRunning } from '../util/proc.js';
@@ -55,6 +55,8 @@ export interface ServerReport {
   resolvedCommand?: string;
   serverInfo?: { name: string; version: string };
   protocolVersion?: string;
+  /** 2025 (`legacy`, initialize) or 2026-07-28 (`modern`, server/discover), with the `protocol` setting. */
+  era?: { kind: 'legacy' | 'modern'; setting: string };
   timings?: { initializeMs?: number; listMs?: number };
   counts?: { tools: number; prompts: number; resources: number; resourceTemplates: number };
   /** Bytes of the tool list as Claude Code receives it (after include/exclude and renaming). */
@@ -310,6 +312,7 @@ function describeRunning(child: Child, report: ServerReport, add: (v: Verdict, m
   report.timings = { initializeMs: round(t.initializeMs), listMs: round(t.listMs) };
   report.serverInfo = child.serverInfo ? { name: child.serverInfo.name, version: child.serverInfo.version } : undefined;
   report.protocolVersion = child.protocolVersion;
+  report.era = child.era && { kind: child.era, setting: child.config.protocol };
   report.counts = {
     tools: cat.tools.length,
     prompts: cat.prompts.length,
@@ -317,7 +320,8 @@ function describeRunning(child: Child, report: ServerReport, add: (v: Verdict, m
     resourceTemplates: cat.resourceTemplates.length,
   };
   const who = report.serverInfo ? `${report.serverInfo.name} ${report.serverInfo.version}` : 'a server with no name';
-  add('pass', `${who}, protocol ${report.protocolVersion ?? 'unknown'}: initialized after ${report.timings.initializeMs} ms, listed after ${report.timings.listMs} ms`);
+  const era = report.era ? `; ${report.era.kind === 'modern' ? '2026-07-28 era (server/discover)' : '2025 era (initialize)'}, "protocol": "${report.era.setting}"` : '';
+  add('pass', `${who}, protocol ${report.protocolVersion ?? 'unknown'}: initialized after ${report.timings.initializeMs} ms, listed after ${report.timings.listMs} ms${era}`);
   const c = report.counts;
   add(c.tools ? 'pass' : 'info', `${plural(c.tools, 'tool')}, ${plural(c.prompts, 'prompt')}, ${plural(c.resources, 'resource')}, ${plural(c.resourceTemplates, 'resource template')}`);
   report.junkLines = child.junkLines;
