@@ -45,7 +45,8 @@ export type ChildState =
 /** How a child reaches the upstream client (elicitation, roots, sampling). */
 export interface UpstreamBridge {
   capabilities(): ClientCapabilities;
-  request(method: string, params: unknown, signal: AbortSignal): Promise<Record<string, unknown>>;
+  /** `child`: the asking child's name (a 2026 client answers it within a request in flight to that child). */
+  request(method: string, params: unknown, signal: AbortSignal, child?: string): Promise<Record<string, unknown>>;
 }
 
 export interface ChildEvents {
@@ -255,7 +256,7 @@ export class Child extends EventEmitter<ChildEvents> {
     const client = new Client(CLIENT_INFO, { capabilities });
 
     const forward = (method: string) => async (req: { params?: unknown }, extra: { signal: AbortSignal }) =>
-      this.deps.bridge.request(method, req.params, extra.signal);
+      this.deps.bridge.request(method, req.params, extra.signal, this.name);
     if (capabilities.roots) client.setRequestHandler(ListRootsRequestSchema, forward('roots/list') as never);
     if (capabilities.elicitation) client.setRequestHandler(ElicitRequestSchema, forward('elicitation/create') as never);
     if (capabilities.sampling) client.setRequestHandler(CreateMessageRequestSchema, forward('sampling/createMessage') as never);
