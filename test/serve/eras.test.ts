@@ -1,0 +1,161 @@
+// mcpx's upstream in both protocol eras, against a 2025-era child (test/fixtures/child.mjs), over raw
+// JSON-RPC lines so that every field on the wire is checked: a 2026-07-28 client (discover, lists with
+// ttlMs, calls, progress, cancel, list_changed through subscriptions/listen, elicitation as
+// input_required, cache hits), a host's throwaway probe copy, and a client that probes discover and
+// then initializes on the same connection.
+import { afterEach, describe, expect, it } from 'vitest';
+import { fixture, marker, processesWith, rawServe, tempDir, waitFor, writeConfig } from '../helpers/mcpx.js';
+
+type Msg = { id?: string | number; method?: string; params?: Record<string, any>; result?: any; error?: any };
+
+const ENVELOPE = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientInfo': { name: 'modern-host', version: '1.0.0' },
+  'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} } },
+};
+const INIT = { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'claude-code', version: '2.0.0' } };
+
+type Session = ReturnType<typeof rawServe> & { mark: string; started: number };
+const open: Session[] = [];
+afterEach(async () => {
+  for (const s of open.splice(0)) {
+    s.proc.stdin.end();
+    await s.exited;
+  }
+});
+
+/** `mcpx serve` with the fixture child `a` (a marker on its command line), spoken to line by line. */
+function session(env: Record<string, string> = {}): Session {
+  const dir = tempDir();
+  const mark = marker();
+  const file = writeConfig({ mcpServers: { a: fixture('alpha', { INSTRUCTIONS: 'alpha does things', ...env }, {}, mark) } }, dir);
+  const started = performance.now();
+  const s = { ...rawServe(file, dir), mark, started };
+  open.push(s);
+  return s;
+}
+
+const messages = (s: Session): Msg[] => s.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const answer = (s: Session, id: string | number, ms = 15_000) =>
+  waitFor(() => messages(s).find((m) => m.id === id && m.method === undefined), ms, `answer ${id}`);
+/** A modern request: every one carries the envelope. */
+const request = (s: Session, id: string | number, method: string, params: Record<string, any> = {}) =>
+  s.send({ jsonrpc: '2.0', id, method, params: { ...params, _meta: { ...params._meta, ...ENVELOPE } } });
+const call = async (s: Session, id: string | number, method: string, params: Record<string, any> = {}) => {
+  request(s, id, method, params);
+  return answer(s, id);
+};
+
+describe('a 2026-07-28 client', () => {
+  it('gets the discover advertisement at once, without any child', async () => {
+    const s = session();
+    request(s, 1, 'server/discover');
+    const r = (await answer(s, 1)).result;
+    const took = performance.now() - s.started;
+    expect(r.supportedVersions).toContain('2026-07-28');
+    expect(r.capabilities).toMatchObject({ tools: { listChanged: true }, prompts: { listChanged: true }, resources: { subscribe: true, listChanged: true } });
+    expect(r.instructions).toContain('a (tools a__*)'); // the merged instructions, from the config alone on a first start
+    expect(r.resultType).toBe('complete');
+    expect(r._meta['io.modelcontextprotocol/serverInfo'].name).toBe('mcpx');
+    // From spawn: node's own start and module load (seconds on a busy shared machine) included.
+    expect(took).toBeLessThan(5000);
+    console.log(`discover answered ${took.toFixed(0)} ms after spawn`);
+    expect(processesWith(s.mark)).toHaveLength(0);
+  });
+
+  it('answers discover in under 50 ms once mcpx is reading', async () => {
+    const s = session();
+    request(s, 1, 'server/discover'); // the first one waits for node to start
+    await answer(s, 1);
+    // Timed on the stdout event itself (waitFor polls every 25 ms).
+    const answered = new Promise<number>((resolve) => {
+      const on = (d: Buffer) => d.toString().includes('"id":2') && (s.proc.stdout.off('data', on), resolve(performance.now()));
+      s.proc.stdout.on('data', on);
+    });
+    const t = performance.now();
+    request(s, 2, 'server/discover');
+    const took = (await answered) - t;
+    console.log(`discover answered in ${took.toFixed(1)} ms`);
+    expect(took).toBeLessThan(50);
+  });
+
+  it('lists, calls, gets progress, cancels, hits the cache, and hears list_changed through listen', async () => {
+    const s = session();
+    await call(s, 1, 'server/discover');
+    const tools = (await call(s, 2, 'tools/list')).result;
+    expect(tools.tools.map((t: { name: string }) => t.name)).toContain('a__echo');
+    expect(tools).toMatchObject({ resultType: 'complete', ttlMs: 0, cacheScope: 'private' }); // no listen stream: no long ttl
+
+    const echo = (await call(s, 3, 'tools/call', { name: 'a__echo', arguments: { text: 'hi' } })).result;
+    expect(echo).toMatchObject({ content: [{ type: 'text', text: 'alpha: hi' }], _meta: { from: 'alpha' }, resultType: 'complete' });
+
+    const slow = (await call(s, 4, 'tools/call', { name: 'a__slow', arguments: { steps: 3, ms: 150 }, _meta: { progressToken: 'p1' } })).result;
+    expect(slow.content[0].text).toContain('slow done');
+    const progress = messages(s).filter((m) => m.method === 'notifications/progress' && m.params?.progressToken === 'p1');
+    expect(progress.map((m) => m.params!.progress)).toEqual([1, 2, 3]);
+
+    request(s, 5, 'tools/call', { name: 'a__slow', arguments: { steps: 100, ms: 30_000 }, _meta: { progressToken: 'p5' } });
+    await waitFor(() => messages(s).find((m) => m.params?.progressToken === 'p5'), 10_000, 'the slow call to reach the child');
+    s.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 5, reason: 'user' } });
+    await waitFor(async () => (await call(s, `c-${Date.now()}`, 'tools/call', { name: 'a__cancelled', arguments: {} })).result.content[0].text === '1', 10_000, 'the child to see the cancel');
+
+    const first = (await call(s, 6, 'tools/call', { name: 'a__search', arguments: { query: 'q' } })).result;
+    const second = (await call(s, 7, 'tools/call', { name: 'a__search', arguments: { query: 'q' } })).result;
+    expect(second.content).toEqual(first.content);
+    expect(second._meta['mcpx/cache']).toMatchObject({ status: 'hit', server: 'a' });
+
+    request(s, 'L', 'subscriptions/listen', { notifications: { toolsListChanged: true } });
+    await waitFor(() => messages(s).find((m) => m.method === 'notifications/subscriptions/acknowledged'), 5000, 'the listen ack');
+    expect((await call(s, 8, 'tools/list')).result).toMatchObject({ ttlMs: 86_400_000, cacheScope: 'private' });
+    await call(s, 9, 'tools/call', { name: 'a__add_tool', arguments: {} });
+    const changed = await waitFor(() => messages(s).find((m) => m.method === 'notifications/tools/list_changed'), 10_000, 'list_changed');
+    expect(changed.params?._meta?.['io.modelcontextprotocol/subscriptionId']).toBeDefined();
+    expect((await call(s, 10, 'tools/list')).result.tools.map((t: { name: string }) => t.name)).toContain('a__added_1');
+  });
+
+  it("answers a child's elicitation as input_required, and the retry finishes the call", async () => {
+    const s = session();
+    const first = (await call(s, 1, 'tools/call', { name: 'a__ask', arguments: {} })).result;
+    expect(first.resultType).toBe('input_required');
+    expect(first.inputRequests.input).toMatchObject({ method: 'elicitation/create', params: { message: 'Your name?' } });
+    expect(typeof first.requestState).toBe('string');
+
+    const done = (await call(s, 2, 'tools/call', { name: 'a__ask', arguments: {}, inputResponses: { input: { action: 'accept', content: { name: 'Grace' } } }, requestState: first.requestState })).result;
+    expect(done).toMatchObject({ resultType: 'complete', content: [{ text: 'alpha: accept {"name":"Grace"}' }] });
+
+    // Single use: the same state again is refused.
+    const again = await call(s, 3, 'tools/call', { name: 'a__ask', arguments: {}, inputResponses: { input: { action: 'accept', content: {} } }, requestState: first.requestState });
+    expect(again.error).toMatchObject({ code: -32602, message: expect.stringContaining('requestState') });
+  });
+});
+
+describe('a host that probes', () => {
+  it('a throwaway copy (discover, then EOF) starts no child and leaves no process', async () => {
+    const s = session();
+    request(s, 1, 'server/discover');
+    await answer(s, 1);
+    s.proc.stdin.end();
+    const exit = await s.exited;
+    expect(exit.code).toBe(0);
+    expect(processesWith(s.mark)).toHaveLength(0);
+    expect(s.stderr()).not.toContain('alpha');
+  });
+
+  it('discover, then initialize on the same connection: served as a 2025 client', async () => {
+    const s = session();
+    request(s, 1, 'server/discover');
+    await answer(s, 1);
+    s.send({ jsonrpc: '2.0', id: 2, method: 'initialize', params: INIT });
+    const init = (await answer(s, 2)).result;
+    expect(init.protocolVersion).toBe('2025-11-25');
+    expect(init.serverInfo.name).toBe('mcpx');
+    s.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    s.send({ jsonrpc: '2.0', id: 3, method: 'tools/list' });
+    const tools = (await answer(s, 3)).result;
+    expect(tools.tools.map((t: { name: string }) => t.name)).toContain('a__echo');
+    expect(tools.ttlMs).toBeUndefined();
+    s.send({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'a__echo', arguments: { text: 'x' } } });
+    expect((await answer(s, 4)).result).toEqual({ content: [{ type: 'text', text: 'alpha: x' }], _meta: { from: 'alpha' } });
+    expect(processesWith(s.mark)).toHaveLength(1);
+  });
+});
