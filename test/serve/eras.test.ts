@@ -39,10 +39,10 @@ const messages = (s: Session): Msg[] => s.stdout().split('\n').filter(Boolean).m
 const answer = (s: Session, id: string | number, ms = 15_000) =>
   waitFor(() => messages(s).find((m) => m.id === id && m.method === undefined), ms, `answer ${id}`);
 /** A modern request: every one carries the envelope. */
-const request = (s: Session, id: string | number, method: string, params: Record<string, any> = {}) =>
-  s.send({ jsonrpc: '2.0', id, method, params: { ...params, _meta: { ...params._meta, ...ENVELOPE } } });
-const call = async (s: Session, id: string | number, method: string, params: Record<string, any> = {}) => {
-  request(s, id, method, params);
+const request = (s: Session, id: string | number, method: string, params: Record<string, any> = {}, caps: Record<string, unknown> = ENVELOPE['io.modelcontextprotocol/clientCapabilities']) =>
+  s.send({ jsonrpc: '2.0', id, method, params: { ...params, _meta: { ...params._meta, ...ENVELOPE, 'io.modelcontextprotocol/clientCapabilities': caps } } });
+const call = async (s: Session, id: string | number, method: string, params: Record<string, any> = {}, caps?: Record<string, unknown>) => {
+  request(s, id, method, params, caps);
   return answer(s, id);
 };
 
@@ -126,6 +126,36 @@ describe('a 2026-07-28 client', () => {
     // Single use: the same state again is refused.
     const again = await call(s, 3, 'tools/call', { name: 'a__ask', arguments: {}, inputResponses: { input: { action: 'accept', content: {} } }, requestState: first.requestState });
     expect(again.error).toMatchObject({ code: -32602, message: expect.stringContaining('requestState') });
+  });
+
+  it('reads, gets prompts, and hears resources/updated for the URIs its listen stream names (the child is subscribed)', async () => {
+    const s = session();
+    const read = (await call(s, 1, 'resources/read', { uri: 'fixture://alpha/readme' })).result;
+    expect(read.contents[0].uri).toBe('fixture://alpha/readme');
+    const prompt = (await call(s, 2, 'prompts/get', { name: 'a__greet', arguments: { who: 'Ada' } })).result;
+    expect(prompt.messages.length).toBeGreaterThan(0);
+    expect((await call(s, 3, 'prompts/list')).result.prompts.map((p: { name: string }) => p.name)).toContain('a__greet');
+
+    // The fixture announces an update 50 ms after it is subscribed: only the listen filter asked for it.
+    request(s, 'L', 'subscriptions/listen', { notifications: { resourceSubscriptions: ['fixture://alpha/readme'] } });
+    const updated = await waitFor(() => messages(s).find((m) => m.method === 'notifications/resources/updated'), 10_000, 'resources/updated');
+    expect(updated.params).toMatchObject({ uri: 'fixture://alpha/readme', _meta: { 'io.modelcontextprotocol/subscriptionId': expect.anything() } });
+  });
+
+  it("answers a child's roots/list as input_required when the client declares roots", async () => {
+    const s = session();
+    const caps = { roots: {}, elicitation: { form: {} } };
+    const asked = (await call(s, 1, 'tools/call', { name: 'a__roots', arguments: {} }, caps)).result;
+    expect(asked).toMatchObject({ resultType: 'input_required', inputRequests: { input: { method: 'roots/list' } } });
+    const retry = { name: 'a__roots', arguments: {}, inputResponses: { input: { roots: [{ uri: 'file:///work' }] } }, requestState: asked.requestState };
+    expect((await call(s, 2, 'tools/call', retry, caps)).result).toMatchObject({ content: [{ text: 'file:///work' }] });
+  });
+
+  it('a client that declares no roots: the child asking for them gets an error, the client no question', async () => {
+    const s = session();
+    const r = await call(s, 1, 'tools/call', { name: 'a__roots', arguments: {} });
+    expect(r.result?.resultType).not.toBe('input_required');
+    expect(r.error).toMatchObject({ code: -32601 }); // the fixture's listRoots: the client (mcpx) did not declare roots
   });
 });
 
