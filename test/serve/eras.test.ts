@@ -4,7 +4,8 @@
 // input_required, cache hits), a host's throwaway probe copy, and a client that probes discover and
 // then initializes on the same connection.
 import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, marker, processesWith, rawServe, tempDir, waitFor, writeConfig } from '../helpers/mcpx.js';
+import { join } from 'node:path';
+import { MCPX, fixture, marker, processesWith, rawServe, tempDir, text, waitFor, writeConfig } from '../helpers/mcpx.js';
 
 type Msg = { id?: string | number; method?: string; params?: Record<string, any>; result?: any; error?: any };
 
@@ -187,5 +188,38 @@ describe('a host that probes', () => {
     s.send({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'a__echo', arguments: { text: 'x' } } });
     expect((await answer(s, 4)).result).toEqual({ content: [{ type: 'text', text: 'alpha: x' }], _meta: { from: 'alpha' } });
     expect(processesWith(s.mark)).toHaveLength(1);
+  });
+});
+
+describe('a host on the v2 SDK (its StdioClientTransport, which probes on a throwaway copy)', () => {
+  it.each([['pinned to 2026-07-28', { pin: '2026-07-28' as const }], ['auto', 'auto' as const]])('%s: connects, lists, calls, answers an elicitation, and leaves no process', async (_, mode) => {
+    const { Client } = await import('@modelcontextprotocol/client');
+    const { StdioClientTransport } = await import('@modelcontextprotocol/client/stdio');
+    const dir = tempDir();
+    const mark = marker();
+    const file = writeConfig({ mcpServers: { a: fixture('alpha', {}, {}, mark) } }, dir);
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [MCPX, 'serve', '--config', file],
+      env: { ...(process.env as Record<string, string>), MCPX_CONFIG: '', MCPX_STATE_DIR: join(dir, 'state'), MCPX_CACHE_DIR: join(dir, 'cache') },
+      stderr: 'pipe',
+    });
+    const client = new Client({ name: 'host', version: '1.0.0' }, { capabilities: { elicitation: { form: {} } }, versionNegotiation: { mode } });
+    client.setRequestHandler('elicitation/create', async () => ({ action: 'accept', content: { name: 'Ada' } }));
+    await client.connect(transport);
+    try {
+      expect(client.getProtocolEra()).toBe('modern');
+      expect(client.getDiscoverResult()?.instructions).toContain('a (tools a__*)');
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      expect(names).toEqual(expect.arrayContaining(['a__echo', 'mcpx__status']));
+      expect(text(await client.callTool({ name: 'a__echo', arguments: { text: 'v2' } }))).toBe('alpha: v2');
+      expect(text(await client.callTool({ name: 'a__ask', arguments: {} }))).toBe('alpha: accept {"name":"Ada"}');
+      // One mcpx serves (the probe copy is gone) with one child.
+      await waitFor(() => processesWith(file).length === 1, 10_000, 'the probe copy of mcpx to exit');
+      expect(processesWith(mark)).toHaveLength(1);
+    } finally {
+      await client.close();
+    }
+    await waitFor(() => processesWith(file).length === 0 && processesWith(mark).length === 0, 10_000, 'mcpx and its child to exit');
   });
 });
