@@ -48,12 +48,16 @@ export class Flight {
     /** The child the request went to (undefined: unknown, takes any child's request). */
     readonly child: string | undefined,
     readonly caps: ClientCapabilities,
-    run: (signal: AbortSignal, progress: (p: Progress) => void) => Promise<unknown>,
-  ) {
-    run(this.abort.signal, (p) => this.progress?.(p)).then(
-      (done) => this.settle({ done }),
-      (error) => this.settle({ error }),
-    );
+  ) {}
+
+  /** Runs the request; a child request may arrive as soon as it runs, so the flight is findable first. */
+  start(run: (signal: AbortSignal, progress: (p: Progress) => void) => Promise<unknown>): void {
+    Promise.resolve()
+      .then(() => run(this.abort.signal, (p) => this.progress?.(p)))
+      .then(
+        (done) => this.settle({ done }),
+        (error) => this.settle({ error }),
+      );
   }
 
   /** The request's next step: its result, or the first child request that needs the client. */
@@ -166,9 +170,10 @@ export class UpstreamEdge implements UpstreamBridge {
       if (answer && typeof answer === 'object') p.ask.resolve(answer as Record<string, unknown>);
       else p.ask.reject(new Error('the client answered without an input response'));
     } else {
-      flight = new Flight(child, this.capabilitiesOf(ctx), run);
+      flight = new Flight(child, this.capabilitiesOf(ctx));
+      this.flights.add(flight);
+      flight.start(run);
     }
-    this.flights.add(flight);
     const step = await onLeg(flight);
     if ('done' in step) {
       this.flights.delete(flight);

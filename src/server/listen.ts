@@ -1,4 +1,4 @@
-import type { JSONRPCMessage, Transport } from '@modelcontextprotocol/server';
+import { PROTOCOL_VERSION_META_KEY, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
 import type { ListKind } from '../runtime/hub.js';
 
 /**
@@ -31,7 +31,9 @@ export class Listens {
 
   inbound(m: JSONRPCMessage): void {
     if ('method' in m && m.method === 'subscriptions/listen' && 'id' in m) {
-      const filter = ((m.params as { notifications?: Filter } | undefined)?.notifications ?? {}) as Filter;
+      const params = m.params as { notifications?: Filter; _meta?: Record<string, unknown> } | undefined;
+      if (params?._meta?.[PROTOCOL_VERSION_META_KEY] === undefined) return; // not a modern request: refused anyway
+      const filter = params.notifications ?? {};
       this.streams.set(m.id, filter);
       for (const uri of filter.resourceSubscriptions ?? []) this.count(uri, 1);
     } else if ('method' in m && m.method === 'notifications/cancelled') {
