@@ -191,6 +191,22 @@ describe('a host that probes', () => {
   });
 });
 
+describe('a 2025 client', () => {
+  it('may send a request larger than the v2 transport default (10 MB): the upstream reads up to maxMessageBytes', async () => {
+    const s = session();
+    s.send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: INIT });
+    await answer(s, 1);
+    s.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    const big = 'x'.repeat(11 * 1024 * 1024);
+    // mcpx's own status tool (it ignores arguments): the fixture child has a limit of its own.
+    s.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'mcpx__status', arguments: { padding: big } } });
+    const r = await answer(s, 2, 30_000);
+    expect(r.result.structuredContent).toBeDefined();
+    s.send({ jsonrpc: '2.0', id: 3, method: 'ping' });
+    expect((await answer(s, 3)).result).toEqual({});
+  });
+});
+
 describe('a host on the v2 SDK (its StdioClientTransport, which probes on a throwaway copy)', () => {
   it.each([['pinned to 2026-07-28', { pin: '2026-07-28' as const }], ['auto', 'auto' as const]])('%s: connects, lists, calls, answers an elicitation, and leaves no process', async (_, mode) => {
     const { Client } = await import('@modelcontextprotocol/client');
