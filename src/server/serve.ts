@@ -43,8 +43,14 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   const stops: (() => void)[] = [];
   let initialized!: () => void;
   const ready = new Promise<void>((r) => (initialized = r));
+  // Loaded at the first request that is not server/discover (initialize included, so it is ready for the
+  // first list): a host's throwaway probe copy (discover, then EOF) loads nothing and stops at once.
+  let load!: () => void;
+  let loading = false;
+  const wanted = new Promise<void>((r) => (load = () => ((loading = true), r())));
   const backend: Promise<Backend> = (async () => {
-    await new Promise((r) => setImmediate(r)); // let serveStdio() below go first
+    await wanted;
+    await new Promise((r) => setImmediate(r)); // answer the request that asked first
     const [{ createRuntime }, { publishStatus }, { operate }] = await Promise.all([
       import('../runtime/runtime.js'),
       import('../telemetry/status.js'),
@@ -63,6 +69,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
     if (started) return;
     started = true;
     initialized();
+    load();
     void backend.then(() => runtime!.start());
   };
   const stdin = opts.stdin ?? process.stdin;
@@ -72,6 +79,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
     inbound(m: JSONRPCMessage) {
       listens.inbound(m);
       if (!('method' in m) || !('id' in m)) return;
+      if (m.method !== 'server/discover') load();
       const env = (m.params?._meta as Record<string, unknown> | undefined) ?? {};
       if (env[PROTOCOL_VERSION_META_KEY] === undefined) return; // a 2025 request: initialized starts the children
       const caps = env[CLIENT_CAPABILITIES_META_KEY];
@@ -90,7 +98,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   process.on('unhandledRejection', onRejection);
 
   const outcome = stopper(async () => {
-    await backend.catch(() => undefined);
+    if (loading) await backend.catch(() => undefined);
     for (const stop of stops) stop();
     const killed = (await runtime?.stop()) ?? [];
     edge.close();

@@ -4,6 +4,7 @@
 // input_required, cache hits), a host's throwaway probe copy, and a client that probes discover and
 // then initializes on the same connection.
 import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MCPX, fixture, marker, processesWith, rawServe, tempDir, text, waitFor, writeConfig } from '../helpers/mcpx.js';
 
@@ -16,7 +17,7 @@ const ENVELOPE = {
 };
 const INIT = { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'claude-code', version: '2.0.0' } };
 
-type Session = ReturnType<typeof rawServe> & { mark: string; started: number };
+type Session = ReturnType<typeof rawServe> & { mark: string; started: number; dir: string };
 const open: Session[] = [];
 afterEach(async () => {
   for (const s of open.splice(0)) {
@@ -31,7 +32,7 @@ function session(env: Record<string, string> = {}): Session {
   const mark = marker();
   const file = writeConfig({ mcpServers: { a: fixture('alpha', { INSTRUCTIONS: 'alpha does things', ...env }, {}, mark) } }, dir);
   const started = performance.now();
-  const s = { ...rawServe(file, dir), mark, started };
+  const s = { ...rawServe(file, dir), mark, started, dir };
   open.push(s);
   return s;
 }
@@ -170,6 +171,8 @@ describe('a host that probes', () => {
     expect(exit.code).toBe(0);
     expect(processesWith(s.mark)).toHaveLength(0);
     expect(s.stderr()).not.toContain('alpha');
+    // Nothing was loaded for it: no control socket was ever opened (it would be <state>/run/<pid>.sock).
+    expect(existsSync(join(s.dir, 'state', 'run'))).toBe(false);
   });
 
   it('discover, then initialize on the same connection: served as a 2025 client', async () => {
