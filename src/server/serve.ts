@@ -11,8 +11,9 @@ import { Listens, tapTransport } from './listen.js';
 import { STATUS_TOOL, Upstream, type Backend } from './upstream.js';
 
 /**
- * `mcpx serve`: the stdio MCP server Claude Code starts. Answers initialize at once; starts the
- * children when the upstream client has said what it supports; stops them all (process groups
+ * `mcpx serve`: the stdio MCP server Claude Code starts, in both protocol eras (serveStdio picks the
+ * era per connection). Answers initialize and server/discover at once; starts the children when the
+ * upstream client has said what it supports; stops them all (process groups
  * included) when stdin closes or on SIGINT/SIGTERM. Nothing but JSON-RPC goes to stdout. Resolves
  * after a clean stop; rejects with a FORCED_STOP error (its exit code) after a forced one.
  */
