@@ -60,7 +60,8 @@ export type ChildState =
 /** How a child reaches the upstream client (elicitation, roots, sampling). */
 export interface UpstreamBridge {
   capabilities(): ClientCapabilities;
-  request(method: string, params: unknown, signal: AbortSignal): Promise<Record<string, unknown>>;
+  /** `child`: the asking child's name (a 2026 client answers it within a request in flight to that child). */
+  request(method: string, params: unknown, signal: AbortSignal, child?: string): Promise<Record<string, unknown>>;
 }
 
 export interface ChildEvents {
@@ -333,7 +334,7 @@ export class Child extends EventEmitter<ChildEvents> {
 
     // A legacy child's server→client requests; a modern child's come as input_required (input.ts).
     const forward = (method: string) => async (req: { params?: unknown }, ctx: { mcpReq: { signal: AbortSignal } }) =>
-      this.deps.bridge.request(method, req.params, ctx.mcpReq.signal);
+      this.deps.bridge.request(method, req.params, ctx.mcpReq.signal, this.name);
     if (capabilities.roots) client.setRequestHandler('roots/list', forward('roots/list') as never);
     if (capabilities.elicitation) client.setRequestHandler('elicitation/create', forward('elicitation/create') as never);
     if (capabilities.sampling) client.setRequestHandler('sampling/createMessage', forward('sampling/createMessage') as never);
@@ -494,7 +495,7 @@ export class Child extends EventEmitter<ChildEvents> {
     // embedded request goes to the upstream client through the same bridge a legacy child's requests use.
     const result = await runInputRounds(
       (p, allowInputRequired) => client.request({ method, params: p }, Loose, { ...options, allowInputRequired }),
-      (m, p) => this.deps.bridge.request(m, p, options.signal ?? new AbortController().signal),
+      (m, p) => this.deps.bridge.request(m, p, options.signal ?? new AbortController().signal, this.name),
       params as Record<string, unknown> | undefined,
     );
     return liftCacheAdvice(result);

@@ -1,6 +1,11 @@
 import picomatch from 'picomatch';
-import type { Prompt, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
-import type { Child } from '../children/child.js';
+import type { Catalog, Child } from '../children/child.js';
+
+// The definitions' types are the children edge's (whichever SDK line it speaks).
+type Tool = Catalog['tools'][number];
+type Prompt = Catalog['prompts'][number];
+type Resource = Catalog['resources'][number];
+type ResourceTemplate = Catalog['resourceTemplates'][number];
 import { log } from '../util/log.js';
 import { collisionName, exposedName } from './names.js';
 import { compileTemplate, type UriMatcher } from './uri-template.js';

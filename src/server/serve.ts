@@ -1,15 +1,19 @@
 import { join } from 'node:path';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import { loadConfig, type Selection } from '../config/index.js';
 import { McpxError, errorMessage } from '../errors.js';
 import { log } from '../util/log.js';
+import { CLIENT_CAPABILITIES_META_KEY, PROTOCOL_VERSION_META_KEY, type ClientCapabilities, type JSONRPCMessage } from '@modelcontextprotocol/server';
 import { initialInstructions } from './instructions.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { bridgeTo, createUpstreamServer, installHandlers, STATUS_TOOL, type Backend } from './upstream.js';
+import { UpstreamEdge } from './bridge.js';
+import { Listens, tapTransport } from './listen.js';
+import { STATUS_TOOL, Upstream, type Backend } from './upstream.js';
 
 /**
- * `mcpx serve`: the stdio MCP server Claude Code starts. Answers initialize at once; starts the
- * children when the upstream client has said what it supports; stops them all (process groups
+ * `mcpx serve`: the stdio MCP server Claude Code starts, in both protocol eras (serveStdio picks the
+ * era per connection). Answers initialize and server/discover at once; starts the children when the
+ * upstream client has said what it supports; stops them all (process groups
  * included) when stdin closes or on SIGINT/SIGTERM. Nothing but JSON-RPC goes to stdout. Resolves
  * after a clean stop; rejects with a FORCED_STOP error (its exit code) after a forced one.
  */
@@ -32,35 +36,59 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   else log.info(`serve: ${config.servers.length} server(s) from ${config.file}`);
 
   // Claude Code reads instructions only from the initialize answer: read the stored ones first (one
-  // read-only query, a few ms; no child is waited for).
-  const server = createUpstreamServer(await initialInstructions(config));
-  // The children, cache and pipeline load after the transport is connected: initialize never waits for them.
+  // read-only query, a few ms; no child is waited for). A 2026 client reads them from server/discover.
+  const instructions = await initialInstructions(config);
+  const edge = new UpstreamEdge();
+  // The children, cache and pipeline load after the transport is connected: initialize and discover never wait for them.
   let runtime: Runtime | undefined;
   const stops: (() => void)[] = [];
   let initialized!: () => void;
   const ready = new Promise<void>((r) => (initialized = r));
+  // Loaded at the first request that is not server/discover (initialize included, so it is ready for the
+  // first list): a host's throwaway probe copy (discover, then EOF) loads nothing and stops at once.
+  let load!: () => void;
+  let loading = false;
+  const wanted = new Promise<void>((r) => (load = () => ((loading = true), r())));
   const backend: Promise<Backend> = (async () => {
-    await new Promise((r) => setImmediate(r)); // let server.connect() below go first
+    await wanted;
+    await new Promise((r) => setImmediate(r)); // answer the request that asked first
     const [{ createRuntime }, { publishStatus }, { operate }] = await Promise.all([
       import('../runtime/runtime.js'),
       import('../telemetry/status.js'),
       import('../runtime/operate.js'),
     ]);
-    const rt = (runtime = createRuntime(config, bridgeTo(server), [STATUS_TOOL]));
+    const rt = (runtime = createRuntime(config, edge, [STATUS_TOOL]));
     // Live config: edits of mcpx.json and .env apply while serving (rotated tokens too); ps/reload/restart reach us.
     stops.push(publishStatus(rt.status, rt.db), operate(rt, { load: () => loadConfig(opts.configFlag, { select: opts.select }), ready, watch: opts.watch !== false }));
     return { hub: rt.hub, pipeline: rt.pipeline, settled: rt.settled, status: () => rt.status.snapshot() };
   })();
-  installHandlers(server, backend);
-  // Children learn the client's capabilities from us, so they start once the client has initialized.
-  server.oninitialized = () => {
+  // Children learn the client's capabilities from us, so they start once the client is known to be
+  // real: a 2025 client once initialized, a 2026 client at its first request that is not discover. A
+  // host's throwaway probe copy of mcpx (discover, then EOF) starts none.
+  let started = false;
+  const start = () => {
+    if (started) return;
+    started = true;
     initialized();
+    load();
     void backend.then(() => runtime!.start());
   };
-
   const stdin = opts.stdin ?? process.stdin;
-  const transport = new StdioServerTransport(stdin as never, (opts.stdout ?? process.stdout) as never);
-  server.onerror = (e) => log.debug(`upstream: ${errorMessage(e)}`);
+  const listens = new Listens();
+  const upstream = new Upstream(instructions, backend, edge, listens, start);
+  const seen = {
+    inbound(m: JSONRPCMessage) {
+      listens.inbound(m);
+      if (!('method' in m) || !('id' in m)) return;
+      if (m.method !== 'server/discover') load();
+      const env = (m.params?._meta as Record<string, unknown> | undefined) ?? {};
+      if (env[PROTOCOL_VERSION_META_KEY] === undefined) return; // a 2025 request: initialized starts the children
+      const caps = env[CLIENT_CAPABILITIES_META_KEY];
+      if (caps && typeof caps === 'object') edge.envelopeCapabilities = caps as ClientCapabilities;
+      if (m.method !== 'server/discover') start();
+    },
+    outbound: (m: JSONRPCMessage) => listens.outbound(m),
+  };
 
   // A rejected promise nobody awaited is a bug in mcpx or a library, not a reason to drop every
   // child and the client's session: log it (the stack with --debug, and in the log file) and serve on.
@@ -71,10 +99,12 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   process.on('unhandledRejection', onRejection);
 
   const outcome = stopper(async () => {
-    await backend.catch(() => undefined);
+    if (loading) await backend.catch(() => undefined);
     for (const stop of stops) stop();
     const killed = (await runtime?.stop()) ?? [];
-    await server.close().catch(() => undefined);
+    edge.close();
+    listens.closeAll();
+    await connection?.close().catch(() => undefined);
     return killed;
   }, () => runtime?.hub.kill());
   stdin.on('end', () => outcome.stop('stdin closed'));
@@ -83,8 +113,12 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  let connection: ReturnType<typeof serveStdio> | undefined;
   try {
-    await server.connect(transport);
+    // The upstream reads messages up to the largest a child may send (a larger one would close it).
+    const maxBufferSize = Math.max(DEFAULT_MAX_MESSAGE_BYTES, ...config.servers.map((s) => s.maxMessageBytes ?? 0));
+    const transport = new StdioServerTransport(stdin as never, (opts.stdout ?? process.stdout) as never, { maxBufferSize });
+    connection = serveStdio(upstream.factory, { transport: tapTransport(transport, seen), onerror: (e) => log.debug(`upstream: ${errorMessage(e)}`) });
     const failure = await outcome.done;
     await log.close();
     if (failure) throw failure;
@@ -94,6 +128,9 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
     process.off('unhandledRejection', onRejection);
   }
 }
+
+/** The upstream's message limit when no server sets a larger one (the children's default). */
+const DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
 
 /** How long a stop may take before the children are killed outright (children get ~1.8 s to stop). */
 const STOP_BUDGET_MS = 2400;

@@ -1,67 +1,16 @@
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { Protocol } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import {
-  CallToolRequestSchema,
-  CompleteRequestSchema,
-  ErrorCode,
-  GetPromptRequestSchema,
-  ListPromptsRequestSchema,
-  ListResourcesRequestSchema,
-  ListResourceTemplatesRequestSchema,
-  ListToolsRequestSchema,
-  McpError,
-  ReadResourceRequestSchema,
-  ResultSchema,
-  RootsListChangedNotificationSchema,
-  SetLevelRequestSchema,
-  SubscribeRequestSchema,
-  UnsubscribeRequestSchema,
-  type LoggingLevel,
-  type Progress,
-  type ServerNotification,
-} from '@modelcontextprotocol/sdk/types.js';
-import type { UpstreamBridge } from '../children/child.js';
+import { ProtocolError, ProtocolErrorCode, Server, type JSONRPCRequest, type LoggingLevel, type Progress, type ServerContext } from '@modelcontextprotocol/server';
 import type { Child } from '../children/child.js';
 import type { CallOptions, Pipeline } from '../pipeline/call.js';
 import type { Hub, ListKind } from '../runtime/hub.js';
+import type { Era, Step, UpstreamEdge } from './bridge.js';
+import type { Listens } from './listen.js';
 
 /**
- * The upstream SDK Server that Claude Code talks to: list, call, read, prompt, completion and
- * subscription handlers, and the notifications forwarded both ways. Routing and calls are the
+ * The upstream Server that Claude Code talks to, in either era: list, call, read, prompt, completion
+ * and subscription handlers, and the notifications forwarded both ways. Routing and calls are the
  * pipeline's; this file only translates between the protocol and it.
  */
 export const SERVER_INFO = { name: 'mcpx', version: '0.1.0' };
-
-type Extra = {
-  signal: AbortSignal;
-  _meta?: { progressToken?: string | number };
-  sendNotification: (n: ServerNotification) => Promise<void>;
-};
-
-/** `instructions`: what each child is for (see instructions.ts), answered with initialize. */
-export function createUpstreamServer(instructions?: string): Server {
-  return new Server(SERVER_INFO, {
-    instructions,
-    capabilities: {
-      tools: { listChanged: true },
-      prompts: { listChanged: true },
-      resources: { subscribe: true, listChanged: true },
-      logging: {},
-      completions: {},
-    },
-    // Several children starting at once must not become a storm of list_changed upstream.
-    debouncedNotificationMethods: ['notifications/tools/list_changed', 'notifications/prompts/list_changed', 'notifications/resources/list_changed'],
-  });
-}
-
-/** How children reach the upstream client: only what it declared (else the child gets an error). */
-export function bridgeTo(server: Server): UpstreamBridge {
-  return {
-    capabilities: () => server.getClientCapabilities() ?? {},
-    request: (method, params, signal) =>
-      server.request({ method, params } as never, ResultSchema, { signal, timeout: 600_000 }) as Promise<Record<string, unknown>>,
-  };
-}
 
 /** mcpx's own tool and resource: the status snapshot as JSON. */
 export const STATUS_TOOL = {
@@ -82,131 +31,224 @@ export interface Backend {
   status(): Record<string, unknown>;
 }
 
+/** A modern client may keep mcpx's lists this long while it listens for their changes (the v2 client's cap). */
+export const LIST_TTL_MS = 86_400_000;
+
+const LIST_CHANGED = ['notifications/tools/list_changed', 'notifications/prompts/list_changed', 'notifications/resources/list_changed'];
+
 /**
- * Registers every handler at once (a request never finds a method missing), each waiting for the
- * backend, which is still loading only during the first milliseconds after initialize.
+ * The upstream edge of one process: a factory serveStdio calls once per opening (a discover probe
+ * and then initialize build two), cheap because the backend lives outside it. Notifications go to
+ * the instance pinned last.
  */
-export function installHandlers(server: Server, backend: Promise<Backend>): void {
-  const lists = async () => {
-    const b = await backend;
+export class Upstream {
+  private level?: LoggingLevel;
+
+  constructor(
+    private readonly instructions: string | undefined,
+    private readonly backend: Promise<Backend>,
+    readonly edge: UpstreamEdge,
+    private readonly listens: Listens,
+    /** The client has shown it is real (initialized, or a modern request other than discover): start children. */
+    private readonly onStart: () => void,
+  ) {
+    void backend.then((b) => this.wireNotifications(b));
+    listens.onSubscription = (uri, on) => void this.subscribe(uri, on ? 'resources/subscribe' : 'resources/unsubscribe', new AbortController().signal).catch(() => undefined);
+  }
+
+  factory = ({ era }: { era: Era }): Server => {
+    const server = new Server(SERVER_INFO, {
+      instructions: this.instructions,
+      capabilities: {
+        tools: { listChanged: true },
+        prompts: { listChanged: true },
+        resources: { subscribe: true, listChanged: true },
+        logging: {},
+        completions: {},
+      },
+      // Several children starting at once must not become a storm of list_changed upstream.
+      debouncedNotificationMethods: LIST_CHANGED,
+    });
+    this.edge.server = server;
+    this.edge.era = era;
+    if (era === 'legacy') server.oninitialized = () => this.onStart();
+    this.install(server, era);
+    return server;
+  };
+
+  private async lists(): Promise<Backend['hub']['routing']> {
+    const b = await this.backend;
     await b.settled();
     return b.hub.routing;
-  };
-  server.setRequestHandler(ListToolsRequestSchema, async () => {
-    const routing = await lists();
-    (await backend).hub.recheckPins(); // an approval made by `mcpx approve` since the last look
-    return { tools: routing.tools };
-  });
-  server.setRequestHandler(ListPromptsRequestSchema, async () => ({ prompts: (await lists()).prompts }));
-  server.setRequestHandler(ListResourcesRequestSchema, async () => ({
-    resources: [...(await lists()).resources, { uri: STATUS_URI, name: 'mcpx status', mimeType: 'application/json' }],
-  }));
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({ resourceTemplates: (await lists()).resourceTemplates }));
+  }
 
-  // tools/call is registered on the Protocol itself: the SDK Server's own tools/call wrapper parses
-  // and rebuilds every result (dropping fields it does not know, and costing time on the hot path);
-  // mcpx forwards the child's result as the child sent it.
-  Protocol.prototype.setRequestHandler.call(server, CallToolRequestSchema, async (req, extra) => {
-    const b = await backend;
-    if (req.params.name === STATUS_TOOL.name) {
+  private install(server: Server, era: Era): void {
+    // Modern lists say how long they stay good: long while the client hears of changes, else not at all.
+    const hint = (kind: ListKind) => (era === 'modern' ? { ttlMs: this.listens.hears(kind) ? LIST_TTL_MS : 0, cacheScope: 'private' as const } : {});
+    server.setRequestHandler('tools/list', async () => {
+      const routing = await this.lists();
+      (await this.backend).hub.recheckPins(); // an approval made by `mcpx approve` since the last look
+      return { tools: routing.tools, ...hint('tools') } as never;
+    });
+    server.setRequestHandler('prompts/list', async () => ({ prompts: (await this.lists()).prompts, ...hint('prompts') }) as never);
+    server.setRequestHandler('resources/list', async () => ({
+      resources: [...(await this.lists()).resources, { uri: STATUS_URI, name: 'mcpx status', mimeType: 'application/json' }],
+      ...hint('resources'),
+    }) as never);
+    server.setRequestHandler('resources/templates/list', async () => ({ resourceTemplates: (await this.lists()).resourceTemplates, ...hint('resources') }) as never);
+
+    // Forwarded requests go through the fallback handler: it sees the raw params (unknown fields kept),
+    // and its result skips the Server's parse and rebuild, so the child's result reaches the client as
+    // the child sent it.
+    server.fallbackRequestHandler = async (req: JSONRPCRequest, ctx: ServerContext) => {
+      const params = { ...(req.params ?? {}) } as Record<string, unknown>;
+      delete params.inputResponses; // a modern retry's answers are mcpx's, not the child's
+      delete params.requestState;
+      switch (req.method) {
+        case 'tools/call':
+          return this.callTool(params, ctx, era) as never;
+        case 'resources/read':
+          return this.read(params, ctx, era) as never;
+        case 'prompts/get': {
+          const b = await this.backend;
+          return this.forward(ctx, era, b.hub.routing.promptRoutes.get(String(params.name))?.child, (o) => b.pipeline.run({ kind: 'prompt', params: params as never }, o)) as never;
+        }
+        case 'completion/complete':
+          return this.complete(params, ctx, era) as never;
+        case 'resources/subscribe':
+        case 'resources/unsubscribe':
+          return withCall(ctx, (o) => this.subscribe(String(params.uri), req.method as 'resources/subscribe', o.signal, o)) as never;
+        default:
+          throw new ProtocolError(ProtocolErrorCode.MethodNotFound, 'Method not found');
+      }
+    };
+
+    if (era === 'legacy') {
+      // logging/setLevel: remembered, and passed to every child that supports logging (now and when it starts).
+      server.setRequestHandler('logging/setLevel', async (req) => {
+        this.level = req.params.level;
+        (await this.backend).hub.children.forEach((c) => this.sendLevel(c));
+        return {};
+      });
+      server.setNotificationHandler('notifications/roots/list_changed', async () => {
+        await Promise.all((await this.backend).hub.children.map((c) => c.notify('notifications/roots/list_changed')));
+      });
+    }
+  }
+
+  private async callTool(params: Record<string, unknown>, ctx: ServerContext, era: Era): Promise<unknown> {
+    const b = await this.backend;
+    const name = String(params.name);
+    if (name === STATUS_TOOL.name) {
       const status = b.status();
       return { content: [{ type: 'text', text: JSON.stringify(status, null, 2) }], structuredContent: status };
     }
-    const refused = await b.hub.refusalAfterSettling(req.params.name, b.settled);
+    const refused = await b.hub.refusalAfterSettling(name, b.settled);
     if (refused) return refused;
-    return withCall(extra, (opts) => b.pipeline.run({ kind: 'tool', params: req.params }, opts));
-  });
-  server.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
-    const b = await backend;
-    if (req.params.uri === STATUS_URI) {
+    return this.forward(ctx, era, b.hub.routing.toolRoutes.get(name)?.child, (o) => b.pipeline.run({ kind: 'tool', params: params as never }, o));
+  }
+
+  private async read(params: Record<string, unknown>, ctx: ServerContext, era: Era): Promise<unknown> {
+    const b = await this.backend;
+    if (params.uri === STATUS_URI) {
       return { contents: [{ uri: STATUS_URI, mimeType: 'application/json', text: JSON.stringify(b.status(), null, 2) }] };
     }
-    return withCall(extra, (opts) => b.pipeline.run({ kind: 'resource', params: req.params }, opts)) as never;
-  });
-  server.setRequestHandler(GetPromptRequestSchema, async (req, extra) => {
-    const b = await backend;
-    return withCall(extra, (opts) => b.pipeline.run({ kind: 'prompt', params: req.params }, opts)) as never;
-  });
+    return this.forward(ctx, era, b.hub.resourceChild(String(params.uri)), (o) => b.pipeline.run({ kind: 'resource', params: params as never }, o));
+  }
 
-  server.setRequestHandler(CompleteRequestSchema, async (req, extra) => {
-    const { hub, pipeline } = await backend;
-    const ref = req.params.ref;
+  private async complete(params: Record<string, unknown>, ctx: ServerContext, era: Era): Promise<unknown> {
+    const { hub, pipeline } = await this.backend;
+    const ref = params.ref as { type: string; name?: string; uri?: string };
     let child: Child | undefined;
-    let params: Record<string, unknown> = req.params;
-    if (ref.type === 'ref/prompt') {
-      const route = hub.routing.promptRoutes.get(ref.name);
+    let forwarded = params;
+    if (ref?.type === 'ref/prompt') {
+      const route = hub.routing.promptRoutes.get(String(ref.name));
       child = route?.child;
-      if (route) params = { ...req.params, ref: { ...ref, name: route.name } };
+      if (route) forwarded = { ...params, ref: { ...ref, name: route.name } };
     } else {
-      child = hub.routing.templateOwner(ref.uri) ?? hub.resourceChild(ref.uri);
+      child = hub.routing.templateOwner(String(ref?.uri)) ?? hub.resourceChild(String(ref?.uri));
     }
-    if (!child) throw new McpError(ErrorCode.InvalidParams, `Unknown ${ref.type === 'ref/prompt' ? 'prompt' : 'resource'}: ${'name' in ref ? ref.name : ref.uri}`);
+    if (!child) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown ${ref?.type === 'ref/prompt' ? 'prompt' : 'resource'}: ${ref?.name ?? ref?.uri}`);
     if (!child.serverCapabilities?.completions) return { completion: { values: [], hasMore: false } };
-    return withCall(extra, (opts) => pipeline.run({ kind: 'forward', child, method: 'completion/complete', params }, opts)) as never;
-  });
+    const target = child;
+    return this.forward(ctx, era, target, (o) => pipeline.run({ kind: 'forward', child: target, method: 'completion/complete', params: forwarded }, o));
+  }
 
-  const subscription = (method: 'resources/subscribe' | 'resources/unsubscribe') => async (req: { params: { uri: string } }, extra: unknown) => {
-    const { hub, pipeline, settled } = await backend;
+  /**
+   * One forwarded request. 2025: progress and cancellation of the upstream request. 2026: the same,
+   * per leg of a flight that may answer input_required while the child waits for the client.
+   */
+  private forward(ctx: ServerContext, era: Era, child: Child | undefined, run: (o: CallOptions) => Promise<unknown>): Promise<unknown> {
+    if (era === 'legacy') return withCall(ctx, run);
+    const tracked = ctx.mcpReq._meta?.progressToken !== undefined;
+    return this.edge.leg(
+      ctx,
+      child?.name,
+      (signal, progress) => run({ signal, onprogress: tracked ? progress : undefined }),
+      (flight) =>
+        withCall(ctx, (o) => {
+          const cancel = () => flight.abort.abort(o.signal.reason);
+          o.signal.addEventListener('abort', cancel, { once: true });
+          flight.progress = o.onprogress;
+          return flight.next().finally(() => {
+            flight.progress = undefined;
+            o.signal.removeEventListener('abort', cancel);
+          }) as Promise<Step>;
+        }),
+    );
+  }
+
+  /** (Un)subscribes the child that owns a URI: a 2025 client's request, or a 2026 client's listen filter. */
+  private async subscribe(uri: string, method: 'resources/subscribe' | 'resources/unsubscribe', signal: AbortSignal, opts?: CallOptions): Promise<unknown> {
+    const { hub, pipeline, settled } = await this.backend;
     // As for a read: a URI may belong to a child that has not listed yet.
-    const child = hub.resourceChild(req.params.uri) ?? (await settled(), hub.resourceChild(req.params.uri));
-    if (!child) throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${req.params.uri}`);
+    const child = hub.resourceChild(uri) ?? (await settled(), hub.resourceChild(uri));
+    if (!child) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown resource: ${uri}`);
     if (!child.serverCapabilities?.resources?.subscribe) return {};
-    return withCall(extra, (opts) => pipeline.run({ kind: 'forward', child, method, params: req.params }, opts)) as never;
-  };
-  server.setRequestHandler(SubscribeRequestSchema, subscription('resources/subscribe'));
-  server.setRequestHandler(UnsubscribeRequestSchema, subscription('resources/unsubscribe'));
+    return pipeline.run({ kind: 'forward', child, method, params: { uri } }, opts ?? { signal });
+  }
 
-  // logging/setLevel: remembered, and passed to every child that supports logging (now and when it starts).
-  let level: LoggingLevel | undefined;
-  const sendLevel = (child: Child) => {
-    if (level && child.serverCapabilities?.logging && child.state.kind === 'ready') {
-      child.request('logging/setLevel', { level }).catch(() => undefined);
+  private sendLevel(child: Child): void {
+    if (this.level && child.serverCapabilities?.logging && child.state.kind === 'ready') {
+      child.request('logging/setLevel', { level: this.level }).catch(() => undefined);
     }
-  };
-  server.setRequestHandler(SetLevelRequestSchema, async (req) => {
-    level = req.params.level;
-    (await backend).hub.children.forEach(sendLevel);
-    return {};
-  });
+  }
 
-  server.setNotificationHandler(RootsListChangedNotificationSchema, async () => {
-    await Promise.all((await backend).hub.children.map((c) => c.notify('notifications/roots/list_changed')));
-  });
-
-  // Child → upstream notifications (children added by a config reload too).
-  void backend.then(({ hub }) => {
+  /** Child → upstream notifications (children added by a config reload too), to the pinned instance. */
+  private wireNotifications({ hub }: Backend): void {
+    const send = (n: { method: string; params?: Record<string, unknown> }) => void this.edge.server?.notification(n as never).catch(() => undefined);
     hub.forEachChild((child) => {
-      child.on('state', (s) => s.kind === 'ready' && sendLevel(child));
+      child.on('state', (s) => s.kind === 'ready' && this.sendLevel(child));
       child.on('notification', (n) => {
         if (n.method === 'notifications/message') {
           const logger = typeof n.params?.logger === 'string' ? `${child.name}/${n.params.logger}` : child.name;
-          void server.notification({ method: n.method, params: { ...n.params, logger } } as ServerNotification).catch(() => undefined);
-        } else {
-          void server.notification(n as ServerNotification).catch(() => undefined);
-        }
+          send({ method: n.method, params: { ...n.params, logger } });
+        } else send(n);
       });
     });
     hub.onListsChanged = (kinds: ListKind[]) => {
-      if (!server.getClientCapabilities()) return; // not initialized yet: the first list will be current
-      for (const k of kinds) void server.notification({ method: `notifications/${k}/list_changed` } as ServerNotification).catch(() => undefined);
+      // A 2025 client not initialized yet: its first list will be current. A 2026 client hears only
+      // through its listen streams (serveStdio drops what no stream asked for).
+      if (this.edge.era === 'legacy' && !this.edge.server?.getClientCapabilities()) return;
+      for (const k of kinds) send({ method: `notifications/${k}/list_changed` });
     };
-  });
+  }
 }
 
 /**
  * Runs one request with the upstream's cancellation signal and progress token. Progress notifications
  * are sent in order and all before the answer: a progress that arrives after the result is dropped.
  */
-async function withCall<T>(extra: unknown, fn: (opts: CallOptions) => Promise<T>): Promise<T> {
-  const { signal, _meta, sendNotification } = extra as Extra;
-  const token = _meta?.progressToken;
+async function withCall<T>(ctx: ServerContext, fn: (opts: CallOptions) => Promise<T>): Promise<T> {
+  const { signal, notify } = ctx.mcpReq;
+  const token = ctx.mcpReq._meta?.progressToken;
   let sent: Promise<unknown> | undefined;
   const onprogress =
     token === undefined
       ? undefined
       : (p: Progress) => {
           sent = (sent ?? Promise.resolve())
-            .then(() => sendNotification({ method: 'notifications/progress', params: { ...p, progressToken: token } }))
+            .then(() => notify({ method: 'notifications/progress', params: { ...p, progressToken: token } }))
             .catch(() => undefined);
         };
   try {
@@ -214,8 +256,8 @@ async function withCall<T>(extra: unknown, fn: (opts: CallOptions) => Promise<T>
   } finally {
     if (sent) {
       await sent;
-      // SDK clients (Claude Code's among them) drop a progress read in the same chunk as its response:
-      // leave the client a moment to read the last progress on its own.
+      // SDK clients (Claude Code's among them, v1 and v2) drop a progress read in the same chunk as
+      // its response: leave the client a moment to read the last progress on its own.
       await new Promise((r) => setTimeout(r, 10));
     }
   }

@@ -1,0 +1,209 @@
+import { randomUUID } from 'node:crypto';
+import { CLIENT_CAPABILITIES_META_KEY, ProtocolError, ProtocolErrorCode, type ClientCapabilities, type Progress, type Server, type ServerContext } from '@modelcontextprotocol/server';
+import type { UpstreamBridge } from '../children/child.js';
+
+/**
+ * How children reach the upstream client (elicitation, roots, sampling), in the client's era:
+ * - 2025 client: a real server→client request, as before.
+ * - 2026-07-28 client: there are no server→client requests. A child's request is handed to a
+ *   request of that client still in flight for the child (a `Flight`), which answers the client
+ *   `input_required`; the client's retry carries the answer back (see `stepped` in upstream.ts).
+ * Children call the same `request` whatever their own era (a modern child's input_required legs too).
+ */
+export type Era = 'legacy' | 'modern';
+
+/** Any result, unparsed: what the client answers goes back to the child as it is. */
+export const Loose = { '~standard': { version: 1 as const, vendor: 'mcpx', validate: (value: unknown) => ({ value }) } };
+
+/** A child's server→client request waiting for a modern client's answer. */
+export interface Ask {
+  method: string;
+  params: Record<string, unknown>;
+  resolve(result: Record<string, unknown>): void;
+  reject(error: unknown): void;
+}
+
+export type Step = { done: unknown } | { error: unknown } | { ask: Ask };
+
+/** The client capability each server→client method needs. */
+const NEEDS: Record<string, keyof ClientCapabilities> = {
+  'elicitation/create': 'elicitation',
+  'roots/list': 'roots',
+  'sampling/createMessage': 'sampling',
+};
+
+/**
+ * One modern upstream request (tools/call, read, prompt, completion) whose child work may span several
+ * input_required rounds: the child's call keeps running between the client's retries.
+ */
+export class Flight {
+  readonly abort = new AbortController();
+  private asks: Ask[] = [];
+  private outcome?: Step;
+  private waiter?: (s: Step) => void;
+  /** Where the child's progress goes: the client's current leg (none between legs). */
+  progress?: (p: Progress) => void;
+
+  constructor(
+    /** The child the request went to (undefined: unknown, takes any child's request). */
+    readonly child: string | undefined,
+    readonly caps: ClientCapabilities,
+  ) {}
+
+  /** Runs the request; a child request may arrive as soon as it runs, so the flight is findable first. */
+  start(run: (signal: AbortSignal, progress: (p: Progress) => void) => Promise<unknown>): void {
+    Promise.resolve()
+      .then(() => run(this.abort.signal, (p) => this.progress?.(p)))
+      .then(
+        (done) => this.settle({ done }),
+        (error) => this.settle({ error }),
+      );
+  }
+
+  /** The request's next step: its result, or the first child request that needs the client. */
+  next(): Promise<Step> {
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+      this.pump();
+    });
+  }
+
+  get finished(): boolean {
+    return this.outcome !== undefined;
+  }
+
+  accepts(method: string, child: string | undefined): boolean {
+    const need = NEEDS[method];
+    return !this.finished && (child === undefined || this.child === undefined || child === this.child) && need !== undefined && this.caps[need] !== undefined;
+  }
+
+  push(ask: Ask): void {
+    this.asks.push(ask);
+    this.pump();
+  }
+
+  drop(ask: Ask): void {
+    this.asks = this.asks.filter((a) => a !== ask);
+  }
+
+  private settle(s: Step): void {
+    this.outcome = s;
+    for (const a of this.asks.splice(0)) a.reject(new Error('the request this belonged to has ended'));
+    this.pump();
+  }
+
+  private pump(): void {
+    const w = this.waiter;
+    if (!w) return;
+    const step = this.outcome ?? (this.asks.length ? { ask: this.asks.shift()! } : undefined);
+    if (!step) return;
+    this.waiter = undefined;
+    w(step);
+  }
+}
+
+/** A child's request handed to the client as input_required, waiting for the retry that answers it. */
+interface Pending {
+  flight: Flight;
+  ask: Ask;
+  timer: NodeJS.Timeout;
+}
+
+/** How long a client may take to answer an input_required (as the legacy request timeout). */
+const ANSWER_TIMEOUT_MS = 600_000;
+
+export class UpstreamEdge implements UpstreamBridge {
+  /** The Server pinned for the connection (the last one the factory built) and its era. */
+  server?: Server;
+  era?: Era;
+  /** A modern client's capabilities, from the envelope of its latest request. */
+  envelopeCapabilities?: ClientCapabilities;
+  private flights = new Set<Flight>();
+  private pending = new Map<string, Pending>();
+
+  capabilities(): ClientCapabilities {
+    return (this.era === 'modern' ? this.envelopeCapabilities : this.server?.getClientCapabilities()) ?? {};
+  }
+
+  /** The capabilities of the client that sent this request (modern: its envelope). */
+  capabilitiesOf(ctx: ServerContext): ClientCapabilities {
+    return ((ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) ?? this.server?.getClientCapabilities() ?? {};
+  }
+
+  async request(method: string, params: unknown, signal: AbortSignal, child?: string): Promise<Record<string, unknown>> {
+    const p = (params ?? {}) as Record<string, unknown>;
+    if (this.era === 'modern') return this.ask(method, p, signal, child);
+    if (!this.server) throw new Error(`${method} is not available: no MCP client is connected`);
+    // A 2025 client needs an elicitationId in URL mode; a 2026 child's request has none.
+    const out = method === 'elicitation/create' && p.mode === 'url' && p.elicitationId === undefined ? { ...p, elicitationId: randomUUID() } : p;
+    return this.server.request({ method, params: out }, Loose, { signal, timeout: ANSWER_TIMEOUT_MS }) as Promise<Record<string, unknown>>;
+  }
+
+  /** Hands a child's request to the oldest modern request in flight for it. */
+  private ask(method: string, params: Record<string, unknown>, signal: AbortSignal, child?: string): Promise<Record<string, unknown>> {
+    const flight = [...this.flights].find((f) => f.accepts(method, child));
+    if (!flight) return Promise.reject(new Error(`${method}: no request of the client is waiting on this server, or the client did not declare ${NEEDS[method] ?? method}`));
+    return new Promise((resolve, reject) => {
+      const ask: Ask = { method, params, resolve, reject };
+      signal.addEventListener('abort', () => {
+        flight.drop(ask);
+        reject(signal.reason);
+      }, { once: true });
+      flight.push(ask);
+    });
+  }
+
+  /**
+   * One leg of a modern request: the first one starts the flight, a retry (its requestState) answers
+   * the child's pending request. Returns the result, or an input_required for the next question.
+   */
+  async leg(ctx: ServerContext, child: string | undefined, run: (signal: AbortSignal, progress: (p: Progress) => void) => Promise<unknown>, onLeg: (flight: Flight) => Promise<Step>): Promise<unknown> {
+    const state = ctx.mcpReq.requestState<string>();
+    let flight: Flight;
+    if (state !== undefined) {
+      const p = typeof state === 'string' ? this.pending.get(state) : undefined;
+      if (!p) throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'Invalid or expired requestState');
+      this.pending.delete(state);
+      clearTimeout(p.timer);
+      flight = p.flight;
+      const answer = ctx.mcpReq.inputResponses?.input;
+      if (answer && typeof answer === 'object') p.ask.resolve(answer as Record<string, unknown>);
+      else p.ask.reject(new Error('the client answered without an input response'));
+    } else {
+      flight = new Flight(child, this.capabilitiesOf(ctx));
+      this.flights.add(flight);
+      flight.start(run);
+    }
+    const step = await onLeg(flight);
+    if ('done' in step) {
+      this.flights.delete(flight);
+      return step.done;
+    }
+    if ('error' in step) {
+      this.flights.delete(flight);
+      throw step.error;
+    }
+    // A single-use key, not data: the state never leaves mcpx but as this random id.
+    const id = randomUUID();
+    const timer = setTimeout(() => this.expire(id), ANSWER_TIMEOUT_MS);
+    timer.unref();
+    this.pending.set(id, { flight, ask: step.ask, timer });
+    return { resultType: 'input_required', inputRequests: { input: { method: step.ask.method, params: step.ask.params } }, requestState: id };
+  }
+
+  /** A question the client never answered: the child hears a decline, its request is cancelled. */
+  private expire(id: string): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    if (p.ask.method === 'elicitation/create') p.ask.resolve({ action: 'cancel' });
+    else p.ask.reject(new Error('the client did not answer in time'));
+    p.flight.abort.abort(new Error('the client did not answer an input request in time'));
+    this.flights.delete(p.flight);
+  }
+
+  /** The connection is gone: every open question is cancelled. */
+  close(): void {
+    for (const id of [...this.pending.keys()]) this.expire(id);
+  }
+}

@@ -1,0 +1,103 @@
+import { PROTOCOL_VERSION_META_KEY, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
+import type { ListKind } from '../runtime/hub.js';
+
+/**
+ * What a 2026-07-28 client listens to. serveStdio answers `subscriptions/listen` itself and routes
+ * mcpx's notifications onto the open streams, but the filter's resource URIs never reach a handler,
+ * and such a client sends no `resources/subscribe`: mcpx learns the URIs here, from the wire, to
+ * subscribe the children that own them. It also tells the list handlers whether a client will hear
+ * of a change (then a list may be cached for long).
+ */
+interface Filter {
+  toolsListChanged?: boolean;
+  promptsListChanged?: boolean;
+  resourcesListChanged?: boolean;
+  resourceSubscriptions?: string[];
+}
+
+const FLAG: Record<ListKind, keyof Filter> = { tools: 'toolsListChanged', prompts: 'promptsListChanged', resources: 'resourcesListChanged' };
+
+export class Listens {
+  private streams = new Map<string | number, Filter>();
+  private uris = new Map<string, number>();
+  /** A URI some stream listens to now (first stream) or no more (last one). */
+  onSubscription?: (uri: string, subscribed: boolean) => void;
+
+  /** Some open listen stream hears of this list's changes. */
+  hears(kind: ListKind): boolean {
+    for (const f of this.streams.values()) if (f[FLAG[kind]] === true) return true;
+    return false;
+  }
+
+  inbound(m: JSONRPCMessage): void {
+    if ('method' in m && m.method === 'subscriptions/listen' && 'id' in m) {
+      const params = m.params as { notifications?: Filter; _meta?: Record<string, unknown> } | undefined;
+      if (params?._meta?.[PROTOCOL_VERSION_META_KEY] === undefined) return; // not a modern request: refused anyway
+      const filter = params.notifications ?? {};
+      this.streams.set(m.id, filter);
+      for (const uri of filter.resourceSubscriptions ?? []) this.count(uri, 1);
+    } else if ('method' in m && m.method === 'notifications/cancelled') {
+      this.end((m.params as { requestId?: string | number } | undefined)?.requestId);
+    }
+  }
+
+  /** The listen request's own response (a result or an error) ends its stream. */
+  outbound(m: JSONRPCMessage): void {
+    if (!('method' in m) && 'id' in m) this.end(m.id);
+  }
+
+  closeAll(): void {
+    for (const id of [...this.streams.keys()]) this.end(id);
+  }
+
+  private end(id: string | number | undefined): void {
+    const f = id === undefined ? undefined : this.streams.get(id);
+    if (!f) return;
+    this.streams.delete(id!);
+    for (const uri of f.resourceSubscriptions ?? []) this.count(uri, -1);
+  }
+
+  private count(uri: string, by: number): void {
+    if (typeof uri !== 'string') return;
+    const n = (this.uris.get(uri) ?? 0) + by;
+    if (n > 0) this.uris.set(uri, n);
+    else this.uris.delete(uri);
+    if (by > 0 && n === 1) this.onSubscription?.(uri, true);
+    if (by < 0 && n === 0) this.onSubscription?.(uri, false);
+  }
+}
+
+/** The transport serveStdio gets: the real one, with `seen` told of every message both ways first. */
+export function tapTransport(inner: Transport, seen: { inbound(m: JSONRPCMessage): void; outbound(m: JSONRPCMessage): void }): Transport {
+  let onmessage: Transport['onmessage'];
+  return {
+    start: () => inner.start(),
+    close: () => inner.close(),
+    send: (m, o) => {
+      seen.outbound(m);
+      return inner.send(m, o);
+    },
+    get onmessage() {
+      return onmessage;
+    },
+    set onmessage(fn) {
+      onmessage = fn;
+      inner.onmessage = fn && ((m, extra) => {
+        seen.inbound(m);
+        fn(m, extra);
+      });
+    },
+    get onclose() {
+      return inner.onclose;
+    },
+    set onclose(fn) {
+      inner.onclose = fn;
+    },
+    get onerror() {
+      return inner.onerror;
+    },
+    set onerror(fn) {
+      inner.onerror = fn;
+    },
+  };
+}
