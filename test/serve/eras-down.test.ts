@@ -4,20 +4,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ElicitRequestSchema, LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { CHILD, ROOT, fixture, marker, processesWith, runCli, startMcpx, tempDir, text, waitFor, type Mcpx } from '../helpers/mcpx.js';
+import { CHILD, ROOT, cacheMeta, fixture, marker, processesWith, runCli, startMcpx, tempDir, text, waitFor, type Mcpx } from '../helpers/mcpx.js';
+import { MODERN_CHILD, modern } from '../helpers/modern.js';
 
-const MODERN_CHILD = join(ROOT, 'test/fixtures/modern-child.mjs');
 const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : []);
-const cacheMeta = (r: unknown) => ((r as { _meta?: Record<string, unknown> })._meta ?? {})['mcpx/cache'] as Record<string, unknown> | undefined;
-
-function modern(name: string, logs: { spawn?: string; discover?: string }, extra: Record<string, unknown> = {}, mark?: string) {
-  return {
-    command: process.execPath,
-    args: [MODERN_CHILD, ...(mark ? [mark] : [])],
-    env: { NAME: name, ...(logs.spawn && { SPAWN_LOG: logs.spawn }), ...(logs.discover && { DISCOVER_LOG: logs.discover }) },
-    ...extra,
-  };
-}
 
 describe('a legacy client through mcpx to a modern child', () => {
   const mark = marker();

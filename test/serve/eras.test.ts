@@ -7,14 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MCPX, fixture, marker, processesWith, rawServe, tempDir, text, waitFor, writeConfig } from '../helpers/mcpx.js';
+import { answer, call, messages, request } from '../helpers/modern.js';
 
-type Msg = { id?: string | number; method?: string; params?: Record<string, any>; result?: any; error?: any };
-
-const ENVELOPE = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientInfo': { name: 'modern-host', version: '1.0.0' },
-  'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} } },
-};
 const INIT = { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'claude-code', version: '2.0.0' } };
 
 type Session = ReturnType<typeof rawServe> & { mark: string; started: number; dir: string };
@@ -36,17 +30,6 @@ function session(env: Record<string, string> = {}): Session {
   open.push(s);
   return s;
 }
-
-const messages = (s: Session): Msg[] => s.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l));
-const answer = (s: Session, id: string | number, ms = 15_000) =>
-  waitFor(() => messages(s).find((m) => m.id === id && m.method === undefined), ms, `answer ${id}`);
-/** A modern request: every one carries the envelope. */
-const request = (s: Session, id: string | number, method: string, params: Record<string, any> = {}, caps: Record<string, unknown> = ENVELOPE['io.modelcontextprotocol/clientCapabilities']) =>
-  s.send({ jsonrpc: '2.0', id, method, params: { ...params, _meta: { ...params._meta, ...ENVELOPE, 'io.modelcontextprotocol/clientCapabilities': caps } } });
-const call = async (s: Session, id: string | number, method: string, params: Record<string, any> = {}, caps?: Record<string, unknown>) => {
-  request(s, id, method, params, caps);
-  return answer(s, id);
-};
 
 describe('a 2026-07-28 client', () => {
   it('gets the discover advertisement at once, without any child', async () => {

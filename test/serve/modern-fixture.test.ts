@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, UnsupportedProtocolVersionError } from '@modelcontextprotocol/client';
 import { StdioChildTransport } from '../../src/children/stdio.js';
-import { ROOT, tempDir, text, waitFor } from '../helpers/mcpx.js';
+import { tempDir, text, waitFor } from '../helpers/mcpx.js';
+import { MODERN_CHILD } from '../helpers/modern.js';
 
-const MODERN_CHILD = join(ROOT, 'test/fixtures/modern-child.mjs');
 const dir = tempDir();
 const spawnLog = join(dir, 'spawns.log');
 const spawnedPids = () => readFileSync(spawnLog, 'utf8').trim().split('\n').map(Number);
