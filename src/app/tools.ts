@@ -1,6 +1,4 @@
-import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { ProtocolError } from '@modelcontextprotocol/client';
+import { ProtocolError, type CallToolResult, type Tool } from '@modelcontextprotocol/client';
 import type { Child } from '../children/child.js';
 import { loadConfig } from '../config/index.js';
 import { unknownServer } from '../config/select.js';
@@ -167,7 +165,7 @@ export async function callTool(opts: { config?: string; select?: Selection; tool
       return { name, server: route.child.name, tool: route.name, result };
     } catch (e) {
       if (opts.signal.aborted) throw new McpxError(`${name}: cancelled`, { code: 'CHECK_FAILED', exitCode: 130 });
-      if (!(e instanceof McpError || e instanceof ProtocolError)) throw e; // ours, not the child's: reported as unexpected (stack with --debug)
+      if (!(e instanceof ProtocolError)) throw e; // ours, not the child's: reported as unexpected (stack with --debug)
       const message = e.message.replace(/^MCP error -?\d+: /, '');
       throw new McpxError(`${name}: ${route.child.name} answered with an error: ${message}`, {
         code: 'CHECK_FAILED',

@@ -7,19 +7,21 @@ import {
   SdkError,
   SdkErrorCode,
   type DiscoverResult,
+  type ClientCapabilities,
   type Implementation,
   type McpSubscription,
   type PriorDiscovery,
+  type Prompt,
   type RequestOptions,
+  type Resource,
+  type ResourceTemplateType as ResourceTemplate,
   type ServerCapabilities,
   type StandardSchemaV1,
+  type Tool,
   type Transport,
   SUBSCRIPTION_ID_META_KEY,
   LOG_LEVEL_META_KEY,
 } from '@modelcontextprotocol/client';
-// The shapes shared with the upstream edge (catalog items, the client's capabilities) stay typed as the
-// upstream edge types them until it moves to the v2 SDK too; type-only, nothing of 1.x is loaded here.
-import type { ClientCapabilities, Prompt, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { ServerConfig } from '../config/types.js';
 import { McpxError, errorMessage } from '../errors.js';
 import { log } from '../util/log.js';

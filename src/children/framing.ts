@@ -1,4 +1,4 @@
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/client';
 
 /**
  * A child's stdout → JSON-RPC messages, on bytes (what the child sends is what the client gets):

@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { ErrorCode, McpError, type Progress, type Tool } from '@modelcontextprotocol/sdk/types.js';
-import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
+import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode, type Progress, type Tool } from '@modelcontextprotocol/client';
 import { cacheAdvice } from '../children/advice.js';
 import { credentialHint, isAuthFailure, type Child } from '../children/child.js';
 import type { ResultStore } from '../cache/store.js';
@@ -171,7 +170,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
       }
       if (call.answer === 'json-rpc-error') {
         done(e.reason, undefined, e);
-        throw e.childError ?? new McpError(ErrorCode.InternalError, failureText(child.name, e.reason, e.message));
+        throw e.childError ?? new ProtocolError(ProtocolErrorCode.InternalError, failureText(child.name, e.reason, e.message));
       }
       const dir = child.config.fallback.backupDir;
       const hits = dir ? await searchBackup(dir, call.args, { signal: opts.signal }).catch(() => []) : []; // it logs its own problems; rejects only when cancelled
@@ -222,7 +221,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
     };
     // A name may belong to a child not listed yet (still starting): look again once the lists are settled.
     const call = find() ?? (await router.settled(), find());
-    if (!call) throw new McpError(ErrorCode.InvalidParams, `Unknown ${request.kind}: ${'uri' in request.params ? request.params.uri : request.params.name}`);
+    if (!call) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown ${request.kind}: ${'uri' in request.params ? request.params.uri : request.params.name}`);
     return call;
   }
 

@@ -1,4 +1,4 @@
-import { ErrorCode, McpError, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ProtocolErrorCode, type CallToolResult, type Tool } from '@modelcontextprotocol/client';
 import type { WaitingTool } from '../cache/pins.js';
 import { Child, type UpstreamBridge } from '../children/child.js';
 import type { Config, ServerConfig } from '../config/types.js';
@@ -109,7 +109,7 @@ export class Hub {
     if ('child' in route) return route.child;
     const names = route.candidates.map((c) => c.name).join(', ');
     const why = { template: 'has a template matching it', scheme: 'uses its scheme', 'only-owner': 'offers resources' }[route.by];
-    throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${uri}: no server lists it, and more than one ${why}: ${names}`);
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown resource: ${uri}: no server lists it, and more than one ${why}: ${names}`);
   }
 
   /**

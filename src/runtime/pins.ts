@@ -1,4 +1,4 @@
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/client';
 import type { Child } from '../children/child.js';
 import type { PinStore, WaitingTool } from '../cache/pins.js';
 import { log } from '../util/log.js';

@@ -1,4 +1,4 @@
-import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Tool } from '@modelcontextprotocol/client';
 import type { Child, Catalog, UpstreamBridge } from '../children/child.js';
 import { loadExeca } from '../children/stdio.js';
 import { Supervisor } from '../children/supervisor.js';

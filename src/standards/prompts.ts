@@ -1,4 +1,4 @@
-import { ErrorCode, McpError, type GetPromptResult, type Prompt } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ProtocolErrorCode, type GetPromptResult, type Prompt } from '@modelcontextprotocol/server';
 import type { StandardsCatalog } from './catalog.js';
 import { pathMatcher } from './match.js';
 import { sanitizeQuery } from './query.js';
@@ -24,7 +24,7 @@ const FOCUS_HITS = 3;
 
 export function getReviewPrompt(catalog: StandardsCatalog, args: Record<string, string> = {}): GetPromptResult {
   const path = args.path?.trim();
-  if (!path) throw new McpError(ErrorCode.InvalidParams, 'review_with_standards needs `path`: the file to review.');
+  if (!path) throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'review_with_standards needs `path`: the file to review.');
   const focus = args.focus?.trim() || undefined;
 
   const match = pathMatcher(path);
@@ -32,7 +32,7 @@ export function getReviewPrompt(catalog: StandardsCatalog, args: Record<string, 
   const forFocus = [];
   if (focus) {
     const q = sanitizeQuery(focus);
-    if (!q.ok) throw new McpError(ErrorCode.InvalidParams, `focus: ${q.reason}`);
+    if (!q.ok) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `focus: ${q.reason}`);
     const already = new Set(forFile.map((d) => d.id));
     const hits = catalog.index.search({ match: q.match, terms: q.terms, limit: FOCUS_HITS, filter: (d) => !already.has(d.id) });
     forFocus.push(...hits.map((h) => h.doc));

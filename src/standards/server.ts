@@ -1,20 +1,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import {
-  CallToolRequestSchema,
-  ErrorCode,
-  GetPromptRequestSchema,
-  ListPromptsRequestSchema,
-  ListResourcesRequestSchema,
-  ListToolsRequestSchema,
-  McpError,
-  ReadResourceRequestSchema,
-  SubscribeRequestSchema,
-  UnsubscribeRequestSchema,
-} from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ProtocolErrorCode, Server } from '@modelcontextprotocol/server';
+import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import { McpxError, errorMessage } from '../errors.js';
 import { log } from '../util/log.js';
 import type { CatalogChange, StandardsCatalog } from './catalog.js';
@@ -58,53 +46,64 @@ export async function runStandardsServer(opts: StandardsServerOptions): Promise<
   });
   catalogReady.catch((e) => log.error(`standards: loading failed: ${errorMessage(e)}`));
 
-  const server = new Server(
-    { name: 'mcpx-standards', version: packageVersion() },
-    {
-      capabilities: { tools: {}, resources: { subscribe: true, listChanged: true }, prompts: {} },
-      instructions:
-        'Team coding standards. Before writing or reviewing a file, call standards_for_file with its path; ' +
-        'use search_standards for a topic, get_standard to read one in full.',
-    },
-  );
+  // serveStdio serves both protocol eras: it calls the factory once per opening (a 2026 `server/discover`
+  // probe, then possibly a 2025 `initialize`), so the catalog lives out here and `current` is the
+  // instance that notifications go to.
   const subscribed = new Set<string>();
-
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: STANDARDS_TOOLS }));
-  server.setRequestHandler(CallToolRequestSchema, async (req) => {
-    return callStandardsTool(await catalogReady, req.params.name, req.params.arguments);
-  });
-  server.setRequestHandler(ListResourcesRequestSchema, async () => {
-    const catalog = await catalogReady;
-    return {
-      resources: catalog.list().map((doc) => ({
-        uri: standardUri(doc.id),
-        name: doc.id,
-        title: doc.title,
-        description: `${doc.category} standard${doc.tags.length ? ` · ${doc.tags.join(', ')}` : ''}`,
-        mimeType: 'text/markdown',
-      })),
-    };
-  });
-  server.setRequestHandler(ReadResourceRequestSchema, async (req) => {
-    const catalog = await catalogReady;
-    const id = idFromUri(req.params.uri);
-    const doc = id === undefined ? undefined : catalog.get(id);
-    if (!doc) throw new McpError(ErrorCode.InvalidParams, `No standard at ${req.params.uri}; resources/list shows them all.`);
-    return { contents: [{ uri: req.params.uri, mimeType: 'text/markdown', text: doc.text }] };
-  });
-  server.setRequestHandler(SubscribeRequestSchema, (req) => (subscribed.add(req.params.uri), {}));
-  server.setRequestHandler(UnsubscribeRequestSchema, (req) => (subscribed.delete(req.params.uri), {}));
-  server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: [REVIEW_PROMPT] }));
-  server.setRequestHandler(GetPromptRequestSchema, async (req) => {
-    if (req.params.name !== REVIEW_PROMPT.name) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt "${req.params.name}".`);
-    return getReviewPrompt(await catalogReady, req.params.arguments);
-  });
+  let current: { server: Server; era: 'legacy' | 'modern' } | undefined;
+  const factory = ({ era }: { era: 'legacy' | 'modern' }): Server => {
+    const server = new Server(
+      { name: 'mcpx-standards', version: packageVersion() },
+      {
+        capabilities: { tools: {}, resources: { subscribe: true, listChanged: true }, prompts: {} },
+        instructions:
+          'Team coding standards. Before writing or reviewing a file, call standards_for_file with its path; ' +
+          'use search_standards for a topic, get_standard to read one in full.',
+      },
+    );
+    server.setRequestHandler('tools/list', () => ({ tools: STANDARDS_TOOLS }));
+    server.setRequestHandler('tools/call', async (req) => callStandardsTool(await catalogReady, req.params.name, req.params.arguments));
+    server.setRequestHandler('resources/list', async () => {
+      const catalog = await catalogReady;
+      return {
+        resources: catalog.list().map((doc) => ({
+          uri: standardUri(doc.id),
+          name: doc.id,
+          title: doc.title,
+          description: `${doc.category} standard${doc.tags.length ? ` · ${doc.tags.join(', ')}` : ''}`,
+          mimeType: 'text/markdown',
+        })),
+      };
+    });
+    server.setRequestHandler('resources/read', async (req) => {
+      const catalog = await catalogReady;
+      const id = idFromUri(req.params.uri);
+      const doc = id === undefined ? undefined : catalog.get(id);
+      if (!doc) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `No standard at ${req.params.uri}; resources/list shows them all.`);
+      return { contents: [{ uri: req.params.uri, mimeType: 'text/markdown', text: doc.text }] };
+    });
+    // A 2026 client subscribes through its subscriptions/listen filter instead (see notify).
+    if (era === 'legacy') {
+      server.setRequestHandler('resources/subscribe', (req) => (subscribed.add(req.params.uri), {}));
+      server.setRequestHandler('resources/unsubscribe', (req) => (subscribed.delete(req.params.uri), {}));
+    }
+    server.setRequestHandler('prompts/list', () => ({ prompts: [REVIEW_PROMPT] }));
+    server.setRequestHandler('prompts/get', async (req) => {
+      if (req.params.name !== REVIEW_PROMPT.name) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown prompt "${req.params.name}".`);
+      return getReviewPrompt(await catalogReady, req.params.arguments);
+    });
+    current = { server, era };
+    return server;
+  };
 
   const notify = async (change: CatalogChange) => {
-    if (change.added.length > 0 || change.removed.length > 0) await server.sendResourceListChanged();
+    const to = current;
+    if (!to) return; // nobody connected yet: the first list will be current
+    if (change.added.length > 0 || change.removed.length > 0) await to.server.sendResourceListChanged();
     for (const doc of [...change.changed, ...change.removed]) {
       const uri = standardUri(doc.id);
-      if (subscribed.has(uri)) await server.sendResourceUpdated({ uri });
+      // serveStdio sends a 2026 update only on the listen streams that subscribed the URI.
+      if (to.era === 'modern' || subscribed.has(uri)) await to.server.sendResourceUpdated({ uri });
     }
   };
   const watcher = watchFolders(
@@ -120,20 +119,19 @@ export async function runStandardsServer(opts: StandardsServerOptions): Promise<
   );
 
   const stdin = opts.stdin ?? process.stdin;
-  const transport = new StdioServerTransport(stdin, opts.stdout ?? process.stdout);
-  // The SDK transport does not notice stdin closing; the client closing it is how a stdio child is told to go.
+  // The client closing stdin is how a stdio child is told to go.
   let stop = () => {};
   const closed = new Promise<void>((done) => (stop = done));
   stdin.once('end', stop).once('close', stop);
-  server.onclose = stop;
   process.once('SIGTERM', stop).once('SIGINT', stop);
-  await server.connect(transport);
+  const transport = new StdioServerTransport(stdin as never, (opts.stdout ?? process.stdout) as never);
+  const connection = serveStdio(factory, { transport, onerror: (e) => log.debug(`standards: ${errorMessage(e)}`) });
   startLoading();
   await closed;
 
   watcher.close();
   process.off('SIGTERM', stop).off('SIGINT', stop);
-  await server.close().catch(() => undefined);
+  await connection.close().catch(() => undefined);
   (await catalogReady.catch(() => undefined))?.close();
 }
 

@@ -1,4 +1,4 @@
-import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
 import type { StandardsCatalog } from './catalog.js';
 import { appliesToPath, pathMatcher } from './match.js';
 import { MAX_QUERY_CHARS, sanitizeQuery } from './query.js';

@@ -1,8 +1,7 @@
 // In-memory stand-ins for the pipeline's unit tests: a child whose answers the test gives by hand, and a
 // result store in a Map. Time is vitest's fake clock (vi.useFakeTimers), never a sleep.
 import { vi } from 'vitest';
-import type { Tool } from '@modelcontextprotocol/sdk/types.js';
-import { SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
+import { SdkError, SdkErrorCode, type Tool } from '@modelcontextprotocol/client';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { ChildState } from '../../src/children/child.js';
 import { normalizeConfig } from '../../src/config/normalize.js';
