@@ -53,8 +53,8 @@ describe('cache prune while serve runs (issue 11)', () => {
     const ms = performance.now() - t0;
     console.log(`prune beside a serve holding a read: ${ms.toFixed(0)} ms, ${r.fileBytesBefore} → ${r.fileBytesAfter} bytes`);
     expect(r).toMatchObject({ removed: 2000, compaction: 'incremental', vacuumed: false, serving: [holder.pid] });
-    // Before: VACUUM, then a TRUNCATE checkpoint that waited the 5 s busy timeout for the reader.
-    expect(ms).toBeLessThan(4000);
+    // Before: VACUUM, then a TRUNCATE checkpoint that waited the 5 s busy timeout for the reader. The time is
+    // printed above, not bounded; the compaction chosen (incremental, no VACUUM) is what is checked.
     await holder.release();
     expect(pragmas(dir)).toEqual({ freelist: 0, autoVacuum: 2, entries: 1, integrity: 'ok' });
   });
