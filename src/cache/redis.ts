@@ -194,10 +194,17 @@ export class RedisResultStore implements ResultStore {
   }
 
   get(key: string, now = Date.now()): CachedEntry | undefined | Promise<CachedEntry | undefined> {
-    const near = this.l1.get(key, now);
-    if (near && now < near.expiresAt) return near;
+    const near = this.freshInL1(key, now);
+    if (near) return near;
     const far = this.fetch(key, now);
-    return far?.then((e) => (e && now < e.expiresAt ? e : undefined));
+    // Not in Redis (or no answer in time): an identical call of this process may have stored it while the
+    // lookup was out, after this one had looked at L1 (its put reaches Redis later). Look at L1 again.
+    return far?.then((e) => (e && now < e.expiresAt ? e : this.freshInL1(key, now)));
+  }
+
+  private freshInL1(key: string, now: number): CachedEntry | undefined {
+    const e = this.l1.get(key, now);
+    return e && now < e.expiresAt ? e : undefined;
   }
 
   getStale(key: string, now = Date.now()): CachedEntry | undefined | Promise<CachedEntry | undefined> {
