@@ -67,8 +67,15 @@ export class Listens {
   }
 }
 
-/** The transport serveStdio gets: the real one, with `seen` told of every message both ways first. */
-export function tapTransport(inner: Transport, seen: { inbound(m: JSONRPCMessage): void; outbound(m: JSONRPCMessage): void }): Transport {
+/**
+ * The transport serveStdio gets: the real one, with `seen` told of every message both ways first.
+ * `take` (the fast path, fastpath.ts) may answer an inbound message itself: then serveStdio never sees
+ * it, unless `take` hands it on later with `deliver`.
+ */
+export function tapTransport(
+  inner: Transport,
+  seen: { inbound(m: JSONRPCMessage): void; outbound(m: JSONRPCMessage): void; take?(m: JSONRPCMessage, deliver: () => void): boolean },
+): Transport {
   let onmessage: Transport['onmessage'];
   return {
     start: () => inner.start(),
@@ -84,7 +91,7 @@ export function tapTransport(inner: Transport, seen: { inbound(m: JSONRPCMessage
       onmessage = fn;
       inner.onmessage = fn && ((m, extra) => {
         seen.inbound(m);
-        fn(m, extra);
+        if (!seen.take?.(m, () => fn(m, extra))) fn(m, extra);
       });
     },
     get onclose() {

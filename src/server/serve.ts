@@ -3,12 +3,14 @@ import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/s
 import { loadConfig, type Selection } from '../config/index.js';
 import { McpxError, errorMessage } from '../errors.js';
 import { log } from '../util/log.js';
+import { batchedWriter } from '../util/batch.js';
 import { CLIENT_CAPABILITIES_META_KEY, PROTOCOL_VERSION_META_KEY, type ClientCapabilities, type JSONRPCMessage } from '@modelcontextprotocol/server';
 import { initialInstructions } from './instructions.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { UpstreamEdge } from './bridge.js';
 import { Listens, tapTransport } from './listen.js';
 import { STATUS_TOOL, Upstream, type Backend } from './upstream.js';
+import { FastPath } from './fastpath.js';
 
 /**
  * `mcpx serve`: the stdio MCP server Claude Code starts, in both protocol eras (serveStdio picks the
@@ -88,7 +90,11 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
       if (m.method !== 'server/discover') start();
     },
     outbound: (m: JSONRPCMessage) => listens.outbound(m),
+    // Issue 13: a 2025 client's plain calls and warm lists are answered by the fast path (fastpath.ts), past the SDK Server.
+    take: (m: JSONRPCMessage, deliver: () => void) => fast.take(m, deliver),
   };
+  const stdout = opts.stdout ?? process.stdout;
+  const fast = new FastPath({ edge, backend, write: batchedWriter(stdout as never) });
 
   // A rejected promise nobody awaited is a bug in mcpx or a library, not a reason to drop every
   // child and the client's session: log it (the stack with --debug, and in the log file) and serve on.
@@ -117,7 +123,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   try {
     // The upstream reads messages up to the largest a child may send (a larger one would close it).
     const maxBufferSize = Math.max(DEFAULT_MAX_MESSAGE_BYTES, ...config.servers.map((s) => s.maxMessageBytes ?? 0));
-    const transport = new StdioServerTransport(stdin as never, (opts.stdout ?? process.stdout) as never, { maxBufferSize });
+    const transport = new StdioServerTransport(stdin as never, stdout as never, { maxBufferSize });
     connection = serveStdio(upstream.factory, { transport: tapTransport(transport, seen), onerror: (e) => log.debug(`upstream: ${errorMessage(e)}`) });
     const failure = await outcome.done;
     await log.close();

@@ -239,7 +239,7 @@ export class Upstream {
  * Runs one request with the upstream's cancellation signal and progress token. Progress notifications
  * are sent in order and all before the answer: a progress that arrives after the result is dropped.
  */
-async function withCall<T>(ctx: ServerContext, fn: (opts: CallOptions) => Promise<T>): Promise<T> {
+export async function withCall<T>(ctx: ServerContext, fn: (opts: CallOptions) => Promise<T>): Promise<T> {
   const { signal, notify } = ctx.mcpReq;
   const token = ctx.mcpReq._meta?.progressToken;
   let sent: Promise<unknown> | undefined;
