@@ -1,5 +1,6 @@
 import type { JSONRPCMessage, JSONRPCRequest, Progress, RequestId, ServerContext } from '@modelcontextprotocol/server';
 import { fastPathEnabled, rawResult } from '../children/raw.js';
+import { log } from '../util/log.js';
 import type { Request } from '../pipeline/call.js';
 import type { UpstreamEdge } from './bridge.js';
 import { STATUS_TOOL, STATUS_URI, withCall, type Backend } from './upstream.js';
@@ -52,10 +53,12 @@ export class FastPath {
     if (!plain(params)) return false;
     const request = this.route(b, m.method, params);
     if (request === 'tools/list') {
+      this.announce();
       void this.listTools(b, m.id, deliver);
       return true;
     }
     if (!request) return false;
+    this.announce();
     void this.call(b, m as JSONRPCRequest, request);
     return true;
   }
@@ -126,6 +129,14 @@ export class FastPath {
     } catch (e) {
       this.deps.write(errorLine(id, e));
     }
+  }
+
+  private announced = false;
+  /** Once per process, in the log file: the fast path is in use (tests look for it). */
+  private announce(): void {
+    if (this.announced) return;
+    this.announced = true;
+    log.debug('fast path: answering a 2025 client\'s calls and lists past the SDK Server (MCPX_FASTPATH=0 turns it off)');
   }
 
   private cancel(params: unknown): boolean {

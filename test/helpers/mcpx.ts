@@ -140,17 +140,20 @@ function serveEnv(dir: string, env: Record<string, string> = {}): Record<string,
  */
 export function rawServe(configFile: string, dir: string, env: Record<string, string> = {}) {
   const proc = spawn(process.execPath, [MCPX, 'serve', '--config', configFile], { stdio: ['pipe', 'pipe', 'pipe'], env: serveEnv(dir, env) });
-  let out = '';
+  // stdout kept as bytes and decoded whole: a character split across two reads arrives whole.
+  const chunks: Buffer[] = [];
+  let decoded = { n: 0, text: '' };
+  const stdoutText = () => (decoded.n === chunks.length ? decoded.text : (decoded = { n: chunks.length, text: Buffer.concat(chunks).toString('utf8') }).text);
   let err = '';
-  proc.stdout.on('data', (d) => (out += d));
+  proc.stdout.on('data', (d: Buffer) => chunks.push(d));
   proc.stderr.on('data', (d) => (err += d));
   const send = (msg: unknown) => proc.stdin.write(JSON.stringify(msg) + '\n');
   const response = (id: number) =>
-    waitFor(() => out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((m) => m.id === id), 5000, `response ${id}`);
+    waitFor(() => stdoutText().split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((m) => m.id === id), 5000, `response ${id}`);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     proc.on('exit', (code, signal) => resolve({ code, signal }));
   });
-  return { proc, send, response, exited, stdout: () => out, stderr: () => err };
+  return { proc, send, response, exited, stdout: stdoutText, stdoutBytes: () => Buffer.concat(chunks), stderr: () => err };
 }
 
 import { processesWith } from '../../src/util/proc.js';
