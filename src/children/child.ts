@@ -29,7 +29,8 @@ import { hasSecretCommands, resolveSecretCommands } from './secrets.js';
 import { StdioChildTransport } from './stdio.js';
 import { liftCacheAdvice } from './advice.js';
 import { runInputRounds } from './input.js';
-import { RAW_METHODS, fastPathEnabled } from './raw.js';
+import { RAW_METHODS } from './raw.js';
+import { fastPathEnabled } from '../util/switches.js';
 
 /** Takes the child's result as it is: no parse, no rebuild (unknown fields inside content blocks stay). */
 const Loose: StandardSchemaV1<unknown, Record<string, unknown>> = {

@@ -15,9 +15,6 @@ import { ProtocolError, SdkError, SdkErrorCode, type JSONRPCMessage, type Progre
  */
 export const RAW_METHODS: ReadonlySet<string> = new Set(['tools/call', 'resources/read', 'prompts/get']);
 
-/** Read once: process.env is slow to read on every call. */
-const FASTPATH = process.env.MCPX_FASTPATH !== '0';
-export const fastPathEnabled = (): boolean => FASTPATH;
 
 /** A result's own JSON text, as the child sent it (only for results nothing has rebuilt). */
 export const rawResult = new WeakMap<object, string>();

@@ -1,5 +1,6 @@
 import type { JSONRPCMessage, JSONRPCRequest, Progress, RequestId, ServerContext } from '@modelcontextprotocol/server';
-import { fastPathEnabled, rawResult } from '../children/raw.js';
+import { rawResult } from '../children/raw.js';
+import { fastPathEnabled } from '../util/switches.js';
 import { log } from '../util/log.js';
 import type { Request } from '../pipeline/call.js';
 import type { UpstreamEdge } from './bridge.js';

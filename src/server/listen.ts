@@ -70,17 +70,24 @@ export class Listens {
 /**
  * The transport serveStdio gets: the real one, with `seen` told of every message both ways first.
  * `take` (the fast path, fastpath.ts) may answer an inbound message itself: then serveStdio never sees
- * it, unless `take` hands it on later with `deliver`.
+ * it, unless `take` hands it on later with `deliver`. `drop` keeps an answer already given from going twice.
  */
 export function tapTransport(
   inner: Transport,
-  seen: { inbound(m: JSONRPCMessage): void; outbound(m: JSONRPCMessage): void; take?(m: JSONRPCMessage, deliver: () => void): boolean },
+  seen: {
+    inbound(m: JSONRPCMessage): void;
+    outbound(m: JSONRPCMessage): void;
+    take?(m: JSONRPCMessage, deliver: () => void): boolean;
+    /** An outbound message not to send (already answered: early.ts). */
+    drop?(m: JSONRPCMessage): boolean;
+  },
 ): Transport {
   let onmessage: Transport['onmessage'];
   return {
     start: () => inner.start(),
     close: () => inner.close(),
     send: (m, o) => {
+      if (seen.drop?.(m)) return Promise.resolve();
       seen.outbound(m);
       return inner.send(m, o);
     },

@@ -11,6 +11,7 @@ import { UpstreamEdge } from './bridge.js';
 import { Listens, tapTransport } from './listen.js';
 import { STATUS_TOOL, Upstream, type Backend } from './upstream.js';
 import { FastPath } from './fastpath.js';
+import type { Early } from './early.js';
 
 /**
  * `mcpx serve`: the stdio MCP server Claude Code starts, in both protocol eras (serveStdio picks the
@@ -27,10 +28,12 @@ export interface ServeOptions {
   watch?: boolean;
   stdin?: NodeJS.ReadableStream;
   stdout?: NodeJS.WritableStream;
+  /** Issue 13: initialize answered while serve was loading (early.ts); its config, instructions and stdin. */
+  early?: Early;
 }
 
 export async function serve(opts: ServeOptions = {}): Promise<void> {
-  const { config, warnings } = loadConfig(opts.configFlag, { select: opts.select }); // a config error exits 2 before anything starts
+  const { config, warnings } = opts.early?.loaded ?? loadConfig(opts.configFlag, { select: opts.select }); // a config error exits 2 before anything starts
   log.toFile(join(config.stateDir, 'mcpx.log'));
   for (const w of warnings) log.warn(w);
   const waiting = config.waitingForTrust;
@@ -39,7 +42,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
 
   // Claude Code reads instructions only from the initialize answer: read the stored ones first (one
   // read-only query, a few ms; no child is waited for). A 2026 client reads them from server/discover.
-  const instructions = await initialInstructions(config);
+  const instructions = opts.early?.instructions ?? (await initialInstructions(config));
   const edge = new UpstreamEdge();
   // The children, cache and pipeline load after the transport is connected: initialize and discover never wait for them.
   let runtime: Runtime | undefined;
@@ -75,7 +78,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
     load();
     void backend.then(() => runtime!.start());
   };
-  const stdin = opts.stdin ?? process.stdin;
+  const stdin = opts.early?.handOver() ?? opts.stdin ?? process.stdin;
   const listens = new Listens();
   const upstream = new Upstream(instructions, backend, edge, listens, start);
   const seen = {
@@ -92,6 +95,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
     outbound: (m: JSONRPCMessage) => listens.outbound(m),
     // Issue 13: a 2025 client's plain calls and warm lists are answered by the fast path (fastpath.ts), past the SDK Server.
     take: (m: JSONRPCMessage, deliver: () => void) => fast.take(m, deliver),
+    drop: (m: JSONRPCMessage) => opts.early?.drop(m) ?? false, // the SDK's answer to an initialize answered early
   };
   const stdout = opts.stdout ?? process.stdout;
   const fast = new FastPath({ edge, backend, write: batchedWriter(stdout as never) });

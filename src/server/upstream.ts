@@ -4,13 +4,14 @@ import type { CallOptions, Pipeline } from '../pipeline/call.js';
 import type { Hub, ListKind } from '../runtime/hub.js';
 import type { Era, Step, UpstreamEdge } from './bridge.js';
 import type { Listens } from './listen.js';
+import { SERVER_CAPABILITIES, SERVER_INFO } from './identity.js';
 
 /**
  * The upstream Server that Claude Code talks to, in either era: list, call, read, prompt, completion
  * and subscription handlers, and the notifications forwarded both ways. Routing and calls are the
  * pipeline's; this file only translates between the protocol and it.
  */
-export const SERVER_INFO = { name: 'mcpx', version: '0.1.0' };
+export { SERVER_INFO } from './identity.js';
 
 /** mcpx's own tool and resource: the status snapshot as JSON. */
 export const STATUS_TOOL = {
@@ -59,13 +60,7 @@ export class Upstream {
   factory = ({ era }: { era: Era }): Server => {
     const server = new Server(SERVER_INFO, {
       instructions: this.instructions,
-      capabilities: {
-        tools: { listChanged: true },
-        prompts: { listChanged: true },
-        resources: { subscribe: true, listChanged: true },
-        logging: {},
-        completions: {},
-      },
+      capabilities: SERVER_CAPABILITIES, // identity.ts: the early initialize answer says the same
       // Several children starting at once must not become a storm of list_changed upstream.
       debouncedNotificationMethods: LIST_CHANGED,
     });
