@@ -1,4 +1,5 @@
 import { ProtocolError, SdkError, SdkErrorCode, type JSONRPCMessage, type Progress, type RequestOptions } from '@modelcontextprotocol/client';
+import { rawJson } from '../util/raw-json.js';
 
 /**
  * The fast path to a 2025-era stdio child (issue 13): tools/call, resources/read and prompts/get are
@@ -9,15 +10,13 @@ import { ProtocolError, SdkError, SdkErrorCode, type JSONRPCMessage, type Progre
  * child, the same errors (SdkError / ProtocolError). Everything else the child sends (its requests for
  * elicitation, roots, sampling; logging; list_changed) still goes to the Client.
  *
- * The result object is the child's parsed JSON, as before; its raw text is kept beside it (`rawResult`)
+ * The result object is the child's parsed JSON, as before; its raw text is kept beside it (util/raw-json.ts)
  * so that the upstream can write the child's bytes without serialising them again when nothing in mcpx
  * changed the result. MCPX_FASTPATH=0 turns this off (a debugging switch: every request takes the SDK path).
  */
 export const RAW_METHODS: ReadonlySet<string> = new Set(['tools/call', 'resources/read', 'prompts/get']);
 
 
-/** A result's own JSON text, as the child sent it (only for results nothing has rebuilt). */
-export const rawResult = new WeakMap<object, string>();
 
 /** Ours, well away from the SDK Client's ids (which count up from 0 on the same connection). */
 const FIRST_ID = 1_000_000_000;
@@ -106,7 +105,7 @@ export class RawRequests {
         result = rest;
       } else {
         const raw = rawResultText(text, id as number, m);
-        if (raw !== undefined) rawResult.set(result, raw);
+        if (raw !== undefined) rawJson.set(result, raw);
       }
       p.resolve(result);
     } else if ('error' in m) {

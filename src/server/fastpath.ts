@@ -1,5 +1,5 @@
 import type { JSONRPCMessage, JSONRPCRequest, Progress, RequestId, ServerContext } from '@modelcontextprotocol/server';
-import { rawResult } from '../children/raw.js';
+import { rawJson } from '../util/raw-json.js';
 import { fastPathEnabled } from '../util/switches.js';
 import { log } from '../util/log.js';
 import type { Request } from '../pipeline/call.js';
@@ -104,7 +104,7 @@ export class FastPath {
     try {
       const result = await withCall(ctx, (o) => b.pipeline.run(request, o));
       if (abort.signal.aborted) return; // cancelled: no answer, as on the SDK path
-      const raw = rawResult.get(result);
+      const raw = rawJson.get(result);
       this.deps.write(raw !== undefined ? `{"result":${raw},"jsonrpc":"2.0","id":${JSON.stringify(req.id)}}\n` : JSON.stringify({ result, jsonrpc: '2.0', id: req.id }) + '\n');
     } catch (e) {
       if (!abort.signal.aborted) this.deps.write(errorLine(req.id, e));

@@ -4,9 +4,9 @@ import { isBusy } from '../cache/sqlite-errors.js';
 import { looksSecret } from '../config/secrets.js';
 import type { AuditConfig } from '../config/types.js';
 import { errorMessage } from '../errors.js';
-import { rawResult } from '../children/raw.js';
 import type { CallEvent, Outcome } from '../pipeline/call.js';
 import { canonicalJson, sha256 } from '../util/canonical.js';
+import { jsonOf } from '../util/raw-json.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 
 /**
@@ -241,10 +241,8 @@ export function redactArgs(value: unknown, logger: Logger = defaultLog): unknown
 
 function resultBytes(result: unknown): number | null {
   if (result === undefined) return null;
-  const raw = typeof result === 'object' && result !== null ? rawResult.get(result) : undefined;
-  if (raw !== undefined) return Buffer.byteLength(raw, 'utf8'); // the child's own text (fast path): not serialised again
   try {
-    return Buffer.byteLength(JSON.stringify(result) ?? '', 'utf8');
+    return Buffer.byteLength(jsonOf(result) ?? '', 'utf8'); // the child's own text when known (fast path): not serialised again
   } catch {
     return null;
   }

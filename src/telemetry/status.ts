@@ -18,7 +18,8 @@ interface Tally {
   hits: number;
   staleHits: number;
   misses: number;
-  lastError?: { at: string; reason: string; message?: string };
+  /** `at` in ms since the epoch, formatted only when a snapshot is taken. */
+  lastError?: { at: number; reason: string; message?: string };
   /** ms since the epoch; formatted only when a snapshot is taken, not on every call. */
   lastSuccessAt?: number;
   latencies: number[]; // the last SAMPLES call times, ms
@@ -62,7 +63,7 @@ export class StatusTracker {
       if (t.latencies.length >= SAMPLES) t.latencies.shift();
       t.latencies.push(Math.round(e.ms * 100) / 100);
     }
-    if (e.reason) t.lastError = { at: new Date().toISOString(), reason: e.reason, message: e.error };
+    if (e.reason) t.lastError = { at: Date.now(), reason: e.reason, message: e.error };
   }
 
   snapshot(): Record<string, unknown> {
@@ -88,7 +89,7 @@ export class StatusTracker {
         calls: t.calls,
         cache: { hits: t.hits, staleHits: t.staleHits, misses: t.misses },
         latencyMs: { p50: percentile(t.latencies, 0.5), p95: percentile(t.latencies, 0.95) },
-        lastError: t.lastError,
+        lastError: t.lastError && { ...t.lastError, at: new Date(t.lastError.at).toISOString() },
         lastSuccessAt: t.lastSuccessAt === undefined ? undefined : new Date(t.lastSuccessAt).toISOString(),
         tools: c.catalog?.tools.length ?? 0,
         prefix: c.config.prefix,
