@@ -131,6 +131,8 @@ export interface HttpConfig {
    * given in a list is named `token1`, `token2`, … by its place). Secrets: never shown.
    */
   tokens: { name: string; token: string }[];
+  /** A token's variable is not set: `serve --http` refuses to start with this error; other commands run. */
+  problem?: McpxError;
 }
 
 export interface AuditConfig {

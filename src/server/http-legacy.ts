@@ -41,6 +41,11 @@ export class LegacySessions {
     return response;
   }
 
+  /** Cancels every session's calls in flight and open questions (the process stops; the sessions stay open to answer). */
+  cancelAll(): void {
+    for (const s of this.open.values()) s.edge.close();
+  }
+
   /** Closes every session (the process stops). */
   async closeAll(): Promise<void> {
     await Promise.all([...this.open.values()].map((s) => this.close(s)));

@@ -42,12 +42,15 @@ const HTTP_CLIENT_CAPABILITIES: ClientCapabilities = { elicitation: { form: {} }
 
 /** How long in-flight requests may finish after SIGINT/SIGTERM before they are cancelled. */
 const GRACE_MS = 1500;
+/** And how long the cancelled ones may take to send their error answer. */
+const ANSWER_MS = 300;
 
 export async function serveHttp(opts: HttpServeOptions = {}): Promise<void> {
   const config = serveConfig(opts);
   const host = opts.host ?? config.http.host ?? DEFAULT_HOST;
   const port = opts.port ?? config.http.port ?? DEFAULT_PORT;
   const tokens = config.http.tokens;
+  if (config.http.problem) throw config.http.problem;
   if (!tokens.length && !isLoopback(host)) {
     throw new McpxError(`serve --http: a token is required to listen on ${host} (not a loopback address): set "http.tokens" in ${config.file}`, {
       code: 'CONFIG_INVALID', file: config.file, field: 'http.tokens',
@@ -73,6 +76,7 @@ export async function serveHttp(opts: HttpServeOptions = {}): Promise<void> {
   // Requests whose answer is awaited (not the long-lived streams): a stop lets them finish for a moment.
   let inFlight = 0;
   let idle: (() => void) | undefined;
+  const drained = (ms: number) => (inFlight > 0 ? new Promise<void>((r) => ((idle = r), setTimeout(r, ms).unref())) : Promise.resolve());
   const counted = async (request: Request, run: () => Promise<Response>): Promise<Response> => {
     inFlight++;
     const done = () => --inFlight === 0 && idle?.();
@@ -111,12 +115,15 @@ export async function serveHttp(opts: HttpServeOptions = {}): Promise<void> {
 
   const offRejections = serveOnRejections();
   const outcome = stopper(async () => {
-    // Stop accepting; let the requests in flight finish for a moment, then cancel what is left.
+    // Stop accepting; let the requests in flight finish for a moment, then cancel what is left (their
+    // clients get the cancelled call's error answer), then close the sessions and streams.
     server.close();
     server.closeIdleConnections();
-    if (inFlight > 0) await new Promise<void>((r) => ((idle = r), setTimeout(r, GRACE_MS).unref()));
-    await legacy.closeAll();
+    await drained(GRACE_MS);
+    legacy.cancelAll();
     sessions.close(modernEdge);
+    await drained(ANSWER_MS);
+    await legacy.closeAll();
     await modern.close();
     listens.closeAll();
     const killed = await back.stop();
@@ -125,7 +132,7 @@ export async function serveHttp(opts: HttpServeOptions = {}): Promise<void> {
   }, () => {
     back.kill();
     server.closeAllConnections();
-  }, STOP_BUDGET_MS + GRACE_MS);
+  }, STOP_BUDGET_MS + GRACE_MS + ANSWER_MS);
   const onSignal = (signal: NodeJS.Signals) => outcome.stop(signal, signal);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -141,8 +148,7 @@ export async function serveHttp(opts: HttpServeOptions = {}): Promise<void> {
     const at = server.address() as AddressInfo;
     const shown = at.family === 'IPv6' ? `[${at.address}]` : at.address;
     const who = tokens.length ? `${tokens.length} token${tokens.length > 1 ? 's' : ''}` : 'no token: loopback only';
-    log.info(`serving MCP over HTTP at http://${shown}:${at.port}/mcp (${who})`);
-    process.stderr.write(`mcpx: serving MCP over HTTP at http://${shown}:${at.port}/mcp (${who})\n`);
+    log.info(`serving MCP over HTTP at http://${shown}:${at.port}/mcp (${who})`); // never a token: only how many
     const failure = await outcome.done;
     await log.close();
     if (failure) throw failure;
