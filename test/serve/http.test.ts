@@ -153,6 +153,29 @@ describe('a 2026-07-28 client', () => {
       await client.close();
     }
   });
+
+  it('hears list_changed on its subscriptions/listen stream', async () => {
+    const s = await start(withTokens(), { env });
+    const meta = { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} } };
+    const send = (id: number, method: string, params: Record<string, unknown>, extra: Record<string, string> = {}, signal?: AbortSignal) =>
+      fetch(s.url, {
+        method: 'POST',
+        signal,
+        headers: { authorization: `Bearer ${ALICE}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, ...extra },
+        body: JSON.stringify({ jsonrpc: '2.0', id, method, params: { ...params, ...meta } }),
+      });
+    const stop = new AbortController();
+    const listen = await send(1, 'subscriptions/listen', { notifications: { toolsListChanged: true } }, {}, stop.signal);
+    let heard = '';
+    const reading = (async () => {
+      for await (const chunk of listen.body!.pipeThrough(new TextDecoderStream())) heard += chunk;
+    })().catch(() => undefined);
+    await waitFor(() => heard.includes('notifications/subscriptions/acknowledged'), 5000, 'the listen acknowledgement');
+    await (await send(2, 'tools/call', { name: 'a__add_tool', arguments: {} }, { 'mcp-name': 'a__add_tool' })).json();
+    await waitFor(() => heard.includes('"method":"notifications/tools/list_changed"'), 5000, 'list_changed on the stream');
+    stop.abort();
+    await reading;
+  });
 });
 
 describe('endpoints', () => {
