@@ -5,12 +5,12 @@ import { toNodeHandler } from '@modelcontextprotocol/node';
 import { McpxError, errorMessage } from '../errors.js';
 import { log } from '../util/log.js';
 import { UpstreamEdge } from './bridge.js';
-import { openBackend, serveConfig, serveOnRejections, type ServeOptions } from './backend.js';
+import { openBackend, serveConfig, type ServeOptions } from './backend.js';
 import { bearerGate, isLoopback, originGate } from './http-guard.js';
 import { LegacySessions } from './http-legacy.js';
 import { initialInstructions } from './instructions.js';
 import { Listens, type Filter } from './listen.js';
-import { maxMessageBytes, stopper, STOP_BUDGET_MS } from './serve.js';
+import { maxMessageBytes, stopper, untilStopped, STOP_BUDGET_MS } from './serve.js';
 import { Sessions } from './sessions.js';
 import { Upstream } from './upstream.js';
 
@@ -113,7 +113,6 @@ export async function serveHttp(opts: HttpServeOptions = {}): Promise<void> {
     onerror: (e) => log.debug(`http: ${errorMessage(e)}`),
   }) as (req: IncomingMessage, res: ServerResponse) => void);
 
-  const offRejections = serveOnRejections();
   const outcome = stopper(async () => {
     // Stop accepting; let the requests in flight finish for a moment, then cancel what is left (their
     // clients get the cancelled call's error answer), then close the sessions and streams.
@@ -133,10 +132,7 @@ export async function serveHttp(opts: HttpServeOptions = {}): Promise<void> {
     back.kill();
     server.closeAllConnections();
   }, STOP_BUDGET_MS + GRACE_MS + ANSWER_MS);
-  const onSignal = (signal: NodeJS.Signals) => outcome.stop(signal, signal);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
+  await untilStopped(outcome, async () => {
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) => reject(new McpxError(`serve --http: cannot listen on ${host}:${port}: ${e.code ?? errorMessage(e)}`, { code: 'CONFIG_INVALID', field: 'http.port', file: config.file, cause: e, suggestion: 'choose another --port (0: any free port)' })));
       server.listen(port, host, () => resolve());
@@ -149,14 +145,7 @@ export async function serveHttp(opts: HttpServeOptions = {}): Promise<void> {
     const shown = at.family === 'IPv6' ? `[${at.address}]` : at.address;
     const who = tokens.length ? `${tokens.length} token${tokens.length > 1 ? 's' : ''}` : 'no token: loopback only';
     log.info(`serving MCP over HTTP at http://${shown}:${at.port}/mcp (${who})`); // never a token: only how many
-    const failure = await outcome.done;
-    await log.close();
-    if (failure) throw failure;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    offRejections();
-  }
+  });
 }
 
 /** A child's notification onto the 2026 listen streams (the bus filters per stream). */

@@ -53,7 +53,6 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
     outbound: (m: JSONRPCMessage) => listens.outbound(m),
   };
 
-  const offRejections = serveOnRejections();
   const outcome = stopper(async () => {
     const killed = await back.stop();
     edge.close();
@@ -63,16 +62,28 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   }, back.kill);
   stdin.on('end', () => outcome.stop('stdin closed'));
   stdin.on('close', () => outcome.stop('stdin closed'));
-  const onSignal = (signal: NodeJS.Signals) => outcome.stop(signal, signal);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
 
   let connection: ReturnType<typeof serveStdio> | undefined;
-  try {
+  await untilStopped(outcome, () => {
     // The upstream reads messages up to the largest a child may send (a larger one would close it).
     const maxBufferSize = maxMessageBytes(config);
     const transport = new StdioServerTransport(stdin as never, (opts.stdout ?? process.stdout) as never, { maxBufferSize });
     connection = serveStdio(upstream.factoryFor(edge), { transport: tapTransport(transport, seen), onerror: (e) => log.debug(`upstream: ${errorMessage(e)}`) });
+  });
+}
+
+/**
+ * Serves (`start`) until the stop is done: SIGINT/SIGTERM start it (a second one forces it), a rejection
+ * nobody awaited is logged and serving goes on. Resolves after a clean stop; throws the failure of a
+ * forced one (its exit code), or what `start` threw.
+ */
+export async function untilStopped(outcome: ReturnType<typeof stopper>, start: () => void | Promise<void>): Promise<void> {
+  const offRejections = serveOnRejections();
+  const onSignal = (signal: NodeJS.Signals) => outcome.stop(signal, signal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await start();
     const failure = await outcome.done;
     await log.close();
     if (failure) throw failure;

@@ -9,6 +9,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ElicitRequestSchema, type Progress } from '@modelcontextprotocol/sdk/types.js';
 import { fixture, marker, processesWith, runCli, text, waitFor } from '../helpers/mcpx.js';
 import { httpServers, spawnHttp, type HttpMcpx } from '../helpers/http.js';
+import { expectModernHost } from '../helpers/modern.js';
 
 const { start } = httpServers(afterEach);
 const ALICE = 'alice-token-8d1f0c2e9b';
@@ -143,12 +144,7 @@ describe('a 2026-07-28 client', () => {
     client.setRequestHandler('elicitation/create', async () => ({ action: 'accept', content: { name: 'Grace' } }));
     await client.connect(new V2Transport(new URL(s.url), { requestInit: { headers: { Authorization: `Bearer ${ALICE}` } } }));
     try {
-      expect(client.getProtocolEra()).toBe('modern');
-      expect(client.getDiscoverResult()?.instructions).toContain('a (tools a__*)');
-      const names = (await client.listTools()).tools.map((t) => t.name);
-      expect(names).toEqual(expect.arrayContaining(['a__echo', 'mcpx__status']));
-      expect(text(await client.callTool({ name: 'a__echo', arguments: { text: 'v2' } }))).toBe('alpha: v2');
-      expect(text(await client.callTool({ name: 'a__ask', arguments: {} }))).toBe('alpha: accept {"name":"Grace"}');
+      await expectModernHost(client, 'Grace');
     } finally {
       await client.close();
     }

@@ -31,13 +31,19 @@ function inFlight(edge: UpstreamEdge, child: string) {
 
 const signal = new AbortController().signal;
 
+/** Two 2025 clients over HTTP (no sole client). */
+function twoClients() {
+  const sessions = new Sessions();
+  const a = client('a');
+  const b = client('b');
+  sessions.open(a.edge);
+  sessions.open(b.edge);
+  return { sessions, a, b };
+}
+
 describe('a child request', () => {
   it('goes to the client with the oldest call in flight to that child, never to another', async () => {
-    const sessions = new Sessions();
-    const a = client('a');
-    const b = client('b');
-    sessions.open(a.edge);
-    sessions.open(b.edge);
+    const { sessions, a, b } = twoClients();
     const bToX = inFlight(b.edge, 'x');
     const aToX = inFlight(a.edge, 'x');
     const aToY = inFlight(a.edge, 'y');
@@ -71,11 +77,7 @@ describe('capabilities over HTTP', () => {
 
 describe('notifications', () => {
   it('resources/updated reaches the clients holding the URI; list_changed every initialized client', () => {
-    const sessions = new Sessions();
-    const a = client('a');
-    const b = client('b');
-    sessions.open(a.edge);
-    sessions.open(b.edge);
+    const { sessions, a, b } = twoClients();
     sessions.hold(a.edge, 'file:///one');
     sessions.notify({ method: 'notifications/resources/updated', params: { uri: 'file:///one' } });
     sessions.listsChanged(['tools']);
@@ -84,11 +86,7 @@ describe('notifications', () => {
   });
 
   it('a URI stays subscribed while some client holds it', () => {
-    const sessions = new Sessions();
-    const a = client('a');
-    const b = client('b');
-    sessions.open(a.edge);
-    sessions.open(b.edge);
+    const { sessions, a, b } = twoClients();
     sessions.hold(a.edge, 'u');
     sessions.hold(b.edge, 'u');
     expect(sessions.release(a.edge, 'u')).toBe(false);
@@ -98,11 +96,7 @@ describe('notifications', () => {
 
 describe('closing a client', () => {
   it('cancels its calls in flight, and only its own', async () => {
-    const sessions = new Sessions();
-    const a = client('a');
-    const b = client('b');
-    sessions.open(a.edge);
-    sessions.open(b.edge);
+    const { sessions, a, b } = twoClients();
     const aCall = inFlight(a.edge, 'x');
     const bCall = inFlight(b.edge, 'x');
     sessions.close(a.edge);
