@@ -8,6 +8,7 @@ import { UpstreamEdge } from './bridge.js';
 import { openBackend, serveConfig, type ServeOptions } from './backend.js';
 import { bearerGate, isLoopback, originGate } from './http-guard.js';
 import { LegacySessions } from './http-legacy.js';
+import { untilDone } from './response-done.js';
 import { initialInstructions } from './instructions.js';
 import { Listens, type Filter } from './listen.js';
 import { maxMessageBytes, stopper, untilStopped, STOP_BUDGET_MS } from './serve.js';
@@ -166,15 +167,3 @@ function health(b: { status(): Record<string, unknown> }): Response {
   return Response.json({ status: s.health, servers }, { status: s.health === 'critical' ? 503 : 200, headers: { 'cache-control': 'no-store' } });
 }
 
-/** The response, with `done` called once when its body has been sent or the client went away. */
-function untilDone(request: Request, response: Response, done: () => void): Response {
-  let called = false;
-  const once = () => {
-    if (called) return;
-    called = true;
-    done();
-  };
-  request.signal.addEventListener('abort', once, { once: true });
-  if (!response.body) return (once(), response);
-  return new Response(response.body.pipeThrough(new TransformStream({ flush: once })), response);
-}
