@@ -106,7 +106,15 @@ function v3ToolPins(db: Database): void {
   `);
 }
 
-export const MIGRATIONS: readonly Migration[] = [v1Initial, v2Audit, v3ToolPins];
+/**
+ * Version 4: who called, in the audit trail: the name of the bearer token an HTTP caller of
+ * `serve --http` presented (never the token); NULL for stdio, where the caller is the local user.
+ */
+function v4AuditCaller(db: Database): void {
+  db.exec('ALTER TABLE audit ADD COLUMN caller TEXT');
+}
+
+export const MIGRATIONS: readonly Migration[] = [v1Initial, v2Audit, v3ToolPins, v4AuditCaller];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 export function userVersion(db: Database): number {

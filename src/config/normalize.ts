@@ -20,7 +20,7 @@ const MCPX_KEYS = [
   'maxConcurrent', 'maxQueue', 'maxRestarts', 'maxMessageBytes', 'protocol', 'breaker', 'cache', 'errorPatterns', 'fallback', 'rateLimit',
   'tags', 'instructions', 'pinTools',
 ];
-const TOP_KEYS = ['mcpServers', 'defaults', 'cache', 'audit', '$schema'];
+const TOP_KEYS = ['mcpServers', 'defaults', 'cache', 'audit', 'http', '$schema'];
 /** Default of cache.lookupTimeoutMs: "a few tens of ms" at most on Redis per call. */
 const LOOKUP_TIMEOUT_MS = 50;
 
@@ -105,10 +105,41 @@ export function normalizeConfig(input: NormalizeInput): { config: Config; warnin
         ...cacheBackend(cacheRaw, where, vars),
       },
       audit: { args: auditArgs, retentionDays: num(auditRaw.retentionDays ?? 30, where, 'audit.retentionDays') },
+      http: httpBlock(raw.http, where, vars),
       stateDir: defaultStateDir(),
       envFiles: input.envFiles,
     },
   };
+}
+
+/**
+ * The `http` block of `serve --http`: host, port, and tokens as a list or a map of caller name to
+ * token, expanded like cache.url (${VAR} from the environment or .env). A token is never echoed in an
+ * error; an empty one (a variable set to "") is refused rather than read as "no token". A variable not
+ * set is `problem`, raised by `serve --http` only.
+ */
+function httpBlock(v: unknown, where: Where, vars: Record<string, string>): Config['http'] {
+  if (v === undefined) return { tokens: [] };
+  if (!isObject(v)) throw where.invalid('"http" must be an object with "host", "port" and "tokens"', 'http');
+  for (const k of Object.keys(v)) if (!['host', 'port', 'tokens'].includes(k)) throw where.invalid(`unknown key "${k}" (expected "host", "port" or "tokens")`, 'http');
+  const host = v.host === undefined ? undefined : str(v.host, where, 'http.host');
+  const port = v.port === undefined ? undefined : int(v.port, where, 'http.port', 0);
+  if (port !== undefined && port > 65535) throw where.invalid(`must be a port from 0 to 65535, got ${port}`, 'http.port');
+  const raw = v.tokens ?? [];
+  if (!Array.isArray(raw) && !isObject(raw)) throw where.invalid('must be a list of tokens, or an object of caller name to token', 'http.tokens');
+  const named: [string, unknown][] = Array.isArray(raw) ? raw.map((t, i) => [`token${i + 1}`, t]) : Object.entries(raw);
+  let problem: McpxError | undefined;
+  const tokens = named.flatMap(([name, t]) => {
+    const field = Array.isArray(raw) ? `http.tokens[${Number(name.slice(5)) - 1}]` : `http.tokens.${name}`;
+    if (typeof t !== 'string') throw where.invalid('must be a string (the token, or "${VAR}")', field);
+    const x = expandValue(t, vars);
+    // Only `serve --http` needs the tokens: the other commands run without the variable.
+    if (x.missing.length) return (problem ??= where.invalid(`variable ${x.missing.join(', ')} is not set`, field)), [];
+    if (x.parts) throw where.invalid('${cmd:…} and ${sh:…} are not supported here: use ${VAR} (from the environment or .env)', field);
+    if (!x.value.trim()) throw where.invalid('is empty (the value is not shown: a token must not be empty)', field);
+    return [{ name, token: x.value }];
+  });
+  return { host, port, tokens, problem };
 }
 
 /**

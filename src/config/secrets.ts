@@ -1,5 +1,5 @@
 import { log as defaultLog, type Logger } from '../util/log.js';
-import type { CacheConfig, Config } from './types.js';
+import type { CacheConfig, Config, HttpConfig } from './types.js';
 
 /**
  * Which configured values are secrets, registered with the logger as soon as a config is loaded (by
@@ -9,7 +9,8 @@ import type { CacheConfig, Config } from './types.js';
  * - the value of a server `env` entry whose NAME looks secret (`API_TOKEN: "literal"`);
  * - every `headers` value (and the credential after `Bearer `/`Basic `/`Token `);
  * - the value of a secret-looking command-line flag: `--token=VALUE`, or `--api-key VALUE`;
- * - the password in `cache.url` (redis://user:PASSWORD@host), as written and decoded.
+ * - the password in `cache.url` (redis://user:PASSWORD@host), as written and decoded;
+ * - every `http.tokens` value (the bearer tokens of `serve --http`).
  * The normalized config holds expanded values, so the values are taken from it and from the variables.
  */
 const SECRET_NAME = /TOKEN|KEY|SECRET|PASSWORD|PASS|CREDENTIAL|AUTH/i;
@@ -19,12 +20,13 @@ export function looksSecret(name: string): boolean {
   return SECRET_NAME.test(name);
 }
 
-type SecretSources = Pick<Config, 'servers'> & { cache?: Pick<CacheConfig, 'url'> };
+type SecretSources = Pick<Config, 'servers'> & { cache?: Pick<CacheConfig, 'url'>; http?: Pick<HttpConfig, 'tokens'> };
 
 /** The secret values in a loaded config; `vars` are the variables it was expanded with. */
 export function secretValues(config: SecretSources, vars: Record<string, string>): string[] {
   const out = new Set<string>();
   for (const v of urlPassword(config.cache?.url)) out.add(v);
+  for (const t of config.http?.tokens ?? []) out.add(t.token);
   for (const s of config.servers) {
     for (const v of s.variables) {
       const value = vars[v.name];

@@ -122,6 +122,19 @@ export interface CacheConfig {
   lookupTimeoutMs: number;
 }
 
+/** `mcpx serve --http`: where it listens and who may call (the flags override host and port). */
+export interface HttpConfig {
+  host?: string;
+  port?: number;
+  /**
+   * Bearer tokens that may call, each with the name the audit trail records as the caller (a token
+   * given in a list is named `token1`, `token2`, … by its place). Secrets: never shown.
+   */
+  tokens: { name: string; token: string }[];
+  /** A token's variable is not set: `serve --http` refuses to start with this error; other commands run. */
+  problem?: McpxError;
+}
+
 export interface AuditConfig {
   args: 'hash' | 'redacted' | 'none';
   retentionDays: number;
@@ -140,6 +153,7 @@ export interface Config {
   servers: ServerConfig[];
   cache: CacheConfig;
   audit: AuditConfig;
+  http: HttpConfig;
   stateDir: string;
   /** Variables seen (process env over .env files): names only are ever shown. */
   envFiles: string[];

@@ -52,6 +52,8 @@ export interface CallOptions {
   signal: AbortSignal;
   /** Set when the upstream request carried a progressToken. */
   onprogress?: (progress: Progress) => void;
+  /** Who asked (an HTTP caller's token name), for the audit trail. */
+  caller?: string;
 }
 
 type Params = { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> } & Record<string, unknown>;
@@ -81,6 +83,8 @@ export interface CallEvent {
   result?: unknown;
   /** Size of the answer's JSON when known for free (a cache hit: the stored entry's size). */
   bytes?: number;
+  /** Who asked (CallOptions.caller). */
+  caller?: string;
 }
 
 /** One routed call: what differs between the kinds of request, as data. */
@@ -134,7 +138,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
       if (call.kind) {
         this.emit('call', {
           server: child.name, kind: call.kind, name: call.name, args: call.args, outcome, reason: failed?.reason, error: failed?.message,
-          cacheable: !!call.cache, ms: performance.now() - t0, result, bytes,
+          cacheable: !!call.cache, ms: performance.now() - t0, result, bytes, caller: opts.caller,
         });
       }
       return result!;

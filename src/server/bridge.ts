@@ -32,12 +32,16 @@ const NEEDS: Record<string, keyof ClientCapabilities> = {
   'sampling/createMessage': 'sampling',
 };
 
+/** The order in which calls started, across every client: a child's request goes to the oldest call. */
+let started = 0;
+
 /**
  * One modern upstream request (tools/call, read, prompt, completion) whose child work may span several
  * input_required rounds: the child's call keeps running between the client's retries.
  */
 export class Flight {
   readonly abort = new AbortController();
+  readonly order = ++started;
   private asks: Ask[] = [];
   private outcome?: Step;
   private waiter?: (s: Step) => void;
@@ -112,14 +116,55 @@ interface Pending {
 /** How long a client may take to answer an input_required (as the legacy request timeout). */
 const ANSWER_TIMEOUT_MS = 600_000;
 
+/** A 2025 client's forwarded request in flight to a child: cancelled when the client's session closes. */
+interface Call {
+  child: string | undefined;
+  order: number;
+  abort: AbortController;
+}
+
+/**
+ * One upstream client: over stdio the only one, over HTTP one 2025 session (or all 2026-07-28 requests,
+ * which carry no session: their flights are told apart by requestState). `Sessions` routes the
+ * children's requests and notifications over the edges.
+ */
 export class UpstreamEdge implements UpstreamBridge {
   /** The Server pinned for the connection (the last one the factory built) and its era. */
   server?: Server;
   era?: Era;
   /** A modern client's capabilities, from the envelope of its latest request. */
   envelopeCapabilities?: ClientCapabilities;
+  /** Where this client's notifications go (HTTP 2026: the listen streams' bus instead of a Server). */
+  send = (n: { method: string; params?: Record<string, unknown> }): void => void this.server?.notification(n as never).catch(() => undefined);
+  /** Hears every resources/updated (stdio, and HTTP 2026 whose listen router filters), not only its own subscriptions. */
+  allUpdates = true;
   private flights = new Set<Flight>();
   private pending = new Map<string, Pending>();
+  private calls = new Set<Call>();
+
+  /** Runs a 2025 client's forwarded request, findable by the child's requests and cancelled by close(). */
+  async track<T>(child: string | undefined, signal: AbortSignal, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const call: Call = { child, order: ++started, abort: new AbortController() };
+    const cancel = () => call.abort.abort(signal.reason);
+    if (signal.aborted) cancel();
+    else signal.addEventListener('abort', cancel, { once: true });
+    this.calls.add(call);
+    try {
+      return await run(call.abort.signal);
+    } finally {
+      this.calls.delete(call);
+      signal.removeEventListener('abort', cancel);
+    }
+  }
+
+  /** When this client's oldest request that may take a child's `method` started; undefined: none in flight. */
+  oldest(method: string, child: string | undefined): number | undefined {
+    let first: number | undefined;
+    const see = (order: number) => (first = first === undefined ? order : Math.min(first, order));
+    for (const c of this.calls) if (child === undefined || c.child === undefined || c.child === child) see(c.order);
+    for (const f of this.flights) if (f.accepts(method, child)) see(f.order);
+    return first;
+  }
 
   capabilities(): ClientCapabilities {
     return (this.era === 'modern' ? this.envelopeCapabilities : this.server?.getClientCapabilities()) ?? {};
@@ -202,8 +247,11 @@ export class UpstreamEdge implements UpstreamBridge {
     this.flights.delete(p.flight);
   }
 
-  /** The connection is gone: every open question is cancelled. */
+  /** The connection (or session) is gone: every open question and every call in flight is cancelled. */
   close(): void {
     for (const id of [...this.pending.keys()]) this.expire(id);
+    const gone = new Error('the client closed its session');
+    for (const c of this.calls) c.abort.abort(gone);
+    for (const f of this.flights) f.abort.abort(gone);
   }
 }

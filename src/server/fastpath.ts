@@ -1,35 +1,36 @@
 import type { JSONRPCMessage, JSONRPCRequest, Progress, RequestId, ServerContext } from '@modelcontextprotocol/server';
+import { log } from '../util/log.js';
 import { rawJson } from '../util/raw-json.js';
 import { fastPathEnabled } from '../util/switches.js';
-import { log } from '../util/log.js';
-import type { Request } from '../pipeline/call.js';
 import type { UpstreamEdge } from './bridge.js';
-import { STATUS_TOOL, STATUS_URI, withCall, type Backend } from './upstream.js';
+import type { Backend, Upstream } from './upstream.js';
 
 /**
- * The upstream half of the fast path (issue 13; the child half is children/raw.ts). A 2025-era client's
- * tools/call, resources/read and prompts/get, and its tools/list once the lists are known, are taken
- * off the transport before the SDK Server: no per-request context, no handler dispatch, no result
- * serialised twice. A call goes through the same pipeline `run()` as on the SDK path, with the same
- * `withCall` (progress in order before the answer, the upstream cancel), so the cache, breaker,
- * admission, quota, deadline, fallbacks and audit behave exactly as there. The answer is written as the
- * SDK Server writes it (`{"result":…,"jsonrpc":"2.0","id":…}`), with the child's own result text
- * spliced in when mcpx did not change the result.
+ * The upstream half of the fast path (issue 13; the child half is children/raw.ts). A 2025-era stdio
+ * client's tools/call, resources/read and prompts/get, and its tools/list, are taken off the transport
+ * before the SDK Server: no per-request context, handler dispatch or result serialised twice. A call
+ * runs the very code the Server's fallback handler runs (`Upstream.request`: the status tool, refusals,
+ * the call tracked on the client's edge, progress and cancel through `withCall`, the same pipeline
+ * `run()`), so the cache, breaker, admission, quota, deadline, fallbacks and audit behave exactly as
+ * there. The answer is written as the SDK Server writes it (`{"result":…,"jsonrpc":"2.0","id":…}`),
+ * with the child's own result text spliced in when mcpx did not change the result.
  *
- * Anything this does not know to be plain (a 2026 client, a request carrying 2026 envelope keys or a
- * retry's answers, mcpx's own status tool and resource, a name not routed yet, a tool waiting for
- * approval, a list with a tool whose output schema the 2025 codec rewraps) is left to the SDK path.
- * MCPX_FASTPATH=0 leaves everything to it (a debugging switch).
+ * Left to the SDK path: a 2026 client, a request carrying 2026 envelope keys or a retry's answers, a
+ * list with a tool whose output schema the 2025 codec rewraps, and everything before the backend is
+ * loaded. MCPX_FASTPATH=0 leaves everything to it (a debugging switch).
  */
 export interface FastPathDeps {
+  /** The stdio client's edge: its era and Server tell whether it is a 2025 client, initialized. */
   edge: UpstreamEdge;
   backend: Promise<Backend>;
+  upstream: Upstream;
   /** Writes one whole line to the client (the same stream the SDK transport writes to, so in order). */
   write(line: string): void;
 }
 
 /** 2026-07-28 envelope keys live under this prefix in `_meta`; a retry's answers are params of their own. */
 const ENVELOPE_PREFIX = 'io.modelcontextprotocol/';
+const CALLS: ReadonlySet<string> = new Set(['tools/call', 'resources/read', 'prompts/get']);
 
 export class FastPath {
   private backend?: Backend;
@@ -43,7 +44,7 @@ export class FastPath {
     deps.backend.then((b) => (this.backend = b), () => undefined);
   }
 
-  /** An inbound message: true when this path took it (the SDK Server must not see it). */
+  /** An inbound message: true when this path took it (the SDK Server must not see it, unless handed on by `deliver`). */
   take(m: JSONRPCMessage, deliver: () => void): boolean {
     if (!this.enabled || !('method' in m)) return false;
     if (!('id' in m)) return m.method === 'notifications/cancelled' && this.cancel(m.params);
@@ -52,59 +53,32 @@ export class FastPath {
     if (!b || edge.era !== 'legacy' || !edge.server?.getClientCapabilities()) return false;
     const params = (m.params ?? {}) as Record<string, unknown>;
     if (!plain(params)) return false;
-    const request = this.route(b, m.method, params);
-    if (request === 'tools/list') {
+    if (m.method === 'tools/list') {
+      if (params.cursor !== undefined) return false;
       this.announce();
       void this.listTools(b, m.id, deliver);
       return true;
     }
-    if (!request) return false;
+    if (!CALLS.has(m.method)) return false;
     this.announce();
-    void this.call(b, m as JSONRPCRequest, request);
+    void this.call(m as JSONRPCRequest, params);
     return true;
   }
 
-  /** The pipeline request for a plain call to a routed child; 'tools/list' for a list; else undefined. */
-  private route(b: Backend, method: string, params: Record<string, unknown>): Request | 'tools/list' | undefined {
-    const { routing } = b.hub;
-    switch (method) {
-      case 'tools/call': {
-        const name = params.name;
-        if (typeof name !== 'string' || name === STATUS_TOOL.name || !routing.toolRoutes.has(name) || routing.heldRoutes.has(name)) return undefined;
-        return { kind: 'tool', params: params as never };
-      }
-      case 'prompts/get':
-        return typeof params.name === 'string' && routing.promptRoutes.has(params.name) ? { kind: 'prompt', params: params as never } : undefined;
-      case 'resources/read': {
-        const uri = params.uri;
-        if (typeof uri !== 'string' || uri === STATUS_URI) return undefined;
-        try {
-          return b.hub.resourceChild(uri) ? { kind: 'resource', params: params as never } : undefined;
-        } catch {
-          return undefined; // ambiguous: the SDK path answers the error
-        }
-      }
-      case 'tools/list':
-        return params.cursor === undefined ? 'tools/list' : undefined;
-      default:
-        return undefined;
-    }
-  }
-
-  private async call(b: Backend, req: JSONRPCRequest, request: Request): Promise<void> {
+  private async call(req: JSONRPCRequest, params: Record<string, unknown>): Promise<void> {
     const abort = new AbortController();
     this.inFlight.set(req.id, abort);
     const ctx = {
       mcpReq: {
         signal: abort.signal,
-        _meta: req.params?._meta,
+        _meta: params._meta,
         notify: (n: { method: string; params: Progress }) => (this.deps.write(JSON.stringify({ jsonrpc: '2.0', ...n }) + '\n'), Promise.resolve()),
       },
     } as unknown as ServerContext;
     try {
-      const result = await withCall(ctx, (o) => b.pipeline.run(request, o));
+      const result = await this.deps.upstream.request(req.method, params, ctx, this.deps.edge);
       if (abort.signal.aborted) return; // cancelled: no answer, as on the SDK path
-      const raw = rawJson.get(result);
+      const raw = typeof result === 'object' && result !== null ? rawJson.get(result) : undefined;
       this.deps.write(raw !== undefined ? `{"result":${raw},"jsonrpc":"2.0","id":${JSON.stringify(req.id)}}\n` : JSON.stringify({ result, jsonrpc: '2.0', id: req.id }) + '\n');
     } catch (e) {
       if (!abort.signal.aborted) this.deps.write(errorLine(req.id, e));

@@ -8,7 +8,7 @@ import type { ListKind } from '../runtime/hub.js';
  * subscribe the children that own them. It also tells the list handlers whether a client will hear
  * of a change (then a list may be cached for long).
  */
-interface Filter {
+export interface Filter {
   toolsListChanged?: boolean;
   promptsListChanged?: boolean;
   resourcesListChanged?: boolean;
@@ -18,7 +18,8 @@ interface Filter {
 const FLAG: Record<ListKind, keyof Filter> = { tools: 'toolsListChanged', prompts: 'promptsListChanged', resources: 'resourcesListChanged' };
 
 export class Listens {
-  private streams = new Map<string | number, Filter>();
+  /** Open streams: by request id over stdio, by an HTTP exchange's own key over HTTP (ids of different clients may be equal). */
+  private streams = new Map<unknown, Filter>();
   private uris = new Map<string, number>();
   /** A URI some stream listens to now (first stream) or no more (last one). */
   onSubscription?: (uri: string, subscribed: boolean) => void;
@@ -33,9 +34,7 @@ export class Listens {
     if ('method' in m && m.method === 'subscriptions/listen' && 'id' in m) {
       const params = m.params as { notifications?: Filter; _meta?: Record<string, unknown> } | undefined;
       if (params?._meta?.[PROTOCOL_VERSION_META_KEY] === undefined) return; // not a modern request: refused anyway
-      const filter = params.notifications ?? {};
-      this.streams.set(m.id, filter);
-      for (const uri of filter.resourceSubscriptions ?? []) this.count(uri, 1);
+      this.open(m.id, params.notifications ?? {});
     } else if ('method' in m && m.method === 'notifications/cancelled') {
       this.end((m.params as { requestId?: string | number } | undefined)?.requestId);
     }
@@ -50,10 +49,16 @@ export class Listens {
     for (const id of [...this.streams.keys()]) this.end(id);
   }
 
-  private end(id: string | number | undefined): void {
-    const f = id === undefined ? undefined : this.streams.get(id);
+  /** A listen stream opened with this filter. */
+  open(key: unknown, filter: Filter): void {
+    this.streams.set(key, filter);
+    for (const uri of filter.resourceSubscriptions ?? []) this.count(uri, 1);
+  }
+
+  end(key: unknown): void {
+    const f = key === undefined ? undefined : this.streams.get(key);
     if (!f) return;
-    this.streams.delete(id!);
+    this.streams.delete(key);
     for (const uri of f.resourceSubscriptions ?? []) this.count(uri, -1);
   }
 

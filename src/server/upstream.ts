@@ -4,6 +4,7 @@ import type { CallOptions, Pipeline } from '../pipeline/call.js';
 import type { Hub, ListKind } from '../runtime/hub.js';
 import type { Era, Step, UpstreamEdge } from './bridge.js';
 import type { Listens } from './listen.js';
+import type { Sessions } from './sessions.js';
 import { SERVER_CAPABILITIES, SERVER_INFO } from './identity.js';
 
 /**
@@ -38,9 +39,10 @@ export const LIST_TTL_MS = 86_400_000;
 const LIST_CHANGED = ['notifications/tools/list_changed', 'notifications/prompts/list_changed', 'notifications/resources/list_changed'];
 
 /**
- * The upstream edge of one process: a factory serveStdio calls once per opening (a discover probe
- * and then initialize build two), cheap because the backend lives outside it. Notifications go to
- * the instance pinned last.
+ * The upstream side of one process: `factoryFor(edge)` gives the factory of one client's Servers
+ * (serveStdio calls it once per opening, a discover probe and then initialize build two; HTTP once per
+ * 2025 session, and per 2026 request), cheap because the backend lives outside it. Each client's
+ * notifications go to the instance pinned last on its edge; `sessions` routes between clients.
  */
 export class Upstream {
   private level?: LoggingLevel;
@@ -48,26 +50,34 @@ export class Upstream {
   constructor(
     private readonly instructions: string | undefined,
     private readonly backend: Promise<Backend>,
-    readonly edge: UpstreamEdge,
+    readonly sessions: Sessions,
     private readonly listens: Listens,
     /** The client has shown it is real (initialized, or a modern request other than discover): start children. */
     private readonly onStart: () => void,
   ) {
     void backend.then((b) => this.wireNotifications(b));
-    listens.onSubscription = (uri, on) => void this.subscribe(uri, on ? 'resources/subscribe' : 'resources/unsubscribe', new AbortController().signal).catch(() => undefined);
+    listens.onSubscription = (uri, on) => {
+      if (on) sessions.hold(listens, uri);
+      if (on || sessions.release(listens, uri)) void this.subscribe(uri, on ? 'resources/subscribe' : 'resources/unsubscribe', new AbortController().signal).catch(() => undefined);
+    };
   }
 
-  factory = ({ era }: { era: Era }): Server => {
+  /** One client's URIs nobody else holds (its session closed): their children are unsubscribed. */
+  unsubscribe(uris: string[]): void {
+    for (const uri of uris) void this.subscribe(uri, 'resources/unsubscribe', new AbortController().signal).catch(() => undefined);
+  }
+
+  factoryFor = (edge: UpstreamEdge) => ({ era }: { era: Era }): Server => {
     const server = new Server(SERVER_INFO, {
       instructions: this.instructions,
       capabilities: SERVER_CAPABILITIES, // identity.ts: the early initialize answer says the same
       // Several children starting at once must not become a storm of list_changed upstream.
       debouncedNotificationMethods: LIST_CHANGED,
     });
-    this.edge.server = server;
-    this.edge.era = era;
+    edge.server = server;
+    edge.era = era;
     if (era === 'legacy') server.oninitialized = () => this.onStart();
-    this.install(server, era);
+    this.install(server, era, edge);
     return server;
   };
 
@@ -77,7 +87,7 @@ export class Upstream {
     return b.hub.routing;
   }
 
-  private install(server: Server, era: Era): void {
+  private install(server: Server, era: Era, edge: UpstreamEdge): void {
     // Modern lists say how long they stay good: long while the client hears of changes, else not at all.
     const hint = (kind: ListKind) => (era === 'modern' ? { ttlMs: this.listens.hears(kind) ? LIST_TTL_MS : 0, cacheScope: 'private' as const } : {});
     server.setRequestHandler('tools/list', async () => {
@@ -99,23 +109,7 @@ export class Upstream {
       const params = { ...(req.params ?? {}) } as Record<string, unknown>;
       delete params.inputResponses; // a modern retry's answers are mcpx's, not the child's
       delete params.requestState;
-      switch (req.method) {
-        case 'tools/call':
-          return this.callTool(params, ctx, era) as never;
-        case 'resources/read':
-          return this.read(params, ctx, era) as never;
-        case 'prompts/get': {
-          const b = await this.backend;
-          return this.forward(ctx, era, b.hub.routing.promptRoutes.get(String(params.name))?.child, (o) => b.pipeline.run({ kind: 'prompt', params: params as never }, o)) as never;
-        }
-        case 'completion/complete':
-          return this.complete(params, ctx, era) as never;
-        case 'resources/subscribe':
-        case 'resources/unsubscribe':
-          return withCall(ctx, (o) => this.subscribe(String(params.uri), req.method as 'resources/subscribe', o.signal, o)) as never;
-        default:
-          throw new ProtocolError(ProtocolErrorCode.MethodNotFound, 'Method not found');
-      }
+      return this.request(req.method, params, ctx, edge) as never;
     };
 
     if (era === 'legacy') {
@@ -131,7 +125,36 @@ export class Upstream {
     }
   }
 
-  private async callTool(params: Record<string, unknown>, ctx: ServerContext, era: Era): Promise<unknown> {
+  /**
+   * A forwarded request of one client (its edge): what the Server's fallback handler runs, and what the
+   * fast path (fastpath.ts) runs for a 2025 client's calls without the Server, so both behave the same.
+   */
+  async request(method: string, params: Record<string, unknown>, ctx: ServerContext, edge: UpstreamEdge): Promise<unknown> {
+    switch (method) {
+      case 'tools/call':
+        return this.callTool(params, ctx, edge);
+      case 'resources/read':
+        return this.read(params, ctx, edge);
+      case 'prompts/get': {
+        const b = await this.backend;
+        return this.forward(ctx, edge, b.hub.routing.promptRoutes.get(String(params.name))?.child, (o) => b.pipeline.run({ kind: 'prompt', params: params as never }, o));
+      }
+      case 'completion/complete':
+        return this.complete(params, ctx, edge);
+      case 'resources/subscribe':
+      case 'resources/unsubscribe': {
+        // A URI stays subscribed at its child while any client holds it.
+        const uri = String(params.uri);
+        if (method === 'resources/subscribe') this.sessions.hold(edge, uri);
+        else if (!this.sessions.release(edge, uri)) return {};
+        return withCall(ctx, (o) => this.subscribe(uri, method as 'resources/subscribe', o.signal, o));
+      }
+      default:
+        throw new ProtocolError(ProtocolErrorCode.MethodNotFound, 'Method not found');
+    }
+  }
+
+  private async callTool(params: Record<string, unknown>, ctx: ServerContext, edge: UpstreamEdge): Promise<unknown> {
     const b = await this.backend;
     const name = String(params.name);
     if (name === STATUS_TOOL.name) {
@@ -140,18 +163,18 @@ export class Upstream {
     }
     const refused = await b.hub.refusalAfterSettling(name, b.settled);
     if (refused) return refused;
-    return this.forward(ctx, era, b.hub.routing.toolRoutes.get(name)?.child, (o) => b.pipeline.run({ kind: 'tool', params: params as never }, o));
+    return this.forward(ctx, edge, b.hub.routing.toolRoutes.get(name)?.child, (o) => b.pipeline.run({ kind: 'tool', params: params as never }, o));
   }
 
-  private async read(params: Record<string, unknown>, ctx: ServerContext, era: Era): Promise<unknown> {
+  private async read(params: Record<string, unknown>, ctx: ServerContext, edge: UpstreamEdge): Promise<unknown> {
     const b = await this.backend;
     if (params.uri === STATUS_URI) {
       return { contents: [{ uri: STATUS_URI, mimeType: 'application/json', text: JSON.stringify(b.status(), null, 2) }] };
     }
-    return this.forward(ctx, era, b.hub.resourceChild(String(params.uri)), (o) => b.pipeline.run({ kind: 'resource', params: params as never }, o));
+    return this.forward(ctx, edge, b.hub.resourceChild(String(params.uri)), (o) => b.pipeline.run({ kind: 'resource', params: params as never }, o));
   }
 
-  private async complete(params: Record<string, unknown>, ctx: ServerContext, era: Era): Promise<unknown> {
+  private async complete(params: Record<string, unknown>, ctx: ServerContext, edge: UpstreamEdge): Promise<unknown> {
     const { hub, pipeline } = await this.backend;
     const ref = params.ref as { type: string; name?: string; uri?: string };
     let child: Child | undefined;
@@ -166,20 +189,22 @@ export class Upstream {
     if (!child) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown ${ref?.type === 'ref/prompt' ? 'prompt' : 'resource'}: ${ref?.name ?? ref?.uri}`);
     if (!child.serverCapabilities?.completions) return { completion: { values: [], hasMore: false } };
     const target = child;
-    return this.forward(ctx, era, target, (o) => pipeline.run({ kind: 'forward', child: target, method: 'completion/complete', params: forwarded }, o));
+    return this.forward(ctx, edge, target, (o) => pipeline.run({ kind: 'forward', child: target, method: 'completion/complete', params: forwarded }, o));
   }
 
   /**
    * One forwarded request. 2025: progress and cancellation of the upstream request. 2026: the same,
-   * per leg of a flight that may answer input_required while the child waits for the client.
+   * per leg of a flight that may answer input_required while the child waits for the client. The
+   * call is tracked on the client's edge: the child's requests find it, closing the session cancels it.
    */
-  private forward(ctx: ServerContext, era: Era, child: Child | undefined, run: (o: CallOptions) => Promise<unknown>): Promise<unknown> {
-    if (era === 'legacy') return withCall(ctx, run);
+  private forward(ctx: ServerContext, edge: UpstreamEdge, child: Child | undefined, run: (o: CallOptions) => Promise<unknown>): Promise<unknown> {
+    const caller = ctx.http?.authInfo?.clientId;
+    if (edge.era === 'legacy') return edge.track(child?.name, ctx.mcpReq.signal, (signal) => withCall(ctx, (o) => run({ ...o, signal, caller })));
     const tracked = ctx.mcpReq._meta?.progressToken !== undefined;
-    return this.edge.leg(
+    return edge.leg(
       ctx,
       child?.name,
-      (signal, progress) => run({ signal, onprogress: tracked ? progress : undefined }),
+      (signal, progress) => run({ signal, onprogress: tracked ? progress : undefined, caller }),
       (flight) =>
         withCall(ctx, (o) => {
           const cancel = () => flight.abort.abort(o.signal.reason);
@@ -209,9 +234,9 @@ export class Upstream {
     }
   }
 
-  /** Child → upstream notifications (children added by a config reload too), to the pinned instance. */
+  /** Child → upstream notifications (children added by a config reload too), to the clients (`Sessions`). */
   private wireNotifications({ hub }: Backend): void {
-    const send = (n: { method: string; params?: Record<string, unknown> }) => void this.edge.server?.notification(n as never).catch(() => undefined);
+    const send = (n: { method: string; params?: Record<string, unknown> }) => this.sessions.notify(n);
     hub.forEachChild((child) => {
       child.on('state', (s) => s.kind === 'ready' && this.sendLevel(child));
       child.on('notification', (n) => {
@@ -221,12 +246,8 @@ export class Upstream {
         } else send(n);
       });
     });
-    hub.onListsChanged = (kinds: ListKind[]) => {
-      // A 2025 client not initialized yet: its first list will be current. A 2026 client hears only
-      // through its listen streams (serveStdio drops what no stream asked for).
-      if (this.edge.era === 'legacy' && !this.edge.server?.getClientCapabilities()) return;
-      for (const k of kinds) send({ method: `notifications/${k}/list_changed` });
-    };
+    // A 2026 client hears only through its listen streams (serveStdio and the HTTP bus drop what no stream asked for).
+    hub.onListsChanged = (kinds: ListKind[]) => this.sessions.listsChanged(kinds);
   }
 }
 
@@ -234,7 +255,7 @@ export class Upstream {
  * Runs one request with the upstream's cancellation signal and progress token. Progress notifications
  * are sent in order and all before the answer: a progress that arrives after the result is dropped.
  */
-export async function withCall<T>(ctx: ServerContext, fn: (opts: CallOptions) => Promise<T>): Promise<T> {
+async function withCall<T>(ctx: ServerContext, fn: (opts: CallOptions) => Promise<T>): Promise<T> {
   const { signal, notify } = ctx.mcpReq;
   const token = ctx.mcpReq._meta?.progressToken;
   let sent: Promise<unknown> | undefined;

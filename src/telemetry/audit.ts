@@ -39,6 +39,8 @@ export interface AuditRow {
   reason: string | null;
   error: string | null;
   resultBytes: number | null;
+  /** Who called: the token name of an HTTP caller (`http.tokens`); null over stdio. */
+  caller: string | null;
 }
 
 /**
@@ -101,8 +103,8 @@ export class AuditLog {
     this.maxPending = opts.maxPending ?? 10_000;
     this.maxPendingBytes = opts.maxPendingBytes ?? 8 * 1024 * 1024;
     this.insert = cdb.db.prepare(`INSERT INTO audit
-      (ts, pid, server, kind, name, args_hash, args_redacted, duration_ms, outcome, reason, error, result_bytes)
-      VALUES (@ts, @pid, @server, @kind, @name, @argsHash, @argsRedacted, @durationMs, @outcome, @reason, @error, @resultBytes)`);
+      (ts, pid, server, kind, name, args_hash, args_redacted, duration_ms, outcome, reason, error, result_bytes, caller)
+      VALUES (@ts, @pid, @server, @kind, @name, @argsHash, @argsRedacted, @durationMs, @outcome, @reason, @error, @resultBytes, @caller)`);
     this.deleteOld = cdb.db.prepare('DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE ts < ? LIMIT ?)');
     const flush = setInterval(() => this.flush(), opts.flushMs ?? 1000);
     const prune = setInterval(() => this.prune(), opts.pruneEveryMs ?? 3_600_000);
@@ -220,6 +222,7 @@ export class AuditLog {
       reason: e.reason ?? null,
       error: e.error === undefined ? null : this.log.redact(e.error),
       resultBytes: e.bytes ?? resultBytes(e.result),
+      caller: e.caller ?? null,
     };
   }
 }
@@ -285,7 +288,7 @@ export function readAudit(db: Database, filter: AuditFilter = {}): AuditRecord[]
   if (filter.server !== undefined) (where.push('server = ?'), params.push(filter.server));
   if (filter.outcome !== undefined) (where.push('outcome = ?'), params.push(filter.outcome));
   const sql = `SELECT id, ts, pid, server, kind, name, args_hash AS argsHash, args_redacted AS argsRedacted,
-      duration_ms AS durationMs, outcome, reason, error, result_bytes AS resultBytes
+      duration_ms AS durationMs, outcome, reason, error, result_bytes AS resultBytes, caller
     FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ts DESC, id DESC LIMIT ?`;
   return db.prepare(sql).all(...params, filter.limit ?? 100) as AuditRecord[];
 }

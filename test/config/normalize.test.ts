@@ -1,6 +1,7 @@
 // Config normalisation (issue 11): Claude Code's `timeout` and `oauth`, and which values may ask for a command.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { normalizeConfig } from '../../src/config/normalize.js';
+import { secretValues } from '../../src/config/secrets.js';
 import { log } from '../../src/util/log.js';
 
 const FILE = '/project/mcpx.json';
@@ -72,5 +73,31 @@ describe('cache.ttlExplicit: whether a child\'s ttlMs advice may set the TTL (is
     expect(one({ cache: { ttl: '5m' } }).cache.ttlExplicit).toBe(true);
     expect(one({ cache: { staleTtl: '5m' } }).cache.ttlExplicit).toBe(false);
     expect(normalize({ s: { command: 'node' } }, {}, { cache: { ttl: '1m' } }).config.servers[0]!.cache.ttlExplicit).toBe(true);
+  });
+});
+
+describe('http (serve --http, issue 15)', () => {
+  const http = (block: unknown, vars: Record<string, string> = {}) =>
+    normalizeConfig({ raw: { mcpServers: {}, http: block }, file: FILE, foundBy: 'flag', vars, envFiles: [] }).config.http;
+
+  it('takes tokens as a list (named token1, token2, …) or a map of caller name to token, ${VAR} expanded', () => {
+    expect(http({ tokens: ['${T}', 'literal-token'] }, { T: 'from-env' }).tokens).toEqual([{ name: 'token1', token: 'from-env' }, { name: 'token2', token: 'literal-token' }]);
+    expect(http({ host: '0.0.0.0', port: 9000, tokens: { alice: '${A}' } }, { A: 'a-token' })).toEqual({ host: '0.0.0.0', port: 9000, tokens: [{ name: 'alice', token: 'a-token' }] });
+    expect(http(undefined)).toEqual({ tokens: [] });
+  });
+
+  it('every token is a secret (masked in logs, errors, status and audit)', () => {
+    const tokens = http({ tokens: { alice: 'alice-literal-token', bob: '${B}' } }, { B: 'bob-env-token' }).tokens;
+    expect(secretValues({ servers: [], http: { tokens } }, {})).toEqual(['alice-literal-token', 'bob-env-token']);
+  });
+
+  it('a token variable not set is a problem for serve --http only; a wrong shape is an error naming the field, never the value', () => {
+    const h = http({ tokens: { alice: '${NOPE}' } });
+    expect(h.tokens).toEqual([]);
+    expect(h.problem?.message).toBe(`${FILE}: field "http.tokens.alice": variable NOPE is not set`);
+    expect(() => http({ tokens: ['${E}'] }, { E: ' ' })).toThrow(`${FILE}: field "http.tokens[0]": is empty`);
+    expect(() => http({ tokens: 'abc' })).toThrow(`${FILE}: field "http.tokens": must be a list of tokens`);
+    expect(() => http({ port: 70000 })).toThrow(`${FILE}: field "http.port": must be a port from 0 to 65535`);
+    expect(() => http({ tokenz: [] })).toThrow(`${FILE}: field "http": unknown key "tokenz"`);
   });
 });

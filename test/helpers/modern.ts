@@ -1,7 +1,8 @@
 // Helpers for the 2026-07-28 era in real-process tests: the modern fixture child's config entry, and a
 // 2026-07-28 client spoken line by line over a rawServe session (every request carries the envelope).
 import { join } from 'node:path';
-import { ROOT, waitFor } from './mcpx.js';
+import { expect } from 'vitest';
+import { ROOT, text, waitFor } from './mcpx.js';
 
 export const MODERN_CHILD = join(ROOT, 'test/fixtures/modern-child.mjs');
 
@@ -35,3 +36,13 @@ export const call = async (s: Lines, id: string | number, method: string, params
   request(s, id, method, params, caps);
   return answer(s, id);
 };
+
+/** What a 2026-era host on the v2 client sees through mcpx serving child `a` (fixture 'alpha'): discover, list, call, and an elicitation it answered with `name`. */
+export async function expectModernHost(client: { getProtocolEra(): string | undefined; getDiscoverResult(): { instructions?: string } | undefined; listTools(): Promise<{ tools: { name: string }[] }>; callTool(p: { name: string; arguments: Record<string, unknown> }): Promise<unknown> }, name: string): Promise<void> {
+  expect(client.getProtocolEra()).toBe('modern');
+  expect(client.getDiscoverResult()?.instructions).toContain('a (tools a__*)');
+  const names = (await client.listTools()).tools.map((t) => t.name);
+  expect(names).toEqual(expect.arrayContaining(['a__echo', 'mcpx__status']));
+  expect(text(await client.callTool({ name: 'a__echo', arguments: { text: 'v2' } }))).toBe('alpha: v2');
+  expect(text(await client.callTool({ name: 'a__ask', arguments: {} }))).toBe(`alpha: accept {"name":"${name}"}`);
+}

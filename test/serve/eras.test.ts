@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MCPX, fixture, marker, processesWith, rawServe, tempDir, text, waitFor, writeConfig } from '../helpers/mcpx.js';
-import { answer, call, messages, request } from '../helpers/modern.js';
+import { answer, call, expectModernHost, messages, request } from '../helpers/modern.js';
 
 const INIT = { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'claude-code', version: '2.0.0' } };
 
@@ -210,12 +210,7 @@ describe('a host on the v2 SDK (its StdioClientTransport, which probes on a thro
     client.setRequestHandler('elicitation/create', async () => ({ action: 'accept', content: { name: 'Ada' } }));
     await client.connect(transport);
     try {
-      expect(client.getProtocolEra()).toBe('modern');
-      expect(client.getDiscoverResult()?.instructions).toContain('a (tools a__*)');
-      const names = (await client.listTools()).tools.map((t) => t.name);
-      expect(names).toEqual(expect.arrayContaining(['a__echo', 'mcpx__status']));
-      expect(text(await client.callTool({ name: 'a__echo', arguments: { text: 'v2' } }))).toBe('alpha: v2');
-      expect(text(await client.callTool({ name: 'a__ask', arguments: {} }))).toBe('alpha: accept {"name":"Ada"}');
+      await expectModernHost(client, 'Ada');
       // One mcpx serves (the probe copy is gone) with one child.
       await waitFor(() => processesWith(file).length === 1, 10_000, 'the probe copy of mcpx to exit');
       expect(processesWith(mark)).toHaveLength(1);

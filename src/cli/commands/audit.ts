@@ -33,10 +33,13 @@ async function render(r: AuditReport): Promise<string> {
   if (!r.records.length) return `no audit records${r.filter.since || r.filter.server || r.filter.outcome ? ' matching the filter' : ''} in ${r.file}\n`;
   const { table } = await import('../style.js');
   const { formatDuration } = await import('../../util/duration.js');
+  // Who called shows only when someone is named (HTTP callers by token name; stdio has none).
+  const callers = r.records.some((a) => a.caller);
   const rows = [
-    ['TIME (UTC)', 'SERVER', 'KIND', 'NAME', 'OUTCOME', 'DURATION', 'BYTES', 'ARGS', 'ERROR'],
+    ['TIME (UTC)', ...(callers ? ['CALLER'] : []), 'SERVER', 'KIND', 'NAME', 'OUTCOME', 'DURATION', 'BYTES', 'ARGS', 'ERROR'],
     ...r.records.map((a) => [
       a.at.replace('T', ' ').replace('Z', ''),
+      ...(callers ? [a.caller ?? '-'] : []),
       a.server,
       a.kind,
       a.name,

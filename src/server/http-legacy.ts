@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import { WebStandardStreamableHTTPServerTransport, type AuthInfo, type JSONRPCMessage } from '@modelcontextprotocol/server';
+import { errorMessage } from '../errors.js';
+import { log } from '../util/log.js';
+import { UpstreamEdge } from './bridge.js';
+import { untilDone } from './response-done.js';
+import type { Sessions } from './sessions.js';
+import type { Upstream } from './upstream.js';
+
+interface Session {
+  transport: WebStandardStreamableHTTPServerTransport;
+  edge: UpstreamEdge;
+  /** When it was last asked anything (ms since the epoch), and its GET streams open now. */
+  seen: number;
+  streams: number;
+}
+
+/** A session with no request and no open stream for this long is closed (a client that died without DELETE). */
+export const SESSION_IDLE_MS = 30 * 60_000;
+
+/**
+ * 2025-era clients over HTTP: one session each (`Mcp-Session-Id`), served by the SDK's sessionful
+ * Streamable HTTP transport and a Server from the shared factory, on its own edge. A DELETE or the
+ * end of the process closes a session: its calls in flight and open questions are cancelled, and the
+ * URIs only it subscribed to are unsubscribed at their children. A POST whose connection drops
+ * before its answer cancels the requests it carried (as the client's notifications/cancelled would).
+ * A session idle for `idleMs` (no request, no open GET stream) is closed too: its client gets 404 and
+ * starts a new one, as the spec has it.
+ */
+export class LegacySessions {
+  private readonly open = new Map<string, Session>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly upstream: Pick<Upstream, 'factoryFor' | 'unsubscribe'>,
+    private readonly sessions: Sessions,
+    private readonly idleMs = SESSION_IDLE_MS,
+  ) {
+    this.sweeper = setInterval(() => this.sweep(), Math.min(60_000, idleMs));
+    this.sweeper.unref();
+  }
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  async handle(request: Request, body: unknown, authInfo: AuthInfo): Promise<Response> {
+    const id = request.headers.get('mcp-session-id');
+    const session = id ? this.open.get(id) : await this.create();
+    if (!session) return Response.json({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }, { status: 404 });
+    session.seen = Date.now();
+    if (request.method === 'POST') this.cancelOnDrop(request, body, session);
+    const response = await session.transport.handleRequest(request, { parsedBody: body, authInfo });
+    // Anything but a successful initialize leaves a session never opened: drop it at once.
+    if (!id && session.transport.sessionId === undefined) await this.close(session);
+    if (request.method === 'GET' && response.body) return this.stream(session, request, response);
+    return response;
+  }
+
+  /** A GET stream keeps its session from being idle while it is open. */
+  private stream(session: Session, request: Request, response: Response): Response {
+    session.streams++;
+    return untilDone(request, response, () => (session.streams--, (session.seen = Date.now())));
+  }
+
+  private sweep(): void {
+    const before = Date.now() - this.idleMs;
+    for (const s of this.open.values()) {
+      if (s.streams === 0 && s.seen < before) {
+        log.info(`serve: closing an HTTP session idle for ${Math.round(this.idleMs / 60_000)} min`);
+        void this.close(s);
+      }
+    }
+  }
+
+  /** Cancels every session's calls in flight and open questions (the process stops; the sessions stay open to answer). */
+  cancelAll(): void {
+    for (const s of this.open.values()) s.edge.close();
+  }
+
+  /** Closes every session (the process stops). */
+  async closeAll(): Promise<void> {
+    clearInterval(this.sweeper);
+    await Promise.all([...this.open.values()].map((s) => this.close(s)));
+  }
+
+  private async create(): Promise<Session> {
+    const edge = this.sessions.open(new UpstreamEdge());
+    edge.allUpdates = false; // resources/updated only for the URIs this session subscribed to
+    const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (sid) => void this.open.set(sid, session),
+    });
+    const session: Session = { transport, edge, seen: Date.now(), streams: 0 };
+    transport.onclose = () => void this.close(session);
+    const server = this.upstream.factoryFor(edge)({ era: 'legacy' });
+    server.onerror = (e) => log.debug(`upstream (http session): ${errorMessage(e)}`);
+    await server.connect(transport);
+    return session;
+  }
+
+  private closing = new WeakSet<Session>();
+
+  private async close(session: Session): Promise<void> {
+    if (this.closing.has(session)) return;
+    this.closing.add(session);
+    if (session.transport.sessionId) this.open.delete(session.transport.sessionId);
+    this.upstream.unsubscribe(this.sessions.close(session.edge));
+    await session.transport.close().catch(() => undefined);
+  }
+
+  private cancelOnDrop(request: Request, body: unknown, session: Session): void {
+    const ids = (Array.isArray(body) ? body : [body])
+      .filter((m): m is { id: string | number; method: string } => !!m && typeof m === 'object' && 'method' in m && 'id' in m)
+      .map((m) => m.id);
+    if (!ids.length) return;
+    request.signal.addEventListener('abort', () => {
+      for (const requestId of ids) {
+        const cancel: JSONRPCMessage = { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'the HTTP connection closed' } };
+        session.transport.onmessage?.(cancel);
+      }
+    }, { once: true });
+  }
+}

@@ -1,0 +1,57 @@
+// `mcpx serve --http` as a real process for tests: it listens on a free port (--port 0) and says where
+// on stderr; the helper reads the URL from that line. Every server started is stopped after each test.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { MCPX, tempDir, waitFor, writeConfig } from './mcpx.js';
+
+export interface HttpMcpx {
+  /** http://127.0.0.1:<port>/mcp */
+  url: string;
+  /** http://127.0.0.1:<port> */
+  base: string;
+  dir: string;
+  configFile: string;
+  proc: ChildProcess;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Spawns `mcpx serve --http --port 0 --config <dir>/mcpx.json [args]` (own cache and state dirs). */
+export function spawnHttp(config: unknown, opts: { args?: string[]; env?: Record<string, string>; dir?: string } = {}) {
+  const dir = opts.dir ?? tempDir();
+  const configFile = writeConfig(config, dir);
+  const proc = spawn(process.execPath, [MCPX, 'serve', '--http', '--port', '0', '--config', configFile, ...(opts.args ?? [])], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...(process.env as Record<string, string>), MCPX_CONFIG: '', MCPX_STATE_DIR: join(dir, 'state'), MCPX_CACHE_DIR: join(dir, 'cache'), ...opts.env },
+  });
+  let err = '';
+  proc.stderr!.on('data', (d) => (err += d));
+  proc.stdout!.resume();
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  return { proc, dir, configFile, stderr: () => err, exited };
+}
+
+/** Servers for one test file: `start` waits until it listens; each one still running is stopped (SIGTERM) after each test. */
+export function httpServers(afterEach: (fn: () => Promise<void>) => void) {
+  const open: HttpMcpx[] = [];
+  afterEach(async () => {
+    await Promise.all(
+      open.splice(0).map(async (s) => {
+        if (s.proc.exitCode === null && s.proc.signalCode === null) s.proc.kill('SIGTERM');
+        await s.exited;
+      }),
+    );
+  });
+  return {
+    async start(config: unknown, opts: { args?: string[]; env?: Record<string, string>; dir?: string } = {}): Promise<HttpMcpx> {
+      const s = spawnHttp(config, opts);
+      const server = { ...s, url: '', base: '' };
+      open.push(server);
+      const url = await waitFor(() => /serving MCP over HTTP at (http:\/\/\S+\/mcp)/.exec(s.stderr())?.[1] ?? (s.proc.exitCode !== null && `exited: ${s.stderr()}`), 20_000, 'mcpx to listen');
+      if (url.startsWith('exited')) throw new Error(url);
+      server.url = url;
+      server.base = url.replace(/\/mcp$/, '');
+      return server;
+    },
+  };
+}
