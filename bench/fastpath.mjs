@@ -5,17 +5,20 @@
 // the warm tools/list (p50 of sequential lists once every child is up). Prints medians [min–max] and
 // the per-round ratios. usage: npm run build && node bench/fastpath.mjs [rounds]
 import { rmSync } from 'node:fs';
+import { z } from 'zod';
 import { SERVERS, concurrent, directTarget, echo, listUntil, mcpxTarget, median, sequential, shutdown, start, workspace } from './lib.mjs';
 
 const rounds = Number(process.argv[2] ?? 5);
 const N = { warm: 200, seq: 500, thr: 2000, lists: 100 };
 const ws = workspace();
 
+// The list taken as it is (no schema): the figure is the server's, not the client's validation of 4× the tools.
+const Anything = z.any();
 async function lists(client, n) {
   const out = [];
   for (let i = 0; i < n; i++) {
     const t = performance.now();
-    await client.listTools();
+    await client.request({ method: 'tools/list' }, Anything);
     out.push(performance.now() - t);
   }
   return median(out);
