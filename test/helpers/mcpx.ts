@@ -157,6 +157,26 @@ export function rawServe(configFile: string, dir: string, env: Record<string, st
 }
 
 import { processesWith } from '../../src/util/proc.js';
+
+/**
+ * rawServe sessions that end after each test (stdin closed, exit awaited); then no process carrying
+ * `mark` (put on the children's command lines) may be left.
+ */
+export function rawSessions(afterEach: (fn: () => Promise<void>) => void, mark: string) {
+  const open: ReturnType<typeof rawServe>[] = [];
+  afterEach(async () => {
+    for (const s of open.splice(0)) {
+      s.proc.stdin.end();
+      await s.exited;
+    }
+    await waitFor(() => processesWith(mark).length === 0, 5000, 'every child to be gone');
+  });
+  return (configFile: string, dir: string, env: Record<string, string> = {}) => {
+    const s = rawServe(configFile, dir, env);
+    open.push(s);
+    return s;
+  };
+}
 export { processesWith, isRunning } from '../../src/util/proc.js';
 
 /** Resolves with fn's first truthy value, polled until `ms` have passed (then rejects naming `what`). */

@@ -5,18 +5,11 @@ import { join } from 'node:path';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LEGACY_PROTOCOL_VERSIONS } from '../../src/server/identity.js';
-import { fixture, marker, processesWith, rawServe, startMcpx, tempDir, waitFor, writeConfig } from '../helpers/mcpx.js';
+import { fixture, marker, rawServe, rawSessions, startMcpx, tempDir, waitFor, writeConfig } from '../helpers/mcpx.js';
 
 type Session = ReturnType<typeof rawServe>;
 const mark = marker();
-const open: Session[] = [];
-afterEach(async () => {
-  for (const s of open.splice(0)) {
-    s.proc.stdin.end();
-    await s.exited;
-  }
-  await waitFor(() => processesWith(mark).length === 0, 5000, 'every child to be gone');
-});
+const serveRaw = rawSessions(afterEach, mark);
 
 const lines = (s: Session) => s.stdout().split('\n').filter(Boolean);
 
@@ -32,8 +25,7 @@ async function configWithInstructions() {
 
 /** The first line mcpx writes for an initialize asking `version`, and the session for more. */
 async function initialize(dir: string, file: string, version: string, fastpath: '0' | '1') {
-  const s = rawServe(file, dir, { MCPX_FASTPATH: fastpath });
-  open.push(s);
+  const s = serveRaw(file, dir, { MCPX_FASTPATH: fastpath });
   s.send({ jsonrpc: '2.0', id: 'init-1', method: 'initialize', params: { protocolVersion: version, capabilities: { roots: {} }, clientInfo: { name: 'early', version: '1' } } });
   await s.response('init-1' as never);
   return { s, first: lines(s)[0]! };

@@ -5,18 +5,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, marker, processesWith, rawServe, tempDir, waitFor, writeConfig } from '../helpers/mcpx.js';
+import { fixture, marker, rawServe, rawSessions, tempDir, waitFor, writeConfig } from '../helpers/mcpx.js';
 
 type Session = ReturnType<typeof rawServe>;
 const mark = marker();
-const open: Session[] = [];
-afterEach(async () => {
-  for (const s of open.splice(0)) {
-    s.proc.stdin.end();
-    await s.exited;
-  }
-  await waitFor(() => processesWith(mark).length === 0, 5000, 'every child to be gone');
-});
+const serveRaw = rawSessions(afterEach, mark);
 
 const unit = 'aé漢字😀';
 const times = Math.ceil((1 << 20) / Buffer.byteLength(unit)); // just over 1 MB
@@ -59,8 +52,7 @@ function lines(s: Session): { bytes: Buffer; m: { id?: unknown; method?: string;
 async function run(fastpath: '1' | '0') {
   const dir = tempDir();
   const file = writeConfig({ mcpServers: { fx: fixture('fx', { BYTES_TOOLS: '1', SPLIT_WRITES: '4000', DELAY_MS: '30' }, { cache: { ttl: '1h' } }, mark) }, cache: { maxEntryBytes: 4 << 20 } }, dir);
-  const s = rawServe(file, dir, { MCPX_FASTPATH: fastpath });
-  open.push(s);
+  const s = serveRaw(file, dir, { MCPX_FASTPATH: fastpath });
   s.send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bytes', version: '1' } } });
   await s.response(1);
   s.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
