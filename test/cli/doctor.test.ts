@@ -220,5 +220,5 @@ describe('secrets', () => {
     expect(runs[0]!.stdout).toContain(`alpha: SECRET_TOKEN set (****, ${secret.length} chars)`);
     expect(runs[0]!.stdout).toContain('--token=****');
     expect(runs[4]!.stdout).toBe('alpha: hi'); // execa strips the final newline
-  });
+  }, 90_000); // eight CLI runs, four at once, each starting three children: 12 s alone, over 30 s beside other test files on two cores
 });
