@@ -1,3 +1,4 @@
+import { jsonOf } from '../util/raw-json.js';
 import type { CachedEntry, PutEntry } from './store.js';
 
 /**
@@ -9,7 +10,7 @@ export function storable(p: PutEntry, now: number, maxEntryBytes: number): { jso
   if (!(p.ttlMs > 0) && !(p.staleTtlMs > 0)) return undefined;
   let json: string | undefined;
   try {
-    json = JSON.stringify(p.result);
+    json = jsonOf(p.result); // a child's own text when known (fast path): not serialised again
   } catch {
     return undefined;
   }

@@ -29,6 +29,8 @@ import { hasSecretCommands, resolveSecretCommands } from './secrets.js';
 import { StdioChildTransport } from './stdio.js';
 import { liftCacheAdvice } from './advice.js';
 import { runInputRounds } from './input.js';
+import { RAW_METHODS } from './raw.js';
+import { fastPathEnabled } from '../util/switches.js';
 
 /** Takes the child's result as it is: no parse, no rebuild (unknown fields inside content blocks stay). */
 const Loose: StandardSchemaV1<unknown, Record<string, unknown>> = {
@@ -489,7 +491,12 @@ export class Child extends EventEmitter<ChildEvents> {
         server: this.name,
       });
     }
-    if (this.era !== 'modern') return client.request({ method, params: params as Record<string, unknown> }, Loose, options);
+    if (this.era !== 'modern') {
+      // A 2025-era stdio child: calls, reads and prompts go past the Client (raw.ts), the rest through it.
+      const t = this.transport;
+      if (t instanceof StdioChildTransport && RAW_METHODS.has(method) && fastPathEnabled()) return t.raw.request(method, params, options);
+      return client.request({ method, params: params as Record<string, unknown> }, Loose, options);
+    }
     if (method === 'resources/subscribe' || method === 'resources/unsubscribe') return this.subscribeModern(method, params);
     if (method === 'logging/setLevel') return this.setLogLevel(params);
     params = this.withLogLevel(params as Record<string, unknown> | undefined);

@@ -10,7 +10,8 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/client';
  *   line is junk (some servers log on stdout): only its first bytes are kept, for the log.
  */
 export interface FramerEvents {
-  message(message: JSONRPCMessage): void;
+  /** `text`: the line as decoded (what raw.ts passes on as the child's own bytes). */
+  message(message: JSONRPCMessage, text: string): void;
   /** A line that is not JSON-RPC: its first bytes (at most JUNK_HEAD_BYTES), and its whole size. */
   junk(head: Buffer, bytes: number): void;
   /** A line over maxBytes, dropped while it was read: its size. */
@@ -82,18 +83,19 @@ export class MessageFramer {
       return;
     }
     const line = parts.length === 1 ? parts[0]! : Buffer.concat(parts); // the one copy of the line
-    const message = kind === 'message' ? parseMessage(line) : undefined;
-    if (message) return this.on.message(message);
+    const text = kind === 'message' ? line.toString('utf8') : undefined;
+    const message = text === undefined ? undefined : parseMessage(text);
+    if (message) return this.on.message(message, text!);
     this.junkLines++;
     this.on.junk(line.subarray(0, JUNK_HEAD_BYTES), size);
   }
 }
 
 /** A JSON-RPC 2.0 object, or undefined (a trailing "\r" is JSON whitespace: CRLF needs nothing). */
-function parseMessage(line: Buffer): JSONRPCMessage | undefined {
+function parseMessage(line: string): JSONRPCMessage | undefined {
   let value: unknown;
   try {
-    value = JSON.parse(line.toString('utf8'));
+    value = JSON.parse(line);
   } catch {
     return undefined;
   }

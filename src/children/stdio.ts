@@ -7,9 +7,11 @@ import type { JSONRPCMessage, Transport } from '@modelcontextprotocol/client';
 import { McpxError } from '../errors.js';
 import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
+import { batchedWriter } from '../util/batch.js';
 import { log } from '../util/log.js';
 import { liveGroupMembers } from '../util/proc.js';
 import { MessageFramer } from './framing.js';
+import { RawRequests } from './raw.js';
 
 /**
  * A stdio transport for one child process, written for mcpx rather than taken from the SDK because:
@@ -55,6 +57,8 @@ export class StdioChildTransport implements Transport {
   protocolVersion?: string;
   private proc?: ResultPromise;
   private readonly framer: MessageFramer;
+  /** Requests sent past the SDK Client (raw.ts): their responses and progress are taken here first. */
+  readonly raw = new RawRequests((m) => this.send(m));
   private delivery: Promise<void> = Promise.resolve();
   private stderrLog?: WriteStream;
   private readonly stderrDecoder = new StringDecoder('utf8');
@@ -62,13 +66,15 @@ export class StdioChildTransport implements Transport {
   private stderrTail = '';
   private closed = false;
   private closing = false;
+  /** Writes to the child's stdin, those of one event-loop turn in one system call. */
+  private write?: (text: string) => boolean;
   private exited?: Promise<void>;
 
   constructor(private readonly opts: StdioChildOptions) {
     this.framer = new MessageFramer(opts.maxMessageBytes, {
       // One message per microtask, in order: the SDK runs notification handlers a microtask late, so
       // a progress notification read in the same chunk as its response would otherwise be dropped.
-      message: (m) => void (this.delivery = this.delivery.then(() => this.onmessage?.(m))),
+      message: (m, text) => void (this.delivery = this.delivery.then(() => void (this.raw.take(m, text) || this.onmessage?.(m)))),
       junk: (head, bytes) => this.onJunk(head, bytes),
       oversized: (bytes) => this.onOversized(bytes),
     });
@@ -172,7 +178,7 @@ export class StdioChildTransport implements Transport {
     // Wait for room before writing, within a deadline: a child that stopped reading fails the request
     // (the child's failure, counted by its breaker) instead of mcpx queueing messages for it forever.
     if (stdin.writableNeedDrain) await this.roomIn(stdin); // rejects when stdin closes meanwhile
-    stdin.write(JSON.stringify(message) + '\n');
+    (this.write ??= batchedWriter(stdin))(JSON.stringify(message) + '\n');
   }
 
   private roomIn(stdin: Writable): Promise<void> {
@@ -223,6 +229,7 @@ export class StdioChildTransport implements Transport {
     this.stderrTail = '';
     if (rest) this.writeStderr(rest);
     this.stderrLog?.end();
+    this.raw.closeAll();
     this.onclose?.();
   }
 }

@@ -316,7 +316,8 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
           const connection = child.connection;
           try {
             // 8. child.call: read-only calls are retried on a fast transport failure.
-            result = await (call.readOnly ? retry.execute(({ signal: attempt }) => once(eitherSignal(signal, attempt)), signal) : once(signal));
+            // (cockatiel 3 hands each attempt the call's own signal: no second signal is made for it then.)
+            result = await (call.readOnly ? retry.execute(({ signal: attempt }) => once(attempt === signal ? signal : eitherSignal(signal, attempt)), signal) : once(signal));
             break;
           } catch (e) {
             // Refused credentials (a token rotated in .env): re-read them, reconnect, try again.

@@ -114,11 +114,12 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
   let eager: Promise<void> = Promise.resolve();
   const load = () =>
     (loaded ??= (async () => {
-      // All off the initialize path; execa before the children start, so that they spawn at once.
+      // All off the initialize path. execa starts loading now, for the children to spawn as soon as it is
+      // there, but the stored lists do not wait for it (issue 13: the first tools/list comes sooner).
+      void loadExeca().catch(() => undefined); // a failure shows where it is awaited: the child's start
       const [cache, redis] = await Promise.all([
         import('../cache/index.js'),
         config.cache.backend === 'redis' ? import('../cache/redis.js') : undefined, // ~200 ms: only when used
-        loadExeca(),
       ]);
       cacheModule ??= cache;
       redisModule ??= redis;

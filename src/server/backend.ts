@@ -15,9 +15,12 @@ export interface ServeOptions {
   watch?: boolean;
 }
 
-/** Loads the config (a config error exits 2 before anything starts) and opens the log file. */
-export function serveConfig(opts: ServeOptions): Config {
-  const { config, warnings } = loadConfig(opts.configFlag, { select: opts.select });
+/**
+ * Loads the config (a config error exits 2 before anything starts) and opens the log file. `loaded`:
+ * the config already read by the early initialize answer (early.ts).
+ */
+export function serveConfig(opts: ServeOptions, loaded?: ReturnType<typeof loadConfig>): Config {
+  const { config, warnings } = loaded ?? loadConfig(opts.configFlag, { select: opts.select });
   log.toFile(join(config.stateDir, 'mcpx.log'));
   for (const w of warnings) log.warn(w);
   const waiting = config.waitingForTrust;

@@ -72,13 +72,27 @@ export class Listens {
   }
 }
 
-/** The transport serveStdio gets: the real one, with `seen` told of every message both ways first. */
-export function tapTransport(inner: Transport, seen: { inbound(m: JSONRPCMessage): void; outbound(m: JSONRPCMessage): void }): Transport {
+/**
+ * The transport serveStdio gets: the real one, with `seen` told of every message both ways first.
+ * `take` (the fast path, fastpath.ts) may answer an inbound message itself: then serveStdio never sees
+ * it, unless `take` hands it on later with `deliver`. `drop` keeps an answer already given from going twice.
+ */
+export function tapTransport(
+  inner: Transport,
+  seen: {
+    inbound(m: JSONRPCMessage): void;
+    outbound(m: JSONRPCMessage): void;
+    take?(m: JSONRPCMessage, deliver: () => void): boolean;
+    /** An outbound message not to send (already answered: early.ts). */
+    drop?(m: JSONRPCMessage): boolean;
+  },
+): Transport {
   let onmessage: Transport['onmessage'];
   return {
     start: () => inner.start(),
     close: () => inner.close(),
     send: (m, o) => {
+      if (seen.drop?.(m)) return Promise.resolve();
       seen.outbound(m);
       return inner.send(m, o);
     },
@@ -89,7 +103,7 @@ export function tapTransport(inner: Transport, seen: { inbound(m: JSONRPCMessage
       onmessage = fn;
       inner.onmessage = fn && ((m, extra) => {
         seen.inbound(m);
-        fn(m, extra);
+        if (!seen.take?.(m, () => fn(m, extra))) fn(m, extra);
       });
     },
     get onclose() {

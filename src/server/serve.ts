@@ -8,6 +8,9 @@ import { openBackend, serveConfig, serveOnRejections, type ServeOptions as Backe
 import { Listens, tapTransport } from './listen.js';
 import { Sessions } from './sessions.js';
 import { Upstream } from './upstream.js';
+import { FastPath } from './fastpath.js';
+import type { Early } from './early.js';
+import { batchedWriter } from '../util/batch.js';
 
 /**
  * `mcpx serve`: the stdio MCP server Claude Code starts, in both protocol eras (serveStdio picks the
@@ -21,13 +24,15 @@ import { Upstream } from './upstream.js';
 export interface ServeOptions extends BackendOptions {
   stdin?: NodeJS.ReadableStream;
   stdout?: NodeJS.WritableStream;
+  /** Issue 13: initialize answered while serve was loading (early.ts); its config, instructions and stdin. */
+  early?: Early;
 }
 
 export async function serve(opts: ServeOptions = {}): Promise<void> {
-  const config = serveConfig(opts);
+  const config = serveConfig(opts, opts.early?.loaded);
   // Claude Code reads instructions only from the initialize answer: read the stored ones first (one
   // read-only query, a few ms; no child is waited for). A 2026 client reads them from server/discover.
-  const instructions = await initialInstructions(config);
+  const instructions = opts.early?.instructions ?? (await initialInstructions(config));
   const edge = new UpstreamEdge();
   const sessions = new Sessions({ sole: edge });
   // The children, cache and pipeline load after the transport is connected: initialize and discover never
@@ -36,7 +41,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   // at once. Children learn the client's capabilities from us, so they start once the client is known to
   // be real: a 2025 client once initialized, a 2026 client at its first request that is not discover.
   const back = openBackend(config, sessions, opts);
-  const stdin = opts.stdin ?? process.stdin;
+  const stdin = opts.early?.handOver() ?? opts.stdin ?? process.stdin;
   const listens = new Listens();
   const upstream = new Upstream(instructions, back.backend, sessions, listens, back.start);
   const seen = {
@@ -51,7 +56,12 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
       if (m.method !== 'server/discover') back.start();
     },
     outbound: (m: JSONRPCMessage) => listens.outbound(m),
+    // Issue 13: a 2025 client's calls and lists are answered by the fast path (fastpath.ts), past the SDK Server.
+    take: (m: JSONRPCMessage, deliver: () => void) => fast.take(m, deliver),
+    drop: (m: JSONRPCMessage) => opts.early?.drop(m) ?? false, // the SDK's answer to an initialize answered early
   };
+  const stdout = opts.stdout ?? process.stdout;
+  const fast = new FastPath({ edge, backend: back.backend, upstream, write: batchedWriter(stdout as never) });
 
   const outcome = stopper(async () => {
     const killed = await back.stop();
@@ -67,7 +77,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   await untilStopped(outcome, () => {
     // The upstream reads messages up to the largest a child may send (a larger one would close it).
     const maxBufferSize = maxMessageBytes(config);
-    const transport = new StdioServerTransport(stdin as never, (opts.stdout ?? process.stdout) as never, { maxBufferSize });
+    const transport = new StdioServerTransport(stdin as never, stdout as never, { maxBufferSize });
     connection = serveStdio(upstream.factoryFor(edge), { transport: tapTransport(transport, seen), onerror: (e) => log.debug(`upstream: ${errorMessage(e)}`) });
   });
 }

@@ -5,13 +5,14 @@ import type { Hub, ListKind } from '../runtime/hub.js';
 import type { Era, Step, UpstreamEdge } from './bridge.js';
 import type { Listens } from './listen.js';
 import type { Sessions } from './sessions.js';
+import { SERVER_CAPABILITIES, SERVER_INFO } from './identity.js';
 
 /**
  * The upstream Server that Claude Code talks to, in either era: list, call, read, prompt, completion
  * and subscription handlers, and the notifications forwarded both ways. Routing and calls are the
  * pipeline's; this file only translates between the protocol and it.
  */
-export const SERVER_INFO = { name: 'mcpx', version: '0.1.0' };
+export { SERVER_INFO } from './identity.js';
 
 /** mcpx's own tool and resource: the status snapshot as JSON. */
 export const STATUS_TOOL = {
@@ -69,13 +70,7 @@ export class Upstream {
   factoryFor = (edge: UpstreamEdge) => ({ era }: { era: Era }): Server => {
     const server = new Server(SERVER_INFO, {
       instructions: this.instructions,
-      capabilities: {
-        tools: { listChanged: true },
-        prompts: { listChanged: true },
-        resources: { subscribe: true, listChanged: true },
-        logging: {},
-        completions: {},
-      },
+      capabilities: SERVER_CAPABILITIES, // identity.ts: the early initialize answer says the same
       // Several children starting at once must not become a storm of list_changed upstream.
       debouncedNotificationMethods: LIST_CHANGED,
     });
@@ -114,28 +109,7 @@ export class Upstream {
       const params = { ...(req.params ?? {}) } as Record<string, unknown>;
       delete params.inputResponses; // a modern retry's answers are mcpx's, not the child's
       delete params.requestState;
-      switch (req.method) {
-        case 'tools/call':
-          return this.callTool(params, ctx, edge) as never;
-        case 'resources/read':
-          return this.read(params, ctx, edge) as never;
-        case 'prompts/get': {
-          const b = await this.backend;
-          return this.forward(ctx, edge, b.hub.routing.promptRoutes.get(String(params.name))?.child, (o) => b.pipeline.run({ kind: 'prompt', params: params as never }, o)) as never;
-        }
-        case 'completion/complete':
-          return this.complete(params, ctx, edge) as never;
-        case 'resources/subscribe':
-        case 'resources/unsubscribe': {
-          // A URI stays subscribed at its child while any client holds it.
-          const uri = String(params.uri);
-          if (req.method === 'resources/subscribe') this.sessions.hold(edge, uri);
-          else if (!this.sessions.release(edge, uri)) return {} as never;
-          return withCall(ctx, (o) => this.subscribe(uri, req.method as 'resources/subscribe', o.signal, o)) as never;
-        }
-        default:
-          throw new ProtocolError(ProtocolErrorCode.MethodNotFound, 'Method not found');
-      }
+      return this.request(req.method, params, ctx, edge) as never;
     };
 
     if (era === 'legacy') {
@@ -148,6 +122,35 @@ export class Upstream {
       server.setNotificationHandler('notifications/roots/list_changed', async () => {
         await Promise.all((await this.backend).hub.children.map((c) => c.notify('notifications/roots/list_changed')));
       });
+    }
+  }
+
+  /**
+   * A forwarded request of one client (its edge): what the Server's fallback handler runs, and what the
+   * fast path (fastpath.ts) runs for a 2025 client's calls without the Server, so both behave the same.
+   */
+  async request(method: string, params: Record<string, unknown>, ctx: ServerContext, edge: UpstreamEdge): Promise<unknown> {
+    switch (method) {
+      case 'tools/call':
+        return this.callTool(params, ctx, edge);
+      case 'resources/read':
+        return this.read(params, ctx, edge);
+      case 'prompts/get': {
+        const b = await this.backend;
+        return this.forward(ctx, edge, b.hub.routing.promptRoutes.get(String(params.name))?.child, (o) => b.pipeline.run({ kind: 'prompt', params: params as never }, o));
+      }
+      case 'completion/complete':
+        return this.complete(params, ctx, edge);
+      case 'resources/subscribe':
+      case 'resources/unsubscribe': {
+        // A URI stays subscribed at its child while any client holds it.
+        const uri = String(params.uri);
+        if (method === 'resources/subscribe') this.sessions.hold(edge, uri);
+        else if (!this.sessions.release(edge, uri)) return {};
+        return withCall(ctx, (o) => this.subscribe(uri, method as 'resources/subscribe', o.signal, o));
+      }
+      default:
+        throw new ProtocolError(ProtocolErrorCode.MethodNotFound, 'Method not found');
     }
   }
 

@@ -6,6 +6,7 @@ import type { AuditConfig } from '../config/types.js';
 import { errorMessage } from '../errors.js';
 import type { CallEvent, Outcome } from '../pipeline/call.js';
 import { canonicalJson, sha256 } from '../util/canonical.js';
+import { jsonOf } from '../util/raw-json.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 
 /**
@@ -244,7 +245,7 @@ export function redactArgs(value: unknown, logger: Logger = defaultLog): unknown
 function resultBytes(result: unknown): number | null {
   if (result === undefined) return null;
   try {
-    return Buffer.byteLength(JSON.stringify(result) ?? '', 'utf8');
+    return Buffer.byteLength(jsonOf(result) ?? '', 'utf8'); // the child's own text when known (fast path): not serialised again
   } catch {
     return null;
   }

@@ -18,10 +18,14 @@ interface Tally {
   hits: number;
   staleHits: number;
   misses: number;
-  lastError?: { at: string; reason: string; message?: string };
+  /** `at` in ms since the epoch, formatted only when a snapshot is taken. */
+  lastError?: { at: number; reason: string; message?: string };
   /** ms since the epoch; formatted only when a snapshot is taken, not on every call. */
   lastSuccessAt?: number;
-  latencies: number[]; // the last SAMPLES call times, ms
+  /** The last SAMPLES call times (ms), a ring written in place: no array shifted per call. */
+  latencies: Float64Array;
+  /** Call times recorded so far (the ring's next slot is this modulo SAMPLES). */
+  timed: number;
 }
 const SAMPLES = 256;
 
@@ -47,7 +51,7 @@ export class StatusTracker {
   /** Per server name: a child added by a config reload gets one on first use; a replaced child keeps its own. */
   private tally(server: string): Tally {
     let t = this.tallies.get(server);
-    if (!t) this.tallies.set(server, (t = { calls: 0, hits: 0, staleHits: 0, misses: 0, latencies: [] }));
+    if (!t) this.tallies.set(server, (t = { calls: 0, hits: 0, staleHits: 0, misses: 0, latencies: new Float64Array(SAMPLES), timed: 0 }));
     return t;
   }
 
@@ -59,10 +63,9 @@ export class StatusTracker {
     else if (e.cacheable) t.misses++;
     if (e.outcome === 'ok' || e.outcome === 'error') {
       t.lastSuccessAt = Date.now();
-      if (t.latencies.length >= SAMPLES) t.latencies.shift();
-      t.latencies.push(Math.round(e.ms * 100) / 100);
+      t.latencies[t.timed++ % SAMPLES] = Math.round(e.ms * 100) / 100;
     }
-    if (e.reason) t.lastError = { at: new Date().toISOString(), reason: e.reason, message: e.error };
+    if (e.reason) t.lastError = { at: Date.now(), reason: e.reason, message: e.error };
   }
 
   snapshot(): Record<string, unknown> {
@@ -87,8 +90,8 @@ export class StatusTracker {
         restarts: this.supervisor.restarts(c),
         calls: t.calls,
         cache: { hits: t.hits, staleHits: t.staleHits, misses: t.misses },
-        latencyMs: { p50: percentile(t.latencies, 0.5), p95: percentile(t.latencies, 0.95) },
-        lastError: t.lastError,
+        latencyMs: latencyOf(t),
+        lastError: t.lastError && { ...t.lastError, at: new Date(t.lastError.at).toISOString() },
         lastSuccessAt: t.lastSuccessAt === undefined ? undefined : new Date(t.lastSuccessAt).toISOString(),
         tools: c.catalog?.tools.length ?? 0,
         prefix: c.config.prefix,
@@ -105,6 +108,12 @@ export class StatusTracker {
     const config = this.configState?.();
     return log.redactDeep({ pid: process.pid, startedAt: this.startedAt, updatedAt: new Date().toISOString(), health, waitingForTrust, config, servers });
   }
+}
+
+/** p50 and p95 of the ring's samples (sorted once, when a snapshot is taken). */
+function latencyOf(t: Tally): { p50?: number; p95?: number } {
+  const xs = Array.from(t.latencies.subarray(0, Math.min(t.timed, SAMPLES)));
+  return { p50: percentile(xs, 0.5), p95: percentile(xs, 0.95) };
 }
 
 function percentile(xs: number[], p: number): number | undefined {

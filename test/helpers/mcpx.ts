@@ -140,20 +140,43 @@ function serveEnv(dir: string, env: Record<string, string> = {}): Record<string,
  */
 export function rawServe(configFile: string, dir: string, env: Record<string, string> = {}) {
   const proc = spawn(process.execPath, [MCPX, 'serve', '--config', configFile], { stdio: ['pipe', 'pipe', 'pipe'], env: serveEnv(dir, env) });
-  let out = '';
+  // stdout kept as bytes and decoded whole: a character split across two reads arrives whole.
+  const chunks: Buffer[] = [];
+  let decoded = { n: 0, text: '' };
+  const stdoutText = () => (decoded.n === chunks.length ? decoded.text : (decoded = { n: chunks.length, text: Buffer.concat(chunks).toString('utf8') }).text);
   let err = '';
-  proc.stdout.on('data', (d) => (out += d));
+  proc.stdout.on('data', (d: Buffer) => chunks.push(d));
   proc.stderr.on('data', (d) => (err += d));
   const send = (msg: unknown) => proc.stdin.write(JSON.stringify(msg) + '\n');
   const response = (id: number) =>
-    waitFor(() => out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((m) => m.id === id), 5000, `response ${id}`);
+    waitFor(() => stdoutText().split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((m) => m.id === id), 5000, `response ${id}`);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     proc.on('exit', (code, signal) => resolve({ code, signal }));
   });
-  return { proc, send, response, exited, stdout: () => out, stderr: () => err };
+  return { proc, send, response, exited, stdout: stdoutText, stdoutBytes: () => Buffer.concat(chunks), stderr: () => err };
 }
 
 import { processesWith } from '../../src/util/proc.js';
+
+/**
+ * rawServe sessions that end after each test (stdin closed, exit awaited); then no process carrying
+ * `mark` (put on the children's command lines) may be left.
+ */
+export function rawSessions(afterEach: (fn: () => Promise<void>) => void, mark: string) {
+  const open: ReturnType<typeof rawServe>[] = [];
+  afterEach(async () => {
+    for (const s of open.splice(0)) {
+      s.proc.stdin.end();
+      await s.exited;
+    }
+    await waitFor(() => processesWith(mark).length === 0, 5000, 'every child to be gone');
+  });
+  return (configFile: string, dir: string, env: Record<string, string> = {}) => {
+    const s = rawServe(configFile, dir, env);
+    open.push(s);
+    return s;
+  };
+}
 export { processesWith, isRunning } from '../../src/util/proc.js';
 
 /** Resolves with fn's first truthy value, polled until `ms` have passed (then rejects naming `what`). */

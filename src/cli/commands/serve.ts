@@ -22,8 +22,11 @@ export function registerServe(program: Command): Command {
     const select = await selectionOf(opts);
     if (!opts.http) {
       if (opts.host !== undefined || opts.port !== undefined) throw await usage('--host and --port go with --http', 'mcpx serve --http --host 127.0.0.1 --port 8808');
+      // initialize is answered from mcpx's own state while the SDK and the rest of serve load (issue 13).
+      const { answerEarly } = await import('../../server/early.js');
+      const early = await answerEarly({ configFlag: opts.config, select });
       const { serve } = await import('../../server/serve.js');
-      return serve({ configFlag: opts.config, select, watch: opts.watch });
+      return serve({ configFlag: opts.config, select, watch: opts.watch, early });
     }
     const port = opts.port === undefined ? undefined : Number(opts.port);
     if (port !== undefined && (!/^\d+$/.test(opts.port!) || port > 65535)) throw await usage(`--port must be a port number from 0 to 65535, got ${JSON.stringify(opts.port)}`, 'mcpx serve --http --port 8808');

@@ -1,0 +1,163 @@
+import { ProtocolError, SdkError, SdkErrorCode, type JSONRPCMessage, type Progress, type RequestOptions } from '@modelcontextprotocol/client';
+import { rawJson } from '../util/raw-json.js';
+
+/**
+ * The fast path to a 2025-era stdio child (issue 13): tools/call, resources/read and prompts/get are
+ * sent as plain JSON-RPC on the child's transport, and their responses and progress are taken off the
+ * wire before the SDK Client sees them: no zod parse of the result, no Protocol bookkeeping. What it
+ * does is what the Client does for such a request, nothing more: the same ids-to-responses matching,
+ * the same timeout (reset on progress, capped by maxTotalTimeout), the same cancellation sent to the
+ * child, the same errors (SdkError / ProtocolError). Everything else the child sends (its requests for
+ * elicitation, roots, sampling; logging; list_changed) still goes to the Client.
+ *
+ * The result object is the child's parsed JSON, as before; its raw text is kept beside it (util/raw-json.ts)
+ * so that the upstream can write the child's bytes without serialising them again when nothing in mcpx
+ * changed the result. MCPX_FASTPATH=0 turns this off (a debugging switch: every request takes the SDK path).
+ */
+export const RAW_METHODS: ReadonlySet<string> = new Set(['tools/call', 'resources/read', 'prompts/get']);
+
+
+
+/** Ours, well away from the SDK Client's ids (which count up from 0 on the same connection). */
+const FIRST_ID = 1_000_000_000;
+
+interface Pending {
+  resolve(result: Record<string, unknown>): void;
+  reject(error: unknown): void;
+  onprogress?: (p: Progress) => void;
+  timer?: NodeJS.Timeout;
+  timeout: number;
+  startedAt: number;
+  maxTotalTimeout?: number;
+  resetOnProgress: boolean;
+  onTimeout(): void;
+}
+
+export class RawRequests {
+  private nextId = FIRST_ID;
+  private readonly pending = new Map<number, Pending>();
+
+  constructor(private readonly send: (m: JSONRPCMessage) => Promise<void>) {}
+
+  request(method: string, params: unknown, options: RequestOptions = {}): Promise<Record<string, unknown>> {
+    const { signal } = options;
+    if (signal?.aborted) {
+      const reason = signal.reason;
+      return Promise.reject(reason instanceof SdkError ? reason : new SdkError(SdkErrorCode.RequestTimeout, String(reason)));
+    }
+    const id = this.nextId++;
+    let body = params as Record<string, unknown> | undefined;
+    if (options.onprogress) body = { ...body, _meta: { ...(body?._meta as object | undefined), progressToken: id } };
+    return new Promise<Record<string, unknown>>((resolve, reject) => {
+      let onAbort: (() => void) | undefined;
+      const finish = () => {
+        this.pending.delete(id);
+        clearTimeout(p.timer);
+        if (onAbort) signal!.removeEventListener('abort', onAbort);
+      };
+      // As the SDK Client: the child hears of the cancel; the caller gets the reason as an SdkError.
+      const cancel = (reason: unknown) => {
+        if (!this.pending.has(id)) return;
+        finish();
+        this.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: String(reason) } }).catch(() => undefined);
+        reject(reason instanceof SdkError ? reason : new SdkError(SdkErrorCode.RequestTimeout, String(reason)));
+      };
+      const timeout = options.timeout ?? 60_000;
+      const p: Pending = {
+        resolve: (r) => (finish(), resolve(r)),
+        reject: (e) => (finish(), reject(e)),
+        onprogress: options.onprogress,
+        timeout,
+        startedAt: Date.now(),
+        maxTotalTimeout: options.maxTotalTimeout,
+        resetOnProgress: options.resetTimeoutOnProgress ?? false,
+        onTimeout: () => cancel(new SdkError(SdkErrorCode.RequestTimeout, 'Request timed out', { timeout })),
+      };
+      p.timer = setTimeout(p.onTimeout, timeout);
+      this.pending.set(id, p);
+      if (signal) {
+        onAbort = () => cancel(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+      this.send({ method, params: body, jsonrpc: '2.0', id } as JSONRPCMessage).catch((e: unknown) => p.reject(e));
+    });
+  }
+
+  /** A message from the child: true when it was a response or progress of ours (then the Client never sees it). */
+  take(m: JSONRPCMessage, text: string): boolean {
+    if (this.pending.size === 0) return false;
+    if ('method' in m) {
+      if (m.method !== 'notifications/progress' || 'id' in m) return false;
+      const params = m.params as { progressToken?: unknown } | undefined;
+      const p = typeof params?.progressToken === 'number' ? this.pending.get(params.progressToken) : undefined;
+      if (!p) return false;
+      this.onProgress(p, params as Record<string, unknown>);
+      return true;
+    }
+    const id = (m as { id?: unknown }).id;
+    const p = typeof id === 'number' ? this.pending.get(id) : undefined;
+    if (!p) return false;
+    if ('result' in m && m.result && typeof m.result === 'object') {
+      let result = m.result as Record<string, unknown>;
+      if ('resultType' in result) {
+        // The SDK's 2025 codec drops a stray resultType: so does this path (and the bytes are not the child's then).
+        const { resultType: _drop, ...rest } = result;
+        result = rest;
+      } else {
+        const raw = rawResultText(text, id as number, m);
+        if (raw !== undefined) rawJson.set(result, raw);
+      }
+      p.resolve(result);
+    } else if ('error' in m) {
+      const e = m.error as { code: number; message: string; data?: unknown };
+      p.reject(ProtocolError.fromError(e.code, e.message, e.data));
+    } else {
+      p.reject(new SdkError(SdkErrorCode.InvalidResult, 'Invalid result: not an object'));
+    }
+    return true;
+  }
+
+  /** The connection closed: every request waiting fails as the Client's would. */
+  closeAll(): void {
+    const error = new SdkError(SdkErrorCode.ConnectionClosed, 'Connection closed');
+    for (const p of [...this.pending.values()]) p.reject(error);
+  }
+
+  private onProgress(p: Pending, params: Record<string, unknown>): void {
+    if (typeof params.progress !== 'number') return; // the Client's schema drops it too
+    if (p.resetOnProgress) {
+      if (p.maxTotalTimeout && Date.now() - p.startedAt >= p.maxTotalTimeout) {
+        p.reject(new SdkError(SdkErrorCode.RequestTimeout, 'Maximum total timeout exceeded', { maxTotalTimeout: p.maxTotalTimeout, totalElapsed: Date.now() - p.startedAt }));
+        return;
+      }
+      clearTimeout(p.timer);
+      p.timer = setTimeout(p.onTimeout, p.timeout);
+    }
+    // The fields and their order as the Client's schema gives them (its parse drops any others).
+    const { _meta, progress, total, message } = params;
+    p.onprogress?.({
+      ...(_meta !== undefined && { _meta }),
+      progress,
+      ...(typeof total === 'number' && { total }),
+      ...(typeof message === 'string' && { message }),
+    } as Progress);
+  }
+}
+
+/**
+ * The text of `result` inside the child's response line, when the line has one of the two usual
+ * shapes (the SDK's `{"result":…,"jsonrpc":"2.0","id":N}`, or `{"jsonrpc":"2.0","id":N,"result":…}`)
+ * and nothing else: then what lies between is exactly the result's JSON. Otherwise undefined (the
+ * result is serialised again upstream, as on the SDK path).
+ */
+function rawResultText(text: string, id: number, m: JSONRPCMessage): string | undefined {
+  let keys = 0;
+  for (const _ in m) if (++keys > 3) return undefined;
+  let end = text.length;
+  while (end > 0 && (text.charCodeAt(end - 1) === 0x0d || text.charCodeAt(end - 1) === 0x20 || text.charCodeAt(end - 1) === 0x09)) end--;
+  const tail = `,"jsonrpc":"2.0","id":${id}}`;
+  if (text.startsWith('{"result":') && text.endsWith(tail, end)) return text.slice(10, end - tail.length);
+  const head = `{"jsonrpc":"2.0","id":${id},"result":`;
+  if (text.startsWith(head) && text.charCodeAt(end - 1) === 0x7d) return text.slice(head.length, end - 1);
+  return undefined;
+}

@@ -1,0 +1,101 @@
+import { Readable } from 'node:stream';
+import { fastPathEnabled } from '../util/switches.js';
+import { log } from '../util/log.js';
+import { loadConfig, type Selection } from '../config/index.js';
+import { initialInstructions } from './instructions.js';
+import { LEGACY_PROTOCOL_VERSIONS, SERVER_CAPABILITIES, SERVER_INFO } from './identity.js';
+
+/**
+ * Start-up of `mcpx serve` (issue 13): a 2025 client's `initialize` is answered from mcpx's own state
+ * (the config and the stored instructions) while the SDK and the rest of serve are still loading, which
+ * is most of the time to the first answer. Whatever arrived on stdin meanwhile, that initialize
+ * included, is handed back to the stream for the SDK Server, which handles it as before (the client's
+ * capabilities, the era, `initialized` starting the children); only its own answer to that initialize,
+ * the same bytes (test/server/early.test.ts), is not sent again.
+ *
+ * Anything else as the first message (a 2026-07-28 `server/discover`, an initialize carrying a 2026
+ * envelope, a malformed one) is left to the SDK. MCPX_FASTPATH=0 turns this off with the fast path.
+ */
+export interface Early {
+  loaded: ReturnType<typeof loadConfig>;
+  instructions: string;
+  /** Stops reading: the stream to give the SDK transport, holding all that was read. */
+  handOver(): NodeJS.ReadableStream;
+  /** True for the SDK Server's own answer to the initialize answered here (once). */
+  drop(m: object): boolean;
+}
+
+export async function answerEarly(opts: { configFlag?: string; select?: Selection }, stdin: NodeJS.ReadableStream = process.stdin, stdout: NodeJS.WritableStream = process.stdout): Promise<Early> {
+  const loaded = loadConfig(opts.configFlag, { select: opts.select }); // a config error exits 2 before anything starts
+  const instructions = await initialInstructions(loaded.config);
+  const chunks: Buffer[] = [];
+  let answered: { id: unknown } | undefined;
+  let looked = false;
+  let ended = false;
+  const onData = (chunk: Buffer) => {
+    chunks.push(chunk);
+    if (looked) return;
+    const all = chunks.length === 1 ? chunk : Buffer.concat(chunks);
+    const nl = all.indexOf(0x0a);
+    if (nl === -1) return;
+    looked = true; // only the first message is ever answered here
+    const line = all.subarray(0, nl).toString('utf8');
+    const answer = fastPathEnabled() ? initializeAnswer(line, instructions) : undefined;
+    if (answer) {
+      answered = { id: answer.id };
+      stdout.write(answer.line);
+    }
+  };
+  const onEnd = () => (ended = true);
+  stdin.on('data', onData);
+  stdin.on('end', onEnd);
+  return {
+    loaded,
+    instructions,
+    handOver() {
+      if (answered) log.debug(`serve: initialize (id ${JSON.stringify(answered.id)}) answered before the SDK was loaded`);
+      stdin.off('data', onData);
+      stdin.off('end', onEnd);
+      stdin.pause();
+      const read = Buffer.concat(chunks);
+      if (ended) return Readable.from(read.length ? [read] : []); // a stream that has ended takes nothing back
+      if (read.length) (stdin as Readable).unshift(read);
+      // A paused stream stays paused when a listener is added: it flows again once the SDK listens.
+      const flow = (event: string | symbol) => {
+        if (event !== 'data') return;
+        stdin.off('newListener', flow);
+        process.nextTick(() => stdin.resume());
+      };
+      stdin.on('newListener', flow);
+      return stdin;
+    },
+    drop(m) {
+      if (!answered || !('id' in m) || (m as { id: unknown }).id !== answered.id || !('result' in m)) return false;
+      answered = undefined;
+      return true;
+    },
+  };
+}
+
+/** The SDK Server's answer to a plain 2025 initialize, as it writes it; undefined for anything else. */
+function initializeAnswer(line: string, instructions: string): { id: unknown; line: string } | undefined {
+  let m: { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: Record<string, unknown> };
+  try {
+    m = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (!m || m.jsonrpc !== '2.0' || m.method !== 'initialize' || (typeof m.id !== 'string' && typeof m.id !== 'number')) return undefined;
+  const p = m.params;
+  if (!p || typeof p !== 'object' || typeof p.protocolVersion !== 'string' || !isObject(p.capabilities)) return undefined;
+  const info = p.clientInfo as Record<string, unknown> | undefined;
+  if (!isObject(info) || typeof info.name !== 'string' || typeof info.version !== 'string') return undefined;
+  if (p._meta !== undefined && (!isObject(p._meta) || Object.keys(p._meta).some((k) => k.startsWith('io.modelcontextprotocol/')))) return undefined;
+  const protocolVersion = LEGACY_PROTOCOL_VERSIONS.includes(p.protocolVersion) ? p.protocolVersion : LEGACY_PROTOCOL_VERSIONS[0];
+  const result = { protocolVersion, capabilities: SERVER_CAPABILITIES, serverInfo: SERVER_INFO, ...(instructions && { instructions }) };
+  return { id: m.id, line: JSON.stringify({ result, jsonrpc: '2.0', id: m.id }) + '\n' };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

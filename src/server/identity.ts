@@ -1,0 +1,19 @@
+/**
+ * What mcpx says it is and offers, in its initialize answer: one place for the SDK Server (upstream.ts)
+ * and for the answer written before the SDK is loaded (early.ts). Imports nothing.
+ */
+export const SERVER_INFO = { name: 'mcpx', version: '0.1.0' };
+
+export const SERVER_CAPABILITIES = {
+  tools: { listChanged: true },
+  prompts: { listChanged: true },
+  resources: { subscribe: true, listChanged: true },
+  logging: {},
+  completions: {},
+};
+
+/**
+ * The 2025-era protocol versions the SDK Server negotiates in initialize, preferred first (its
+ * SUPPORTED_PROTOCOL_VERSIONS; test/server/early.test.ts checks that they still agree).
+ */
+export const LEGACY_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05', '2024-10-07'];

@@ -1,0 +1,72 @@
+// Issue 13: `initialize` answered from mcpx's own state before the SDK is loaded (server/early.ts)
+// writes the bytes the SDK Server writes (MCPX_FASTPATH=0), once, and the session goes on as before.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LEGACY_PROTOCOL_VERSIONS } from '../../src/server/identity.js';
+import { fixture, marker, rawServe, rawSessions, startMcpx, tempDir, waitFor, writeConfig } from '../helpers/mcpx.js';
+
+type Session = ReturnType<typeof rawServe>;
+const mark = marker();
+const serveRaw = rawSessions(afterEach, mark);
+
+const lines = (s: Session) => s.stdout().split('\n').filter(Boolean);
+
+/** A config whose child has instructions, stored by a first run (so that initialize carries them). */
+async function configWithInstructions() {
+  const dir = tempDir();
+  const file = writeConfig({ mcpServers: { fx: fixture('fx', { INSTRUCTIONS: 'Use fx for « everything » 漢字.' }, {}, mark) } }, dir);
+  const m = await startMcpx(undefined, { dir });
+  await waitFor(async () => (await m.client.listTools()).tools.some((t) => t.name === 'fx__echo'), 15_000, 'fx listed');
+  await m.close();
+  return { dir, file };
+}
+
+/** The first line mcpx writes for an initialize asking `version`, and the session for more. */
+async function initialize(dir: string, file: string, version: string, fastpath: '0' | '1') {
+  const s = serveRaw(file, dir, { MCPX_FASTPATH: fastpath });
+  s.send({ jsonrpc: '2.0', id: 'init-1', method: 'initialize', params: { protocolVersion: version, capabilities: { roots: {} }, clientInfo: { name: 'early', version: '1' } } });
+  await s.response('init-1' as never);
+  return { s, first: lines(s)[0]! };
+}
+
+describe('initialize answered before the SDK is loaded', () => {
+  it('is the SDK Server\'s answer byte for byte, for a supported, an older and an unknown version', async () => {
+    const { dir, file } = await configWithInstructions();
+    for (const version of ['2025-06-18', '2024-11-05', '1999-01-01']) {
+      const early = await initialize(dir, file, version, '1');
+      const sdk = await initialize(dir, file, version, '0');
+      expect(early.first, version).toBe(sdk.first);
+      expect(JSON.parse(early.first).result.instructions).toContain('Use fx for « everything » 漢字.');
+    }
+    const log = readFileSync(join(dir, 'state', 'mcpx.log'), 'utf8');
+    expect(log).toContain('serve: initialize (id "init-1") answered before the SDK was loaded');
+  }, 60_000);
+
+  it('is answered once; the SDK Server still learns the client (initialized starts the children, calls work)', async () => {
+    const dir = tempDir();
+    const file = writeConfig({ mcpServers: { fx: fixture('fx', {}, {}, mark) } }, dir);
+    const { s } = await initialize(dir, file, '2025-06-18', '1');
+    s.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    let id = 1;
+    await waitFor(async () => {
+      const n = id++;
+      s.send({ jsonrpc: '2.0', id: n, method: 'tools/list' });
+      return ((await s.response(n)) as { result: { tools: { name: string }[] } }).result.tools.some((t) => t.name === 'fx__echo');
+    }, 15_000, 'fx listed');
+    s.send({ jsonrpc: '2.0', id: 500, method: 'tools/call', params: { name: 'fx__echo', arguments: { text: 'after' } } });
+    expect(await s.response(500)).toMatchObject({ result: { content: [{ type: 'text', text: 'fx: after' }] } });
+    // The client's capabilities (roots) reached the SDK Server: a child's roots/list is put to the client.
+    s.send({ jsonrpc: '2.0', id: 501, method: 'tools/call', params: { name: 'fx__roots', arguments: {} } });
+    const ask = await waitFor(() => lines(s).map((l) => JSON.parse(l)).find((m) => m.method === 'roots/list'), 10_000, 'roots/list from mcpx');
+    s.send({ jsonrpc: '2.0', id: ask.id, result: { roots: [{ uri: 'file:///early' }] } });
+    expect(await s.response(501)).toMatchObject({ result: { content: [{ type: 'text', text: 'file:///early' }] } });
+    expect(lines(s).filter((l) => JSON.parse(l).id === 'init-1')).toHaveLength(1);
+    expect(existsSync(join(dir, 'state', 'mcpx.log'))).toBe(true);
+  }, 30_000);
+
+  it('negotiates from the same versions as the SDK Server', () => {
+    expect(LEGACY_PROTOCOL_VERSIONS).toEqual([...SUPPORTED_PROTOCOL_VERSIONS]);
+  });
+});

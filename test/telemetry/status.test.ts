@@ -1,0 +1,40 @@
+// The status tally (issue 13: aggregated in place): latency percentiles over the last 256 calls from a
+// ring, the last error's time kept as epoch ms and shown as an ISO timestamp.
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import type { Child } from '../../src/children/child.js';
+import type { CallEvent, Pipeline } from '../../src/pipeline/call.js';
+import { StatusTracker } from '../../src/telemetry/status.js';
+
+const child = { name: 'a', state: { kind: 'ready', since: 0 }, config: { prefix: 'a', protocol: 'auto' }, catalog: { tools: [] } } as unknown as Child;
+const supervisor = { restarts: () => 0 } as never;
+
+function tracker() {
+  const pipeline = new EventEmitter() as unknown as Pipeline;
+  const t = new StatusTracker(pipeline, [child], new Map(), supervisor);
+  const call = (e: Partial<CallEvent>) => pipeline.emit('call', { server: 'a', kind: 'tool', name: 'echo', args: {}, outcome: 'ok', cacheable: false, ms: 1, ...e });
+  const server = () => (t.snapshot().servers as Record<string, { latencyMs: { p50?: number; p95?: number }; lastError?: { at: string; reason: string } }>).a!;
+  return { call, server };
+}
+
+describe('StatusTracker', () => {
+  it('takes p50 and p95 over the last 256 call times only', () => {
+    const { call, server } = tracker();
+    expect(server().latencyMs).toEqual({ p50: undefined, p95: undefined });
+    for (let i = 0; i < 100; i++) call({ ms: 1000 }); // pushed out of the ring below
+    for (let i = 1; i <= 256; i++) call({ ms: i });
+    expect(server().latencyMs).toEqual({ p50: 129, p95: 244 });
+    call({ outcome: 'hit', ms: 5000 }); // a hit is no call time of the child's
+    expect(server().latencyMs).toEqual({ p50: 129, p95: 244 });
+  });
+
+  it('shows the last error with an ISO time', () => {
+    const { call, server } = tracker();
+    const before = Date.now();
+    call({ outcome: 'timeout', reason: 'timeout', error: 'no answer within 1 s' });
+    const last = server().lastError!;
+    expect(last).toMatchObject({ reason: 'timeout', message: 'no answer within 1 s' });
+    expect(Date.parse(last.at)).toBeGreaterThanOrEqual(before - 1);
+    expect(last.at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  });
+});
