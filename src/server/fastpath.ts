@@ -124,7 +124,7 @@ export class FastPath {
 }
 
 /** No 2026-07-28 material in the request: nothing the SDK would lift off it first. */
-function plain(params: Record<string, unknown>): boolean {
+export function plain(params: Record<string, unknown>): boolean {
   if (typeof params !== 'object' || Array.isArray(params)) return false;
   if ('inputResponses' in params || 'requestState' in params) return false;
   const meta = params._meta;
@@ -134,7 +134,8 @@ function plain(params: Record<string, unknown>): boolean {
   return true;
 }
 
-function needsLegacyWrap(t: { outputSchema?: unknown }): boolean {
+/** A tool whose output schema the SDK's 2025 codec rewraps (its list is the SDK's to answer; early-list.ts too). */
+export function needsLegacyWrap(t: { outputSchema?: unknown }): boolean {
   const s = t.outputSchema as Record<string, unknown> | undefined;
   return !!s && typeof s === 'object' && !Array.isArray(s) && s.type !== 'object';
 }
