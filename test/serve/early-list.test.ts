@@ -74,4 +74,48 @@ describe('the first tools/list answered from the stored catalogs', () => {
     expect(withoutId(early.line, 2)).toBe(withoutId(normal.line, 3));
     expect(c.lines().filter((l) => (JSON.parse(l) as Msg).id === 2)).toHaveLength(1); // the SDK never saw it
   }, 60_000);
+
+  it('is left to the runtime when a child has no catalog stored under its current command', async () => {
+    const alpha = (...more: string[]) => fixture('alpha', {}, { args: [CHILD, mark, 'alpha', ...more] });
+    const { dir } = await stored({ alpha: alpha() }, ['alpha__echo']);
+    // A child never seen: the runtime waits for it to list, as before.
+    const added = writeConfig({ mcpServers: { alpha: alpha(), beta: fixture('beta', {}, { args: [CHILD, mark, 'beta'] }) } }, dir);
+    const c1 = session(dir, added);
+    expect((await c1.list(2)).names).toContain('beta__echo');
+    await waitFor(() => c1.log().includes('serve: the first tools/list is left to the runtime: no catalog of beta is stored for its current command'), 5000, 'why, in the log');
+    // A changed command line: what is stored is another child's.
+    const changed = writeConfig({ mcpServers: { alpha: alpha('--changed') } }, dir);
+    const c2 = session(dir, changed);
+    expect((await c2.list(2)).names).toContain('alpha__echo');
+    await waitFor(() => c2.log().split('no catalog of alpha is stored').length === 2, 5000, 'why, in the log');
+    expect(c2.log()).not.toContain(EARLY);
+  }, 60_000);
+
+  it('is left to the runtime while a pinned tool waits for approval', async () => {
+    const config = (version: string) => ({ alpha: fixture('alpha', { DESC_VERSION: version }, { args: [CHILD, mark, 'alpha'], pinTools: true }) });
+    const { dir } = await stored(config('1'), ['alpha__echo']); // echo approved as first seen
+    // Version 2 of echo: recorded as waiting (and stored as the catalog) once the child has listed.
+    const { file } = await stored(config('2'), ['alpha__search'], dir);
+    const c0 = session(dir, file);
+    await waitFor(() => c0.log().includes('alpha: tools withheld until `mcpx approve alpha`: echo changed'), 15_000, 'echo withheld');
+    c0.s.proc.stdin.end();
+    await c0.s.exited;
+    const c = session(dir, file);
+    const names = (await c.list(2)).names;
+    expect(names).toContain('alpha__search');
+    expect(names).not.toContain('alpha__echo');
+    await waitFor(() => c.log().includes('serve: the first tools/list is left to the runtime: tools of alpha wait for `mcpx approve`'), 5000, 'why, in the log');
+  }, 60_000);
+
+  it('is followed by list_changed when a child lists other tools than stored, and the next list is current', async () => {
+    const alpha = (env: Record<string, string>) => ({ alpha: fixture('alpha', env, { args: [CHILD, mark, 'alpha'] }) });
+    const { dir } = await stored(alpha({}), ['alpha__echo']);
+    const file = writeConfig({ mcpServers: alpha({ EXTRA_TOOL: '1' }) }, dir); // same command line: same stored catalog
+    const c = session(dir, file);
+    expect((await c.list(2)).names).not.toContain('alpha__extra');
+    await waitFor(() => c.log().includes(`serve: tools/list (id 2) ${EARLY}`), 5000, 'the early answer in the log');
+    await waitFor(() => c.messages().some((m) => m.method === 'notifications/tools/list_changed'), 15_000, 'list_changed');
+    c.s.send({ jsonrpc: '2.0', id: 3, method: 'tools/list' });
+    expect((await c.list(3)).names).toContain('alpha__extra');
+  }, 60_000);
 });
