@@ -55,6 +55,10 @@ export function openBackend(config: Config, bridge: UpstreamBridge, opts: ServeO
     const rt = (runtime = createRuntime(config, bridge, [STATUS_TOOL]));
     // Live config: edits of mcpx.json and .env apply while serving (rotated tokens too); ps/reload/restart reach us.
     stops.push(publishStatus(rt.status, rt.db), operate(rt, { load: () => loadConfig(opts.configFlag, { select: opts.select }), ready, watch: opts.watch !== false }));
+    // The stored catalogs, pins and cache are in before anything is served from it: a first tools/list
+    // answered early (early-list.ts) no longer waits for them, and mcpx://status read right after it
+    // shows the stored state. A failure here shows where start() awaits it.
+    await rt.load().catch(() => undefined);
     return { hub: rt.hub, pipeline: rt.pipeline, settled: rt.settled, status: () => rt.status.snapshot() };
   })();
   let started = false;
