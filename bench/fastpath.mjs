@@ -8,7 +8,7 @@
 // 8 in flight. usage: npm run build && node bench/fastpath.mjs [rounds] [both|legacy|modern]
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { z } from 'zod';
 import { SERVERS, concurrent, directTarget, echo, listUntil, mcpxTarget, median, sequential, shutdown, start, workspace } from './lib.mjs';
 
@@ -98,6 +98,7 @@ async function measureModern(target) {
   }
   const one = (text) => req('tools/call', echo('notion__echo', text));
   for (let i = 0; i < N.warm; i++) await one(`warm ${i}`);
+  const cpu0 = cpuMs(proc.pid);
   const times = [];
   for (let i = 0; i < N.seq; i++) {
     const t = performance.now();
@@ -110,9 +111,16 @@ async function measureModern(target) {
     while (next < N.thr) await one(`c8 ${next++}`);
   }));
   const cps8 = N.thr / ((performance.now() - t) / 1000);
+  const cpu = (cpuMs(proc.pid) - cpu0) / (N.seq + N.thr);
   proc.stdin.end();
   await new Promise((r) => proc.once('exit', r));
-  return { seq: median(times), cps8 };
+  return { seq: median(times), cps8, cpu };
+}
+
+/** CPU time (user + system) the process has used, in ms: steadier than wall time on a loaded machine. */
+function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
 if (which !== 'legacy') {
@@ -121,10 +129,10 @@ if (which !== 'legacy') {
     const b = await measureModern(withFast(true));
     const c = await measureModern(withFast(false));
     rows.push({ b, c });
-    console.error(`2026 client, round ${r + 1}/${rounds}: seq p50 ${b.seq.toFixed(3)} / ${c.seq.toFixed(3)} ms, 8 in flight ${b.cps8 | 0} / ${c.cps8 | 0} /s`);
+    console.error(`2026 client, round ${r + 1}/${rounds}: seq p50 ${b.seq.toFixed(3)} / ${c.seq.toFixed(3)} ms, 8 in flight ${b.cps8 | 0} / ${c.cps8 | 0} /s, mcpx CPU per call ${b.cpu.toFixed(3)} / ${c.cpu.toFixed(3)} ms`);
   }
   console.log(`\n2026-07-28 client on raw pipes (mcpx in front of ${SERVERS.length} children):\n| figure | fast path (b) | SDK path (c) | b/c |\n| --- | --- | --- | --- |`);
-  for (const [k, label, d] of [['seq', 'uncached call p50 (ms)', 3], ['cps8', 'uncached, 8 in flight (calls/s)', 0]]) {
+  for (const [k, label, d] of [['seq', 'uncached call p50 (ms)', 3], ['cps8', 'uncached, 8 in flight (calls/s)', 0], ['cpu', 'mcpx CPU time per call (ms)', 3]]) {
     console.log(`| ${label} | ${fmt(rows.map((x) => x.b[k]), d)} | ${fmt(rows.map((x) => x.c[k]), d)} | ${fmt(rows.map((x) => x.b[k] / x.c[k]))} |`);
   }
 }
