@@ -3,12 +3,17 @@
 // (b), and mcpx with MCPX_FASTPATH=0 (c, every request through the SDK Server and Client), in
 // interleaved rounds. Per round: uncached instant calls (sequential p50), 8 in flight (calls/s), and
 // the warm tools/list (p50 of sequential lists once every child is up). Prints medians [min–max] and
-// the per-round ratios. usage: npm run build && node bench/fastpath.mjs [rounds]
-import { rmSync } from 'node:fs';
+// the per-round ratios. Then the same A/B of mcpx for a 2026-07-28 client (discover, every request with
+// the envelope; Claude Code 2.x) on raw pipes, so that only the server is measured: sequential p50 and
+// 8 in flight. usage: npm run build && node bench/fastpath.mjs [rounds] [both|legacy|modern]
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { readFileSync, rmSync } from 'node:fs';
 import { z } from 'zod';
 import { SERVERS, concurrent, directTarget, echo, listUntil, mcpxTarget, median, sequential, shutdown, start, workspace } from './lib.mjs';
 
 const rounds = Number(process.argv[2] ?? 5);
+const which = process.argv[3] ?? 'both';
 const N = { warm: 200, seq: 500, thr: 2000, lists: 100 };
 const ws = workspace();
 
@@ -40,19 +45,95 @@ const withFast = (on) => {
   return { ...t, env: { ...t.env, MCPX_FASTPATH: on ? '1' : '0' } };
 };
 await measure(withFast(true), 'notion__echo', SERVERS); // warms the stored catalogs
-const rows = [];
-for (let r = 0; r < rounds; r++) {
-  const a = await measure(directTarget(), 'echo');
-  const b = await measure(withFast(true), 'notion__echo', SERVERS);
-  const c = await measure(withFast(false), 'notion__echo', SERVERS);
-  rows.push({ a, b, c });
-  console.error(`round ${r + 1}/${rounds}: seq p50 ${a.seq.toFixed(2)} / ${b.seq.toFixed(2)} / ${c.seq.toFixed(2)} ms, 8 in flight ${a.cps8 | 0} / ${b.cps8 | 0} / ${c.cps8 | 0} /s, list ${a.list.toFixed(2)} / ${b.list.toFixed(2)} / ${c.list.toFixed(2)} ms`);
+const fmt = (xs, d = 2) => `${median(xs).toFixed(d)} [${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)}]`;
+if (which !== 'modern') {
+  const rows = [];
+  for (let r = 0; r < rounds; r++) {
+    const a = await measure(directTarget(), 'echo');
+    const b = await measure(withFast(true), 'notion__echo', SERVERS);
+    const c = await measure(withFast(false), 'notion__echo', SERVERS);
+    rows.push({ a, b, c });
+    console.error(`round ${r + 1}/${rounds}: seq p50 ${a.seq.toFixed(2)} / ${b.seq.toFixed(2)} / ${c.seq.toFixed(2)} ms, 8 in flight ${a.cps8 | 0} / ${b.cps8 | 0} / ${c.cps8 | 0} /s, list ${a.list.toFixed(2)} / ${b.list.toFixed(2)} / ${c.list.toFixed(2)} ms`);
+  }
+  console.log(`| figure | direct (a) | fast path (b) | SDK path (c) | b/a | c/a |\n| --- | --- | --- | --- | --- | --- |`);
+  for (const [k, label, d] of [['seq', 'uncached call p50 (ms)', 2], ['cps8', 'uncached, 8 in flight (calls/s)', 0], ['list', 'warm tools/list p50 (ms)', 2]]) {
+    const col = (w) => rows.map((x) => x[w][k]);
+    const ratio = (w) => rows.map((x) => x[w][k] / x.a[k]);
+    console.log(`| ${label} | ${fmt(col('a'), d)} | ${fmt(col('b'), d)} | ${fmt(col('c'), d)} | ${fmt(ratio('b'))} | ${fmt(ratio('c'))} |`);
+  }
+}
+
+/**
+ * A 2026-07-28 client on raw pipes: server/discover, then lists until every child is listed (the
+ * connection pinned modern), then the same uncached calls. Lines in, lines out, no SDK client.
+ */
+const ENVELOPE = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientInfo': { name: 'bench-2026', version: '1.0.0' },
+  'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} } },
+};
+async function measureModern(target) {
+  const proc = spawn(target.command, target.args, { env: { ...process.env, ...target.env }, stdio: ['pipe', 'pipe', 'ignore'] });
+  const waiting = new Map();
+  createInterface({ input: proc.stdout }).on('line', (line) => {
+    const m = JSON.parse(line);
+    if (m.method === undefined && waiting.has(m.id)) {
+      waiting.get(m.id)(m);
+      waiting.delete(m.id);
+    }
+  });
+  let id = 0;
+  const req = (method, params = {}) =>
+    new Promise((resolve, reject) => {
+      const n = ++id;
+      waiting.set(n, (m) => (m.error || m.result?.isError ? reject(new Error(`${method}: ${JSON.stringify(m.error ?? m.result)}`)) : resolve(m.result)));
+      proc.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: n, method, params: { ...params, _meta: { ...params._meta, ...ENVELOPE } } }) + '\n');
+    });
+  await req('server/discover');
+  for (const t = performance.now(); ; ) {
+    const { tools } = await req('tools/list');
+    if (SERVERS.every((p) => tools.some((tool) => tool.name.startsWith(`${p}__`)))) break;
+    if (performance.now() - t > 15_000) throw new Error('not every child listed within 15 s');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const one = (text) => req('tools/call', echo('notion__echo', text));
+  for (let i = 0; i < N.warm; i++) await one(`warm ${i}`);
+  const cpu0 = cpuMs(proc.pid);
+  const times = [];
+  for (let i = 0; i < N.seq; i++) {
+    const t = performance.now();
+    await one(`seq ${i}`);
+    times.push(performance.now() - t);
+  }
+  let next = 0;
+  const t = performance.now();
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (next < N.thr) await one(`c8 ${next++}`);
+  }));
+  const cps8 = N.thr / ((performance.now() - t) / 1000);
+  const cpu = (cpuMs(proc.pid) - cpu0) / (N.seq + N.thr);
+  proc.stdin.end();
+  await new Promise((r) => proc.once('exit', r));
+  return { seq: median(times), cps8, cpu };
+}
+
+/** CPU time (user + system) the process has used, in ms: steadier than wall time on a loaded machine. */
+function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+if (which !== 'legacy') {
+  const rows = [];
+  for (let r = 0; r < rounds; r++) {
+    const b = await measureModern(withFast(true));
+    const c = await measureModern(withFast(false));
+    rows.push({ b, c });
+    console.error(`2026 client, round ${r + 1}/${rounds}: seq p50 ${b.seq.toFixed(3)} / ${c.seq.toFixed(3)} ms, 8 in flight ${b.cps8 | 0} / ${c.cps8 | 0} /s, mcpx CPU per call ${b.cpu.toFixed(3)} / ${c.cpu.toFixed(3)} ms`);
+  }
+  console.log(`\n2026-07-28 client on raw pipes (mcpx in front of ${SERVERS.length} children):\n| figure | fast path (b) | SDK path (c) | b/c |\n| --- | --- | --- | --- |`);
+  for (const [k, label, d] of [['seq', 'uncached call p50 (ms)', 3], ['cps8', 'uncached, 8 in flight (calls/s)', 0], ['cpu', 'mcpx CPU time per call (ms)', 3]]) {
+    console.log(`| ${label} | ${fmt(rows.map((x) => x.b[k]), d)} | ${fmt(rows.map((x) => x.c[k]), d)} | ${fmt(rows.map((x) => x.b[k] / x.c[k]))} |`);
+  }
 }
 rmSync(ws, { recursive: true, force: true });
-const fmt = (xs, d = 2) => `${median(xs).toFixed(d)} [${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)}]`;
-console.log(`| figure | direct (a) | fast path (b) | SDK path (c) | b/a | c/a |\n| --- | --- | --- | --- | --- | --- |`);
-for (const [k, label, d] of [['seq', 'uncached call p50 (ms)', 2], ['cps8', 'uncached, 8 in flight (calls/s)', 0], ['list', 'warm tools/list p50 (ms)', 2]]) {
-  const col = (w) => rows.map((x) => x[w][k]);
-  const ratio = (w) => rows.map((x) => x[w][k] / x.a[k]);
-  console.log(`| ${label} | ${fmt(col('a'), d)} | ${fmt(col('b'), d)} | ${fmt(col('c'), d)} | ${fmt(ratio('b'))} | ${fmt(ratio('c'))} |`);
-}

@@ -3,26 +3,28 @@ import { fastPathEnabled } from '../util/switches.js';
 import { log } from '../util/log.js';
 import { loadConfig, type Selection } from '../config/index.js';
 import { initialInstructions } from './instructions.js';
-import { LEGACY_PROTOCOL_VERSIONS, SERVER_CAPABILITIES, SERVER_INFO } from './identity.js';
+import { CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LEGACY_PROTOCOL_VERSIONS, LOG_LEVEL_KEY, MODERN_PROTOCOL_VERSIONS, PROTOCOL_VERSION_KEY, SERVER_CAPABILITIES, SERVER_INFO, SERVER_INFO_KEY } from './identity.js';
 import { FirstList } from './early-list.js';
 
 /**
- * Start-up of `mcpx serve` (issue 13): a 2025 client's `initialize` is answered from mcpx's own state
- * (the config and the stored instructions) while the SDK and the rest of serve are still loading, which
- * is most of the time to the first answer. Whatever arrived on stdin meanwhile, that initialize
- * included, is handed back to the stream for the SDK Server, which handles it as before (the client's
- * capabilities, the era, `initialized` starting the children); only its own answer to that initialize,
- * the same bytes (test/server/early.test.ts), is not sent again.
+ * Start-up of `mcpx serve` (issue 13): a 2025 client's `initialize`, or a 2026-07-28 client's first
+ * `server/discover` (Claude Code 2.x probes discover first), is answered from mcpx's own state (the
+ * config and the stored instructions) while the SDK and the rest of serve are still loading, which
+ * is most of the time to the first answer. Whatever arrived on stdin meanwhile, that first request
+ * included, is handed back to the stream for the SDK, which handles it as before (the client's
+ * capabilities, the era, `initialized` starting the children; a discover loads no backend); only its
+ * own answer to that request, the same bytes (test/serve/early.test.ts), is not sent again.
  *
- * Anything else as the first message (a 2026-07-28 `server/discover`, an initialize carrying a 2026
- * envelope, a malformed one) is left to the SDK. MCPX_FASTPATH=0 turns this off with the fast path.
+ * Anything else as the first message (an initialize carrying a 2026 envelope, a discover whose
+ * envelope the SDK might judge otherwise, a malformed one) is left to the SDK. MCPX_FASTPATH=0 turns
+ * this off with the fast path.
  */
 export interface Early {
   loaded: ReturnType<typeof loadConfig>;
   instructions: string;
   /** Stops reading: the stream to give the SDK transport, holding all that was read. */
   handOver(): NodeJS.ReadableStream;
-  /** True for the SDK Server's own answer to the initialize answered here (once). */
+  /** True for the SDK Server's own answer to the request answered here (once). */
   drop(m: object): boolean;
 }
 
@@ -30,7 +32,7 @@ export async function answerEarly(opts: { configFlag?: string; select?: Selectio
   const loaded = loadConfig(opts.configFlag, { select: opts.select }); // a config error exits 2 before anything starts
   const instructions = await initialInstructions(loaded.config);
   const chunks: Buffer[] = [];
-  let answered: { id: unknown } | undefined;
+  let answered: { id: unknown; method: string } | undefined;
   let looked = false;
   let ended = false;
   let list: FirstList | undefined; // the first tools/list after an initialize answered here (early-list.ts)
@@ -43,11 +45,11 @@ export async function answerEarly(opts: { configFlag?: string; select?: Selectio
       if (nl === -1) return;
       looked = true; // only the first message is ever answered here
       const line = all.subarray(0, nl).toString('utf8');
-      const answer = fastPathEnabled() ? initializeAnswer(line, instructions) : undefined;
+      const answer = fastPathEnabled() ? firstAnswer(line, instructions) : undefined;
       if (answer) {
-        answered = { id: answer.id };
+        answered = { id: answer.id, method: answer.method };
         stdout.write(answer.line);
-        list = new FirstList(loaded.config, nl + 1, (l) => stdout.write(l));
+        if (answer.method === 'initialize') list = new FirstList(loaded.config, nl + 1, (l) => stdout.write(l));
       }
     }
     list?.see(all);
@@ -59,7 +61,7 @@ export async function answerEarly(opts: { configFlag?: string; select?: Selectio
     loaded,
     instructions,
     handOver() {
-      if (answered) log.debug(`serve: initialize (id ${JSON.stringify(answered.id)}) answered before the SDK was loaded`);
+      if (answered) log.debug(`serve: ${answered.method} (id ${JSON.stringify(answered.id)}) answered before the SDK was loaded`);
       stdin.off('data', onData);
       stdin.off('end', onEnd);
       stdin.pause();
@@ -83,24 +85,77 @@ export async function answerEarly(opts: { configFlag?: string; select?: Selectio
   };
 }
 
-/** The SDK Server's answer to a plain 2025 initialize, as it writes it; undefined for anything else. */
-function initializeAnswer(line: string, instructions: string): { id: unknown; line: string } | undefined {
-  let m: { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: Record<string, unknown> };
+type Request = { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: Record<string, unknown> };
+
+/** The SDK's answer to a first initialize or server/discover, as it writes it; undefined for anything else. */
+function firstAnswer(line: string, instructions: string): { id: unknown; method: string; line: string } | undefined {
+  let m: Request;
   try {
     m = JSON.parse(line);
   } catch {
     return undefined;
   }
-  if (!m || m.jsonrpc !== '2.0' || m.method !== 'initialize' || (typeof m.id !== 'string' && typeof m.id !== 'number')) return undefined;
+  if (!m || m.jsonrpc !== '2.0' || (typeof m.id !== 'string' && typeof m.id !== 'number')) return undefined;
+  const result = m.method === 'initialize' ? initializeResult(m, instructions) : m.method === 'server/discover' ? discoverResult(m, instructions) : undefined;
+  return result && { id: m.id, method: m.method as string, line: JSON.stringify({ result, jsonrpc: '2.0', id: m.id }) + '\n' };
+}
+
+/** The SDK Server's result for a plain 2025 initialize. */
+function initializeResult(m: Request, instructions: string): object | undefined {
   const p = m.params;
   if (!p || typeof p !== 'object' || typeof p.protocolVersion !== 'string' || !isObject(p.capabilities)) return undefined;
   const info = p.clientInfo as Record<string, unknown> | undefined;
   if (!isObject(info) || typeof info.name !== 'string' || typeof info.version !== 'string') return undefined;
   if (p._meta !== undefined && (!isObject(p._meta) || Object.keys(p._meta).some((k) => k.startsWith('io.modelcontextprotocol/')))) return undefined;
   const protocolVersion = LEGACY_PROTOCOL_VERSIONS.includes(p.protocolVersion) ? p.protocolVersion : LEGACY_PROTOCOL_VERSIONS[0];
-  const result = { protocolVersion, capabilities: SERVER_CAPABILITIES, serverInfo: SERVER_INFO, ...(instructions && { instructions }) };
-  return { id: m.id, line: JSON.stringify({ result, jsonrpc: '2.0', id: m.id }) + '\n' };
+  return { protocolVersion, capabilities: SERVER_CAPABILITIES, serverInfo: SERVER_INFO, ...(instructions && { instructions }) };
 }
+
+/**
+ * serveStdio's result for a 2026-07-28 server/discover (the Server's `_ondiscover` through the 2026
+ * codec: resultType, the cache fields of a cacheable result, the server's identity in `_meta`), for an
+ * envelope that is plainly valid. Anything the SDK's envelope schema might judge otherwise (unknown
+ * shapes inside the capabilities, other params) is left to it.
+ */
+function discoverResult(m: Request, instructions: string): object | undefined {
+  const p = m.params;
+  if (!isObject(p) || Object.keys(p).some((k) => k !== '_meta') || !isObject(p._meta) || !plainEnvelope(p._meta)) return undefined;
+  return {
+    supportedVersions: MODERN_PROTOCOL_VERSIONS,
+    capabilities: SERVER_CAPABILITIES,
+    ...(instructions && { instructions }),
+    resultType: 'complete',
+    ttlMs: 0,
+    cacheScope: 'private',
+    _meta: { [SERVER_INFO_KEY]: SERVER_INFO },
+  };
+}
+
+/** An envelope every check of the SDK accepts for sure: a served revision, capabilities and client info of known plain shapes. */
+function plainEnvelope(meta: Record<string, unknown>): boolean {
+  for (const k of Object.keys(meta)) {
+    if (k === 'progressToken') return false;
+    if (k.startsWith('io.modelcontextprotocol/') && k !== PROTOCOL_VERSION_KEY && k !== CLIENT_INFO_KEY && k !== CLIENT_CAPABILITIES_KEY && k !== LOG_LEVEL_KEY) return false;
+  }
+  if (!MODERN_PROTOCOL_VERSIONS.includes(meta[PROTOCOL_VERSION_KEY] as string)) return false;
+  const info = meta[CLIENT_INFO_KEY];
+  if (info !== undefined && !(isObject(info) && Object.keys(info).every((k) => ['name', 'version', 'title'].includes(k)) && typeof info.name === 'string' && typeof info.version === 'string' && (info.title === undefined || typeof info.title === 'string'))) return false;
+  if (meta[LOG_LEVEL_KEY] !== undefined && !LOG_LEVELS.includes(meta[LOG_LEVEL_KEY] as string)) return false;
+  const caps = meta[CLIENT_CAPABILITIES_KEY];
+  if (!isObject(caps)) return false;
+  // Each capability an object of objects (experimental, extensions, sampling, elicitation), roots a
+  // listChanged flag; an unknown capability is dropped by the SDK's schema, so is accepted.
+  for (const [k, v] of Object.entries(caps)) {
+    if (!isObject(v)) return false;
+    if (k === 'roots' && !Object.entries(v).every(([rk, rv]) => rk === 'listChanged' && typeof rv === 'boolean')) return false;
+    if (k !== 'roots' && !Object.values(v).every(isObject)) return false;
+    if (k === 'elicitation' && !Object.keys(v).every((ek) => ek === 'form' || ek === 'url')) return false;
+    if (k === 'elicitation' && isObject(v.form) && v.form.applyDefaults !== undefined && typeof v.form.applyDefaults !== 'boolean') return false;
+  }
+  return true;
+}
+
+const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

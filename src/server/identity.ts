@@ -26,3 +26,17 @@ export const STATUS_TOOL = {
   inputSchema: { type: 'object' as const, properties: {} },
   annotations: { readOnlyHint: true, openWorldHint: false },
 };
+
+/**
+ * The 2026-07-28 side (issue 13): the revisions the SDK's serveStdio serves (its
+ * SUPPORTED_MODERN_PROTOCOL_VERSIONS, which the discover answer lists) and the `_meta` keys of the
+ * per-request envelope and of the server's identity on every modern result. Spelled here so that
+ * early.ts can answer a first server/discover without loading the SDK (test/serve/early.test.ts
+ * checks the bytes against the SDK's).
+ */
+export const MODERN_PROTOCOL_VERSIONS = ['2026-07-28'];
+export const PROTOCOL_VERSION_KEY = 'io.modelcontextprotocol/protocolVersion';
+export const CLIENT_INFO_KEY = 'io.modelcontextprotocol/clientInfo';
+export const CLIENT_CAPABILITIES_KEY = 'io.modelcontextprotocol/clientCapabilities';
+export const LOG_LEVEL_KEY = 'io.modelcontextprotocol/logLevel';
+export const SERVER_INFO_KEY = 'io.modelcontextprotocol/serverInfo';

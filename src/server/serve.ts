@@ -55,10 +55,10 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
       if (caps && typeof caps === 'object') edge.envelopeCapabilities = caps as ClientCapabilities;
       if (m.method !== 'server/discover') back.start();
     },
-    outbound: (m: JSONRPCMessage) => listens.outbound(m),
-    // Issue 13: a 2025 client's calls and lists are answered by the fast path (fastpath.ts), past the SDK Server.
+    outbound: (m: JSONRPCMessage) => (listens.outbound(m), fast.sent(m)),
+    // Issue 13: a client's calls and lists (2025, or 2026-07-28 once pinned) are answered by the fast path (fastpath.ts), past the SDK Server.
     take: (m: JSONRPCMessage, deliver: () => void) => fast.take(m, deliver),
-    drop: (m: JSONRPCMessage) => opts.early?.drop(m) ?? false, // the SDK's answer to an initialize answered early
+    drop: (m: JSONRPCMessage) => opts.early?.drop(m) ?? false, // the SDK's answer to an initialize or discover answered early
   };
   const stdout = opts.stdout ?? process.stdout;
   const fast = new FastPath({ edge, backend: back.backend, upstream, write: batchedWriter(stdout as never) });

@@ -30,6 +30,8 @@ export interface Backend {
 /** A modern client may keep mcpx's lists this long while it listens for their changes (the v2 client's cap). */
 export const LIST_TTL_MS = 86_400_000;
 
+export type ListMethod = 'tools/list' | 'prompts/list' | 'resources/list' | 'resources/templates/list';
+
 const LIST_CHANGED = ['notifications/tools/list_changed', 'notifications/prompts/list_changed', 'notifications/resources/list_changed'];
 
 /**
@@ -82,19 +84,10 @@ export class Upstream {
   }
 
   private install(server: Server, era: Era, edge: UpstreamEdge): void {
-    // Modern lists say how long they stay good: long while the client hears of changes, else not at all.
-    const hint = (kind: ListKind) => (era === 'modern' ? { ttlMs: this.listens.hears(kind) ? LIST_TTL_MS : 0, cacheScope: 'private' as const } : {});
-    server.setRequestHandler('tools/list', async () => {
-      const routing = await this.lists();
-      (await this.backend).hub.recheckPins(); // an approval made by `mcpx approve` since the last look
-      return { tools: routing.tools, ...hint('tools') } as never;
-    });
-    server.setRequestHandler('prompts/list', async () => ({ prompts: (await this.lists()).prompts, ...hint('prompts') }) as never);
-    server.setRequestHandler('resources/list', async () => ({
-      resources: [...(await this.lists()).resources, { uri: STATUS_URI, name: 'mcpx status', mimeType: 'application/json' }],
-      ...hint('resources'),
-    }) as never);
-    server.setRequestHandler('resources/templates/list', async () => ({ resourceTemplates: (await this.lists()).resourceTemplates, ...hint('resources') }) as never);
+    server.setRequestHandler('tools/list', () => this.list('tools/list', era) as never);
+    server.setRequestHandler('prompts/list', () => this.list('prompts/list', era) as never);
+    server.setRequestHandler('resources/list', () => this.list('resources/list', era) as never);
+    server.setRequestHandler('resources/templates/list', () => this.list('resources/templates/list', era) as never);
 
     // Forwarded requests go through the fallback handler: it sees the raw params (unknown fields kept),
     // and its result skips the Server's parse and rebuild, so the child's result reaches the client as
@@ -116,6 +109,24 @@ export class Upstream {
       server.setNotificationHandler('notifications/roots/list_changed', async () => {
         await Promise.all((await this.backend).hub.children.map((c) => c.notify('notifications/roots/list_changed')));
       });
+    }
+  }
+
+  /** A list's result for a client of `era`: what the Server's list handlers return, and the fast path's lists (fastpath.ts). */
+  async list(method: ListMethod, era: Era): Promise<Record<string, unknown>> {
+    const routing = await this.lists();
+    // Modern lists say how long they stay good: long while the client hears of changes, else not at all.
+    const hint = (kind: ListKind) => (era === 'modern' ? { ttlMs: this.listens.hears(kind) ? LIST_TTL_MS : 0, cacheScope: 'private' as const } : {});
+    switch (method) {
+      case 'tools/list':
+        (await this.backend).hub.recheckPins(); // an approval made by `mcpx approve` since the last look
+        return { tools: routing.tools, ...hint('tools') };
+      case 'prompts/list':
+        return { prompts: routing.prompts, ...hint('prompts') };
+      case 'resources/list':
+        return { resources: [...routing.resources, { uri: STATUS_URI, name: 'mcpx status', mimeType: 'application/json' }], ...hint('resources') };
+      case 'resources/templates/list':
+        return { resourceTemplates: routing.resourceTemplates, ...hint('resources') };
     }
   }
 

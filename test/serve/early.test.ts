@@ -1,10 +1,12 @@
-// Issue 13: `initialize` answered from mcpx's own state before the SDK is loaded (server/early.ts)
-// writes the bytes the SDK Server writes (MCPX_FASTPATH=0), once, and the session goes on as before.
+// Issue 13: `initialize` (a 2025 client) and `server/discover` (a 2026-07-28 client, Claude Code 2.x)
+// answered from mcpx's own state before the SDK is loaded (server/early.ts) write the bytes the SDK
+// writes (MCPX_FASTPATH=0), once, and the session goes on as before.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LEGACY_PROTOCOL_VERSIONS } from '../../src/server/identity.js';
+import { LEGACY_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS } from '../../src/server/identity.js';
+import { ENVELOPE, request } from '../helpers/modern.js';
 import { fixture, marker, rawServe, rawSessions, startMcpx, tempDir, waitFor, writeConfig } from '../helpers/mcpx.js';
 
 type Session = ReturnType<typeof rawServe>;
@@ -65,6 +67,28 @@ describe('initialize answered before the SDK is loaded', () => {
     expect(lines(s).filter((l) => JSON.parse(l).id === 'init-1')).toHaveLength(1);
     expect(existsSync(join(dir, 'state', 'mcpx.log'))).toBe(true);
   }, 30_000);
+
+  it('a first server/discover: the SDK\'s answer byte for byte, merged instructions included; an envelope it might refuse is left to it', async () => {
+    const { dir, file } = await configWithInstructions();
+    const discover = async (fastpath: '0' | '1', caps: Record<string, unknown>) => {
+      const s = serveRaw(file, dir, { MCPX_FASTPATH: fastpath });
+      request(s, 'd-1', 'server/discover', {}, caps);
+      await waitFor(() => lines(s)[0], 10_000, 'the discover answer');
+      return lines(s)[0]!;
+    };
+    const plain = ENVELOPE['io.modelcontextprotocol/clientCapabilities'];
+    const early = await discover('1', plain);
+    expect(early).toBe(await discover('0', plain));
+    expect(JSON.parse(early).result).toMatchObject({ supportedVersions: MODERN_PROTOCOL_VERSIONS, resultType: 'complete', instructions: expect.stringContaining('Use fx for « everything » 漢字.') });
+    const log = () => readFileSync(join(dir, 'state', 'mcpx.log'), 'utf8');
+    expect(log()).toContain('serve: server/discover (id "d-1") answered before the SDK was loaded');
+    // roots.listChanged must be a boolean: the SDK answers an error, and mcpx left it to the SDK.
+    const answered = log().split('answered before').length;
+    const refused = await discover('1', { roots: { listChanged: 'yes' } });
+    expect(refused).toBe(await discover('0', { roots: { listChanged: 'yes' } }));
+    expect(JSON.parse(refused).error.code).toBe(-32602);
+    expect(log().split('answered before').length).toBe(answered);
+  }, 60_000);
 
   it('negotiates from the same versions as the SDK Server', () => {
     expect(LEGACY_PROTOCOL_VERSIONS).toEqual([...SUPPORTED_PROTOCOL_VERSIONS]);

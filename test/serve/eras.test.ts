@@ -50,8 +50,10 @@ describe('a 2026-07-28 client', () => {
 
   it('answers discover in under 50 ms once mcpx is reading', async () => {
     const s = session();
-    request(s, 1, 'server/discover'); // the first one waits for node to start
+    request(s, 1, 'server/discover'); // the first one waits for node to start (answered before the SDK loads: early.ts)
     await answer(s, 1);
+    request(s, 'loaded', 'server/discover'); // answered by the SDK once it is loaded: mcpx is reading
+    await answer(s, 'loaded');
     // Timed on the stdout event itself (waitFor polls every 25 ms).
     const answered = new Promise<number>((resolve) => {
       const on = (d: Buffer) => d.toString().includes('"id":2') && (s.proc.stdout.off('data', on), resolve(performance.now()));

@@ -1,11 +1,14 @@
-// Issue 13: the fast path (a 2025 client's calls answered past the SDK Server, sent to a 2025-era
-// child past the SDK Client) and the SDK path (MCPX_FASTPATH=0) write the same bytes for the same
-// calls: text, image, structuredContent, isError, `_meta`, a 1 MB answer of é, 漢字 and emoji cut
-// inside characters, cache hits, progress, a read, a prompt, the child's error, an unknown tool, the list.
+// Issue 13: the fast path (a client's calls answered past the SDK Server, sent to a 2025-era child
+// past the SDK Client) and the SDK path (MCPX_FASTPATH=0) write the same bytes for the same calls:
+// text, image, structuredContent, isError, `_meta`, a 1 MB answer of é, 漢字 and emoji cut inside
+// characters, cache hits, progress, a read, a prompt, the child's error, an unknown tool, the list.
+// Both for a 2025 client and for a 2026-07-28 one (Claude Code 2.x: discover first, every request
+// with the envelope), whose session adds an input_required round, a cancel and every list with ttlMs.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fixture, marker, rawServe, rawSessions, tempDir, waitFor, writeConfig } from '../helpers/mcpx.js';
+import { request as modernRequest } from '../helpers/modern.js';
 
 type Session = ReturnType<typeof rawServe>;
 const mark = marker();
@@ -16,8 +19,9 @@ const times = Math.ceil((1 << 20) / Buffer.byteLength(unit)); // just over 1 MB
 const image = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 37) % 256)).toString('base64');
 const mirror = (result: unknown) => ['tools/call', { name: 'fx__mirror', arguments: { result } }] as const;
 
+type Request = readonly [string, Record<string, unknown> | undefined];
 /** The same requests, in order, for both runs (the ids are the same too). */
-const REQUESTS: (readonly [string, Record<string, unknown> | undefined])[] = [
+const REQUESTS: Request[] = [
   ['tools/call', { name: 'fx__echo', arguments: { text: 'héllo 漢字 😀 "quoted" \\ \n' } }], // text, and the child's `_meta`
   mirror({ content: [{ type: 'image', data: image, mimeType: 'image/png' }] }),
   mirror({ content: [{ type: 'text', text: '{"n":1}' }], structuredContent: { n: 1, nested: { a: [1, 'é', null, 2.5, -0.001, 1e21] } } }),
@@ -34,8 +38,24 @@ const REQUESTS: (readonly [string, Record<string, unknown> | undefined])[] = [
   ['tools/list', undefined], // warm: pre-serialised on the fast path
 ];
 
+type Line = { bytes: Buffer; m: { id?: unknown; method?: string; params?: { progressToken?: unknown }; result?: Record<string, any> } };
+
+/**
+ * A 2026-07-28 client's further requests: a child's elicitation as input_required and the retry that
+ * answers it (its requestState read from the answer before), the lists (with ttlMs: 0), and, after a
+ * listen stream for tool changes opens, a tools/list good for a day.
+ */
+const MODERN: (Request | ((got: Line[], id: number) => Request))[] = [
+  ['tools/call', { name: 'fx__ask', arguments: {} }],
+  (got, id) => ['tools/call', { name: 'fx__ask', arguments: {}, inputResponses: { input: { action: 'accept', content: { name: 'Zoë' } } }, requestState: got.find((l) => l.m.id === id - 1)!.m.result!.requestState }],
+  ['prompts/list', undefined],
+  ['resources/list', undefined],
+  ['resources/templates/list', undefined],
+  ['tools/call', { name: 'fx__slow', arguments: { ms: 30, steps: 2 }, _meta: { progressToken: 'p-2', 'vendor.example/trace': 'kept' } }],
+];
+
 /** Lines of stdout as bytes, each with its parsed message. */
-function lines(s: Session): { bytes: Buffer; m: { id?: unknown; method?: string; params?: { progressToken?: unknown } } }[] {
+function lines(s: Session): Line[] {
   const all = s.stdoutBytes();
   const out = [];
   for (let start = 0; start < all.length; ) {
@@ -48,61 +68,100 @@ function lines(s: Session): { bytes: Buffer; m: { id?: unknown; method?: string;
   return out;
 }
 
-/** One mcpx in front of one fixture child; every request answered in turn; its lines and log. */
-async function run(fastpath: '1' | '0') {
+/** One mcpx in front of one fixture child; every request answered in turn, by a 2025 or a 2026-07-28 client; its lines and log. */
+async function run(fastpath: '1' | '0', era: 'legacy' | 'modern' = 'legacy') {
   const dir = tempDir();
   const file = writeConfig({ mcpServers: { fx: fixture('fx', { BYTES_TOOLS: '1', SPLIT_WRITES: '4000', DELAY_MS: '30' }, { cache: { ttl: '1h' } }, mark) }, cache: { maxEntryBytes: 4 << 20 } }, dir);
   const s = serveRaw(file, dir, { MCPX_FASTPATH: fastpath });
-  s.send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bytes', version: '1' } } });
-  await s.response(1);
-  s.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  const send = (id: number | string, method: string, params?: Record<string, unknown>) =>
+    era === 'modern' ? modernRequest(s, id, method, params) : s.send({ jsonrpc: '2.0', id, method, ...(params && { params }) });
+  const answered = (id: number) => waitFor(() => lines(s).find((l) => l.m.id === id && l.m.method === undefined), 15_000, `answer ${id}`);
+  if (era === 'modern') send(1, 'server/discover');
+  else send(1, 'initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bytes', version: '1' } });
+  await answered(1);
+  if (era === 'legacy') s.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
   // Until the child is up (its tools listed), so that both runs list the same.
   let id = 10;
   await waitFor(async () => {
     const n = id++;
-    s.send({ jsonrpc: '2.0', id: n, method: 'tools/list' });
-    const r = (await s.response(n)) as { result?: { tools: { name: string }[] } };
-    return r.result?.tools.some((t) => t.name === 'fx__request_id');
+    send(n, 'tools/list');
+    return (await answered(n)).m.result?.tools.some((t: { name: string }) => t.name === 'fx__request_id');
   }, 15_000, 'the child listed');
-  s.send({ jsonrpc: '2.0', id: 99, method: 'tools/call', params: { name: 'fx__request_id', arguments: {} } });
-  const childId = JSON.parse(((await s.response(99)) as { result: { content: { text: string }[] } }).result.content[0]!.text) as number;
-  for (const [i, [method, params]] of REQUESTS.entries()) {
-    s.send({ jsonrpc: '2.0', id: 100 + i, method, ...(params && { params }) });
-    await waitFor(() => lines(s).some((l) => l.m.id === 100 + i), 15_000, `answer ${100 + i} (${method})`);
+  send(99, 'tools/call', { name: 'fx__request_id', arguments: {} });
+  const childId = JSON.parse((await answered(99)).m.result!.content[0].text) as number;
+  const steps = era === 'modern' ? [...REQUESTS, ...MODERN] : REQUESTS;
+  const sent: Request[] = [];
+  for (const [i, step] of steps.entries()) {
+    const [method, params] = typeof step === 'function' ? step(lines(s), 100 + i) : step;
+    sent.push([method, params]);
+    send(100 + i, method, params);
+    await answered(100 + i);
+  }
+  let cancelled: string | undefined;
+  if (era === 'modern') {
+    // A long call cancelled: no answer on either path, and the child hears of it.
+    send(300, 'tools/call', { name: 'fx__slow', arguments: { ms: 30_000, steps: 100 }, _meta: { progressToken: 'p-cancel' } });
+    await waitFor(() => lines(s).some((l) => l.m.params?.progressToken === 'p-cancel'), 15_000, 'the long call to reach the child');
+    s.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 300, reason: 'user' } });
+    let n = 400;
+    cancelled = await waitFor(async () => {
+      const k = n++;
+      send(k, 'tools/call', { name: 'fx__cancelled', arguments: {} });
+      const text = (await answered(k)).m.result!.content[0].text as string;
+      return text === '1' && text;
+    }, 15_000, 'the child to see the cancel');
+    // A listen stream for tool changes: the list is good for a day now.
+    send('L', 'subscriptions/listen', { notifications: { toolsListChanged: true } });
+    await waitFor(() => lines(s).some((l) => l.m.method === 'notifications/subscriptions/acknowledged'), 10_000, 'the listen ack');
+    sent.push(['tools/list', undefined]);
+    send(100 + steps.length, 'tools/list');
+    await answered(100 + steps.length);
   }
   const got = lines(s);
   const log = join(dir, 'state', 'mcpx.log');
+  const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
   return {
-    answers: REQUESTS.map((_, i) => got.find((l) => l.m.id === 100 + i)!.bytes),
-    progress: got.filter((l) => l.m.method === 'notifications/progress').map((l) => l.bytes),
+    sent,
+    answers: sent.map((_, i) => got.find((l) => l.m.id === 100 + i && l.m.method === undefined)!.bytes),
+    progress: got.filter((l) => l.m.method === 'notifications/progress' && l.m.params?.progressToken !== 'p-cancel').map((l) => l.bytes),
+    cancelledAnswered: got.some((l) => l.m.id === 300 && l.m.method === undefined),
+    cancelled,
     childId,
-    announced: existsSync(log) && readFileSync(log, 'utf8').includes('fast path: answering'),
+    announced: text.includes(`fast path: answering a ${era === 'modern' ? '2026-07-28' : '2025'} client's`),
+    early: text.includes(`(id 1) answered before the SDK was loaded`),
   };
+}
+
+/** Both runs' answers, byte for byte (latin1 keeps every byte), but for times and single-use keys. */
+function expectSameBytes(fast: Awaited<ReturnType<typeof run>>, sdk: Awaited<ReturnType<typeof run>>): void {
+  // The age of a cache hit is a time; a requestState a random key.
+  const mask = (b: Buffer) => b.toString('latin1').replace(/"ageMs":\d+/, '"ageMs":N').replace(/"requestState":"[^"]*"/g, '"requestState":S');
+  for (const [i, [method, params]] of fast.sent.entries()) {
+    const what = `${i}: ${method} ${JSON.stringify(params ?? {}).slice(0, 80)}`;
+    const a = mask(fast.answers[i]!);
+    const b = mask(sdk.answers[i]!);
+    if (a.length < 4096) expect(a, what).toBe(b);
+    else {
+      let at = 0;
+      while (at < a.length && a[at] === b[at]) at++;
+      expect(a === b, `${what}: ${a.length} vs ${b.length} bytes, first difference at byte ${at}`).toBe(true);
+    }
+  }
+  expect(fast.progress.map(String)).toEqual(sdk.progress.map(String));
+  // Each run took the path it was meant to: the fast one past the Client (its own ids) and the Server.
+  expect(fast.childId).toBeGreaterThanOrEqual(1_000_000_000);
+  expect(sdk.childId).toBeLessThan(1_000_000_000);
+  expect(fast.announced).toBe(true);
+  expect(sdk.announced).toBe(false);
+  expect(fast.early).toBe(true);
+  expect(sdk.early).toBe(false);
 }
 
 describe('the fast path and the SDK path (MCPX_FASTPATH=0)', () => {
   it('write byte-identical answers, progress included, for the same calls', async () => {
     const fast = await run('1');
     const sdk = await run('0');
-    // Each run took the path it was meant to: the fast one past the Client (its own ids) and the Server.
-    expect(fast.childId).toBeGreaterThanOrEqual(1_000_000_000);
-    expect(sdk.childId).toBeLessThan(1_000_000_000);
-    expect(fast.announced).toBe(true);
-    expect(sdk.announced).toBe(false);
-
-    for (const [i, [method, params]] of REQUESTS.entries()) {
-      const what = `${method} ${JSON.stringify(params ?? {}).slice(0, 80)}`;
-      // Byte for byte (latin1 keeps every byte), but for the age of a cache hit, which is a time.
-      const a = fast.answers[i]!.toString('latin1').replace(/"ageMs":\d+/, '"ageMs":N');
-      const b = sdk.answers[i]!.toString('latin1').replace(/"ageMs":\d+/, '"ageMs":N');
-      if (a.length < 4096) expect(a, what).toBe(b);
-      else {
-        let at = 0;
-        while (at < a.length && a[at] === b[at]) at++;
-        expect(a === b, `${what}: ${a.length} vs ${b.length} bytes, first difference at byte ${at}`).toBe(true);
-      }
-    }
-    expect(fast.progress.map(String)).toEqual(sdk.progress.map(String));
+    expectSameBytes(fast, sdk);
     expect(fast.progress).toHaveLength(3);
 
     // What the answers are, read once (the same bytes on both paths, so the fast path's are checked).
@@ -119,4 +178,34 @@ describe('the fast path and the SDK path (MCPX_FASTPATH=0)', () => {
     expect(parsed[12].error.code).toBe(-32602);
     expect(parsed[13].result.tools.map((t: { name: string }) => t.name)).toContain('fx__mirror');
   }, 60_000);
+
+  it('write byte-identical answers for a 2026-07-28 client: envelopes, input_required, cancel, lists with ttlMs', async () => {
+    const fast = await run('1', 'modern');
+    const sdk = await run('0', 'modern');
+    expectSameBytes(fast, sdk);
+    expect(fast.progress).toHaveLength(5); // p-1's three, p-2's two
+
+    const parsed = fast.answers.map((b) => JSON.parse(b.toString('utf8')));
+    const serverInfo = { 'io.modelcontextprotocol/serverInfo': { name: 'mcpx', version: '0.1.0' } };
+    expect(parsed[0].result).toEqual({ content: [{ type: 'text', text: 'fx: héllo 漢字 😀 "quoted" \\ \n' }], _meta: { from: 'fx', ...serverInfo }, resultType: 'complete' });
+    expect(parsed[1].result).toMatchObject({ resultType: 'complete', _meta: serverInfo });
+    expect(parsed[1].result.content[0].data).toBe(image);
+    expect(parsed[3].result.isError).toBe(true);
+    expect(parsed[4].result.extra).toBe('kept');
+    expect(Buffer.byteLength(parsed[5].result.content[0].text)).toBe(Buffer.byteLength(unit) * times);
+    expect(parsed[6].result._meta['mcpx/cache'].status).toBe('hit');
+    expect(parsed[9].result).toMatchObject({ resultType: 'complete', ttlMs: 0, cacheScope: 'private' }); // a read is cacheable
+    expect(parsed[10].error.code).toBe(-32602);
+    expect(parsed[12].error.code).toBe(-32602);
+    expect(parsed[13].result).toMatchObject({ ttlMs: 0, cacheScope: 'private', resultType: 'complete' });
+    const ask = parsed[14].result;
+    expect(ask).toMatchObject({ resultType: 'input_required', inputRequests: { input: { method: 'elicitation/create' } } });
+    expect(parsed[15].result).toMatchObject({ resultType: 'complete', content: [{ text: 'fx: accept {"name":"Zoë"}' }] });
+    for (const i of [16, 17, 18]) expect(parsed[i].result).toMatchObject({ ttlMs: 0, cacheScope: 'private', resultType: 'complete' });
+    expect(parsed[17].result.resources.map((r: { uri: string }) => r.uri)).toContain('mcpx://status');
+    expect(parsed[19].result.content[0].text).toContain('slow done');
+    expect(fast.cancelledAnswered).toBe(false);
+    expect(sdk.cancelledAnswered).toBe(false);
+    expect(parsed[20].result).toMatchObject({ ttlMs: 86_400_000, cacheScope: 'private', resultType: 'complete' });
+  }, 90_000);
 });
