@@ -47,25 +47,38 @@ export class CatalogStore {
 }
 
 /**
- * The stored instructions of these children (by fingerprint), for serve's `initialize` answer: the
- * file opened read-only (never created or migrated), one query, no JSON parsed here. Empty when there
- * is no database yet or it cannot be read: the answer then names the servers without their texts.
+ * The stored instructions of these children (by fingerprint), for serve's `initialize` answer: one
+ * query, no JSON parsed here. Empty when there is no database yet or it cannot be read: the answer
+ * then names the servers without their texts.
  */
 export function readStoredInstructions(dir: string, fingerprints: readonly string[]): Map<string, string> {
   const out = new Map<string, string>();
-  const file = join(dir, DB_FILE);
-  if (!fingerprints.length || !existsSync(file)) return out;
-  let db: Database.Database | undefined;
-  try {
-    db = new Database(file, { readonly: true, fileMustExist: true, timeout: 1000 });
+  if (!fingerprints.length) return out;
+  withReadOnlyDb(dir, 'stored instructions', (db) => {
     const rows = db
       .prepare(`SELECT fingerprint, json_extract(data, '$.instructions') AS text FROM catalog WHERE fingerprint IN (${fingerprints.map(() => '?').join(',')})`)
       .all(...fingerprints) as { fingerprint: string; text: unknown }[];
     for (const r of rows) if (typeof r.text === 'string' && r.text.trim()) out.set(r.fingerprint, r.text);
+  });
+  return out;
+}
+
+/**
+ * What serve reads before the runtime is loaded (issue 13), `what` naming it in the debug line of a
+ * failure: the file opened read-only (never created or migrated), closed again. Undefined when there
+ * is no database yet or it cannot be read.
+ */
+export function withReadOnlyDb<T>(dir: string, what: string, read: (db: Database.Database) => T): T | undefined {
+  const file = join(dir, DB_FILE);
+  if (!existsSync(file)) return undefined;
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true, timeout: 1000 });
+    return read(db);
   } catch (e) {
-    defaultLog.debug(`cache: could not read stored instructions (${errorMessage(e)})`);
+    defaultLog.debug(`cache: could not read ${what} (${errorMessage(e)})`);
+    return undefined;
   } finally {
     db?.close();
   }
-  return out;
 }

@@ -43,6 +43,7 @@ export function openBackend(config: Config, bridge: UpstreamBridge, opts: ServeO
   const ready = new Promise<void>((r) => (initialized = r));
   let load!: () => void;
   let loading = false;
+  let started = false;
   const wanted = new Promise<void>((r) => (load = () => ((loading = true), r())));
   const backend: Promise<Backend> = (async () => {
     await wanted;
@@ -55,9 +56,14 @@ export function openBackend(config: Config, bridge: UpstreamBridge, opts: ServeO
     const rt = (runtime = createRuntime(config, bridge, [STATUS_TOOL]));
     // Live config: edits of mcpx.json and .env apply while serving (rotated tokens too); ps/reload/restart reach us.
     stops.push(publishStatus(rt.status, rt.db), operate(rt, { load: () => loadConfig(opts.configFlag, { select: opts.select }), ready, watch: opts.watch !== false }));
+    // The stored catalogs, pins and cache are in, and the eager children starting (once the client is
+    // initialized), before anything is served from it: a first tools/list answered early (early-list.ts)
+    // waited for none of it, and mcpx://status read right after it shows that state. A failure of the
+    // load shows where start() awaits it.
+    await rt.load().catch(() => undefined);
+    if (started) void rt.start();
     return { hub: rt.hub, pipeline: rt.pipeline, settled: rt.settled, status: () => rt.status.snapshot() };
   })();
-  let started = false;
   return {
     backend,
     load,

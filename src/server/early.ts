@@ -4,6 +4,7 @@ import { log } from '../util/log.js';
 import { loadConfig, type Selection } from '../config/index.js';
 import { initialInstructions } from './instructions.js';
 import { CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LEGACY_PROTOCOL_VERSIONS, LOG_LEVEL_KEY, MODERN_PROTOCOL_VERSIONS, PROTOCOL_VERSION_KEY, SERVER_CAPABILITIES, SERVER_INFO, SERVER_INFO_KEY } from './identity.js';
+import { FirstList } from './early-list.js';
 
 /**
  * Start-up of `mcpx serve` (issue 13): a 2025 client's `initialize`, or a 2026-07-28 client's first
@@ -34,19 +35,24 @@ export async function answerEarly(opts: { configFlag?: string; select?: Selectio
   let answered: { id: unknown; method: string } | undefined;
   let looked = false;
   let ended = false;
+  let list: FirstList | undefined; // the first tools/list after an initialize answered here (early-list.ts)
   const onData = (chunk: Buffer) => {
     chunks.push(chunk);
-    if (looked) return;
+    if (looked && !list?.looking) return;
     const all = chunks.length === 1 ? chunk : Buffer.concat(chunks);
-    const nl = all.indexOf(0x0a);
-    if (nl === -1) return;
-    looked = true; // only the first message is ever answered here
-    const line = all.subarray(0, nl).toString('utf8');
-    const answer = fastPathEnabled() ? firstAnswer(line, instructions) : undefined;
-    if (answer) {
-      answered = { id: answer.id, method: answer.method };
-      stdout.write(answer.line);
+    if (!looked) {
+      const nl = all.indexOf(0x0a);
+      if (nl === -1) return;
+      looked = true; // only the first message is ever answered here
+      const line = all.subarray(0, nl).toString('utf8');
+      const answer = fastPathEnabled() ? firstAnswer(line, instructions) : undefined;
+      if (answer) {
+        answered = { id: answer.id, method: answer.method };
+        stdout.write(answer.line);
+        if (answer.method === 'initialize') list = new FirstList(loaded.config, nl + 1, (l) => stdout.write(l));
+      }
     }
+    list?.see(all);
   };
   const onEnd = () => (ended = true);
   stdin.on('data', onData);
@@ -59,7 +65,7 @@ export async function answerEarly(opts: { configFlag?: string; select?: Selectio
       stdin.off('data', onData);
       stdin.off('end', onEnd);
       stdin.pause();
-      const read = Buffer.concat(chunks);
+      const read = list ? list.handOver(Buffer.concat(chunks)) : Buffer.concat(chunks);
       if (ended) return Readable.from(read.length ? [read] : []); // a stream that has ended takes nothing back
       if (read.length) (stdin as Readable).unshift(read);
       // A paused stream stays paused when a listener is added: it flows again once the SDK listens.

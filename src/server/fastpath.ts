@@ -249,7 +249,7 @@ export class FastPath {
 }
 
 /** No 2026-07-28 material in the request: nothing the SDK would lift off it first. */
-function plain(params: Record<string, unknown>): boolean {
+export function plain(params: Record<string, unknown>): boolean {
   if (typeof params !== 'object' || Array.isArray(params)) return false;
   if ('inputResponses' in params || 'requestState' in params) return false;
   const meta = params._meta;
@@ -322,7 +322,8 @@ function without(o: Record<string, unknown>, key: string): Record<string, unknow
   return copy;
 }
 
-function needsLegacyWrap(t: { outputSchema?: unknown }): boolean {
+/** A tool whose output schema the SDK's 2025 codec rewraps (its list is the SDK's to answer; early-list.ts too). */
+export function needsLegacyWrap(t: { outputSchema?: unknown }): boolean {
   const s = t.outputSchema as Record<string, unknown> | undefined;
   return !!s && typeof s === 'object' && !Array.isArray(s) && s.type !== 'object';
 }

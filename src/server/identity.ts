@@ -1,6 +1,6 @@
 /**
  * What mcpx says it is and offers, in its initialize answer: one place for the SDK Server (upstream.ts)
- * and for the answer written before the SDK is loaded (early.ts). Imports nothing.
+ * and for the answers written before the SDK is loaded (early.ts, early-list.ts). Imports nothing.
  */
 export const SERVER_INFO = { name: 'mcpx', version: '0.1.0' };
 
@@ -17,6 +17,15 @@ export const SERVER_CAPABILITIES = {
  * SUPPORTED_PROTOCOL_VERSIONS; test/server/early.test.ts checks that they still agree).
  */
 export const LEGACY_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05', '2024-10-07'];
+
+/** mcpx's own tool, listed after the children's: the status snapshot as JSON (upstream.ts answers it). */
+export const STATUS_TOOL = {
+  name: 'mcpx__status',
+  title: 'mcpx status',
+  description: 'Health of the MCP servers behind mcpx: state, circuit breaker, restarts, last error, latency and cache counts per server.',
+  inputSchema: { type: 'object' as const, properties: {} },
+  annotations: { readOnlyHint: true, openWorldHint: false },
+};
 
 /**
  * The 2026-07-28 side (issue 13): the revisions the SDK's serveStdio serves (its

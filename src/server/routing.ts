@@ -56,8 +56,14 @@ export class Routing {
   private children: readonly Child[] = [];
   private readonly warned = new Set<string>();
 
-  /** Extra tools of mcpx's own (mcpx__status), listed after the children's. */
-  constructor(private readonly ownTools: Tool[] = []) {}
+  /**
+   * Extra tools of mcpx's own (mcpx__status), listed after the children's. `quiet`: logs nothing (the
+   * early list's build, early-list.ts, whose mappings and collisions the runtime's build logs anyway).
+   */
+  constructor(
+    private readonly ownTools: Tool[] = [],
+    private readonly quiet = false,
+  ) {}
 
   rebuild(children: readonly Child[], held?: HeldTools): void {
     this.tools = [];
@@ -173,7 +179,7 @@ export class Routing {
   }
 
   private once(msg: string, level: 'info' | 'warn'): void {
-    if (this.warned.has(msg)) return;
+    if (this.quiet || this.warned.has(msg)) return;
     this.warned.add(msg);
     log[level](msg);
   }

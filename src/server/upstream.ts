@@ -5,7 +5,7 @@ import type { Hub, ListKind } from '../runtime/hub.js';
 import type { Era, Step, UpstreamEdge } from './bridge.js';
 import type { Listens } from './listen.js';
 import type { Sessions } from './sessions.js';
-import { SERVER_CAPABILITIES, SERVER_INFO } from './identity.js';
+import { SERVER_CAPABILITIES, SERVER_INFO, STATUS_TOOL } from './identity.js';
 
 /**
  * The upstream Server that Claude Code talks to, in either era: list, call, read, prompt, completion
@@ -14,14 +14,8 @@ import { SERVER_CAPABILITIES, SERVER_INFO } from './identity.js';
  */
 export { SERVER_INFO } from './identity.js';
 
-/** mcpx's own tool and resource: the status snapshot as JSON. */
-export const STATUS_TOOL = {
-  name: 'mcpx__status',
-  title: 'mcpx status',
-  description: 'Health of the MCP servers behind mcpx: state, circuit breaker, restarts, last error, latency and cache counts per server.',
-  inputSchema: { type: 'object' as const, properties: {} },
-  annotations: { readOnlyHint: true, openWorldHint: false },
-};
+/** mcpx's own tool (identity.ts: the early list needs it without the SDK) and resource: the status snapshot as JSON. */
+export { STATUS_TOOL } from './identity.js';
 export const STATUS_URI = 'mcpx://status';
 
 /** What the handlers serve from: built after the transport is connected, off the initialize path. */
