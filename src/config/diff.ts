@@ -27,7 +27,7 @@ export interface ConfigDiff {
 /** maxMessageBytes too: the connection's framing is built with it. */
 const RESTART_FIELDS = new Set(['transport', 'command', 'args', 'env', 'cwd', 'url', 'headers', 'headersHelper', 'maxMessageBytes', 'protocol', 'problem']);
 /** Computed from the fields above (or only informative): compared through them. */
-const DERIVED_FIELDS = new Set(['name', 'identity', 'credentialFingerprint', 'variables']);
+const DERIVED_FIELDS = new Set(['name', 'identity', 'catalogKey', 'credentialFingerprint', 'variables']);
 const GLOBAL_FIELDS = ['cache', 'audit'] as const;
 
 export function diffConfigs(before: Pick<Config, 'servers' | 'cache' | 'audit'>, after: Pick<Config, 'servers' | 'cache' | 'audit'>): ConfigDiff {

@@ -301,6 +301,7 @@ function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string
     },
     rateLimit,
     identity: sha256(transport, command ?? '', canonicalJson(args), cwd ?? '', url ?? ''),
+    catalogKey: sha256('catalog', name, transport, command ?? '', canonicalJson(args), cwd ?? '', url ?? ''),
     credentialFingerprint: sha256(canonicalJson(env), canonicalJson(headers)),
     secretCommands,
     variables: dedupeVars(used),

@@ -97,6 +97,11 @@ export interface ServerConfig {
 
   /** Who the child is (command + args, or url): part of cache and catalog keys. */
   identity: string;
+  /**
+   * The key of its stored catalog: its name and identity. Two servers with the same command line (one
+   * package, two workspaces, told apart by env) list different tools, so they never share a catalog.
+   */
+  catalogKey: string;
   /** One-way hash of the credential values the child gets (env + headers); never the values. */
   credentialFingerprint: string;
   /**

@@ -133,7 +133,7 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
       }
       hub.forEachChild((child) => {
         if (s) useStoredCatalog(child, s.catalogs);
-        child.on('catalog', (cat: Catalog) => open()?.catalogs.put(child.config.identity, child.name, cat));
+        child.on('catalog', (cat: Catalog) => open()?.catalogs.put(child.config.catalogKey, child.name, cat));
         child.on('notification', (n) => {
           if (n.method === 'notifications/resources/updated' && typeof n.params?.uri === 'string') pipeline.resourceUpdated(child, n.params.uri);
         });
@@ -262,7 +262,7 @@ export async function reloadCredentials(config: Config, child: Child): Promise<b
 /** A child we have seen before is listed at once from its stored catalog, before it is up. */
 function useStoredCatalog(child: Child, catalogs: CatalogStore): void {
   if (child.catalog || child.state.kind === 'disabled' || child.state.kind === 'misconfigured') return;
-  const stored = catalogs.get(child.config.identity);
+  const stored = catalogs.get(child.config.catalogKey);
   if (stored) child.catalog = stored.data as Catalog;
 }
 

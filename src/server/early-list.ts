@@ -107,7 +107,7 @@ export async function storedList(config: Config): Promise<StoredList | string> {
   ]);
   const read = withReadOnlyDb(config.cache.dir, 'the stored catalogs', (db): Catalog[] | string => {
     if (userVersion(db) !== SCHEMA_VERSION) return 'the cache database is migrated first';
-    const fingerprints = servers.map((s) => s.identity);
+    const fingerprints = servers.map((s) => s.catalogKey);
     const rows = fingerprints.length
       ? (db.prepare(`SELECT fingerprint, data FROM catalog WHERE fingerprint IN (${fingerprints.map(() => '?').join(',')})`).all(...fingerprints) as { fingerprint: string; data: string }[])
       : [];
@@ -115,7 +115,7 @@ export async function storedList(config: Config): Promise<StoredList | string> {
     const pins = readPins(db, servers.filter((s) => s.pinTools).map((s) => s.name));
     const out: Catalog[] = [];
     for (const s of servers) {
-      const cat = byFingerprint.get(s.identity);
+      const cat = byFingerprint.get(s.catalogKey);
       if (!cat) return `no catalog of ${s.name} is stored for its current command`;
       const own = pins.get(s.name);
       if (own?.size && compareWithPins(s.name, own, cat.tools).length) return `tools of ${s.name} wait for \`mcpx approve\``;

@@ -77,7 +77,7 @@ function cut(text: string, n: number): string {
  */
 export async function initialInstructions(config: Config): Promise<string> {
   const servers = describedServers(config);
-  const need = servers.filter((s) => s.instructions === undefined).map((s) => s.identity);
+  const need = servers.filter((s) => s.instructions === undefined).map((s) => s.catalogKey);
   let stored = new Map<string, string>();
   if (need.length) {
     try {
@@ -87,5 +87,5 @@ export async function initialInstructions(config: Config): Promise<string> {
       log.debug(`instructions: stored texts not read (${errorMessage(e)})`);
     }
   }
-  return mergeInstructions(servers.map((s) => ({ name: s.name, prefix: s.prefix, text: childInstructions(s, stored.get(s.identity)).text })));
+  return mergeInstructions(servers.map((s) => ({ name: s.name, prefix: s.prefix, text: childInstructions(s, stored.get(s.catalogKey)).text })));
 }

@@ -50,7 +50,7 @@ const withoutId = (line: string, id: number) => {
 describe('the first tools/list answered from the stored catalogs', () => {
   it('is byte for byte the normal list: prefixes, include/exclude, a shortened name, mcpx__status last', async () => {
     const long = 'a_prefix_long_enough_that_its_tools_need_shortening_x';
-    // Each with args of its own: a catalog is stored under the command line (env is not part of it).
+    // Each with args of its own, so that each is told apart in the log lines below.
     const servers = {
       alpha: fixture('alpha', {}, { args: [CHILD, mark, 'alpha'], tools: { include: ['e*', 's*'], exclude: ['slow'] } }),
       beta: fixture('beta', {}, { args: [CHILD, mark, 'beta'], prefix: '' }),
@@ -110,12 +110,25 @@ describe('the first tools/list answered from the stored catalogs', () => {
   it('is followed by list_changed when a child lists other tools than stored, and the next list is current', async () => {
     const alpha = (env: Record<string, string>) => ({ alpha: fixture('alpha', env, { args: [CHILD, mark, 'alpha'] }) });
     const { dir } = await stored(alpha({}), ['alpha__echo']);
-    const file = writeConfig({ mcpServers: alpha({ EXTRA_TOOL: '1' }) }, dir); // same command line: same stored catalog
+    const file = writeConfig({ mcpServers: alpha({ EXTRA_TOOL: '1' }) }, dir); // same name and command line: same stored catalog
     const c = session(dir, file);
     expect((await c.list(2)).names).not.toContain('alpha__extra');
     await waitFor(() => c.log().includes(`serve: tools/list (id 2) ${EARLY}`), 5000, 'the early answer in the log');
     await waitFor(() => c.messages().some((m) => m.method === 'notifications/tools/list_changed'), 15_000, 'list_changed');
     c.s.send({ jsonrpc: '2.0', id: 3, method: 'tools/list' });
     expect((await c.list(3)).names).toContain('alpha__extra');
+  }, 60_000);
+
+  it('keeps the catalogs of two servers with the same command line apart (one package, two workspaces told apart by env)', async () => {
+    // Same command and args; only env differs: before catalogs were keyed by name too, the last one to
+    // list overwrote the other's, and each showed the other's tools until it started.
+    const same = { args: [CHILD, mark, 'shared'] };
+    const servers = { one: fixture('one', {}, same), two: fixture('two', { BYTES_TOOLS: '1' }, same) };
+    const { dir, file } = await stored(servers, ['one__echo', 'two__echo', 'two__unicode']);
+    const c = session(dir, file);
+    const names = (await c.list(2)).names;
+    await waitFor(() => c.log().includes(`serve: tools/list (id 2) ${EARLY}`), 5000, 'the early answer in the log');
+    expect(names).toContain('two__unicode');
+    expect(names).not.toContain('one__unicode');
   }, 60_000);
 });

@@ -63,7 +63,7 @@ describe('mcpx serve: instructions in the initialize answer', () => {
     const mark = marker();
     const dir = tempDir();
     const huge = 'Use wiki for internal pages and runbooks. '.repeat(250); // ~10.5 kB
-    // Catalogs are stored by command line (identity): give each child its own.
+    // Each child with args of its own.
     const child = (name: string, env: Record<string, string>, extra: Record<string, unknown> = {}) => {
       const f = fixture(name, env, extra, mark);
       return { ...f, args: [...f.args, name] };
