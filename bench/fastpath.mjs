@@ -9,25 +9,12 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { readFileSync, rmSync } from 'node:fs';
-import { z } from 'zod';
-import { SERVERS, concurrent, directTarget, echo, listUntil, mcpxTarget, median, sequential, shutdown, start, workspace } from './lib.mjs';
+import { SERVERS, concurrent, lists, directTarget, echo, listUntil, mcpxTarget, median, sequential, shutdown, start, workspace } from './lib.mjs';
 
 const rounds = Number(process.argv[2] ?? 5);
 const which = process.argv[3] ?? 'both';
 const N = { warm: 200, seq: 500, thr: 2000, lists: 100 };
 const ws = workspace();
-
-// The list taken as it is (no schema): the figure is the server's, not the client's validation of 4× the tools.
-const Anything = z.any();
-async function lists(client, n) {
-  const out = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await client.request({ method: 'tools/list' }, Anything);
-    out.push(performance.now() - t);
-  }
-  return median(out);
-}
 
 async function measure(target, tool, prefixes) {
   const s = await start(target);

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { z } from 'zod';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const MCPX = join(ROOT, 'bin/mcpx.js');
@@ -105,6 +106,19 @@ export async function call(client, params) {
 }
 
 /** Sequential calls; returns per-call ms. */
+// A list taken as it is (no schema): the figure is the server's, not the client's validation of 4× the tools.
+const Anything = z.any();
+/** p50 of n sequential tools/list (ms). */
+export async function lists(client, n) {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await client.request({ method: 'tools/list' }, Anything);
+    out.push(performance.now() - t);
+  }
+  return median(out);
+}
+
 export async function sequential(client, n, params) {
   const out = new Array(n);
   for (let i = 0; i < n; i++) {
