@@ -34,12 +34,14 @@ export const DEFAULT_PORT = 8808;
 
 /**
  * What children are told an HTTP client supports before (and besides) the clients connected: form
- * elicitation, which Claude Code answers. Children declare their client capabilities once, when they
- * start, and a team server starts them before anyone connects; the connected sessions' own
- * capabilities are added (union) for children that start later. A request for a capability the calling
- * client lacks fails as it would over stdio.
+ * elicitation (which Claude Code answers) and sampling (which other clients, the conformance suite's
+ * among them, answer). Children declare their client capabilities once, when they start, and a team
+ * server starts them before anyone connects; the connected sessions' own capabilities are added (union)
+ * for children that start later. Both are asked only within a call, of the client that made it; a
+ * client without the capability answers for itself (Method not found), as it would over stdio. Roots
+ * are not declared: servers ask for them at start, when no client is there to answer.
  */
-const HTTP_CLIENT_CAPABILITIES: ClientCapabilities = { elicitation: { form: {} } };
+const HTTP_CLIENT_CAPABILITIES: ClientCapabilities = { elicitation: { form: {} }, sampling: {} };
 
 /** How long in-flight requests may finish after SIGINT/SIGTERM before they are cancelled. */
 const GRACE_MS = 1500;
