@@ -66,7 +66,7 @@ describe('a legacy client through mcpx to a modern child', () => {
   it('re-lists after the child says list_changed on its listen stream', async () => {
     const before = listChanged.length;
     await m.client.callTool({ name: 'nova__add_tool', arguments: {} });
-    await waitFor(() => listChanged.length > before, 5000, 'tools/list_changed');
+    await waitFor(() => listChanged.length > before, 15_000, 'tools/list_changed');
     const { tools } = await m.client.listTools();
     expect(tools.map((t) => t.name)).toContain('nova__added_1');
   });

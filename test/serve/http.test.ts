@@ -168,7 +168,7 @@ describe('a 2026-07-28 client', () => {
     })().catch(() => undefined);
     await waitFor(() => heard.includes('notifications/subscriptions/acknowledged'), 5000, 'the listen acknowledgement');
     await (await send(2, 'tools/call', { name: 'a__add_tool', arguments: {} }, { 'mcp-name': 'a__add_tool' })).json();
-    await waitFor(() => heard.includes('"method":"notifications/tools/list_changed"'), 5000, 'list_changed on the stream');
+    await waitFor(() => heard.includes('"method":"notifications/tools/list_changed"'), 15_000, 'list_changed on the stream');
     stop.abort();
     await reading;
   });

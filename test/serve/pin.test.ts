@@ -143,7 +143,7 @@ describe('mcpx serve with pinTools', () => {
     const ok = await cli('approve', 'docs', 'echo');
     expect(ok.exitCode, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('approved docs/echo (changed)');
-    await waitFor(() => changes > seenChanges, 5000, 'tools/list_changed after the approval');
+    await waitFor(() => changes > seenChanges, 15_000, 'tools/list_changed after the approval');
     const after = await names(second);
     expect(after.find((t) => t.name === 'docs__echo')?.description).toContain('Version 2.');
     expect(after.map((t) => t.name)).not.toContain('docs__extra');

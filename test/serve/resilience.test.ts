@@ -103,7 +103,7 @@ describe('deadlines and supervision', () => {
     expect(text(r)).toMatch(/^flaky is unavailable: the server exited during the call/);
     const during = await m.client.callTool({ name: 'flaky__echo', arguments: { text: 'meanwhile' } });
     expect(during.isError).toBe(true); // the restart is not waited for
-    await waitFor(async () => (await status(m)).servers.flaky.state === 'ready', 5000, 'flaky restarted');
+    await waitFor(async () => (await status(m)).servers.flaky.state === 'ready', 15_000, 'flaky restarted');
     expect(text(await m.client.callTool({ name: 'flaky__echo', arguments: { text: 'back' } }))).toBe('flaky: back');
     expect((await status(m)).servers.flaky.restarts).toBe(1);
   });
@@ -130,7 +130,7 @@ describe('instant catalog and lazy start', () => {
     expect((await status(second)).servers.lazy.state).toBe('lazy');
     // Only the slow eager child runs (starting); its process may be spawned a moment after the list is
     // answered (issue 13: the list does not wait for execa to load), the lazy one's never before its call.
-    await waitFor(() => processesWith(mark).length >= 1, 5000, 'the slow child spawned');
+    await waitFor(() => processesWith(mark).length >= 1, 15_000, 'the slow child spawned');
     expect(processesWith(mark).length).toBe(1);
     expect(text(await second.client.callTool({ name: 'lazy__echo', arguments: { text: 'wake' } }))).toBe('lazy: wake');
     expect(processesWith(mark).length).toBe(2);
@@ -144,7 +144,7 @@ describe('instant catalog and lazy start', () => {
     m.client.setNotificationHandler(ToolListChangedNotificationSchema, async () => void changed++);
     const before = (await m.client.listTools()).tools.map((t) => t.name);
     expect(before).not.toContain('a__extra'); // from the stored catalog
-    await waitFor(() => changed > 0, 5000, 'list_changed');
+    await waitFor(() => changed > 0, 15_000, 'list_changed');
     expect((await m.client.listTools()).tools.map((t) => t.name)).toContain('a__extra');
     await addToolAndWait(m, 'a', () => changed);
     expect(changed).toBe(2);
@@ -157,7 +157,7 @@ describe('instant catalog and lazy start', () => {
     let changed = 0;
     m.client.setNotificationHandler(ToolListChangedNotificationSchema, async () => void changed++);
     await m.client.listTools();
-    await waitFor(async () => (await status(m)).servers.a.state === 'ready', 5000, 'a ready');
+    await waitFor(async () => (await status(m)).servers.a.state === 'ready', 15_000, 'a ready');
     await addToolAndWait(m, 'a', () => changed);
     expect(changed).toBe(1);
   });
