@@ -9,23 +9,14 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { readFileSync, rmSync } from 'node:fs';
-import { SERVERS, concurrent, lists, directTarget, echo, listUntil, mcpxTarget, median, sequential, shutdown, start, workspace } from './lib.mjs';
+import { SERVERS, callFigures, directTarget, echo, mcpxTarget, median, workspace } from './lib.mjs';
 
 const rounds = Number(process.argv[2] ?? 5);
 const which = process.argv[3] ?? 'both';
 const N = { warm: 200, seq: 500, thr: 2000, lists: 100 };
 const ws = workspace();
 
-async function measure(target, tool, prefixes) {
-  const s = await start(target);
-  if (prefixes) await listUntil(s.client, prefixes);
-  await sequential(s.client, N.warm, (i) => echo(tool, `warm ${i}`));
-  const seq = median(await sequential(s.client, N.seq, (i) => echo(tool, `seq ${i}`)));
-  const cps8 = await concurrent(s.client, N.thr, 8, (i) => echo(tool, `c8 ${i}`));
-  const list = await lists(s.client, N.lists);
-  await shutdown(s);
-  return { seq, cps8, list };
-}
+const measure = (target, tool, prefixes) => callFigures(target, tool, prefixes, N);
 
 const withFast = (on) => {
   const t = mcpxTarget(ws, on ? 'fast' : 'sdk');

@@ -6,22 +6,14 @@
 // usage: npm run build && node bench/floor.mjs [rounds]
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { CHILD, MARK, ROOT, SERVERS, concurrent, directTarget, echo, listUntil, mcpxTarget, median, sequential, shutdown, start, workspace } from './lib.mjs';
+import { CHILD, MARK, ROOT, SERVERS, callFigures, directTarget, mcpxTarget, median, workspace } from './lib.mjs';
 
 const rounds = Number(process.argv[2] ?? 5);
 const N = { warm: 200, seq: 500, thr: 2000 };
 const ws = workspace();
 const proxyTarget = () => ({ ...directTarget(), kind: 'proxy', args: [join(ROOT, 'bench/pipe-proxy.mjs'), process.execPath, CHILD, MARK, 'direct'] });
 
-async function measure(target, tool, prefixes) {
-  const s = await start(target);
-  if (prefixes) await listUntil(s.client, prefixes);
-  await sequential(s.client, N.warm, (i) => echo(tool, `warm ${i}`));
-  const seq = median(await sequential(s.client, N.seq, (i) => echo(tool, `seq ${i}`)));
-  const cps8 = await concurrent(s.client, N.thr, 8, (i) => echo(tool, `c8 ${i}`));
-  await shutdown(s);
-  return { seq, cps8 };
-}
+const measure = (target, tool, prefixes) => callFigures(target, tool, prefixes, N);
 
 await measure(mcpxTarget(ws, 'floor'), 'notion__echo', SERVERS); // warms the stored catalogs
 const rows = [];

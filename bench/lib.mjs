@@ -119,6 +119,21 @@ export async function lists(client, n) {
   return median(out);
 }
 
+/**
+ * One session's per-call figures: warm-up, sequential uncached p50 (ms), 8 in flight (calls/s), and the
+ * warm tools/list p50 when n.lists is set. `prefixes`: wait until mcpx lists every child's tools first.
+ */
+export async function callFigures(target, tool, prefixes, n) {
+  const s = await start(target);
+  if (prefixes) await listUntil(s.client, prefixes);
+  await sequential(s.client, n.warm, (i) => echo(tool, `warm ${i}`));
+  const seq = median(await sequential(s.client, n.seq, (i) => echo(tool, `seq ${i}`)));
+  const cps8 = await concurrent(s.client, n.thr, 8, (i) => echo(tool, `c8 ${i}`));
+  const list = n.lists ? await lists(s.client, n.lists) : undefined;
+  await shutdown(s);
+  return { seq, cps8, list };
+}
+
 export async function sequential(client, n, params) {
   const out = new Array(n);
   for (let i = 0; i < n; i++) {
