@@ -1,7 +1,8 @@
 // Real MCP clients other than Claude Code (Codex, Gemini CLI), run against mcpx offline: each gets a
 // temp home holding its config (mcpx as a stdio MCP server, a model provider pointing at the fake
 // model on 127.0.0.1) and runs one non-interactive prompt. The clients are installed for the tests
-// only, from test/clients/package.json (`npm ci --prefix test/clients`), never as mcpx dependencies.
+// only, from test/clients/package.json (`npm ci --prefix test/clients --ignore-scripts`), never as
+// dependencies of mcpx.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -9,7 +10,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { MCPX, ROOT, processesWith, startMcpx } from './mcpx.js';
 
-export const INSTALL_CLIENTS = 'npm ci --prefix test/clients';
+export const INSTALL_CLIENTS = 'npm ci --prefix test/clients --ignore-scripts';
 const CLIENTS = join(ROOT, 'test/clients/node_modules');
 
 /** The script a client package runs (its package.json `bin`), or undefined when it is not installed. */
