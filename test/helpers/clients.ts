@@ -145,17 +145,19 @@ export async function connectDirect(entry: { command: string; args: string[]; en
 
 /**
  * Whether this build of mcpx ships tool search: a real probe, tools/list of `mcpx serve` with
- * `toolSearch: "on"` (a build without it refuses the key or lists the children's tools instead).
+ * `toolSearch: "on"` (a build without it warns of an unknown key and lists the children's tools).
+ * Probed once per test file.
  */
-export async function toolSearchShipped(child: unknown): Promise<boolean> {
+export function toolSearchShipped(child: unknown): Promise<boolean> {
+  return (shipped ??= probeToolSearch(child));
+}
+let shipped: Promise<boolean> | undefined;
+
+async function probeToolSearch(child: unknown): Promise<boolean> {
+  const m = await startMcpx({ toolSearch: 'on', mcpServers: { probe: child } });
   try {
-    const m = await startMcpx({ toolSearch: 'on', mcpServers: { probe: child } });
-    try {
-      return (await m.client.listTools()).tools.some((t) => t.name === 'mcpx__find_tools');
-    } finally {
-      await m.close();
-    }
-  } catch {
-    return false;
+    return (await m.client.listTools()).tools.some((t) => t.name === 'mcpx__find_tools');
+  } finally {
+    await m.close();
   }
 }
