@@ -138,6 +138,8 @@ export class UpstreamEdge implements UpstreamBridge {
   send = (n: { method: string; params?: Record<string, unknown> }): void => void this.server?.notification(n as never).catch(() => undefined);
   /** Hears every resources/updated (stdio, and HTTP 2026 whose listen router filters), not only its own subscriptions. */
   allUpdates = true;
+  /** One client's (stdio, a 2025 HTTP session), not every 2026 HTTP client's: tool search may add found tools to its list. */
+  oneClient = true;
   private flights = new Set<Flight>();
   private pending = new Map<string, Pending>();
   private calls = new Set<Call>();

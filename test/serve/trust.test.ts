@@ -35,7 +35,7 @@ describe('a project config runs only once trusted (issue 11)', () => {
   it('untrusted: initialize is answered, no child and no ${sh:} runs; stderr, status and doctor name the file and `mcpx trust`', async () => {
     const p = project();
     const m = await p.serve();
-    expect(await toolNames(m)).toEqual(['mcpx__status']);
+    expect(await toolNames(m)).toEqual(['mcpx__more', 'mcpx__status']);
     const s = await status(m); // answered once the (empty) runtime is up: nothing from the file is in it
     expect(s.servers).toEqual({});
     expect(s.health).toBe('degraded');
@@ -73,7 +73,7 @@ describe('a project config runs only once trusted (issue 11)', () => {
     const list = await p.cli('trust', '--list', '--json');
     expect(JSON.parse(list.stdout).files).toEqual([expect.objectContaining({ file: p.file, state: 'changed' })]);
     const edited = await p.serve();
-    expect(await toolNames(edited)).toEqual(['mcpx__status']);
+    expect(await toolNames(edited)).toEqual(['mcpx__more', 'mcpx__status']);
     expect((await status(edited)).waitingForTrust).toMatchObject({ file: p.file, state: 'changed' });
     await waitFor(() => edited.stderr().includes('has changed since it was trusted'), 5000, 'the changed-file message');
 
