@@ -156,6 +156,8 @@ export class RedisResultStore implements ResultStore {
   private closed = false;
   /** The team's key salt, once Redis gave it. */
   private salt?: Buffer;
+  /** Used while Redis is down and never gave one: for this process's memory layer only. */
+  private ownSalt?: Buffer;
 
   constructor(private readonly opts: RedisStoreOptions) {
     this.target = redisTarget(opts.url);
@@ -195,10 +197,13 @@ export class RedisResultStore implements ResultStore {
 
   /**
    * The team's key salt: at once when known; while the first connection is being made, a lookup waits
-   * for it as long as it would for an entry; undefined when Redis cannot give it (then nothing is cached).
+   * for it as long as it would for an entry (undefined if it did not come). While Redis is unreachable and
+   * never gave one, a salt of this process's own: its memory layer still serves it, and since writes are
+   * dropped meanwhile, no key made with it reaches Redis.
    */
   keySalt(): Buffer | Promise<Buffer | undefined> | undefined {
-    if (this.salt || this.closed || !(this.client.isReady || this.starting)) return this.salt;
+    if (this.salt || this.closed) return this.salt;
+    if (!(this.client.isReady || this.starting)) return (this.ownSalt ??= randomBytes(32));
     return this.until(() => !!this.salt, this.lookupMs).then(() => this.salt);
   }
 

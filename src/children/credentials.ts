@@ -32,7 +32,7 @@ const NOT_CREDENTIALS = /^(PWD|SSH_AUTH_SOCK|DBUS_SESSION_BUS_ADDRESS|DESKTOP_SE
 /** A URL with a password in it (postgres://user:pass@host/db), whatever the variable is called. */
 const URL_WITH_PASSWORD = /^[a-z][a-z0-9+.-]*:\/\/[^/@\s:]*:[^/@\s]+@/i;
 
-/** Does a variable of this name hold a credential? Case-insensitive; see the README's "Whose answers" for the rule. */
+/** Does a variable of this name hold a credential? Case-insensitive; see the README, "Whose answers are shared". */
 export function isCredentialName(name: string): boolean {
   const n = name.toUpperCase();
   if (NOT_CREDENTIALS.test(n)) return false;

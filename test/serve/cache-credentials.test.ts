@@ -50,6 +50,12 @@ async function serving(backend: Backend, dir: string, token: string, scope?: 'pu
 
 const search = (m: Mcpx) => m.client.callTool({ name: 'gh__search', arguments: { query: 'my private repos' } });
 
+/** What mcpx://status says of server gh's entries: "public" (shared by everyone) or "credential". */
+async function scopeInStatus(m: Mcpx): Promise<unknown> {
+  const r = await m.client.readResource({ uri: 'mcpx://status' });
+  return (JSON.parse((r.contents[0] as { text: string }).text) as { servers: { gh: { cache: { scope: unknown } } } }).servers.gh.cache.scope;
+}
+
 /** Fetched by the first process, then stored for good: it has closed (SQLite), or Redis holds the entry. */
 async function fetchedBy(backend: Backend, m: Mcpx): Promise<void> {
   expect(cacheMeta(await search(m))).toBeUndefined();
@@ -68,6 +74,7 @@ describe.each([sqlite, onRedis])('two processes on $name', (backend) => {
     const [bob, alice] = await Promise.all([serving(backend, cache, TOKEN_B), serving(backend, cache, TOKEN_A)]);
     expect(cacheMeta(await search(bob))).toBeUndefined(); // B's identical call does not get A's answer
     expect(cacheMeta(await search(alice))).toMatchObject({ status: 'hit' });
+    expect(await scopeInStatus(alice)).toBe('credential');
     expect(text(await search(alice))).toBe('gh results for my private repos (call 1)'); // what the first process's child answered
 
     // Nothing holds a token: neither the database nor Redis, keys or values.
@@ -86,6 +93,7 @@ describe.each([sqlite, onRedis])('two processes on $name', (backend) => {
     await fetchedBy(backend, await serving(backend, cache, TOKEN_A, 'public'));
     const bob = await serving(backend, cache, TOKEN_B, 'public');
     expect(cacheMeta(await search(bob))).toMatchObject({ status: 'hit' });
+    expect(await scopeInStatus(bob)).toBe('public');
   });
 });
 
