@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode, type Progress, type Tool } from '@modelcontextprotocol/client';
 import { cacheAdvice } from '../children/advice.js';
 import { credentialHint, isAuthFailure, type Child } from '../children/child.js';
+import { isQuestionRefused } from '../children/asking.js';
 import type { CachedEntry, MaybePromise, ResultStore } from '../cache/store.js';
 import { SingleFlight } from '../cache/singleflight.js';
 import { errorMessage, isMcpxError } from '../errors.js';
@@ -63,6 +64,8 @@ export interface CallOptions {
    * stored or shared.
    */
   caller?: string;
+  /** The upstream request this call serves (server/'s object): a question the child asks during it goes to its client. */
+  asker?: object;
 }
 
 type Params = { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> } & Record<string, unknown>;
@@ -130,6 +133,11 @@ class CallFailed extends Error {
 
 export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ call: [CallEvent]; quota: [{ server: string }] }> {
   private readonly inFlight = new SingleFlight<Result>();
+  /**
+   * The upstream requests each shared call in flight serves, by key: a caller joining it is one more
+   * (a question the child asks then has several possible owners, and is refused unless they are one client).
+   */
+  private readonly askersOf = new Map<string, Set<object>>();
   /** One credential refresh and reconnect at a time per child, shared by the calls it refused. */
   private readonly reauths = new Map<C, Promise<void>>();
 
@@ -164,10 +172,11 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
     // 3. single flight: identical calls in flight share one child call, each caller keeping its own
     // cancellation (not with a progress token: progress goes to one caller). Steps 4–9 are send().
     const staleCopy = () => (store && child.config.fallback.stale ? firstOf(lookup, (k) => store.getStale(k)) : undefined);
-    const send = (signal: AbortSignal) => this.send(call, { signal, onprogress: opts.onprogress }, async () => !!(await staleCopy()));
+    const askers = new Set<object>(opts.asker ? [opts.asker] : []);
+    const send = (signal: AbortSignal) => this.send(call, { signal, onprogress: opts.onprogress }, async () => !!(await staleCopy()), askers);
     const flight = store && !opts.onprogress ? keys!.flight() : undefined;
     try {
-      const result = flight ? await this.inFlight.run(flight, opts.signal, send) : await send(opts.signal);
+      const result = flight ? await this.shared(flight, opts, askers, send) : await send(opts.signal);
       if (result.isError === true) return done('error', result); // the tool's own answer: passed on, never cached
       // 10. cache.put: only cacheable, non-error results, under the credentials the answer came with
       if (store) this.put(store, keys!, call, result);
@@ -211,6 +220,15 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
   private putWith(salt: Buffer | undefined, store: ResultStore, keys: CallKeys, call: Call<C>, result: Result): void {
     const key = keys.store(salt, cacheAdvice(result));
     if (key) store.put({ key, server: call.child.name, tool: call.name, result, ttlMs: entryTtl(call.cache!, result), staleTtlMs: call.cache!.staleTtl });
+  }
+
+  /** Step 3: the call joins an identical one in flight (its asker becomes one of that call's), or starts it. */
+  private shared(key: string, opts: CallOptions, askers: Set<object>, send: (signal: AbortSignal) => Promise<Result>): Promise<Result> {
+    if (opts.asker) this.askersOf.get(key)?.add(opts.asker);
+    return this.inFlight.run(key, opts.signal, (signal) => {
+      this.askersOf.set(key, askers);
+      return send(signal).finally(() => this.askersOf.get(key) === askers && this.askersOf.delete(key));
+    });
   }
 
   /** Drops a resource's entries when the child says it was updated: every caller's, whatever their credentials. */
@@ -260,7 +278,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
    * mcpx did not send the call (child down, quota, full queue, breaker open) or the child did not answer
    * usefully; other errors (cancellation, the child's answer about the request itself) pass through.
    */
-  private async send(call: Call<C>, opts: CallOptions, hasStaleCopy: () => Promise<boolean>): Promise<Result> {
+  private async send(call: Call<C>, opts: CallOptions, hasStaleCopy: () => Promise<boolean>, askers: Set<object>): Promise<Result> {
     const { child } = call;
     const { signal } = opts;
     const { admission, breaker, retry, quota } = this.deps.policies(child);
@@ -333,7 +351,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
       const params = withoutProgressToken(call.params);
       const once = (s: AbortSignal) =>
         child.request(call.method, params, {
-          signal: s, timeout: left(), resetTimeoutOnProgress: true, maxTotalTimeout: child.config.maxTotalTimeoutMs, onprogress: opts.onprogress,
+          signal: s, timeout: left(), resetTimeoutOnProgress: true, maxTotalTimeout: child.config.maxTotalTimeoutMs, onprogress: opts.onprogress, askers,
         });
       const waitedMs = performance.now() - t0;
       let result: Result;
@@ -429,6 +447,7 @@ function firstOf(keys: string[], get: (key: string) => MaybePromise<CachedEntry 
 /** undefined: not a failure of the child (its answer about the request itself). */
 function classifyError(e: unknown, child: PipelineChild, timeoutMs: number): CallFailed | undefined {
   if (isAuthFailure(e)) return new CallFailed('error', `${child.name} rejected the credentials: ${credentialHint(child.config)}`);
+  if (isQuestionRefused(e)) return undefined; // mcpx would not pass on the child's question: the child's answer stands, passed on as an error
   // Errors from child.request are the v2 SDK's: SdkError for local failures, ProtocolError for the child's answers.
   if (e instanceof SdkError && e.code === SdkErrorCode.RequestTimeout) return new CallFailed('timeout', `no answer within ${formatDuration(timeoutMs)}`);
   if (isTransportFailure(e)) return new CallFailed('child-down', isMcpxError(e) ? e.message.replace(`${child.name} `, '') : 'the server exited during the call');
