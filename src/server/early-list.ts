@@ -105,7 +105,7 @@ export async function storedList(config: Config, client?: string): Promise<Store
     import('../cache/migrations.js'),
     import('../cache/pins.js'),
     import('./routing.js'),
-    import('./fastpath.js'),
+    import('./compat.js'),
     import('./identity.js'),
     import('./tool-search/exposure.js'),
     import('./own-tools.js'),

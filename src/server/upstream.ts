@@ -1,4 +1,4 @@
-import { ProtocolError, ProtocolErrorCode, Server, type JSONRPCRequest, type LoggingLevel, type Progress, type ServerContext } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, Server, type JSONRPCRequest, type Progress, type ServerContext } from '@modelcontextprotocol/server';
 import type { Child } from '../children/child.js';
 import type { CallOptions, Pipeline } from '../pipeline/call.js';
 import type { Hub, ListKind } from '../runtime/hub.js';
@@ -7,6 +7,8 @@ import type { Listens } from './listen.js';
 import type { Sessions } from './sessions.js';
 import type { ToolSearchConfig } from '../config/types.js';
 import { CLIENT_INFO_KEY, SERVER_CAPABILITIES, SERVER_INFO, STATUS_TOOL } from './identity.js';
+import { legacyToolResult } from './compat.js';
+import { localCaller } from '../util/caller.js';
 import { CALL_TOOL, FIND_TOOLS, MORE_TOOL } from './own-tools.js';
 import { Pages } from './pages.js';
 import { pageNote } from '../pipeline/budget.js';
@@ -46,7 +48,6 @@ const LIST_CHANGED = ['notifications/tools/list_changed', 'notifications/prompts
  * notifications go to the instance pinned last on its edge; `sessions` routes between clients.
  */
 export class Upstream {
-  private level?: LoggingLevel;
   /** Tool search: what each client's tools/list holds, mcpx__find_tools and mcpx__call_tool. */
   readonly search: ToolSearch;
   /** What the output budget cut off, per session, for mcpx__more. */
@@ -111,9 +112,10 @@ export class Upstream {
     };
 
     if (era === 'legacy') {
-      // logging/setLevel: remembered, and passed to every child that supports logging (now and when it starts).
+      // logging/setLevel: this client's own level (what it hears); the children are told the most
+      // verbose level any client needs (now and when they start), and each client's lines are filtered.
       server.setRequestHandler('logging/setLevel', async (req) => {
-        this.level = req.params.level;
+        edge.logLevel = req.params.level;
         (await this.backend).hub.children.forEach((c) => this.sendLevel(c));
         return {};
       });
@@ -130,7 +132,7 @@ export class Upstream {
   asker(edge: UpstreamEdge, envelope?: Record<string, unknown>): Asker {
     const info = envelope?.[CLIENT_INFO_KEY] as { name?: unknown } | undefined;
     const client = edge.era === 'modern' ? info?.name : edge.server?.getClientVersion()?.name;
-    return { client: typeof client === 'string' ? client : undefined, key: edge.oneClient ? edge : undefined };
+    return { client: typeof client === 'string' ? client : undefined, key: edge.stateless ? undefined : edge };
   }
 
   /** A list's result for a client of `era`: what the Server's list handlers return, and the fast path's lists (fastpath.ts). */
@@ -192,17 +194,20 @@ export class Upstream {
     if (name === MORE_TOOL.name) return this.more(params, ctx, edge);
     const refused = await b.hub.refusalAfterSettling(name, b.settled);
     if (refused) return refused;
+    const route = b.hub.routing.toolRoutes.get(name);
     // The output budget applies: what it cuts off is kept for this client's session (mcpx__more).
-    return this.forward(ctx, edge, b.hub.routing.toolRoutes.get(name)?.child, (o) =>
+    const result = this.forward(ctx, edge, route?.child, (o) =>
       b.pipeline.run({ kind: 'tool', params: params as never }, { ...o, keep: (pages) => this.pages.put({ edge, caller: o.caller }, pages) }),
     );
+    // A 2025 client validates structuredContent against the schema the 2025 codec listed (compat.ts).
+    return edge.era === 'legacy' && route ? result.then((r) => legacyToolResult(r, route.tool.outputSchema)) : result;
   }
 
   /** mcpx__more: the next page of a result the output budget cut, for the session that got it. */
   private more(params: Record<string, unknown>, ctx: ServerContext, edge: UpstreamEdge): Record<string, unknown> {
     const { handle, page } = (params.arguments ?? {}) as { handle?: unknown; page?: unknown };
     if (typeof handle !== 'string' || typeof page !== 'number' || !Number.isInteger(page)) return toolError('mcpx__more needs "handle" and "page" as the cut result names them.');
-    const held = this.pages.get({ edge, caller: ctx.http?.authInfo?.clientId }, handle, page);
+    const held = this.pages.get({ edge, caller: callerOf(ctx) }, handle, page);
     if (!held) return toolError(`mcpx__more: no result with handle ${handle} is kept for this session (it may have been dropped to make room); call the tool again.`);
     if (held.text === undefined) return toolError(`mcpx__more: pages run from 2 to ${held.pages} (page 1 is the cut result itself), not ${page}.`);
     return { content: [{ type: 'text', text: held.text }, { type: 'text', text: pageNote(handle, page, held.pages) }] };
@@ -277,13 +282,14 @@ export class Upstream {
    * call is tracked on the client's edge: the child's requests find it, closing the session cancels it.
    */
   private forward(ctx: ServerContext, edge: UpstreamEdge, child: Child | undefined, run: (o: CallOptions) => Promise<unknown>): Promise<unknown> {
-    const caller = ctx.http?.authInfo?.clientId;
-    if (edge.era === 'legacy') return edge.track(child?.name, ctx.mcpReq.signal, (signal) => withCall(ctx, (o) => run({ ...o, signal, caller })));
+    // Who asks: the token's name over HTTP, the local user on stdio (the pipeline keys private entries by it).
+    const caller = callerOf(ctx);
+    if (edge.era === 'legacy') return edge.track(child?.name, ctx.mcpReq.signal, (signal, asker) => withCall(ctx, (o) => run({ ...o, signal, caller, asker })), ctx.mcpReq.id);
     const tracked = ctx.mcpReq._meta?.progressToken !== undefined;
     return edge.leg(
       ctx,
       child?.name,
-      (signal, progress) => run({ signal, onprogress: tracked ? progress : undefined, caller }),
+      (signal, progress, asker) => run({ signal, onprogress: tracked ? progress : undefined, caller, asker }),
       (flight) =>
         withCall(ctx, (o) => {
           const cancel = () => flight.abort.abort(o.signal.reason);
@@ -308,26 +314,31 @@ export class Upstream {
   }
 
   private sendLevel(child: Child): void {
-    if (this.level && child.serverCapabilities?.logging && child.state.kind === 'ready') {
-      child.request('logging/setLevel', { level: this.level }).catch(() => undefined);
+    const level = this.sessions.logLevel();
+    if (level && child.serverCapabilities?.logging && child.state.kind === 'ready') {
+      child.request('logging/setLevel', { level }).catch(() => undefined);
     }
   }
 
   /** Child → upstream notifications (children added by a config reload too), to the clients (`Sessions`). */
   private wireNotifications({ hub }: Backend): void {
-    const send = (n: { method: string; params?: Record<string, unknown> }) => this.sessions.notify(n);
     hub.forEachChild((child) => {
       child.on('state', (s) => s.kind === 'ready' && this.sendLevel(child));
       child.on('notification', (n) => {
         if (n.method === 'notifications/message') {
           const logger = typeof n.params?.logger === 'string' ? `${child.name}/${n.params.logger}` : child.name;
-          send({ method: n.method, params: { ...n.params, logger } });
-        } else send(n);
+          this.sessions.notify({ method: n.method, params: { ...n.params, logger } }, child.name);
+        } else this.sessions.notify(n, child.name);
       });
     });
     // A 2026 client hears only through its listen streams (serveStdio and the HTTP bus drop what no stream asked for).
     hub.onListsChanged = (kinds: ListKind[]) => this.sessions.listsChanged(kinds);
   }
+}
+
+/** Who asks: the token's name over HTTP, the local user over stdio. */
+function callerOf(ctx: ServerContext): string | undefined {
+  return ctx.http ? ctx.http.authInfo?.clientId : localCaller();
 }
 
 /** A tool's failure as the model sees it: a result with isError and a sentence it can act on. */

@@ -39,7 +39,7 @@ export interface AuditRow {
   reason: string | null;
   error: string | null;
   resultBytes: number | null;
-  /** Who called: the token name of an HTTP caller (`http.tokens`); null over stdio. */
+  /** Who called: the token name of an HTTP caller (`http.tokens`), `local:<user>` over stdio and the CLI (null in older records). */
   caller: string | null;
   /** The answer was cut to the output budget: its size and what the client got first, in tokens; else null. */
   cutTokens: number | null;
