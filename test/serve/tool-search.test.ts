@@ -26,6 +26,9 @@ const servers = () => ({
 const config = (extra: Record<string, unknown> = {}) => ({ mcpServers: servers(), toolSearchAlways: ['a__echo'], ...extra });
 const META = ['mcpx__find_tools', 'mcpx__call_tool'];
 const text = (r: unknown) => ((r as { content: { text: string }[] }).content[0]!.text);
+/** A raw session's answer to request `id`, waiting as long as children starting on a loaded machine may take. */
+const answer = (s: ReturnType<typeof serveRaw>, id: number) =>
+  waitFor(() => s.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id?: unknown }).find((m) => m.id === id), 20_000, `answer ${id}`);
 
 async function start(clientName: string, cfg = config(), dir?: string) {
   const m = await startMcpx(cfg, { clientName, dir });
@@ -119,11 +122,11 @@ describe('tool search', () => {
       s.send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: client, version: '1' } } });
       s.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
       s.send({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
-      const early = (await s.response(2)) as { result: { tools: { name: string }[] } };
+      const early = (await answer(s, 2)) as { result: { tools: { name: string }[] } };
       expect(early.result.tools).toHaveLength(expected);
       // The same client again, answered by the fast path: the same list.
       s.send({ jsonrpc: '2.0', id: 3, method: 'tools/list' });
-      const later = (await s.response(3)) as { result: { tools: { name: string }[] } };
+      const later = (await answer(s, 3)) as { result: { tools: { name: string }[] } };
       expect(later.result.tools.map((t) => t.name)).toEqual(early.result.tools.map((t) => t.name));
       s.proc.stdin.end();
       await s.exited;
@@ -138,13 +141,13 @@ describe('tool search', () => {
     const s = serveRaw(file, dir);
     const env = (name: string) => ({ 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name, version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} });
     s.send({ jsonrpc: '2.0', id: 1, method: 'server/discover', params: { _meta: env('gemini-cli') } });
-    await s.response(1);
+    await answer(s, 1);
     s.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'mcpx__find_tools', arguments: { query: 'echo the text back' }, _meta: env('gemini-cli') } });
-    const found = (await s.response(2)) as { result: { structuredContent: { tools: { name: string }[] } } };
+    const found = (await answer(s, 2)) as { result: { structuredContent: { tools: { name: string }[] } } };
     expect(found.result.structuredContent.tools[0]!.name).toMatch(/__echo$/);
     for (const [id, client, n] of [[3, 'gemini-cli', 5], [4, 'claude-code', 59]] as const) {
       s.send({ jsonrpc: '2.0', id, method: 'tools/list', params: { _meta: env(client) } });
-      const list = (await s.response(id)) as { result: { tools: { name: string }[] } };
+      const list = (await answer(s, id)) as { result: { tools: { name: string }[] } };
       // gemini-cli: the meta tools, a__echo (always), the found tools, mcpx__status, mcpx__more.
       if (client === 'claude-code') expect(list.result.tools).toHaveLength(n);
       else expect(list.result.tools.slice(0, 2).map((t) => t.name)).toEqual(META);

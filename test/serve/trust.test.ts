@@ -187,7 +187,7 @@ describe("a folder's .env never steers the user's own config", () => {
     const list = JSON.parse((await p.cli('trust', '--list', '--json')).stdout);
     expect(list.files).toEqual([expect.objectContaining({ file: p.file, state: 'changed' })]);
     const waiting = await p.serve();
-    expect(await toolNames(waiting)).toEqual(['mcpx__status']);
+    expect(await toolNames(waiting)).toEqual(['mcpx__more', 'mcpx__status']);
     expect((await status(waiting)).waitingForTrust).toMatchObject({ file: p.file, state: 'changed', changed: [envFile] });
     await waitFor(() => waiting.stderr().includes(`${envFile} has changed since ${p.file} was trusted`), 5000, 'the waiting message');
     expect(waiting.stderr()).toContain(`Read both, then run: mcpx trust ${p.file}`);
