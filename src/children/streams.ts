@@ -83,16 +83,10 @@ export class StreamCorrelation {
 
 /** The id of the one JSON-RPC request a POST body carries (not a batch, not a notification or response). */
 function requestIdOf(body: unknown): RequestId | undefined {
-  if (typeof body !== 'string' || !body.includes('"method"')) return undefined;
-  try {
-    const m = JSON.parse(body) as { id?: unknown; method?: unknown };
-    return typeof m.method === 'string' && (typeof m.id === 'string' || typeof m.id === 'number') ? m.id : undefined;
-  } catch {
-    return undefined;
-  }
+  return typeof body === 'string' ? childRequestId(body) : undefined;
 }
 
-/** The id of a request in one SSE event's data; a response or notification has none. Parsed only when it may be one. */
+/** The id of the request in this JSON text, if it is one. Parsed only when it may be one (most events are results). */
 function childRequestId(data: string): RequestId | undefined {
   if (!data.includes('"method"') || !data.includes('"id"')) return undefined;
   try {
