@@ -222,7 +222,10 @@ export class RedisResultStore implements ResultStore {
     if (this.salt || this.closed) return this.salt;
     if (this.client.isReady) return this.saltLoading ? this.until(() => !this.saltLoading, this.lookupMs).then(() => this.salt) : undefined;
     const wait = this.connectedOnce ? 0 : this.firstConnectBy - performance.now();
-    if (wait <= 0) return (this.ownSalt ??= randomBytes(32));
+    if (wait <= 0) {
+      this.notReady();
+      return (this.ownSalt ??= randomBytes(32));
+    }
     return this.until(() => !!this.salt, wait + this.lookupMs).then(() => this.salt ?? this.notReady());
   }
 
