@@ -19,6 +19,7 @@ import {
   type StandardSchemaV1,
   type Tool,
   type Transport,
+  type AuthProvider,
   SUBSCRIPTION_ID_META_KEY,
   LOG_LEVEL_META_KEY,
 } from '@modelcontextprotocol/client';
@@ -31,6 +32,8 @@ import { liftCacheAdvice } from './advice.js';
 import { runInputRounds } from './input.js';
 import { RAW_METHODS } from './raw.js';
 import { fastPathEnabled } from '../util/switches.js';
+import { sha256 } from '../util/canonical.js';
+import { isLoginNeeded, loginNeededIn, wantsOAuth } from './oauth/session.js';
 
 /** Takes the child's result as it is: no parse, no rebuild (unknown fields inside content blocks stay). */
 const Loose: StandardSchemaV1<unknown, Record<string, unknown>> = {
@@ -94,8 +97,10 @@ export class Child extends EventEmitter<ChildEvents> {
   timings: { initializeMs?: number; listMs?: number } = {};
   /** The config with secret commands run (kept in memory only), for the current connection. */
   private resolved?: ServerConfig;
-  /** The last connect failed because a remote child refused the credentials (HTTP 401/403). */
+  /** The last connect failed because a remote child refused the credentials (HTTP 401/403), or needs a sign-in. */
   authRejected = false;
+  /** Set while the child waits for `mcpx login NAME` (its OAuth grant is gone or was never given). */
+  loginNeeded = false;
   /** Counts the connects: a call refused (401) on an older connection needs no new re-authentication. */
   connection = 0;
   private client?: Client;
@@ -164,10 +169,12 @@ export class Child extends EventEmitter<ChildEvents> {
       this.timings.listMs = performance.now() - t0;
       await this.listen().catch((e) => log.warn(`${this.name}: could not open its notification stream: ${errorMessage(e)}`));
       this.authRejected = false;
+      this.loginNeeded = false;
       this.setState({ kind: 'ready', since: Date.now() });
       this.emit('catalog', this.catalog);
     } catch (e) {
       this.authRejected = isAuthFailure(e);
+      this.loginNeeded = isLoginNeeded(e);
       // On a probe timeout the SDK closes the transport itself (the child then exits on SIGTERM): the timeout is the news.
       const exit = isTimeout(e) ? undefined : this.exitDescription();
       const reason = exit ? `${exit} during start-up (its stderr is in ${this.logFile})` : describeStartError(e, this.config);
@@ -268,6 +275,19 @@ export class Child extends EventEmitter<ChildEvents> {
     return runHeadersHelper(this.config.headersHelper, this.name, this.config.cwd);
   }
 
+  /**
+   * The sign-in of a remote child that does not carry its own Authorization (oauth/ owns the tokens).
+   * Its cache keys carry the sign-in's id: answers given to one account are not served to another.
+   */
+  private async oauthSession(c: ServerConfig): Promise<AuthProvider | undefined> {
+    const { OAuthSession, wantsOAuth } = await import('./oauth/index.js');
+    if (!wantsOAuth(c)) return undefined;
+    const session = new OAuthSession(c, this.deps.stateDir);
+    const grant = session.grantId();
+    if (grant) this.resolved = { ...c, credentialFingerprint: sha256(c.credentialFingerprint, grant) };
+    return session;
+  }
+
   /** New settings for this child (credentials re-read from .env): takes effect at the next connect. */
   reconfigure(config: ServerConfig): void {
     this.config = config;
@@ -316,7 +336,7 @@ export class Child extends EventEmitter<ChildEvents> {
   private async remoteTransport(kind: 'http' | 'sse'): Promise<Transport> {
     const c = this.resolved ?? this.config;
     const { remoteTransport } = await import('./remote.js');
-    const t = remoteTransport(kind, c.url!, { ...c.headers, ...(await this.helperHeaders()) });
+    const t = remoteTransport(kind, c.url!, { ...c.headers, ...(await this.helperHeaders()) }, await this.oauthSession(c));
     // Remember the negotiated version (the Client tells HTTP transports through this hook).
     const set = t.setProtocolVersion?.bind(t);
     t.setProtocolVersion = (v: string) => {
@@ -563,10 +583,10 @@ export class Child extends EventEmitter<ChildEvents> {
   }
 }
 
-/** HTTP 401/403 from a remote child: its credentials were refused. */
+/** HTTP 401/403 from a remote child: its credentials were refused (or it needs a sign-in). */
 export function isAuthFailure(e: unknown): boolean {
   const status = httpStatus(e);
-  return status === 401 || status === 403 || (e instanceof Error && e.name === 'UnauthorizedError');
+  return status === 401 || status === 403 || (e instanceof Error && e.name === 'UnauthorizedError') || isLoginNeeded(e);
 }
 
 /** The HTTP status of a remote transport's failure (v2 SdkHttpError carries it in `status`), if any. */
@@ -582,12 +602,15 @@ export function isTimeout(e: unknown): boolean {
 
 /** "check NOTION_TOKEN": the secret-looking variables the entry uses, for auth error messages. */
 export function credentialHint(c: ServerConfig): string {
+  if (c.oauth || (c.transport !== 'stdio' && wantsOAuth(c) && !c.variables.length)) return `sign in again: run \`mcpx login ${c.name}\``;
   const secret = c.variables.map((v) => v.name).filter((n) => /TOKEN|KEY|SECRET|PASS|CREDENTIAL|AUTH/i.test(n));
   const names = secret.length ? secret : c.variables.map((v) => v.name);
   return names.length ? `check ${names.join(', ')}` : 'check its headers';
 }
 
 function describeStartError(e: unknown, c: ServerConfig): string {
+  const login = loginNeededIn(e);
+  if (login) return login.message;
   if (isAuthFailure(e)) return `${c.name} rejected the credentials (HTTP ${httpStatus(e) ?? 401}): ${credentialHint(c)}`;
   if (isTimeout(e)) return `no answer to ${/probe/i.test(errorMessage(e)) ? 'server/discover' : 'initialize'} within ${c.startupTimeoutMs} ms`;
   if (e instanceof ProtocolError && e.code === ProtocolErrorCode.UnsupportedProtocolVersion) {
