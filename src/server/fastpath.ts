@@ -5,6 +5,7 @@ import { fastPathEnabled } from '../util/switches.js';
 import type { Era, UpstreamEdge } from './bridge.js';
 import { CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY, PROTOCOL_VERSION_KEY, SERVER_INFO, SERVER_INFO_KEY } from './identity.js';
 import type { Backend, ListMethod, Upstream } from './upstream.js';
+import { isObject, needsLegacyWrap, plain } from './compat.js';
 
 /**
  * The upstream half of the fast path (issue 13; the child half is children/raw.ts). A stdio client's
@@ -35,8 +36,6 @@ export interface FastPathDeps {
   write(line: string): void;
 }
 
-/** 2026-07-28 envelope keys live under this prefix in `_meta`; a retry's answers are params of their own. */
-const ENVELOPE_PREFIX = 'io.modelcontextprotocol/';
 const CALLS: ReadonlySet<string> = new Set(['tools/call', 'resources/read', 'prompts/get']);
 const LISTS: ReadonlySet<string> = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list']);
 /** The envelope keys the SDK lifts off a request's `_meta` (its RESERVED_ENVELOPE_META_KEYS, in its order). */
@@ -248,17 +247,6 @@ export class FastPath {
   }
 }
 
-/** No 2026-07-28 material in the request: nothing the SDK would lift off it first. */
-export function plain(params: Record<string, unknown>): boolean {
-  if (typeof params !== 'object' || Array.isArray(params)) return false;
-  if ('inputResponses' in params || 'requestState' in params) return false;
-  const meta = params._meta;
-  if (meta === undefined) return true;
-  if (!meta || typeof meta !== 'object') return false;
-  for (const k in meta) if (k.startsWith(ENVELOPE_PREFIX)) return false;
-  return true;
-}
-
 /** The answer to a 2025 client: the child's own text when mcpx did not change the result. */
 function legacyAnswer(id: RequestId, result: unknown): string {
   const raw = typeof result === 'object' && result !== null ? rawJson.get(result) : undefined;
@@ -312,20 +300,10 @@ function acceptedResponses(inputResponses: unknown): Record<string, unknown> {
   return accepted;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function without(o: Record<string, unknown>, key: string): Record<string, unknown> {
   const copy = { ...o };
   delete copy[key];
   return copy;
-}
-
-/** A tool whose output schema the SDK's 2025 codec rewraps (its list is the SDK's to answer; early-list.ts too). */
-export function needsLegacyWrap(t: { outputSchema?: unknown }): boolean {
-  const s = t.outputSchema as Record<string, unknown> | undefined;
-  return !!s && typeof s === 'object' && !Array.isArray(s) && s.type !== 'object';
 }
 
 /** The error response as the SDK Server writes it (its 2025 codec maps -32002 to -32602). */
