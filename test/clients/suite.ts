@@ -119,4 +119,14 @@ export function clientTests(spec: ClientSpec): void {
     expect(model.turns[2]!.output).toEqual(expected);
     expectRunning(during);
   });
+
+  it(`${spec.name} gets tool search by default ("auto") once the children bring more than toolBudget tools`, async (ctx) => {
+    if (!spec.entry) return ctx.skip(notInstalled(spec.name));
+    if (!(await toolSearchShipped(fixture('fx')))) return ctx.skip('this build of mcpx has no tool search (`toolSearch: "on"` lists no mcpx__find_tools)');
+    // The fixture child lists 14 tools: over a budget of 3, under the default 40 (the first test).
+    const model = await drive(spec, { toolBudget: 3 }, () => () => ({ say: 'Done.' }));
+    const offered = model.turns[0]!.offered.map((t) => spec.mcpxName(t)).filter((n) => n !== undefined);
+    expect(offered).toContain('mcpx__find_tools');
+    expect(offered.filter((n) => n.startsWith('fx__'))).toEqual([]);
+  });
 }

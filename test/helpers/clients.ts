@@ -1,7 +1,8 @@
 // Real MCP clients other than Claude Code (Codex, Gemini CLI), run against mcpx offline: each gets a
 // temp home holding its config (mcpx as a stdio MCP server, a model provider pointing at the fake
 // model on 127.0.0.1) and runs one non-interactive prompt. The clients are installed for the tests
-// only, from test/clients/package.json (`npm ci --prefix test/clients`), never as mcpx dependencies.
+// only, from test/clients/package.json (`npm ci --prefix test/clients --ignore-scripts`), never as
+// dependencies of mcpx.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -9,7 +10,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { MCPX, ROOT, processesWith, startMcpx } from './mcpx.js';
 
-export const INSTALL_CLIENTS = 'npm ci --prefix test/clients';
+export const INSTALL_CLIENTS = 'npm ci --prefix test/clients --ignore-scripts';
 const CLIENTS = join(ROOT, 'test/clients/node_modules');
 
 /** The script a client package runs (its package.json `bin`), or undefined when it is not installed. */
@@ -119,7 +120,9 @@ export function runGemini(entry: string, o: RunOptions): Promise<ClientRun> {
     mcpServers: { mcpx: { ...mcpxServer(o.configFile, o.dir), trust: true } },
   };
   writeFileSync(join(home, '.gemini/settings.json'), JSON.stringify(settings, null, 2));
-  const env = clientEnv(home, { GEMINI_API_KEY: 'fake-key', GOOGLE_GEMINI_BASE_URL: o.modelUrl, GEMINI_CLI_TRUST_WORKSPACE: 'true' });
+  // NO_RELAUNCH: Gemini CLI runs in this one process instead of starting itself again with a bigger
+  // heap, which doubles its CPU time for nothing a short run needs.
+  const env = clientEnv(home, { GEMINI_API_KEY: 'fake-key', GOOGLE_GEMINI_BASE_URL: o.modelUrl, GEMINI_CLI_TRUST_WORKSPACE: 'true', GEMINI_CLI_NO_RELAUNCH: 'true' });
   return run(entry, ['-m', 'gemini-2.5-flash', '-p', o.prompt], work, env);
 }
 
@@ -144,17 +147,19 @@ export async function connectDirect(entry: { command: string; args: string[]; en
 
 /**
  * Whether this build of mcpx ships tool search: a real probe, tools/list of `mcpx serve` with
- * `toolSearch: "on"` (a build without it refuses the key or lists the children's tools instead).
+ * `toolSearch: "on"` (a build without it warns of an unknown key and lists the children's tools).
+ * Probed once per test file.
  */
-export async function toolSearchShipped(child: unknown): Promise<boolean> {
+export function toolSearchShipped(child: unknown): Promise<boolean> {
+  return (shipped ??= probeToolSearch(child));
+}
+let shipped: Promise<boolean> | undefined;
+
+async function probeToolSearch(child: unknown): Promise<boolean> {
+  const m = await startMcpx({ toolSearch: 'on', mcpServers: { probe: child } });
   try {
-    const m = await startMcpx({ toolSearch: 'on', mcpServers: { probe: child } });
-    try {
-      return (await m.client.listTools()).tools.some((t) => t.name === 'mcpx__find_tools');
-    } finally {
-      await m.close();
-    }
-  } catch {
-    return false;
+    return (await m.client.listTools()).tools.some((t) => t.name === 'mcpx__find_tools');
+  } finally {
+    await m.close();
   }
 }
