@@ -3,6 +3,7 @@ import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode, type Progress
 import { cacheAdvice } from '../children/advice.js';
 import { credentialHint, isAuthFailure, type Child } from '../children/child.js';
 import { loginNeededIn } from '../children/oauth/session.js';
+import { isQuestionRefused } from '../children/asking.js';
 import type { ResultStore } from '../cache/store.js';
 import { cacheKey } from '../cache/key.js';
 import { SingleFlight } from '../cache/singleflight.js';
@@ -55,6 +56,8 @@ export interface CallOptions {
   onprogress?: (progress: Progress) => void;
   /** Who asked (an HTTP caller's token name), for the audit trail. */
   caller?: string;
+  /** The upstream request this call serves (server/'s object): a question the child asks during it goes to its client. */
+  asker?: object;
 }
 
 type Params = { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> } & Record<string, unknown>;
@@ -122,6 +125,11 @@ class CallFailed extends Error {
 
 export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ call: [CallEvent]; quota: [{ server: string }] }> {
   private readonly inFlight = new SingleFlight<Result>();
+  /**
+   * The upstream requests each shared call in flight serves, by key: a caller joining it is one more
+   * (a question the child asks then has several possible owners, and is refused unless they are one client).
+   */
+  private readonly askersOf = new Map<string, Set<object>>();
   /** One credential refresh and reconnect at a time per child, shared by the calls it refused. */
   private readonly reauths = new Map<C, Promise<void>>();
 
@@ -154,9 +162,10 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
     // 3. single flight: identical calls in flight share one child call, each caller keeping its own
     // cancellation (not with a progress token: progress goes to one caller). Steps 4–9 are send().
     const staleCopy = () => (store && child.config.fallback.stale ? store.getStale(key) : undefined);
-    const send = (signal: AbortSignal) => this.send(call, { signal, onprogress: opts.onprogress }, async () => !!(await staleCopy()));
+    const askers = new Set<object>(opts.asker ? [opts.asker] : []);
+    const send = (signal: AbortSignal) => this.send(call, { signal, onprogress: opts.onprogress }, async () => !!(await staleCopy()), askers);
     try {
-      const result = store && !opts.onprogress ? await this.inFlight.run(key, opts.signal, send) : await send(opts.signal);
+      const result = store && !opts.onprogress ? await this.shared(key, opts, askers, send) : await send(opts.signal);
       if (result.isError === true) return done('error', result); // the tool's own answer: passed on, never cached
       // 10. cache.put: only cacheable, non-error results
       if (store) store.put({ key, server: child.name, tool: call.name, result, ttlMs: entryTtl(call.cache!, result), staleTtlMs: call.cache!.staleTtl });
@@ -185,6 +194,15 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
       }
       return done(e.reason, unavailableResult(child.name, e.reason, e.message, child.config.fallback.message), e);
     }
+  }
+
+  /** Step 3: the call joins an identical one in flight (its asker becomes one of that call's), or starts it. */
+  private shared(key: string, opts: CallOptions, askers: Set<object>, send: (signal: AbortSignal) => Promise<Result>): Promise<Result> {
+    if (opts.asker) this.askersOf.get(key)?.add(opts.asker);
+    return this.inFlight.run(key, opts.signal, (signal) => {
+      this.askersOf.set(key, askers);
+      return send(signal).finally(() => this.askersOf.get(key) === askers && this.askersOf.delete(key));
+    });
   }
 
   /** The cache key of a resource, to drop it when the child says it was updated. */
@@ -235,7 +253,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
    * mcpx did not send the call (child down, quota, full queue, breaker open) or the child did not answer
    * usefully; other errors (cancellation, the child's answer about the request itself) pass through.
    */
-  private async send(call: Call<C>, opts: CallOptions, hasStaleCopy: () => Promise<boolean>): Promise<Result> {
+  private async send(call: Call<C>, opts: CallOptions, hasStaleCopy: () => Promise<boolean>, askers: Set<object>): Promise<Result> {
     const { child } = call;
     const { signal } = opts;
     const { admission, breaker, retry, quota } = this.deps.policies(child);
@@ -308,7 +326,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
       const params = withoutProgressToken(call.params);
       const once = (s: AbortSignal) =>
         child.request(call.method, params, {
-          signal: s, timeout: left(), resetTimeoutOnProgress: true, maxTotalTimeout: child.config.maxTotalTimeoutMs, onprogress: opts.onprogress,
+          signal: s, timeout: left(), resetTimeoutOnProgress: true, maxTotalTimeout: child.config.maxTotalTimeoutMs, onprogress: opts.onprogress, askers,
         });
       const waitedMs = performance.now() - t0;
       let result: Result;
@@ -402,6 +420,7 @@ function entryTtl(cache: NonNullable<Call<PipelineChild>['cache']>, result: Resu
 /** undefined: not a failure of the child (its answer about the request itself). */
 function classifyError(e: unknown, child: PipelineChild, timeoutMs: number): CallFailed | undefined {
   if (isAuthFailure(e)) return new CallFailed('error', `${child.name} rejected the credentials: ${credentialHint(child.config)}`);
+  if (isQuestionRefused(e)) return undefined; // mcpx would not pass on the child's question: the child's answer stands, passed on as an error
   // Errors from child.request are the v2 SDK's: SdkError for local failures, ProtocolError for the child's answers.
   if (e instanceof SdkError && e.code === SdkErrorCode.RequestTimeout) return new CallFailed('timeout', `no answer within ${formatDuration(timeoutMs)}`);
   if (isTransportFailure(e)) return new CallFailed('child-down', isMcpxError(e) ? e.message.replace(`${child.name} `, '') : 'the server exited during the call');
