@@ -26,6 +26,7 @@ import {
 import type { ServerConfig } from '../config/types.js';
 import { McpxError, errorMessage } from '../errors.js';
 import { log } from '../util/log.js';
+import { credentialDigest, credentialFingerprint } from './credentials.js';
 import { hasSecretCommands, resolveSecretCommands } from './secrets.js';
 import { StdioChildTransport } from './stdio.js';
 import { liftCacheAdvice } from './advice.js';
@@ -33,8 +34,8 @@ import { runInputRounds } from './input.js';
 import type { Askers } from './asking.js';
 import { RAW_METHODS } from './raw.js';
 import { fastPathEnabled } from '../util/switches.js';
-import { sha256 } from '../util/canonical.js';
 import { isLoginNeeded, loginNeededIn, wantsOAuth } from './oauth/session.js';
+import { signInId } from './oauth/store.js';
 
 /** Takes the child's result as it is: no parse, no rebuild (unknown fields inside content blocks stay). */
 const Loose: StandardSchemaV1<unknown, Record<string, unknown>> = {
@@ -105,6 +106,11 @@ export class Child extends EventEmitter<ChildEvents> {
   timings: { initializeMs?: number; listMs?: number } = {};
   /** The config with secret commands run (kept in memory only), for the current connection. */
   private resolved?: ServerConfig;
+  /** The digest of the credentials of the current connection (memory only), and of the config before the first. */
+  private credentials?: Buffer;
+  private planned?: Buffer;
+  /** The last fingerprint made, for the salt it was made with (one HMAC per connection, not per call). */
+  private keyed?: { digest: Buffer; salt: Buffer; fingerprint: string };
   /** The last connect failed because a remote child refused the credentials (HTTP 401/403), or needs a sign-in. */
   authRejected = false;
   /** Set while the child waits for `mcpx login NAME` (its OAuth grant is gone or was never given). */
@@ -192,9 +198,21 @@ export class Child extends EventEmitter<ChildEvents> {
     }
   }
 
-  /** The credential fingerprint of the values the child actually got (after secret commands). */
-  get fingerprint(): string {
-    return this.resolved?.credentialFingerprint ?? this.config.credentialFingerprint;
+  /**
+   * The salted fingerprint of the credentials this child's answers depend on (children/credentials.ts):
+   * those of the current connection; before the first one, those of the config, unless a command
+   * (`${cmd:…}`, headersHelper) has to run to know them: then undefined, and the call is not looked up.
+   */
+  credentialFingerprint(salt: Buffer): string | undefined {
+    const digest = this.credentials ?? (this.planned ??= this.plannedCredentials());
+    if (!digest) return undefined;
+    if (this.keyed?.digest !== digest || this.keyed.salt !== salt) this.keyed = { digest, salt, fingerprint: credentialFingerprint(digest, salt) };
+    return this.keyed.fingerprint;
+  }
+
+  private plannedCredentials(): Buffer | undefined {
+    if (hasSecretCommands(this.config) || this.config.headersHelper) return undefined;
+    return credentialDigest({ config: this.config, inherited: this.deps.env, signIn: this.signIn(this.config) });
   }
 
   /**
@@ -237,8 +255,10 @@ export class Child extends EventEmitter<ChildEvents> {
 
   private async connectOnce(kind: ServerConfig['transport'], prior: PriorDiscovery | undefined): Promise<void> {
     this.resolved = hasSecretCommands(this.config) ? await resolveSecretCommands(this.config) : undefined;
+    const helperHeaders = kind === 'stdio' ? undefined : await this.helperHeaders();
+    this.credentials = credentialDigest({ config: this.resolved ?? this.config, inherited: this.deps.env, helperHeaders, signIn: this.signIn(this.config) });
     const client = this.makeClient();
-    const transport = kind === 'stdio' ? this.stdioTransport() : await this.remoteTransport(kind);
+    const transport = kind === 'stdio' ? this.stdioTransport() : await this.remoteTransport(kind, helperHeaders ?? {});
     this.client = client;
     this.transport = transport;
     transport.onclose = () => this.onTransportClosed(client);
@@ -285,20 +305,24 @@ export class Child extends EventEmitter<ChildEvents> {
 
   /**
    * The sign-in of a remote child that does not carry its own Authorization (oauth/ owns the tokens).
-   * Its cache keys carry the sign-in's id: answers given to one account are not served to another.
    */
   private async oauthSession(c: ServerConfig): Promise<AuthProvider | undefined> {
-    const { OAuthSession, wantsOAuth } = await import('./oauth/index.js');
-    if (!wantsOAuth(c)) return undefined;
-    const session = new OAuthSession(c, this.deps.stateDir);
-    const grant = session.grantId();
-    if (grant) this.resolved = { ...c, credentialFingerprint: sha256(c.credentialFingerprint, grant) };
-    return session;
+    const { OAuthSession } = await import('./oauth/index.js');
+    return wantsOAuth(c) ? new OAuthSession(c, this.deps.stateDir) : undefined;
+  }
+
+  /** The id of the OAuth sign-in a remote child would use now (part of its credentials' digest). */
+  private signIn(c: ServerConfig): string | undefined {
+    return wantsOAuth(c) ? signInId(this.deps.stateDir, c.name, c.url!) : undefined;
   }
 
   /** New settings for this child (credentials re-read from .env): takes effect at the next connect. */
   reconfigure(config: ServerConfig): void {
+    // Other names that count as credentials: what this connection's fingerprint covered is not known any
+    // more; a child with no command to run is fingerprinted from the config, the others not until they reconnect.
+    if (config.cache.credentialEnv.join('\0') !== this.config.cache.credentialEnv.join('\0')) this.credentials = undefined;
     this.config = config;
+    this.planned = undefined;
   }
 
   /**
@@ -341,10 +365,10 @@ export class Child extends EventEmitter<ChildEvents> {
   }
 
   /** HTTP/SSE transports are loaded on first use: most configs have only stdio children. */
-  private async remoteTransport(kind: 'http' | 'sse'): Promise<Transport> {
+  private async remoteTransport(kind: 'http' | 'sse', helperHeaders: Record<string, string>): Promise<Transport> {
     const c = this.resolved ?? this.config;
     const { remoteTransport } = await import('./remote.js');
-    const t = remoteTransport(kind, c.url!, { ...c.headers, ...(await this.helperHeaders()) }, await this.oauthSession(c));
+    const t = remoteTransport(kind, c.url!, { ...c.headers, ...helperHeaders }, await this.oauthSession(c));
     // Remember the negotiated version (the Client tells HTTP transports through this hook).
     const set = t.setProtocolVersion?.bind(t);
     t.setProtocolVersion = (v: string) => {

@@ -24,7 +24,17 @@ export interface ServerCacheSettings {
   /** Per tool: `false` turns caching off, an object makes the tool cacheable with these TTLs. */
   tools: Record<string, Partial<CacheToolSettings> | false>;
   invalidateOnWrite: boolean;
+  /**
+   * Whose entries: `credential` (the default) keys each by a salted fingerprint of the credentials the
+   * child runs with, so only identical credentials share it; `public` (answers that do not depend on
+   * who asks: public documentation) shares them with everyone.
+   */
+  scope: CacheScope;
+  /** Inherited variables that count as credentials besides those whose names say so (children/credentials.ts). */
+  credentialEnv: string[];
 }
+
+export type CacheScope = 'credential' | 'public';
 
 export interface FallbackSettings {
   stale: boolean;

@@ -90,3 +90,9 @@ export function recordNames(stateDir: string): string[] {
 export function signedIn(record: OAuthRecord | undefined, url: string): record is OAuthRecord & { tokens: StoredOAuthTokens } {
   return !!record?.tokens?.access_token && record.url === url;
 }
+
+/** The id of the current sign-in to this server at this URL (not secret), if signed in. */
+export function signInId(stateDir: string, server: string, url: string): string | undefined {
+  const record = readRecord(stateDir, server);
+  return signedIn(record, url) ? record.grantId : undefined;
+}
