@@ -213,14 +213,19 @@ export class RedisResultStore implements ResultStore {
 
   /**
    * The team's key salt: at once when known; while the first connection is being made, a lookup waits
-   * for it as long as it would for an entry (undefined if it did not come). While Redis is unreachable and
-   * never gave one, a salt of this process's own: its memory layer still serves it, and since writes are
-   * dropped meanwhile, no key made with it reaches Redis.
+   * for it as it would for an entry (the first connection's bound, then lookupMs; undefined if it did not
+   * come). While Redis is unreachable and never gave one, a salt of this process's own: its memory layer
+   * still serves it, and no other process makes the keys it makes.
    */
   keySalt(): Buffer | Promise<Buffer | undefined> | undefined {
     if (this.salt || this.closed) return this.salt;
-    if (!(this.client.isReady || this.starting)) return (this.ownSalt ??= randomBytes(32));
-    return this.until(() => !!this.salt, this.lookupMs).then(() => this.salt);
+    if (this.client.isReady) return this.until(() => !!this.salt, this.lookupMs).then(() => this.salt);
+    const wait = this.connectedOnce ? 0 : this.firstConnectBy - performance.now();
+    if (wait <= 0) {
+      this.notReady();
+      return (this.ownSalt ??= randomBytes(32));
+    }
+    return this.until(() => !!this.salt, wait + this.lookupMs).then(() => this.salt ?? this.notReady());
   }
 
   /** Asks Redis for the salt after each (re)connect: a Redis that lost it gets this process's back, and every process adopts the one Redis holds. */
