@@ -6,7 +6,7 @@ import { canonicalJson, sha256 } from '../util/canonical.js';
 import { log } from '../util/log.js';
 import { expandValue } from './env.js';
 import { defaultCacheDir, defaultStateDir, expandHome } from './paths.js';
-import type { ChildProtocol, Config, SecretCommandValue, ServerConfig, Transport } from './types.js';
+import { HTTP_LIMITS, type CacheScope, type ChildProtocol, type Config, type HttpLimits, type SecretCommandValue, type ServerConfig, type Transport } from './types.js';
 
 /**
  * Raw JSON → Config, once. Every error names the file, the server and the field, and exits 2.
@@ -38,7 +38,7 @@ const BUILTIN_DEFAULTS: Raw = {
   maxRestarts: 5,
   maxMessageBytes: 32 * 1024 * 1024,
   breaker: { failureThreshold: 5, recoveryTimeoutMs: 30_000, successThreshold: 2 },
-  cache: { enabled: true, ttl: 3_600_000, staleTtl: 86_400_000, tools: {}, invalidateOnWrite: true },
+  cache: { enabled: true, ttl: 3_600_000, staleTtl: 86_400_000, tools: {}, invalidateOnWrite: true, scope: 'credential' },
   errorPatterns: [],
   fallback: { stale: true },
   tools: { include: [], exclude: [], settings: {} },
@@ -64,6 +64,10 @@ export function normalizeConfig(input: NormalizeInput): { config: Config; warnin
   if (!isObject(defaults)) throw where.invalid('"defaults" must be an object', 'defaults');
   // Checked here too, so that a wrong value is named where it is written rather than on every server.
   if (defaults.pinTools !== undefined) bool(defaults.pinTools, where, 'defaults.pinTools');
+  const defaultsCache = obj(defaults.cache, where, 'defaults.cache');
+  if (defaultsCache.scope !== undefined) cacheScope(defaultsCache.scope, where, 'defaults.cache.scope');
+  // Names listed in defaults count for every server, added to the server's own list.
+  const defaultCredentialEnv = envNames(defaultsCache.credentialEnv, where, 'defaults.cache.credentialEnv');
   const base = merge(BUILTIN_DEFAULTS, defaults);
 
   const baseDir = dirname(file);
@@ -80,7 +84,9 @@ export function normalizeConfig(input: NormalizeInput): { config: Config; warnin
     claudeCodeKeys(name, entry, merged, where.server(name), warnings);
     // Whether the user set cache.ttl (defaults or entry), not the built-in default: a child's advice yields only to that.
     const ttlSet = [defaults, entry].some((r) => isObject(r.cache) && r.cache.ttl !== undefined);
-    servers.push(normalizeServer(name, merged, where.server(name), vars, baseDir, ttlSet));
+    const server = normalizeServer(name, merged, where.server(name), vars, baseDir, ttlSet);
+    server.cache.credentialEnv = [...new Set([...defaultCredentialEnv, ...server.cache.credentialEnv])];
+    servers.push(server);
   }
 
   const cacheRaw = raw.cache ?? {};
@@ -119,9 +125,10 @@ export function normalizeConfig(input: NormalizeInput): { config: Config; warnin
  * set is `problem`, raised by `serve --http` only.
  */
 function httpBlock(v: unknown, where: Where, vars: Record<string, string>): Config['http'] {
-  if (v === undefined) return { tokens: [] };
-  if (!isObject(v)) throw where.invalid('"http" must be an object with "host", "port" and "tokens"', 'http');
-  for (const k of Object.keys(v)) if (!['host', 'port', 'tokens'].includes(k)) throw where.invalid(`unknown key "${k}" (expected "host", "port" or "tokens")`, 'http');
+  if (v === undefined) return { tokens: [], limits: HTTP_LIMITS };
+  if (!isObject(v)) throw where.invalid('"http" must be an object with "host", "port", "tokens" and "limits"', 'http');
+  for (const k of Object.keys(v)) if (!['host', 'port', 'tokens', 'limits'].includes(k)) throw where.invalid(`unknown key "${k}" (expected "host", "port", "tokens" or "limits")`, 'http');
+  const limits = httpLimits(v.limits, where);
   const host = v.host === undefined ? undefined : str(v.host, where, 'http.host');
   const port = v.port === undefined ? undefined : int(v.port, where, 'http.port', 0);
   if (port !== undefined && port > 65535) throw where.invalid(`must be a port from 0 to 65535, got ${port}`, 'http.port');
@@ -139,7 +146,19 @@ function httpBlock(v: unknown, where: Where, vars: Record<string, string>): Conf
     if (!x.value.trim()) throw where.invalid('is empty (the value is not shown: a token must not be empty)', field);
     return [{ name, token: x.value }];
   });
-  return { host, port, tokens, problem };
+  return { host, port, tokens, problem, limits };
+}
+
+/** `http.limits`: counts of at least 1 and a size, the defaults for those not given. */
+function httpLimits(v: unknown, where: Where): HttpLimits {
+  if (v === undefined) return HTTP_LIMITS;
+  if (!isObject(v)) throw where.invalid('must be an object with "sessions", "listenUris" and "requestBytes"', 'http.limits');
+  const out = { ...HTTP_LIMITS };
+  for (const [k, x] of Object.entries(v)) {
+    if (!(k in HTTP_LIMITS)) throw where.invalid(`unknown key "${k}" (expected "sessions", "listenUris" or "requestBytes")`, 'http.limits');
+    out[k as keyof HttpLimits] = k === 'requestBytes' ? messageSize(x, where, 'http.limits.requestBytes') : int(x, where, `http.limits.${k}`, 1);
+  }
+  return out;
 }
 
 /**
@@ -292,6 +311,8 @@ function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string
       staleTtl: dur(cache.staleTtl, where, 'cache.staleTtl'),
       tools: cacheTools,
       invalidateOnWrite: bool(cache.invalidateOnWrite, where, 'cache.invalidateOnWrite'),
+      scope: cacheScope(cache.scope, where, 'cache.scope'),
+      credentialEnv: envNames(cache.credentialEnv, where, 'cache.credentialEnv'),
     },
     errorPatterns,
     fallback: {
@@ -404,6 +425,21 @@ function merge(base: Raw, over: Raw): Raw {
     out[k] = isObject(v) && isObject(base[k]) ? merge(base[k] as Raw, v) : v;
   }
   return out;
+}
+
+/** `cache.scope`: "credential" (default: entries per credential) or "public" (shared by everyone). */
+function cacheScope(v: unknown, w: Where, field: string): CacheScope {
+  if (v === 'credential' || v === 'public') return v;
+  throw w.invalid(`must be "credential" (entries per credential, the default) or "public" (answers that do not depend on who asks), got ${JSON.stringify(v)}`, field);
+}
+
+/** `cache.credentialEnv`: names of environment variables (a value is never written here). */
+function envNames(v: unknown, w: Where, field: string): string[] {
+  const names = strList(v ?? [], w, field);
+  names.forEach((n, i) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) throw w.invalid('must be the name of a variable (letters, digits and "_"), never its value (what was written is not shown: it may be a secret)', `${field}[${i}]`);
+  });
+  return names;
 }
 
 const PROTOCOLS: readonly ChildProtocol[] = ['auto', 'legacy', '2026-07-28'];

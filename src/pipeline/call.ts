@@ -2,13 +2,14 @@ import { EventEmitter } from 'node:events';
 import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode, type Progress, type Tool } from '@modelcontextprotocol/client';
 import { cacheAdvice } from '../children/advice.js';
 import { credentialHint, isAuthFailure, type Child } from '../children/child.js';
-import type { ResultStore } from '../cache/store.js';
-import { cacheKey } from '../cache/key.js';
+import { isQuestionRefused } from '../children/asking.js';
+import type { CachedEntry, MaybePromise, ResultStore } from '../cache/store.js';
 import { SingleFlight } from '../cache/singleflight.js';
 import { errorMessage, isMcpxError } from '../errors.js';
 import { eitherSignal } from '../util/abort.js';
 import { formatDuration } from '../util/duration.js';
 import { AdmissionRefused } from './admission.js';
+import { CallKeys } from './cache-keys.js';
 import { failureText, markCached, staleToolResult, unavailableResult, type FailureReason } from './answers.js';
 import { formatBackup, searchBackup } from './backup.js';
 import { isTransportFailure, type ChildPolicies } from './policies.js';
@@ -27,7 +28,7 @@ import { isTransportFailure, type ChildPolicies } from './policies.js';
  */
 
 /** What the pipeline uses of a child (a unit test hands it a fake). */
-export type PipelineChild = Pick<Child, 'name' | 'config' | 'fingerprint' | 'state' | 'authRejected' | 'connection' | 'start' | 'request'>;
+export type PipelineChild = Pick<Child, 'name' | 'config' | 'era' | 'credentialFingerprint' | 'state' | 'authRejected' | 'connection' | 'start' | 'request'>;
 
 export interface Router<C extends PipelineChild = Child> {
   tool(name: string): { child: C; name: string; tool: Tool } | undefined;
@@ -42,6 +43,11 @@ export interface PipelineDeps<C extends PipelineChild = Child> {
   policies(child: C): ChildPolicies;
   /** The result store, opened on first use; undefined when there is none. */
   store(): ResultStore | undefined;
+  /**
+   * The store's secret salt for credential fingerprints (cache/salt.ts): at once, or once Redis gave it
+   * (a lookup waits as long as for an entry); undefined when there is none: only public entries then.
+   */
+  keySalt(): MaybePromise<Buffer | undefined>;
   /** A call found its child down: the supervisor may try to start it again (never awaited). */
   childWanted(child: C): void;
   /** The child refused its credentials: re-read them (.env, headersHelper) and reconnect. */
@@ -52,8 +58,14 @@ export interface CallOptions {
   signal: AbortSignal;
   /** Set when the upstream request carried a progressToken. */
   onprogress?: (progress: Progress) => void;
-  /** Who asked (an HTTP caller's token name), for the audit trail. */
+  /**
+   * Who asks: the token's name over HTTP, the local user (localCaller) on stdio and in the CLI. The audit
+   * trail records it, and a private cache entry belongs to it; unknown (undefined), nothing private is
+   * stored or shared.
+   */
   caller?: string;
+  /** The upstream request this call serves (server/'s object): a question the child asks during it goes to its client. */
+  asker?: object;
 }
 
 type Params = { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> } & Record<string, unknown>;
@@ -121,6 +133,11 @@ class CallFailed extends Error {
 
 export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ call: [CallEvent]; quota: [{ server: string }] }> {
   private readonly inFlight = new SingleFlight<Result>();
+  /**
+   * The upstream requests each shared call in flight serves, by key: a caller joining it is one more
+   * (a question the child asks then has several possible owners, and is refused unless they are one client).
+   */
+  private readonly askersOf = new Map<string, Set<object>>();
   /** One credential refresh and reconnect at a time per child, shared by the calls it refused. */
   private readonly reauths = new Map<C, Promise<void>>();
 
@@ -144,21 +161,25 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
       return result!;
     };
 
-    // 2. fresh cache
+    // 2. fresh cache: keyed by whose answer it is (cache-keys.ts: the credentials, or no one, or the caller)
     const store = call.cache ? this.deps.store() : undefined;
-    const key = store ? cacheKey({ identity: child.config.identity, credentialFingerprint: child.fingerprint, kind: call.kind === 'resource' ? 'resource' : 'tool', name: call.name, args: call.args }) : '';
-    const fresh = await store?.get(key); // a value (SQLite, Redis's L1) or a promise (Redis, bounded)
+    const keys = store ? new CallKeys(child, { kind: call.kind === 'resource' ? 'resource' : 'tool', name: call.name, args: call.args }, opts.caller) : undefined;
+    const salt = keys && this.deps.keySalt(); // a value (SQLite, Redis once known) or a bounded wait (Redis starting)
+    const lookup = keys ? keys.lookup(salt instanceof Promise ? await salt : salt) : [];
+    const fresh = await firstOf(lookup, (k) => store!.get(k)); // a value (SQLite, Redis's L1) or a promise (Redis, bounded)
     if (fresh) return done('hit', markCached(fresh.result, { status: 'hit', ageMs: Date.now() - fresh.storedAt, server: child.name }), undefined, fresh.bytes);
 
     // 3. single flight: identical calls in flight share one child call, each caller keeping its own
     // cancellation (not with a progress token: progress goes to one caller). Steps 4–9 are send().
-    const staleCopy = () => (store && child.config.fallback.stale ? store.getStale(key) : undefined);
-    const send = (signal: AbortSignal) => this.send(call, { signal, onprogress: opts.onprogress }, async () => !!(await staleCopy()));
+    const staleCopy = () => (store && child.config.fallback.stale ? firstOf(lookup, (k) => store.getStale(k)) : undefined);
+    const askers = new Set<object>(opts.asker ? [opts.asker] : []);
+    const send = (signal: AbortSignal) => this.send(call, { signal, onprogress: opts.onprogress }, async () => !!(await staleCopy()), askers);
+    const flight = store && !opts.onprogress ? keys!.flight() : undefined;
     try {
-      const result = store && !opts.onprogress ? await this.inFlight.run(key, opts.signal, send) : await send(opts.signal);
+      const result = flight ? await this.shared(flight, opts, askers, send) : await send(opts.signal);
       if (result.isError === true) return done('error', result); // the tool's own answer: passed on, never cached
-      // 10. cache.put: only cacheable, non-error results
-      if (store) store.put({ key, server: child.name, tool: call.name, result, ttlMs: entryTtl(call.cache!, result), staleTtlMs: call.cache!.staleTtl });
+      // 10. cache.put: only cacheable, non-error results, under the credentials the answer came with
+      if (store) this.put(store, keys!, call, result);
       else if (call.writes && child.config.cache.invalidateOnWrite) this.deps.store()?.invalidate({ server: child.name });
       return done('ok', result);
     } catch (e) {
@@ -186,10 +207,33 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
     }
   }
 
-  /** The cache key of a resource, to drop it when the child says it was updated. */
+  /** 10. cache.put, never waited for: a salt Redis has not given yet is waited for after the answer has gone. */
+  private put(store: ResultStore, keys: CallKeys, call: Call<C>, result: Result): void {
+    const salt = this.deps.keySalt();
+    if (salt instanceof Promise) {
+      void salt.then((s) => this.putWith(s, store, keys, call, result));
+      return;
+    }
+    this.putWith(salt, store, keys, call, result);
+  }
+
+  private putWith(salt: Buffer | undefined, store: ResultStore, keys: CallKeys, call: Call<C>, result: Result): void {
+    const key = keys.store(salt, cacheAdvice(result));
+    if (key) store.put({ key, server: call.child.name, tool: call.name, result, ttlMs: entryTtl(call.cache!, result), staleTtlMs: call.cache!.staleTtl });
+  }
+
+  /** Step 3: the call joins an identical one in flight (its asker becomes one of that call's), or starts it. */
+  private shared(key: string, opts: CallOptions, askers: Set<object>, send: (signal: AbortSignal) => Promise<Result>): Promise<Result> {
+    if (opts.asker) this.askersOf.get(key)?.add(opts.asker);
+    return this.inFlight.run(key, opts.signal, (signal) => {
+      this.askersOf.set(key, askers);
+      return send(signal).finally(() => this.askersOf.get(key) === askers && this.askersOf.delete(key));
+    });
+  }
+
+  /** Drops a resource's entries when the child says it was updated: every caller's, whatever their credentials. */
   resourceUpdated(child: C, uri: string): void {
-    const key = cacheKey({ identity: child.config.identity, credentialFingerprint: child.fingerprint, kind: 'resource', name: uri, args: {} });
-    this.deps.store()?.invalidate({ key });
+    this.deps.store()?.invalidate({ server: child.name, tool: uri });
   }
 
   /** 1. route: which child, its own name for what is called, and how this kind of call is handled. */
@@ -234,7 +278,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
    * mcpx did not send the call (child down, quota, full queue, breaker open) or the child did not answer
    * usefully; other errors (cancellation, the child's answer about the request itself) pass through.
    */
-  private async send(call: Call<C>, opts: CallOptions, hasStaleCopy: () => Promise<boolean>): Promise<Result> {
+  private async send(call: Call<C>, opts: CallOptions, hasStaleCopy: () => Promise<boolean>, askers: Set<object>): Promise<Result> {
     const { child } = call;
     const { signal } = opts;
     const { admission, breaker, retry, quota } = this.deps.policies(child);
@@ -307,7 +351,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
       const params = withoutProgressToken(call.params);
       const once = (s: AbortSignal) =>
         child.request(call.method, params, {
-          signal: s, timeout: left(), resetTimeoutOnProgress: true, maxTotalTimeout: child.config.maxTotalTimeoutMs, onprogress: opts.onprogress,
+          signal: s, timeout: left(), resetTimeoutOnProgress: true, maxTotalTimeout: child.config.maxTotalTimeoutMs, onprogress: opts.onprogress, askers,
         });
       const waitedMs = performance.now() - t0;
       let result: Result;
@@ -384,17 +428,26 @@ function toolCache(child: PipelineChild, name: string, readOnly: boolean): Call<
 
 /**
  * The TTL of a cache entry: the child's own `ttlMs` advice (2026-07-28 results, see children/advice.ts)
- * where the config sets none for this server or tool, else the config's. A `cacheScope: "private"`
- * result needs nothing more: every entry is keyed by the credential fingerprint already (cache/key.ts).
+ * where the config sets none for this server or tool, else the config's. Its `cacheScope` advice
+ * chooses the key instead (cache-keys.ts).
  */
 function entryTtl(cache: NonNullable<Call<PipelineChild>['cache']>, result: Result): number {
   const advised = cache.adviceWins ? cacheAdvice(result)?.ttlMs : undefined;
   return advised ?? cache.ttl;
 }
 
+/** The first entry found under these keys, in their order: at once from SQLite, in one round trip from Redis. */
+function firstOf(keys: string[], get: (key: string) => MaybePromise<CachedEntry | undefined>): MaybePromise<CachedEntry | undefined> {
+  if (keys.length === 1) return get(keys[0]!);
+  const found = keys.map(get);
+  if (!found.some((f) => f instanceof Promise)) return found.find((f) => f !== undefined) as CachedEntry | undefined;
+  return Promise.all(found).then((all) => all.find((f) => f !== undefined));
+}
+
 /** undefined: not a failure of the child (its answer about the request itself). */
 function classifyError(e: unknown, child: PipelineChild, timeoutMs: number): CallFailed | undefined {
   if (isAuthFailure(e)) return new CallFailed('error', `${child.name} rejected the credentials: ${credentialHint(child.config)}`);
+  if (isQuestionRefused(e)) return undefined; // mcpx would not pass on the child's question: the child's answer stands, passed on as an error
   // Errors from child.request are the v2 SDK's: SdkError for local failures, ProtocolError for the child's answers.
   if (e instanceof SdkError && e.code === SdkErrorCode.RequestTimeout) return new CallFailed('timeout', `no answer within ${formatDuration(timeoutMs)}`);
   if (isTransportFailure(e)) return new CallFailed('child-down', isMcpxError(e) ? e.message.replace(`${child.name} `, '') : 'the server exited during the call');
