@@ -3,7 +3,7 @@ export { migrate, MIGRATIONS, SCHEMA_VERSION, userVersion, type Migration } from
 export { cacheKey, type KeyParts } from './key.js';
 export {
   SqliteResultStore, startMaintenance,
-  type CachedEntry, type PutEntry, type InvalidateFilter, type ResultStore, type ServerSummary, type StoreSummary, type SqliteStoreOptions,
+  type CachedEntry, type PutEntry, type Mark, type InvalidateFilter, type ResultStore, type ServerSummary, type StoreSummary, type SqliteStoreOptions,
 } from './store.js';
 export { SingleFlight } from './singleflight.js';
 export { CatalogStore } from './catalog.js';
