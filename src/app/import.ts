@@ -2,7 +2,7 @@ import { copyFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { McpxError, isMcpxError } from '../errors.js';
 import { normalizeConfig } from '../config/normalize.js';
-import { MCPX_ENTRY, freeBackupName, isObject, jsonText, readJsonObject, writeFileAtomic, type JsonObject } from './files.js';
+import { MCPX_ENTRY, fileMode, freeBackupName, isObject, jsonText, readJsonObject, writeFileAtomic, type JsonObject } from './files.js';
 
 /**
  * `mcpx import`, headless: moves the servers of a Claude Code .mcp.json into mcpx.json and leaves
@@ -95,8 +95,9 @@ export function importMcpJson(opts: ImportOptions): ImportResult {
   if (r.dryRun) return r;
 
   // Order matters: mcpx.json first, so a failure later leaves the servers reachable somewhere,
-  // and a re-run finds them "already present".
-  if (r.moved.length) writeFileAtomic(target, jsonText(nextConfig));
+  // and a re-run finds them "already present". A new mcpx.json gets the mode of the .mcp.json whose
+  // entries (tokens included) it now holds; both files keep theirs, and symlinks, when rewritten.
+  if (r.moved.length) writeFileAtomic(target, jsonText(nextConfig), { newMode: fileMode(source) });
   if (sourceChanges) {
     copyFileSync(source, backup);
     writeFileAtomic(source, jsonText(nextDoc));

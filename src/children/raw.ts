@@ -37,7 +37,11 @@ export class RawRequests {
   private nextId = FIRST_ID;
   private readonly pending = new Map<number, Pending>();
 
-  constructor(private readonly send: (m: JSONRPCMessage) => Promise<void>) {}
+  constructor(
+    private readonly send: (m: JSONRPCMessage) => Promise<void>,
+    /** Told of a malformed response to one of ours (the request fails with the same reason). */
+    private readonly onMalformed: (why: string) => void = () => undefined,
+  ) {}
 
   request(method: string, params: unknown, options: RequestOptions = {}): Promise<Record<string, unknown>> {
     const { signal } = options;
@@ -83,19 +87,22 @@ export class RawRequests {
     });
   }
 
-  /** A message from the child: true when it was a response or progress of ours (then the Client never sees it). */
+  /**
+   * A message from the child: true when it was a response or progress of ours (then the Client never
+   * sees it). Never throws: a malformed response to one of ours fails that request, with the reason.
+   */
   take(m: JSONRPCMessage, text: string): boolean {
     if (this.pending.size === 0) return false;
     if ('method' in m) {
       if (m.method !== 'notifications/progress' || 'id' in m) return false;
       const params = m.params as { progressToken?: unknown } | undefined;
-      const p = typeof params?.progressToken === 'number' ? this.pending.get(params.progressToken) : undefined;
+      const p = this.pending.get(ourId(params?.progressToken));
       if (!p) return false;
       this.onProgress(p, params as Record<string, unknown>);
       return true;
     }
     const id = (m as { id?: unknown }).id;
-    const p = typeof id === 'number' ? this.pending.get(id) : undefined;
+    const p = this.pending.get(ourId(id));
     if (!p) return false;
     if ('result' in m && m.result && typeof m.result === 'object') {
       let result = m.result as Record<string, unknown>;
@@ -104,15 +111,16 @@ export class RawRequests {
         const { resultType: _drop, ...rest } = result;
         result = rest;
       } else {
-        const raw = rawResultText(text, id as number, m);
+        const raw = rawResultText(text, id as number | string, m);
         if (raw !== undefined) rawJson.set(result, raw);
       }
       p.resolve(result);
-    } else if ('error' in m) {
-      const e = m.error as { code: number; message: string; data?: unknown };
-      p.reject(ProtocolError.fromError(e.code, e.message, e.data));
+    } else if ('error' in m && isErrorObject(m.error)) {
+      p.reject(ProtocolError.fromError(m.error.code, m.error.message, m.error.data));
     } else {
-      p.reject(new SdkError(SdkErrorCode.InvalidResult, 'Invalid result: not an object'));
+      const why = `malformed response: ${malformed(m)}`;
+      this.onMalformed(why);
+      p.reject(new SdkError(SdkErrorCode.InvalidResult, why));
     }
     return true;
   }
@@ -145,19 +153,40 @@ export class RawRequests {
 }
 
 /**
+ * The pending key of an id or progress token the child sent back: ours are numbers, and a child that
+ * echoes them as strings ("1000000000") is understood, as the SDK Client understands it (Number(id)).
+ */
+function ourId(v: unknown): number {
+  return typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN;
+}
+
+function isErrorObject(e: unknown): e is { code: number; message: string; data?: unknown } {
+  return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'number' && typeof (e as { message?: unknown }).message === 'string';
+}
+
+/** What is wrong with a response that is neither a result object nor a well-formed error. */
+function malformed(m: JSONRPCMessage): string {
+  if ('error' in m) return `its error is ${JSON.stringify(m.error) ?? 'undefined'}, not an object with a numeric code and a message`;
+  if ('result' in m) return `its result is ${JSON.stringify(m.result) ?? 'undefined'}, not an object`;
+  return 'it has neither a result nor an error';
+}
+
+/**
  * The text of `result` inside the child's response line, when the line has one of the two usual
- * shapes (the SDK's `{"result":…,"jsonrpc":"2.0","id":N}`, or `{"jsonrpc":"2.0","id":N,"result":…}`)
+ * shapes (the SDK's `{"result":…,"jsonrpc":"2.0","id":N}`, or `{"jsonrpc":"2.0","id":N,"result":…}`,
+ * N as the child wrote it: a number, or a string)
  * and nothing else: then what lies between is exactly the result's JSON. Otherwise undefined (the
  * result is serialised again upstream, as on the SDK path).
  */
-function rawResultText(text: string, id: number, m: JSONRPCMessage): string | undefined {
+function rawResultText(text: string, id: number | string, m: JSONRPCMessage): string | undefined {
   let keys = 0;
   for (const _ in m) if (++keys > 3) return undefined;
   let end = text.length;
   while (end > 0 && (text.charCodeAt(end - 1) === 0x0d || text.charCodeAt(end - 1) === 0x20 || text.charCodeAt(end - 1) === 0x09)) end--;
-  const tail = `,"jsonrpc":"2.0","id":${id}}`;
+  const idText = JSON.stringify(id);
+  const tail = `,"jsonrpc":"2.0","id":${idText}}`;
   if (text.startsWith('{"result":') && text.endsWith(tail, end)) return text.slice(10, end - tail.length);
-  const head = `{"jsonrpc":"2.0","id":${id},"result":`;
+  const head = `{"jsonrpc":"2.0","id":${idText},"result":`;
   if (text.startsWith(head) && text.charCodeAt(end - 1) === 0x7d) return text.slice(head.length, end - 1);
   return undefined;
 }

@@ -58,7 +58,10 @@ export class StdioChildTransport implements Transport {
   private proc?: ResultPromise;
   private readonly framer: MessageFramer;
   /** Requests sent past the SDK Client (raw.ts): their responses and progress are taken here first. */
-  readonly raw = new RawRequests((m) => this.send(m));
+  readonly raw = new RawRequests(
+    (m) => this.send(m),
+    (why) => log.warn(`${this.opts.server}: sent a ${why}; the call it answered failed`),
+  );
   private delivery: Promise<void> = Promise.resolve();
   private stderrLog?: WriteStream;
   private readonly stderrDecoder = new StringDecoder('utf8');
@@ -74,10 +77,24 @@ export class StdioChildTransport implements Transport {
     this.framer = new MessageFramer(opts.maxMessageBytes, {
       // One message per microtask, in order: the SDK runs notification handlers a microtask late, so
       // a progress notification read in the same chunk as its response would otherwise be dropped.
-      message: (m, text) => void (this.delivery = this.delivery.then(() => void (this.raw.take(m, text) || this.onmessage?.(m)))),
+      message: (m, text) => void (this.delivery = this.delivery.then(() => this.deliver(m, text))),
       junk: (head, bytes) => this.onJunk(head, bytes),
       oversized: (bytes) => this.onOversized(bytes),
     });
+  }
+
+  /**
+   * One message to raw.ts or the Client. It never throws: the delivery chain must survive any one bad
+   * message, or every later message from this child would be dropped while it looks alive.
+   */
+  private deliver(m: JSONRPCMessage, text: string): void {
+    try {
+      if (!this.raw.take(m, text)) this.onmessage?.(m);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      log.warn(`${this.opts.server}: a message it sent could not be handled (${why}); later messages are still read`);
+      this.stderrLog?.write(log.redact(`[stdout, not handled: ${why}] ${text}\n`));
+    }
   }
 
   /** Lines on stdout that were not JSON-RPC; doctor shows the count. */

@@ -181,6 +181,8 @@ export interface WaitingForTrust {
   file: string;
   /** unknown: never trusted; changed: edited since `mcpx trust`. */
   state: 'unknown' | 'changed';
+  /** With `changed`: what differs from the trusted bytes (the file, the `.env` beside it, or both). */
+  changed?: string[];
   /** The exact command that trusts it. */
   command: string;
   /** One line for stderr, status and doctor: the file, why it waits, what runs instead, the command. */

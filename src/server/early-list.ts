@@ -102,7 +102,7 @@ export async function storedList(config: Config): Promise<StoredList | string> {
     import('../cache/migrations.js'),
     import('../cache/pins.js'),
     import('./routing.js'),
-    import('./fastpath.js'),
+    import('./compat.js'),
     import('./identity.js'),
   ]);
   const read = withReadOnlyDb(config.cache.dir, 'the stored catalogs', (db): Catalog[] | string => {

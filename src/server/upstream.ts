@@ -6,6 +6,7 @@ import type { Era, Step, UpstreamEdge } from './bridge.js';
 import type { Listens } from './listen.js';
 import type { Sessions } from './sessions.js';
 import { SERVER_CAPABILITIES, SERVER_INFO, STATUS_TOOL } from './identity.js';
+import { legacyToolResult } from './compat.js';
 
 /**
  * The upstream Server that Claude Code talks to, in either era: list, call, read, prompt, completion
@@ -168,7 +169,10 @@ export class Upstream {
     }
     const refused = await b.hub.refusalAfterSettling(name, b.settled);
     if (refused) return refused;
-    return this.forward(ctx, edge, b.hub.routing.toolRoutes.get(name)?.child, (o) => b.pipeline.run({ kind: 'tool', params: params as never }, o));
+    const route = b.hub.routing.toolRoutes.get(name);
+    const result = this.forward(ctx, edge, route?.child, (o) => b.pipeline.run({ kind: 'tool', params: params as never }, o));
+    // A 2025 client validates structuredContent against the schema the 2025 codec listed (compat.ts).
+    return edge.era === 'legacy' && route ? result.then((r) => legacyToolResult(r, route.tool.outputSchema)) : result;
   }
 
   private async read(params: Record<string, unknown>, ctx: ServerContext, edge: UpstreamEdge): Promise<unknown> {

@@ -92,3 +92,30 @@ describe('RawRequests', () => {
     expect(await w.catch((e: unknown) => e)).toMatchObject({ code: SdkErrorCode.ConnectionClosed });
   });
 });
+
+describe('RawRequests and a child that is not built on the SDK', () => {
+  it('understands its ids and progress tokens echoed as strings, and keeps the result text', async () => {
+    const { raw, answer } = wire();
+    const progress: unknown[] = [];
+    const r = raw.request('tools/call', { name: 'slow' }, { onprogress: (p) => progress.push(p) });
+    expect(answer('{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"1000000000","progress":1}}')).toBe(true);
+    expect(answer('{"jsonrpc":"2.0","id":"1000000000","result":{"content":[]}}')).toBe(true);
+    const result = await r;
+    expect(progress).toEqual([{ progress: 1 }]);
+    expect(rawJson.get(result)).toBe('{"content":[]}');
+    expect(answer('{"jsonrpc":"2.0","id":"7","result":{}}')).toBe(false); // not ours
+  });
+
+  it('fails the request on a malformed response instead of throwing, and says why', async () => {
+    const told: string[] = [];
+    const raw = new RawRequests(async () => undefined, (why) => told.push(why));
+    const take = (text: string) => raw.take(JSON.parse(text) as JSONRPCMessage, text);
+    const a = raw.request('tools/call', {});
+    const b = raw.request('tools/call', {});
+    expect(take('{"jsonrpc":"2.0","id":1000000000,"error":null}')).toBe(true);
+    expect(take('{"jsonrpc":"2.0","id":1000000001,"result":5}')).toBe(true);
+    await expect(a).rejects.toMatchObject({ code: SdkErrorCode.InvalidResult, message: expect.stringContaining('malformed response: its error is null') });
+    await expect(b).rejects.toBeInstanceOf(SdkError);
+    expect(told).toHaveLength(2);
+  });
+});

@@ -63,3 +63,20 @@ describe('StdioChildTransport and the v2 SDK era probe', () => {
     expect('stderr' in fresh).toBe(false);
   });
 });
+
+describe('StdioChildTransport delivery', () => {
+  it('a message whose handling throws is reported, and the messages after it are still delivered', async () => {
+    const lines = [1, 2, 3].map((n) => JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { n } })).join('\n');
+    // The child writes its three lines once it hears from us: after onmessage is set.
+    const t = await child(`process.stdin.once('data', () => process.stdout.write(${JSON.stringify(lines + '\n')})); setInterval(() => {}, 1 << 30)`, marker(), 1000);
+    const seen: unknown[] = [];
+    t.onmessage = (m) => {
+      const n = (m as unknown as { params: { n: number } }).params.n;
+      if (n === 1) throw new Error('a handler failed on this one');
+      seen.push(n);
+    };
+    await t.send(small);
+    await waitFor(() => seen.length === 2, 5000, 'the messages after the bad one');
+    expect(seen).toEqual([2, 3]);
+  });
+});

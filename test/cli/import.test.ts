@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfigFile, mcpx, tempDir } from './helpers.js';
@@ -97,5 +97,35 @@ describe('mcpx import', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     const { config } = await loadConfigFile(join(dir, 'conf/mcpx.json'));
     expect(config.servers[0]!.cwd).toBe(join(dir, 'tools'));
+  });
+
+  it('keeps the mode of the files it rewrites, gives a new mcpx.json the mode of the .mcp.json it came from, and writes through a symlink', async () => {
+    // A 0600 .mcp.json holding a token, kept in a dotfiles folder and linked into the project.
+    const dotfiles = join(dir, 'dotfiles');
+    mkdirSync(dotfiles);
+    writeFileSync(join(dotfiles, 'mcp.json'), SAMPLE);
+    chmodSync(join(dotfiles, 'mcp.json'), 0o600);
+    symlinkSync(join(dotfiles, 'mcp.json'), join(dir, 'linked.mcp.json'));
+    const r = await mcpx(dir, 'import', 'linked.mcp.json');
+    expect(r.exitCode, r.stderr).toBe(0);
+    const mode = (f: string) => statSync(join(dir, f)).mode & 0o777;
+    expect(lstatSync(join(dir, 'linked.mcp.json')).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(join(dir, 'linked.mcp.json'))).toBe(join(dotfiles, 'mcp.json'));
+    expect(JSON.parse(read('dotfiles/mcp.json'))).toEqual({ mcpServers: { mcpx: MCPX, live }, projectNote: 'kept' });
+    expect(mode('dotfiles/mcp.json')).toBe(0o600);
+    expect(mode('mcpx.json')).toBe(0o600); // it now holds the token
+    expect(mode('linked.mcp.json.bak')).toBe(0o600);
+    expect(readdirSync(dotfiles)).toEqual(['mcp.json']); // no temp file left beside the target
+
+    // A second import into the existing (linked, 0640) mcpx.json keeps both.
+    writeFileSync(join(dotfiles, 'mcpx.json'), read('mcpx.json'));
+    chmodSync(join(dotfiles, 'mcpx.json'), 0o640);
+    symlinkSync(join(dotfiles, 'mcpx.json'), join(dir, 'linked-mcpx.json'));
+    writeFileSync(join(dir, 'more.json'), JSON.stringify({ mcpServers: { extra: { command: 'node', args: ['e.js'] } } }));
+    const again = await mcpx(dir, 'import', 'more.json', '--config', 'linked-mcpx.json');
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(lstatSync(join(dir, 'linked-mcpx.json')).isSymbolicLink()).toBe(true);
+    expect(Object.keys(JSON.parse(read('dotfiles/mcpx.json')).mcpServers)).toEqual(['github', 'docs', 'extra']);
+    expect(mode('dotfiles/mcpx.json')).toBe(0o640);
   });
 });

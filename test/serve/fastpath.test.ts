@@ -52,6 +52,9 @@ const MODERN: (Request | ((got: Line[], id: number) => Request))[] = [
   ['resources/list', undefined],
   ['resources/templates/list', undefined],
   ['tools/call', { name: 'fx__slow', arguments: { ms: 30, steps: 2 }, _meta: { progressToken: 'p-2', 'vendor.example/trace': 'kept' } }],
+  // An envelope the SDK refuses (no such log level): its refusal on both paths; a valid log level is taken.
+  ['tools/call', { name: 'fx__echo', arguments: { text: 'x' }, _meta: { 'io.modelcontextprotocol/logLevel': 'loud' } }],
+  ['tools/call', { name: 'fx__echo', arguments: { text: 'y' }, _meta: { 'io.modelcontextprotocol/logLevel': 'debug' } }],
 ];
 
 /** Lines of stdout as bytes, each with its parsed message. */
@@ -206,6 +209,8 @@ describe('the fast path and the SDK path (MCPX_FASTPATH=0)', () => {
     expect(parsed[19].result.content[0].text).toContain('slow done');
     expect(fast.cancelledAnswered).toBe(false);
     expect(sdk.cancelledAnswered).toBe(false);
-    expect(parsed[20].result).toMatchObject({ ttlMs: 86_400_000, cacheScope: 'private', resultType: 'complete' });
+    expect(parsed[20].error.message).toContain('Invalid _meta envelope');
+    expect(parsed[21].result.content[0].text).toBe('fx: y');
+    expect(parsed[22].result).toMatchObject({ ttlMs: 86_400_000, cacheScope: 'private', resultType: 'complete' });
   }, 90_000);
 });
