@@ -67,8 +67,17 @@ describe('cache through mcpx serve', () => {
     await waitFor(async () => cacheMeta(await search())?.status !== 'hit', 5000, 'm1 to see the write');
     writeFileSync(gate, '');
     expect(text(await slow)).toBe('a: initial');
-    expect(cacheMeta(await m1.client.callTool({ name: 'a__get', arguments: { release: gate } }))).toBeUndefined();
-    expect(cacheMeta(await m2.client.callTool({ name: 'a__get', arguments: { release: gate } }))).toBeUndefined();
+    // A later result of m1's, written in the same batch or after: once it is on disk, so would the slow read's be.
+    await m1.client.callTool({ name: 'a__search', arguments: { query: 'after' } });
+    const db = new Database(join(cacheDir, 'cache.db'), { readonly: true });
+    try {
+      const rows = (sql: string) => db.prepare(sql).pluck().get() as number;
+      await waitFor(() => rows("SELECT count(*) FROM entries WHERE result LIKE '%results for after%'") === 1, 5000, "m1's batched write");
+      expect(rows("SELECT count(*) FROM entries WHERE tool = 'get'")).toBe(0); // so m2 has nothing to be answered from
+    } finally {
+      db.close();
+    }
+    expect(cacheMeta(await m1.client.callTool({ name: 'a__get', arguments: { release: gate } }))).toBeUndefined(); // nor m1's memory
   });
 
   it('a cached answer says so in its text once it is cache.noteAfter old; a younger one only in _meta', async () => {
