@@ -29,6 +29,7 @@ import { hasSecretCommands, resolveSecretCommands } from './secrets.js';
 import { StdioChildTransport } from './stdio.js';
 import { liftCacheAdvice } from './advice.js';
 import { runInputRounds } from './input.js';
+import type { Askers } from './asking.js';
 import { RAW_METHODS } from './raw.js';
 import { fastPathEnabled } from '../util/switches.js';
 
@@ -64,9 +65,16 @@ export type ChildState =
 /** How a child reaches the upstream client (elicitation, roots, sampling). */
 export interface UpstreamBridge {
   capabilities(): ClientCapabilities;
-  /** `child`: the asking child's name (a 2026 client answers it within a request in flight to that child). */
-  request(method: string, params: unknown, signal: AbortSignal, child?: string): Promise<Record<string, unknown>>;
+  /**
+   * `child`: the asking child's name. `askers`: the upstream requests the question belongs to, when
+   * mcpx knows it (a 2026 child's input_required, an HTTP child's request on a call's own stream);
+   * without them the bridge routes it only where the owner is not in doubt, else refuses.
+   */
+  request(method: string, params: unknown, signal: AbortSignal, child?: string, askers?: Askers): Promise<Record<string, unknown>>;
 }
+
+/** A request to a child, with the upstream requests it serves (a question it asks belongs to them). */
+export type ChildRequestOptions = RequestOptions & { askers?: Askers };
 
 export interface ChildEvents {
   state: [ChildState];
@@ -483,7 +491,8 @@ export class Child extends EventEmitter<ChildEvents> {
   }
 
   /** A request to the child; the result is returned as the child sent it (loose schema, no rebuilding). */
-  async request(method: string, params: unknown, options: RequestOptions = {}): Promise<Record<string, unknown>> {
+  async request(method: string, params: unknown, opts: ChildRequestOptions = {}): Promise<Record<string, unknown>> {
+    const { askers, ...options } = opts;
     const client = this.client;
     if (!client || (this.state.kind !== 'ready' && this.state.kind !== 'starting')) {
       throw new McpxError(`${this.name} is not running${this.state.kind === 'down' ? `: ${this.state.reason}` : ''}`, {
@@ -504,7 +513,7 @@ export class Child extends EventEmitter<ChildEvents> {
     // embedded request goes to the upstream client through the same bridge a legacy child's requests use.
     const result = await runInputRounds(
       (p, allowInputRequired) => client.request({ method, params: p }, Loose, { ...options, allowInputRequired }),
-      (m, p) => this.deps.bridge.request(m, p, options.signal ?? new AbortController().signal, this.name),
+      (m, p) => this.deps.bridge.request(m, p, options.signal ?? new AbortController().signal, this.name, askers),
       params as Record<string, unknown> | undefined,
     );
     return liftCacheAdvice(result);

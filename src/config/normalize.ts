@@ -6,7 +6,7 @@ import { canonicalJson, sha256 } from '../util/canonical.js';
 import { log } from '../util/log.js';
 import { expandValue } from './env.js';
 import { defaultCacheDir, defaultStateDir, expandHome } from './paths.js';
-import type { ChildProtocol, Config, SecretCommandValue, ServerConfig, Transport } from './types.js';
+import { HTTP_LIMITS, type ChildProtocol, type Config, type HttpLimits, type SecretCommandValue, type ServerConfig, type Transport } from './types.js';
 
 /**
  * Raw JSON → Config, once. Every error names the file, the server and the field, and exits 2.
@@ -121,9 +121,10 @@ export function normalizeConfig(input: NormalizeInput): { config: Config; warnin
  * set is `problem`, raised by `serve --http` only.
  */
 function httpBlock(v: unknown, where: Where, vars: Record<string, string>): Config['http'] {
-  if (v === undefined) return { tokens: [] };
-  if (!isObject(v)) throw where.invalid('"http" must be an object with "host", "port" and "tokens"', 'http');
-  for (const k of Object.keys(v)) if (!['host', 'port', 'tokens'].includes(k)) throw where.invalid(`unknown key "${k}" (expected "host", "port" or "tokens")`, 'http');
+  if (v === undefined) return { tokens: [], limits: HTTP_LIMITS };
+  if (!isObject(v)) throw where.invalid('"http" must be an object with "host", "port", "tokens" and "limits"', 'http');
+  for (const k of Object.keys(v)) if (!['host', 'port', 'tokens', 'limits'].includes(k)) throw where.invalid(`unknown key "${k}" (expected "host", "port", "tokens" or "limits")`, 'http');
+  const limits = httpLimits(v.limits, where);
   const host = v.host === undefined ? undefined : str(v.host, where, 'http.host');
   const port = v.port === undefined ? undefined : int(v.port, where, 'http.port', 0);
   if (port !== undefined && port > 65535) throw where.invalid(`must be a port from 0 to 65535, got ${port}`, 'http.port');
@@ -141,7 +142,19 @@ function httpBlock(v: unknown, where: Where, vars: Record<string, string>): Conf
     if (!x.value.trim()) throw where.invalid('is empty (the value is not shown: a token must not be empty)', field);
     return [{ name, token: x.value }];
   });
-  return { host, port, tokens, problem };
+  return { host, port, tokens, problem, limits };
+}
+
+/** `http.limits`: counts of at least 1 and a size, the defaults for those not given. */
+function httpLimits(v: unknown, where: Where): HttpLimits {
+  if (v === undefined) return HTTP_LIMITS;
+  if (!isObject(v)) throw where.invalid('must be an object with "sessions", "listenUris" and "requestBytes"', 'http.limits');
+  const out = { ...HTTP_LIMITS };
+  for (const [k, x] of Object.entries(v)) {
+    if (!(k in HTTP_LIMITS)) throw where.invalid(`unknown key "${k}" (expected "sessions", "listenUris" or "requestBytes")`, 'http.limits');
+    out[k as keyof HttpLimits] = k === 'requestBytes' ? messageSize(x, where, 'http.limits.requestBytes') : int(x, where, `http.limits.${k}`, 1);
+  }
+  return out;
 }
 
 /**

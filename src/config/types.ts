@@ -147,7 +147,21 @@ export interface HttpConfig {
   tokens: { name: string; token: string }[];
   /** A token's variable is not set: `serve --http` refuses to start with this error; other commands run. */
   problem?: McpxError;
+  /** What one caller may hold (`http.limits`; defaults in HTTP_LIMITS). */
+  limits: HttpLimits;
 }
+
+export interface HttpLimits {
+  /** 2025 sessions open at once per caller (token). */
+  sessions: number;
+  /** Resource URIs in one 2026 subscriptions/listen filter. */
+  listenUris: number;
+  /** Bytes of one request body. */
+  requestBytes: number;
+}
+
+/** The defaults of `http.limits`: generous for a developer's windows and agents, small enough to bound one caller. */
+export const HTTP_LIMITS: HttpLimits = { sessions: 32, listenUris: 256, requestBytes: 4 * 1024 * 1024 };
 
 export interface AuditConfig {
   args: 'hash' | 'redacted' | 'none';

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode, type Progress, type Tool } from '@modelcontextprotocol/client';
 import { cacheAdvice } from '../children/advice.js';
 import { credentialHint, isAuthFailure, type Child } from '../children/child.js';
+import { isQuestionRefused } from '../children/asking.js';
 import type { ResultStore } from '../cache/store.js';
 import { cacheKey } from '../cache/key.js';
 import { SingleFlight } from '../cache/singleflight.js';
@@ -54,6 +55,8 @@ export interface CallOptions {
   onprogress?: (progress: Progress) => void;
   /** Who asked (an HTTP caller's token name), for the audit trail. */
   caller?: string;
+  /** The upstream request this call serves (server/'s object): a question the child asks during it goes to its client. */
+  asker?: object;
 }
 
 type Params = { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> } & Record<string, unknown>;
@@ -120,6 +123,11 @@ class CallFailed extends Error {
 
 export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ call: [CallEvent]; quota: [{ server: string }] }> {
   private readonly inFlight = new SingleFlight<Result>();
+  /**
+   * The upstream requests each shared call in flight serves, by key: a caller joining it is one more
+   * (a question the child asks then has several possible owners, and is refused unless they are one client).
+   */
+  private readonly askersOf = new Map<string, Set<object>>();
   /** One credential refresh and reconnect at a time per child, shared by the calls it refused. */
   private readonly reauths = new Map<C, Promise<void>>();
 
@@ -157,10 +165,11 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
     // 3. single flight: identical calls in flight share one child call, each caller keeping its own
     // cancellation (not with a progress token: progress goes to one caller). Steps 4–10 are sendAndKeep().
     const staleCopy = () => (store && child.config.fallback.stale ? store.getStale(key) : undefined);
+    const askers = new Set<object>(opts.asker ? [opts.asker] : []);
     const sendAndKeep = async (signal: AbortSignal) => {
       // Taken before the call goes out: a write to this server landing while it runs makes its answer unkeepable.
       const since = store?.mark();
-      const result = await this.send(call, { signal, onprogress: opts.onprogress }, async () => !!(await staleCopy()));
+      const result = await this.send(call, { signal, onprogress: opts.onprogress }, async () => !!(await staleCopy()), askers);
       if (result.isError === true) return result; // the tool's own answer: passed on, never cached
       // 10. cache.put: only what the config (or the child's ttlMs) asks for, once per shared call
       const ttlMs = store && entryTtl(plan!, result);
@@ -169,7 +178,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
       return result;
     };
     try {
-      const result = store && !opts.onprogress ? await this.inFlight.run(key, opts.signal, sendAndKeep) : await sendAndKeep(opts.signal);
+      const result = store && !opts.onprogress ? await this.shared(key, opts, askers, sendAndKeep) : await sendAndKeep(opts.signal);
       return done(result.isError === true ? 'error' : 'ok', result);
     } catch (e) {
       if (!(e instanceof CallFailed)) {
@@ -194,6 +203,15 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
       }
       return done(e.reason, unavailableResult(child.name, e.reason, e.message, child.config.fallback.message), e);
     }
+  }
+
+  /** Step 3: the call joins an identical one in flight (its asker becomes one of that call's), or starts it. */
+  private shared(key: string, opts: CallOptions, askers: Set<object>, send: (signal: AbortSignal) => Promise<Result>): Promise<Result> {
+    if (opts.asker) this.askersOf.get(key)?.add(opts.asker);
+    return this.inFlight.run(key, opts.signal, (signal) => {
+      this.askersOf.set(key, askers);
+      return send(signal).finally(() => this.askersOf.get(key) === askers && this.askersOf.delete(key));
+    });
   }
 
   /** The cache key of a resource, to drop it when the child says it was updated. */
@@ -244,7 +262,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
    * mcpx did not send the call (child down, quota, full queue, breaker open) or the child did not answer
    * usefully; other errors (cancellation, the child's answer about the request itself) pass through.
    */
-  private async send(call: Call<C>, opts: CallOptions, hasStaleCopy: () => Promise<boolean>): Promise<Result> {
+  private async send(call: Call<C>, opts: CallOptions, hasStaleCopy: () => Promise<boolean>, askers: Set<object>): Promise<Result> {
     const { child } = call;
     const { signal } = opts;
     const { admission, breaker, retry, quota } = this.deps.policies(child);
@@ -317,7 +335,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
       const params = withoutProgressToken(call.params);
       const once = (s: AbortSignal) =>
         child.request(call.method, params, {
-          signal: s, timeout: left(), resetTimeoutOnProgress: true, maxTotalTimeout: child.config.maxTotalTimeoutMs, onprogress: opts.onprogress,
+          signal: s, timeout: left(), resetTimeoutOnProgress: true, maxTotalTimeout: child.config.maxTotalTimeoutMs, onprogress: opts.onprogress, askers,
         });
       const waitedMs = performance.now() - t0;
       let result: Result;
@@ -398,6 +416,7 @@ function entryTtl(plan: CachePlan, result: Result): number | undefined {
 /** undefined: not a failure of the child (its answer about the request itself). */
 function classifyError(e: unknown, child: PipelineChild, timeoutMs: number): CallFailed | undefined {
   if (isAuthFailure(e)) return new CallFailed('error', `${child.name} rejected the credentials: ${credentialHint(child.config)}`);
+  if (isQuestionRefused(e)) return undefined; // mcpx would not pass on the child's question: the child's answer stands, passed on as an error
   // Errors from child.request are the v2 SDK's: SdkError for local failures, ProtocolError for the child's answers.
   if (e instanceof SdkError && e.code === SdkErrorCode.RequestTimeout) return new CallFailed('timeout', `no answer within ${formatDuration(timeoutMs)}`);
   if (isTransportFailure(e)) return new CallFailed('child-down', isMcpxError(e) ? e.message.replace(`${child.name} `, '') : 'the server exited during the call');

@@ -1,4 +1,4 @@
-import { ProtocolError, ProtocolErrorCode, Server, type JSONRPCRequest, type LoggingLevel, type Progress, type ServerContext } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, Server, type JSONRPCRequest, type Progress, type ServerContext } from '@modelcontextprotocol/server';
 import type { Child } from '../children/child.js';
 import type { CallOptions, Pipeline } from '../pipeline/call.js';
 import type { Hub, ListKind } from '../runtime/hub.js';
@@ -42,8 +42,6 @@ const LIST_CHANGED = ['notifications/tools/list_changed', 'notifications/prompts
  * notifications go to the instance pinned last on its edge; `sessions` routes between clients.
  */
 export class Upstream {
-  private level?: LoggingLevel;
-
   constructor(
     private readonly instructions: string | undefined,
     private readonly backend: Promise<Backend>,
@@ -101,9 +99,10 @@ export class Upstream {
     };
 
     if (era === 'legacy') {
-      // logging/setLevel: remembered, and passed to every child that supports logging (now and when it starts).
+      // logging/setLevel: this client's own level (what it hears); the children are told the most
+      // verbose level any client needs (now and when they start), and each client's lines are filtered.
       server.setRequestHandler('logging/setLevel', async (req) => {
-        this.level = req.params.level;
+        edge.logLevel = req.params.level;
         (await this.backend).hub.children.forEach((c) => this.sendLevel(c));
         return {};
       });
@@ -208,12 +207,12 @@ export class Upstream {
    */
   private forward(ctx: ServerContext, edge: UpstreamEdge, child: Child | undefined, run: (o: CallOptions) => Promise<unknown>): Promise<unknown> {
     const caller = ctx.http?.authInfo?.clientId;
-    if (edge.era === 'legacy') return edge.track(child?.name, ctx.mcpReq.signal, (signal) => withCall(ctx, (o) => run({ ...o, signal, caller })));
+    if (edge.era === 'legacy') return edge.track(child?.name, ctx.mcpReq.signal, (signal, asker) => withCall(ctx, (o) => run({ ...o, signal, caller, asker })), ctx.mcpReq.id);
     const tracked = ctx.mcpReq._meta?.progressToken !== undefined;
     return edge.leg(
       ctx,
       child?.name,
-      (signal, progress) => run({ signal, onprogress: tracked ? progress : undefined, caller }),
+      (signal, progress, asker) => run({ signal, onprogress: tracked ? progress : undefined, caller, asker }),
       (flight) =>
         withCall(ctx, (o) => {
           const cancel = () => flight.abort.abort(o.signal.reason);
@@ -238,21 +237,21 @@ export class Upstream {
   }
 
   private sendLevel(child: Child): void {
-    if (this.level && child.serverCapabilities?.logging && child.state.kind === 'ready') {
-      child.request('logging/setLevel', { level: this.level }).catch(() => undefined);
+    const level = this.sessions.logLevel();
+    if (level && child.serverCapabilities?.logging && child.state.kind === 'ready') {
+      child.request('logging/setLevel', { level }).catch(() => undefined);
     }
   }
 
   /** Child → upstream notifications (children added by a config reload too), to the clients (`Sessions`). */
   private wireNotifications({ hub }: Backend): void {
-    const send = (n: { method: string; params?: Record<string, unknown> }) => this.sessions.notify(n);
     hub.forEachChild((child) => {
       child.on('state', (s) => s.kind === 'ready' && this.sendLevel(child));
       child.on('notification', (n) => {
         if (n.method === 'notifications/message') {
           const logger = typeof n.params?.logger === 'string' ? `${child.name}/${n.params.logger}` : child.name;
-          send({ method: n.method, params: { ...n.params, logger } });
-        } else send(n);
+          this.sessions.notify({ method: n.method, params: { ...n.params, logger } }, child.name);
+        } else this.sessions.notify(n, child.name);
       });
     });
     // A 2026 client hears only through its listen streams (serveStdio and the HTTP bus drop what no stream asked for).

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { normalizeConfig } from '../../src/config/normalize.js';
 import { secretValues } from '../../src/config/secrets.js';
 import { log } from '../../src/util/log.js';
+import { HTTP_LIMITS } from '../../src/config/types.js';
 
 const FILE = '/project/mcpx.json';
 const normalize = (servers: Record<string, unknown>, vars: Record<string, string> = {}, defaults?: Record<string, unknown>) =>
@@ -82,8 +83,15 @@ describe('http (serve --http, issue 15)', () => {
 
   it('takes tokens as a list (named token1, token2, …) or a map of caller name to token, ${VAR} expanded', () => {
     expect(http({ tokens: ['${T}', 'literal-token'] }, { T: 'from-env' }).tokens).toEqual([{ name: 'token1', token: 'from-env' }, { name: 'token2', token: 'literal-token' }]);
-    expect(http({ host: '0.0.0.0', port: 9000, tokens: { alice: '${A}' } }, { A: 'a-token' })).toEqual({ host: '0.0.0.0', port: 9000, tokens: [{ name: 'alice', token: 'a-token' }] });
-    expect(http(undefined)).toEqual({ tokens: [] });
+    expect(http({ host: '0.0.0.0', port: 9000, tokens: { alice: '${A}' } }, { A: 'a-token' })).toEqual({ host: '0.0.0.0', port: 9000, tokens: [{ name: 'alice', token: 'a-token' }], limits: HTTP_LIMITS });
+    expect(http(undefined)).toEqual({ tokens: [], limits: HTTP_LIMITS });
+  });
+
+  it('limits per caller: the defaults, each one settable, a size with its unit; a wrong one names the field', () => {
+    expect(HTTP_LIMITS).toEqual({ sessions: 32, listenUris: 256, requestBytes: 4 * 1024 * 1024 });
+    expect(http({ limits: { sessions: 4, requestBytes: '64KB' } }).limits).toEqual({ sessions: 4, listenUris: 256, requestBytes: 65_536 });
+    expect(() => http({ limits: { sessions: 0 } })).toThrow(`${FILE}: field "http.limits.sessions"`);
+    expect(() => http({ limits: { streams: 1 } })).toThrow('unknown key "streams"');
   });
 
   it('every token is a secret (masked in logs, errors, status and audit)', () => {
