@@ -8,7 +8,7 @@ import { Child } from '../children/child.js';
 import { loadConfig } from '../config/index.js';
 import { urlPassword } from '../config/secrets.js';
 import { unknownServer } from '../config/select.js';
-import type { Config, Selection, ServerConfig, Transport, WaitingForTrust } from '../config/types.js';
+import type { CacheScope, Config, Selection, ServerConfig, Transport, WaitingForTrust } from '../config/types.js';
 import type { RedisProbe } from '../cache/redis-admin.js';
 import { McpxError, errorMessage, isMcpxError } from '../errors.js';
 import { CLAUDE_PREFIX } from '../server/names.js';
@@ -65,6 +65,8 @@ export interface ServerReport {
   /** Claude Code names that are shortened (over 64 characters) or renamed after a collision. */
   renamed?: { tool: string; claudeName: string; why: 'too-long' | 'collision' | 'characters' }[];
   logFile?: string;
+  /** Whose its cached entries are: shared by everyone (`public`), or per credential (the default). */
+  cacheScope?: CacheScope;
 }
 
 export interface CacheReport {
@@ -252,6 +254,8 @@ async function checkServer(s: ServerConfig, config: Config, timeoutMs: number): 
     add('fail', s.problem.message, s.problem.suggestion);
     return { report };
   }
+  report.cacheScope = s.cache.scope;
+  add('info', cacheScopeLine(s));
 
   // Can it be started at all?
   if (s.transport === 'stdio') {
@@ -304,6 +308,14 @@ async function checkServer(s: ServerConfig, config: Config, timeoutMs: number): 
     await child.stop();
   }
   return { report, child: child.catalog ? child : undefined };
+}
+
+/** Whose cached entries are: what a team shares, and what it does not. */
+export function cacheScopeLine(s: ServerConfig): string {
+  if (s.cache.scope === 'public') return 'cached entries are shared by everyone on this cache ("scope": "public"): its answers must not depend on who asks';
+  const listed = s.cache.credentialEnv.length ? `, and ${s.cache.credentialEnv.join(', ')}` : '';
+  const what = s.transport === 'stdio' ? `its env, the credential variables it inherits${listed}` : `its headers, headersHelper's${listed}`;
+  return `cached entries are per credential: shared only by callers whose credentials (${what}) are identical`;
 }
 
 function describeRunning(child: Child, report: ServerReport, add: (v: Verdict, m: string, h?: string) => void): void {

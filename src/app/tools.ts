@@ -7,6 +7,7 @@ import { McpxError, errorMessage } from '../errors.js';
 import { CLAUDE_PREFIX } from '../server/names.js';
 import { cachePlan } from '../pipeline/policies.js';
 import { createRuntime, type Runtime } from '../runtime/runtime.js';
+import { localCaller } from '../util/caller.js';
 import { log } from '../util/log.js';
 import { usedVariableValues } from './secrets.js';
 
@@ -163,7 +164,7 @@ export async function callTool(opts: { config?: string; select?: Selection; tool
     if (!route) throw notFound(name, rt.hub.children.filter(likely), [...routes.keys()]);
 
     try {
-      const result = (await rt.pipeline.run({ kind: 'tool', params: { name, arguments: opts.args } }, { signal: opts.signal })) as CallToolResult;
+      const result = (await rt.pipeline.run({ kind: 'tool', params: { name, arguments: opts.args } }, { signal: opts.signal, caller: localCaller() })) as CallToolResult;
       return { name, server: route.child.name, tool: route.name, result };
     } catch (e) {
       if (opts.signal.aborted) throw new McpxError(`${name}: cancelled`, { code: 'CHECK_FAILED', exitCode: 130 });

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createClient, ErrorReply } from 'redis';
 import { errorMessage } from '../errors.js';
@@ -32,6 +32,8 @@ export const CHANNEL = `${PREFIX}invalidate`;
 export const GENERATION = `${PREFIX}generation`;
 export const LOG = `${PREFIX}invalidations`;
 const SWEEP_LOCK = `${PREFIX}sweep`;
+/** The team's key salt (cache/salt.ts): made by the first process that asks, read by every other. */
+export const SALT_KEY = `${PREFIX}salt`;
 export const entryKey = (key: string): string => PREFIX + key;
 export const serverIndex = (server: string): string => INDEX_PREFIX + server;
 
@@ -153,6 +155,11 @@ for _, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return {n, bytes, lo, hi}`;
 
+/** KEYS[1] the salt; ARGV[1] a candidate (this process's, or new): set if there is none, then the one there is. */
+const SALT = `
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])`;
+
 export function createRedisClient(url: string) {
   return createClient({
     url,
@@ -208,6 +215,10 @@ export class RedisResultStore implements ResultStore {
   private readonly changed = new EventEmitter();
   private readonly sweeper?: NodeJS.Timeout;
   private closed = false;
+  /** The team's key salt, once Redis gave it. */
+  private salt?: Buffer;
+  /** Used while Redis is down and never gave one: for this process's memory layer only. */
+  private ownSalt?: Buffer;
 
   constructor(private readonly opts: RedisStoreOptions) {
     this.target = redisTarget(opts.url);
@@ -217,6 +228,7 @@ export class RedisResultStore implements ResultStore {
     this.client = this.connect(createRedisClient(opts.url), () => {
       this.readGeneration();
       this.sendPending();
+      this.loadSalt();
     });
     if (opts.listen !== false) {
       // After a reconnect, what was published meanwhile is lost: forget what L1 holds.
@@ -242,7 +254,33 @@ export class RedisResultStore implements ResultStore {
 
   /** Resolves true once Redis answers (and we listen for invalidations, unless told not to wait for that); false after timeoutMs. */
   connected(timeoutMs = 3000, listening = true): Promise<boolean> {
-    const ok = () => this.client.isReady && this.seenGeneration !== undefined && (!listening || !this.sub || this.subscribed);
+    return this.until(() => this.client.isReady && this.seenGeneration !== undefined && (!listening || !this.sub || this.subscribed), timeoutMs);
+  }
+
+  /**
+   * The team's key salt: at once when known; while the first connection is being made, a lookup waits
+   * for it as long as it would for an entry (undefined if it did not come). While Redis is unreachable and
+   * never gave one, a salt of this process's own: its memory layer still serves it, and since writes are
+   * dropped meanwhile, no key made with it reaches Redis.
+   */
+  keySalt(): Buffer | Promise<Buffer | undefined> | undefined {
+    if (this.salt || this.closed) return this.salt;
+    if (!(this.client.isReady || this.starting)) return (this.ownSalt ??= randomBytes(32));
+    return this.until(() => !!this.salt, this.lookupMs).then(() => this.salt);
+  }
+
+  /** Asks Redis for the salt after each (re)connect: a Redis that lost it gets this process's back, and every process adopts the one Redis holds. */
+  private loadSalt(): void {
+    const candidate = (this.salt ?? randomBytes(32)).toString('hex');
+    this.client.eval(SALT, { keys: [SALT_KEY], arguments: [candidate] }).then((v) => {
+      if (typeof v !== 'string' || !/^[0-9a-f]{64}$/.test(v)) throw new Error(`${SALT_KEY} is not 64 hex digits: delete it, and a new one is made`);
+      this.salt = Buffer.from(v, 'hex');
+      this.changed.emit('change');
+    }, (e) => this.failed('read the key salt', e)).catch((e) => this.failed('read the key salt', e));
+  }
+
+  /** Resolves true once ok() holds (checked at each change of the connection), false after timeoutMs. */
+  private until(ok: () => boolean, timeoutMs: number): Promise<boolean> {
     if (ok()) return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = (v: boolean) => {

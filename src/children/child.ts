@@ -25,6 +25,7 @@ import {
 import type { ServerConfig } from '../config/types.js';
 import { McpxError, errorMessage } from '../errors.js';
 import { log } from '../util/log.js';
+import { credentialDigest, credentialFingerprint } from './credentials.js';
 import { hasSecretCommands, resolveSecretCommands } from './secrets.js';
 import { StdioChildTransport } from './stdio.js';
 import { liftCacheAdvice } from './advice.js';
@@ -102,6 +103,11 @@ export class Child extends EventEmitter<ChildEvents> {
   timings: { initializeMs?: number; listMs?: number } = {};
   /** The config with secret commands run (kept in memory only), for the current connection. */
   private resolved?: ServerConfig;
+  /** The digest of the credentials of the current connection (memory only), and of the config before the first. */
+  private credentials?: Buffer;
+  private planned?: Buffer;
+  /** The last fingerprint made, for the salt it was made with (one HMAC per connection, not per call). */
+  private keyed?: { digest: Buffer; salt: Buffer; fingerprint: string };
   /** The last connect failed because a remote child refused the credentials (HTTP 401/403). */
   authRejected = false;
   /** Counts the connects: a call refused (401) on an older connection needs no new re-authentication. */
@@ -185,9 +191,21 @@ export class Child extends EventEmitter<ChildEvents> {
     }
   }
 
-  /** The credential fingerprint of the values the child actually got (after secret commands). */
-  get fingerprint(): string {
-    return this.resolved?.credentialFingerprint ?? this.config.credentialFingerprint;
+  /**
+   * The salted fingerprint of the credentials this child's answers depend on (children/credentials.ts):
+   * those of the current connection; before the first one, those of the config, unless a command
+   * (`${cmd:…}`, headersHelper) has to run to know them: then undefined, and the call is not looked up.
+   */
+  credentialFingerprint(salt: Buffer): string | undefined {
+    const digest = this.credentials ?? (this.planned ??= this.plannedCredentials());
+    if (!digest) return undefined;
+    if (this.keyed?.digest !== digest || this.keyed.salt !== salt) this.keyed = { digest, salt, fingerprint: credentialFingerprint(digest, salt) };
+    return this.keyed.fingerprint;
+  }
+
+  private plannedCredentials(): Buffer | undefined {
+    if (hasSecretCommands(this.config) || this.config.headersHelper) return undefined;
+    return credentialDigest({ config: this.config, inherited: this.deps.env });
   }
 
   /**
@@ -230,8 +248,10 @@ export class Child extends EventEmitter<ChildEvents> {
 
   private async connectOnce(kind: ServerConfig['transport'], prior: PriorDiscovery | undefined): Promise<void> {
     this.resolved = hasSecretCommands(this.config) ? await resolveSecretCommands(this.config) : undefined;
+    const helperHeaders = kind === 'stdio' ? undefined : await this.helperHeaders();
+    this.credentials = credentialDigest({ config: this.resolved ?? this.config, inherited: this.deps.env, helperHeaders });
     const client = this.makeClient();
-    const transport = kind === 'stdio' ? this.stdioTransport() : await this.remoteTransport(kind);
+    const transport = kind === 'stdio' ? this.stdioTransport() : await this.remoteTransport(kind, helperHeaders ?? {});
     this.client = client;
     this.transport = transport;
     transport.onclose = () => this.onTransportClosed(client);
@@ -278,7 +298,11 @@ export class Child extends EventEmitter<ChildEvents> {
 
   /** New settings for this child (credentials re-read from .env): takes effect at the next connect. */
   reconfigure(config: ServerConfig): void {
+    // Other names that count as credentials: what this connection's fingerprint covered is not known any
+    // more; a child with no command to run is fingerprinted from the config, the others not until they reconnect.
+    if (config.cache.credentialEnv.join('\0') !== this.config.cache.credentialEnv.join('\0')) this.credentials = undefined;
     this.config = config;
+    this.planned = undefined;
   }
 
   /**
@@ -321,10 +345,10 @@ export class Child extends EventEmitter<ChildEvents> {
   }
 
   /** HTTP/SSE transports are loaded on first use: most configs have only stdio children. */
-  private async remoteTransport(kind: 'http' | 'sse'): Promise<Transport> {
+  private async remoteTransport(kind: 'http' | 'sse', helperHeaders: Record<string, string>): Promise<Transport> {
     const c = this.resolved ?? this.config;
     const { remoteTransport } = await import('./remote.js');
-    const t = remoteTransport(kind, c.url!, { ...c.headers, ...(await this.helperHeaders()) });
+    const t = remoteTransport(kind, c.url!, { ...c.headers, ...helperHeaders });
     // Remember the negotiated version (the Client tells HTTP transports through this hook).
     const set = t.setProtocolVersion?.bind(t);
     t.setProtocolVersion = (v: string) => {

@@ -6,7 +6,7 @@ import { canonicalJson, sha256 } from '../util/canonical.js';
 import { log } from '../util/log.js';
 import { expandValue } from './env.js';
 import { defaultCacheDir, defaultStateDir, expandHome } from './paths.js';
-import { HTTP_LIMITS, type ChildProtocol, type Config, type HttpLimits, type SecretCommandValue, type ServerConfig, type Transport } from './types.js';
+import { HTTP_LIMITS, type CacheScope, type ChildProtocol, type Config, type HttpLimits, type SecretCommandValue, type ServerConfig, type Transport } from './types.js';
 
 /**
  * Raw JSON → Config, once. Every error names the file, the server and the field, and exits 2.
@@ -38,7 +38,7 @@ const BUILTIN_DEFAULTS: Raw = {
   maxRestarts: 5,
   maxMessageBytes: 32 * 1024 * 1024,
   breaker: { failureThreshold: 5, recoveryTimeoutMs: 30_000, successThreshold: 2 },
-  cache: { enabled: true, ttl: 3_600_000, staleTtl: 86_400_000, tools: {}, invalidateOnWrite: true, noteAfter: 60_000 },
+  cache: { enabled: true, ttl: 3_600_000, staleTtl: 86_400_000, tools: {}, invalidateOnWrite: true, noteAfter: 60_000, scope: 'credential' },
   errorPatterns: [],
   fallback: { stale: true },
   tools: { include: [], exclude: [], settings: {} },
@@ -64,6 +64,10 @@ export function normalizeConfig(input: NormalizeInput): { config: Config; warnin
   if (!isObject(defaults)) throw where.invalid('"defaults" must be an object', 'defaults');
   // Checked here too, so that a wrong value is named where it is written rather than on every server.
   if (defaults.pinTools !== undefined) bool(defaults.pinTools, where, 'defaults.pinTools');
+  const defaultsCache = obj(defaults.cache, where, 'defaults.cache');
+  if (defaultsCache.scope !== undefined) cacheScope(defaultsCache.scope, where, 'defaults.cache.scope');
+  // Names listed in defaults count for every server, added to the server's own list.
+  const defaultCredentialEnv = envNames(defaultsCache.credentialEnv, where, 'defaults.cache.credentialEnv');
   const base = merge(BUILTIN_DEFAULTS, defaults);
 
   const baseDir = dirname(file);
@@ -82,7 +86,9 @@ export function normalizeConfig(input: NormalizeInput): { config: Config; warnin
     const ttlSet = [defaults, entry].some((r) => isObject(r.cache) && r.cache.ttl !== undefined);
     // Caching is opt-in: readOnlyHint says a tool changes nothing, not that its answer stays true for long.
     const asked = [defaults, entry].some((r) => isObject(r.cache) && (r.cache.ttl !== undefined || r.cache.staleTtl !== undefined || r.cache.enabled === true));
-    servers.push(normalizeServer(name, merged, where.server(name), vars, baseDir, ttlSet, asked));
+    const server = normalizeServer(name, merged, where.server(name), vars, baseDir, ttlSet, asked);
+    server.cache.credentialEnv = [...new Set([...defaultCredentialEnv, ...server.cache.credentialEnv])];
+    servers.push(server);
   }
 
   const cacheRaw = raw.cache ?? {};
@@ -309,6 +315,8 @@ function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string
       tools: cacheTools,
       invalidateOnWrite: bool(cache.invalidateOnWrite, where, 'cache.invalidateOnWrite'),
       noteAfter: dur(cache.noteAfter, where, 'cache.noteAfter'),
+      scope: cacheScope(cache.scope, where, 'cache.scope'),
+      credentialEnv: envNames(cache.credentialEnv, where, 'cache.credentialEnv'),
     },
     errorPatterns,
     fallback: {
@@ -421,6 +429,21 @@ function merge(base: Raw, over: Raw): Raw {
     out[k] = isObject(v) && isObject(base[k]) ? merge(base[k] as Raw, v) : v;
   }
   return out;
+}
+
+/** `cache.scope`: "credential" (default: entries per credential) or "public" (shared by everyone). */
+function cacheScope(v: unknown, w: Where, field: string): CacheScope {
+  if (v === 'credential' || v === 'public') return v;
+  throw w.invalid(`must be "credential" (entries per credential, the default) or "public" (answers that do not depend on who asks), got ${JSON.stringify(v)}`, field);
+}
+
+/** `cache.credentialEnv`: names of environment variables (a value is never written here). */
+function envNames(v: unknown, w: Where, field: string): string[] {
+  const names = strList(v ?? [], w, field);
+  names.forEach((n, i) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) throw w.invalid('must be the name of a variable (letters, digits and "_"), never its value (what was written is not shown: it may be a secret)', `${field}[${i}]`);
+  });
+  return names;
 }
 
 const PROTOCOLS: readonly ChildProtocol[] = ['auto', 'legacy', '2026-07-28'];

@@ -33,7 +33,17 @@ export interface ServerCacheSettings {
   invalidateOnWrite: boolean;
   /** A cached tool answer at least this old gets a text item saying so (the model does not see `_meta`). */
   noteAfter: number;
+  /**
+   * Whose entries: `credential` (the default) keys each by a salted fingerprint of the credentials the
+   * child runs with, so only identical credentials share it; `public` (answers that do not depend on
+   * who asks: public documentation) shares them with everyone.
+   */
+  scope: CacheScope;
+  /** Inherited variables that count as credentials besides those whose names say so (children/credentials.ts). */
+  credentialEnv: string[];
 }
+
+export type CacheScope = 'credential' | 'public';
 
 export interface FallbackSettings {
   stale: boolean;

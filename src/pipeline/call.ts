@@ -3,13 +3,13 @@ import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode, type Progress
 import { cacheAdvice } from '../children/advice.js';
 import { credentialHint, isAuthFailure, type Child } from '../children/child.js';
 import { isQuestionRefused } from '../children/asking.js';
-import type { ResultStore } from '../cache/store.js';
-import { cacheKey } from '../cache/key.js';
+import type { CachedEntry, Mark, MaybePromise, ResultStore } from '../cache/store.js';
 import { SingleFlight } from '../cache/singleflight.js';
 import { errorMessage, isMcpxError } from '../errors.js';
 import { eitherSignal } from '../util/abort.js';
 import { formatDuration } from '../util/duration.js';
 import { AdmissionRefused } from './admission.js';
+import { CallKeys } from './cache-keys.js';
 import { cachedToolResult, failureText, markCached, staleToolResult, unavailableResult, type FailureReason } from './answers.js';
 import { formatBackup, searchBackup } from './backup.js';
 import { cachePlan, isTransportFailure, type CachePlan, type ChildPolicies } from './policies.js';
@@ -28,7 +28,7 @@ import { cachePlan, isTransportFailure, type CachePlan, type ChildPolicies } fro
  */
 
 /** What the pipeline uses of a child (a unit test hands it a fake). */
-export type PipelineChild = Pick<Child, 'name' | 'config' | 'fingerprint' | 'state' | 'authRejected' | 'connection' | 'start' | 'request' | 'era'>;
+export type PipelineChild = Pick<Child, 'name' | 'config' | 'era' | 'credentialFingerprint' | 'state' | 'authRejected' | 'connection' | 'start' | 'request'>;
 
 export interface Router<C extends PipelineChild = Child> {
   tool(name: string): { child: C; name: string; tool: Tool } | undefined;
@@ -43,6 +43,11 @@ export interface PipelineDeps<C extends PipelineChild = Child> {
   policies(child: C): ChildPolicies;
   /** The result store, opened on first use; undefined when there is none. */
   store(): ResultStore | undefined;
+  /**
+   * The store's secret salt for credential fingerprints (cache/salt.ts): at once, or once Redis gave it
+   * (a lookup waits as long as for an entry); undefined when there is none: only public entries then.
+   */
+  keySalt(): MaybePromise<Buffer | undefined>;
   /** A call found its child down: the supervisor may try to start it again (never awaited). */
   childWanted(child: C): void;
   /** The child refused its credentials: re-read them (.env, headersHelper) and reconnect. */
@@ -53,7 +58,11 @@ export interface CallOptions {
   signal: AbortSignal;
   /** Set when the upstream request carried a progressToken. */
   onprogress?: (progress: Progress) => void;
-  /** Who asked (an HTTP caller's token name), for the audit trail. */
+  /**
+   * Who asks: the token's name over HTTP, the local user (localCaller) on stdio and in the CLI. The audit
+   * trail records it, and a private cache entry belongs to it; unknown (undefined), nothing private is
+   * stored or shared.
+   */
   caller?: string;
   /** The upstream request this call serves (server/'s object): a question the child asks during it goes to its client. */
   asker?: object;
@@ -151,11 +160,14 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
       return result!;
     };
 
-    // 2. fresh cache (a 2025-era child gives no ttlMs advice: where only advice could cache, nothing is looked up)
+    // 2. fresh cache: keyed by whose answer it is (cache-keys.ts: the credentials, or no one, or the caller).
+    // A 2025-era child gives no ttlMs advice: where only advice could cache, nothing is looked up.
     const plan = call.cache && !(call.cache.byAdvice && child.era === 'legacy') ? call.cache : undefined;
     const store = plan ? this.deps.store() : undefined;
-    const key = store ? cacheKey({ identity: child.config.identity, credentialFingerprint: child.fingerprint, kind: call.kind === 'resource' ? 'resource' : 'tool', name: call.name, args: call.args }) : '';
-    const fresh = await store?.get(key); // a value (SQLite, Redis's L1) or a promise (Redis, bounded)
+    const keys = store ? new CallKeys(child, { kind: call.kind === 'resource' ? 'resource' : 'tool', name: call.name, args: call.args }, opts.caller) : undefined;
+    const salt = keys && this.deps.keySalt(); // a value (SQLite, Redis once known) or a bounded wait (Redis starting)
+    const lookup = keys ? keys.lookup(salt instanceof Promise ? await salt : salt) : [];
+    const fresh = await firstOf(lookup, (k) => store!.get(k)); // a value (SQLite, Redis's L1) or a promise (Redis, bounded)
     if (fresh) {
       const mark = { status: 'hit' as const, ageMs: Date.now() - fresh.storedAt, server: child.name };
       const answer = call.answer === 'tool-result' ? cachedToolResult(fresh.result, mark, child.config.cache.noteAfter) : markCached(fresh.result, mark);
@@ -164,21 +176,21 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
 
     // 3. single flight: identical calls in flight share one child call, each caller keeping its own
     // cancellation (not with a progress token: progress goes to one caller). Steps 4–10 are sendAndKeep().
-    const staleCopy = () => (store && child.config.fallback.stale ? store.getStale(key) : undefined);
+    const staleCopy = () => (store && child.config.fallback.stale ? firstOf(lookup, (k) => store.getStale(k)) : undefined);
     const askers = new Set<object>(opts.asker ? [opts.asker] : []);
     const sendAndKeep = async (signal: AbortSignal) => {
       // Taken before the call goes out: a write to this server landing while it runs makes its answer unkeepable.
       const since = store?.mark();
       const result = await this.send(call, { signal, onprogress: opts.onprogress }, async () => !!(await staleCopy()), askers);
       if (result.isError === true) return result; // the tool's own answer: passed on, never cached
-      // 10. cache.put: only what the config (or the child's ttlMs) asks for, once per shared call
-      const ttlMs = store && entryTtl(plan!, result);
-      if (store && ttlMs !== undefined) store.put({ key, server: child.name, tool: call.name, result, ttlMs, staleTtlMs: plan!.staleTtl, since });
-      else if (!store && call.writes && child.config.cache.invalidateOnWrite) this.deps.store()?.invalidate({ server: child.name });
+      // 10. cache.put: what the config (or the child's ttlMs) asks for, once per shared call, under the credentials the answer came with
+      if (store) this.put(store, keys!, plan!, call, result, since);
+      else if (call.writes && child.config.cache.invalidateOnWrite) this.deps.store()?.invalidate({ server: child.name });
       return result;
     };
+    const flight = store && !opts.onprogress ? keys!.flight() : undefined;
     try {
-      const result = store && !opts.onprogress ? await this.shared(key, opts, askers, sendAndKeep) : await sendAndKeep(opts.signal);
+      const result = flight ? await this.shared(flight, opts, askers, sendAndKeep) : await sendAndKeep(opts.signal);
       return done(result.isError === true ? 'error' : 'ok', result);
     } catch (e) {
       if (!(e instanceof CallFailed)) {
@@ -205,6 +217,23 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
     }
   }
 
+  /** 10. cache.put, never waited for: a salt Redis has not given yet is waited for after the answer has gone. */
+  private put(store: ResultStore, keys: CallKeys, plan: CachePlan, call: Call<C>, result: Result, since: Mark | undefined): void {
+    const ttlMs = entryTtl(plan, result);
+    if (ttlMs === undefined) return;
+    const salt = this.deps.keySalt();
+    if (salt instanceof Promise) {
+      void salt.then((s) => this.putWith(s, store, keys, { call, result, ttlMs, staleTtlMs: plan.staleTtl, since }));
+      return;
+    }
+    this.putWith(salt, store, keys, { call, result, ttlMs, staleTtlMs: plan.staleTtl, since });
+  }
+
+  private putWith(salt: Buffer | undefined, store: ResultStore, keys: CallKeys, p: { call: Call<C>; result: Result; ttlMs: number; staleTtlMs: number; since: Mark | undefined }): void {
+    const key = keys.store(salt, cacheAdvice(p.result));
+    if (key) store.put({ key, server: p.call.child.name, tool: p.call.name, result: p.result, ttlMs: p.ttlMs, staleTtlMs: p.staleTtlMs, since: p.since });
+  }
+
   /** Step 3: the call joins an identical one in flight (its asker becomes one of that call's), or starts it. */
   private shared(key: string, opts: CallOptions, askers: Set<object>, send: (signal: AbortSignal) => Promise<Result>): Promise<Result> {
     if (opts.asker) this.askersOf.get(key)?.add(opts.asker);
@@ -214,10 +243,9 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
     });
   }
 
-  /** The cache key of a resource, to drop it when the child says it was updated. */
+  /** Drops a resource's entries when the child says it was updated: every caller's, whatever their credentials. */
   resourceUpdated(child: C, uri: string): void {
-    const key = cacheKey({ identity: child.config.identity, credentialFingerprint: child.fingerprint, kind: 'resource', name: uri, args: {} });
-    this.deps.store()?.invalidate({ key });
+    this.deps.store()?.invalidate({ server: child.name, tool: uri });
   }
 
   /** 1. route: which child, its own name for what is called, and how this kind of call is handled. */
@@ -404,13 +432,21 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
 /**
  * The TTL of a cache entry: the child's own `ttlMs` advice (2026-07-28 results, see children/advice.ts)
  * where the config sets none for this server or tool, else the config's; undefined: not kept (the
- * config did not ask, and the child advised no positive `ttlMs`). A `cacheScope: "private"` result
- * needs nothing more: every entry is keyed by the credential fingerprint already (cache/key.ts).
+ * config did not ask, and the child advised no positive `ttlMs`). Its `cacheScope` advice chooses the
+ * key instead (cache-keys.ts).
  */
 function entryTtl(plan: CachePlan, result: Result): number | undefined {
   const advised = plan.adviceWins ? cacheAdvice(result)?.ttlMs : undefined;
   if (plan.byAdvice) return advised !== undefined && advised > 0 ? advised : undefined;
   return advised ?? plan.ttl;
+}
+
+/** The first entry found under these keys, in their order: at once from SQLite, in one round trip from Redis. */
+function firstOf(keys: string[], get: (key: string) => MaybePromise<CachedEntry | undefined>): MaybePromise<CachedEntry | undefined> {
+  if (keys.length === 1) return get(keys[0]!);
+  const found = keys.map(get);
+  if (!found.some((f) => f instanceof Promise)) return found.find((f) => f !== undefined) as CachedEntry | undefined;
+  return Promise.all(found).then((all) => all.find((f) => f !== undefined));
 }
 
 /** undefined: not a failure of the child (its answer about the request itself). */

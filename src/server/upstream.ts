@@ -7,6 +7,7 @@ import type { Listens } from './listen.js';
 import type { Sessions } from './sessions.js';
 import { SERVER_CAPABILITIES, SERVER_INFO, STATUS_TOOL } from './identity.js';
 import { legacyToolResult } from './compat.js';
+import { localCaller } from '../util/caller.js';
 
 /**
  * The upstream Server that Claude Code talks to, in either era: list, call, read, prompt, completion
@@ -206,7 +207,8 @@ export class Upstream {
    * call is tracked on the client's edge: the child's requests find it, closing the session cancels it.
    */
   private forward(ctx: ServerContext, edge: UpstreamEdge, child: Child | undefined, run: (o: CallOptions) => Promise<unknown>): Promise<unknown> {
-    const caller = ctx.http?.authInfo?.clientId;
+    // Who asks: the token's name over HTTP, the local user on stdio (the pipeline keys private entries by it).
+    const caller = ctx.http ? ctx.http.authInfo?.clientId : localCaller();
     if (edge.era === 'legacy') return edge.track(child?.name, ctx.mcpReq.signal, (signal, asker) => withCall(ctx, (o) => run({ ...o, signal, caller, asker })), ctx.mcpReq.id);
     const tracked = ctx.mcpReq._meta?.progressToken !== undefined;
     return edge.leg(

@@ -39,7 +39,7 @@ export interface AuditRow {
   reason: string | null;
   error: string | null;
   resultBytes: number | null;
-  /** Who called: the token name of an HTTP caller (`http.tokens`); null over stdio. */
+  /** Who called: the token name of an HTTP caller (`http.tokens`), `local:<user>` over stdio and the CLI (null in older records). */
   caller: string | null;
 }
 

@@ -212,7 +212,7 @@ describe('RedisResultStore', () => {
     const before = Date.now();
     store.put(entry(key, { ttlMs: 60_000, staleTtlMs: 3_600_000 }));
     await vi.waitFor(async () => expect(await admin.exists(`mcpx:v1:${key}`)).toBe(1));
-    expect((await admin.keys('*')).sort()).toEqual([`mcpx:v1:${key}`, 'mcpx:v1:server:s1']);
+    expect((await admin.keys('*')).sort()).toEqual([`mcpx:v1:${key}`, 'mcpx:v1:salt', 'mcpx:v1:server:s1']);
     expect(key).toMatch(/^[0-9a-f]{64}$/);
     const pttl = await admin.pTTL(`mcpx:v1:${key}`);
     // The stale deadline (ttl + staleTtl) as PX: what is left of it is at least the whole less the time gone since the put.
@@ -222,6 +222,18 @@ describe('RedisResultStore', () => {
     const h = await admin.hGetAll(`mcpx:v1:${key}`);
     expect(Number(h.expiresAt) - Number(h.storedAt)).toBe(60_000); // the fresh deadline is in the value
     expect(Number(h.storedAt)).toBeGreaterThanOrEqual(before);
+  });
+
+  it('the key salt is one for every process on this Redis, made by the first, and a clear of everything leaves it', async () => {
+    await admin.del('mcpx:v1:salt');
+    const [a, b] = await Promise.all([redisStore(), redisStore()]);
+    const saltA = await a.keySalt();
+    expect(saltA).toHaveLength(32);
+    expect((await b.keySalt())!.equals(saltA!)).toBe(true);
+    expect(await admin.get('mcpx:v1:salt')).toBe(saltA!.toString('hex'));
+    await a.invalidate({});
+    const c = await redisStore();
+    expect((await c.keySalt())!.equals(saltA!)).toBe(true);
   });
 
   it('Redis forgets an entry at its stale deadline; prune forgets the index reference', async () => {

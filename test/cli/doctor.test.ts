@@ -16,7 +16,7 @@ afterEach(async () => {
 interface JsonReport {
   config: { ok: boolean; file?: string; foundBy?: string };
   variables: { server: string; name: string; state: string; length?: number; verdict: string }[];
-  servers: { name: string; status: string; checks: { verdict: string; message: string }[]; counts?: { tools: number }; toolListBytes?: number; serverInfo?: { name: string } }[];
+  servers: { name: string; status: string; checks: { verdict: string; message: string }[]; counts?: { tools: number }; toolListBytes?: number; serverInfo?: { name: string }; cacheScope?: string }[];
   cache: { exists: boolean; entries?: number; integrity?: string; mode?: string; checks: { verdict: string; message: string }[] };
   instances: { snapshots: { pid: number; stale: boolean }[]; checks: { verdict: string; message: string }[] };
   summary: { healthy: number; degraded: number; failing: number; skipped: number };
@@ -44,6 +44,18 @@ describe('mcpx doctor', () => {
     expect(r.stdout).toContain('none running');
     expect(r.stdout).toContain('1 healthy, 0 degraded, 0 failing');
     expect(r.stdout).not.toMatch(/FAIL|WARN/);
+  });
+
+  it('says per server whose its cached entries are: shared by everyone, or per credential', async () => {
+    sb.config({ alpha: sb.child('alpha'), docs: { ...sb.child('docs'), cache: { scope: 'public' } } });
+    const r = await sb.mcpx(['doctor', '--json']);
+    const report = JSON.parse(r.stdout) as JsonReport;
+    expect(Object.fromEntries(report.servers.map((s) => [s.name, s.cacheScope]))).toEqual({ alpha: 'credential', docs: 'public' });
+    const line = (name: string) => report.servers.find((s) => s.name === name)!.checks.find((c) => c.message.startsWith('cached entries'))!;
+    expect(line('alpha')).toEqual({ verdict: 'info', message: 'cached entries are per credential: shared only by callers whose credentials (its env, the credential variables it inherits) are identical' });
+    expect(line('docs').message).toBe('cached entries are shared by everyone on this cache ("scope": "public"): its answers must not depend on who asks');
+    const text = await sb.mcpx(['doctor']);
+    expect(text.stdout).toMatch(/NOTE {2}cached entries are shared by everyone on this cache/);
   });
 
   it('a missing variable: exit 1, server and variable named, the server not started', async () => {

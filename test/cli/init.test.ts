@@ -20,6 +20,8 @@ describe('mcpx init', () => {
     const { config } = await loadConfigFile(join(dir, 'mcpx.json'));
     const byName = Object.fromEntries(config.servers.map((s) => [s.name, s]));
     expect(byName.context7!.cache.ttl).toBe(2 * 3_600_000);
+    // Public documentation: shared by everyone, whatever their own keys; the others' answers stay per credential.
+    expect(Object.fromEntries(config.servers.map((s) => [s.name, s.cache.scope]))).toEqual({ context7: 'public', confluence: 'credential', notion: 'credential', standards: 'public' });
     expect(byName.context7!.errorPatterns.map(String)).toContain('/fetch failed/m');
     expect(byName.confluence).toMatchObject({ timeoutMs: 5_000, breaker: { failureThreshold: 3 } });
     expect(byName.confluence!.fallback.backupDir).toBe(join(dir, 'docs/confluence-backup'));

@@ -109,3 +109,31 @@ describe('http (serve --http, issue 15)', () => {
     expect(() => http({ tokenz: [] })).toThrow(`${FILE}: field "http": unknown key "tokenz"`);
   });
 });
+
+describe('cache.scope and cache.credentialEnv', () => {
+  it('entries are per credential unless a server (or defaults) says "public"', () => {
+    expect(one({}).cache.scope).toBe('credential');
+    expect(one({ cache: { scope: 'public' } }).cache.scope).toBe('public');
+    const { servers } = normalize({ a: { command: 'node' }, b: { command: 'node', cache: { scope: 'credential' } } }, {}, { cache: { scope: 'public' } }).config;
+    expect(servers.map((s) => s.cache.scope)).toEqual(['public', 'credential']);
+  });
+
+  it('credentialEnv: the defaults\' names and the server\'s add up', () => {
+    expect(one({}).cache.credentialEnv).toEqual([]);
+    const { servers } = normalize({ a: { command: 'node', cache: { credentialEnv: ['GITHUB_HOST'] } }, b: { command: 'node' } }, {}, { cache: { credentialEnv: ['TENANT'] } }).config;
+    expect(servers.map((s) => s.cache.credentialEnv)).toEqual([['TENANT', 'GITHUB_HOST'], ['TENANT']]);
+  });
+
+  it('a bad value is a config error naming the file, the server and the field, never echoing what may be a secret', () => {
+    expect(() => one({ cache: { scope: 'team' } })).toThrow(`${FILE}: server "s", field "cache.scope": must be "credential" (entries per credential, the default) or "public"`);
+    expect(() => normalize({ s: { command: 'node' } }, {}, { cache: { scope: 1 } })).toThrow(`${FILE}: field "defaults.cache.scope": must be "credential"`);
+    expect(() => one({ cache: { credentialEnv: 'GITHUB_HOST' } })).toThrow(`${FILE}: server "s", field "cache.credentialEnv": must be a list of strings`);
+    let message = '';
+    try {
+      one({ cache: { credentialEnv: ['ghp-not-a-name/123'] } });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toBe(`${FILE}: server "s", field "cache.credentialEnv[0]": must be the name of a variable (letters, digits and "_"), never its value (what was written is not shown: it may be a secret)`);
+  });
+});

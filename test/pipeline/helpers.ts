@@ -1,5 +1,6 @@
 // In-memory stand-ins for the pipeline's unit tests: a child whose answers the test gives by hand, and a
 // result store in a Map. Time is vitest's fake clock (vi.useFakeTimers), never a sleep.
+import { createHmac } from 'node:crypto';
 import { vi } from 'vitest';
 import { SdkError, SdkErrorCode, type Tool } from '@modelcontextprotocol/client';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
@@ -31,8 +32,10 @@ export class FakeChild implements PipelineChild {
   state: ChildState = { kind: 'ready', since: 0 };
   authRejected = false;
   connection = 1;
-  fingerprint = 'fp';
-  era?: 'legacy' | 'modern';
+  /** A 2026 child (`modern`) may advise a cache scope; undefined: not connected yet (it may). */
+  era?: 'legacy' | 'modern' = 'legacy';
+  /** Stands for the credentials it runs with (undefined: not known before it connects). */
+  credentials: string | undefined = 'credentials-a';
   readonly received: Received[] = [];
   /** Set: every request is answered at once by it (else it waits for the test). */
   auto?: (r: Received) => void;
@@ -41,6 +44,10 @@ export class FakeChild implements PipelineChild {
 
   get name(): string {
     return this.config.name;
+  }
+
+  credentialFingerprint(salt: Buffer): string | undefined {
+    return this.credentials && createHmac('sha256', salt).update(this.credentials).digest('hex');
   }
 
   async start(): Promise<void> {}
@@ -100,7 +107,9 @@ export class MemoryStore implements ResultStore {
 const tool = (name: string, readOnly: boolean): Tool => ({ name, inputSchema: { type: 'object' }, annotations: { readOnlyHint: readOnly } });
 
 /** A pipeline in front of one fake child with the tools `read` (read-only, cacheable) and `write`. */
-export function pipelineWith(child: FakeChild, opts: { store?: ResultStore; reauthenticate?: () => Promise<void> } = {}) {
+export const SALT = Buffer.alloc(32, 7);
+
+export function pipelineWith(child: FakeChild, opts: { store?: ResultStore; keySalt?: () => Buffer | undefined; reauthenticate?: () => Promise<void> } = {}) {
   const policies: ChildPolicies = buildPolicies(child.config);
   const reauths = { count: 0 };
   const pipeline = new Pipeline<FakeChild>({
@@ -112,6 +121,7 @@ export function pipelineWith(child: FakeChild, opts: { store?: ResultStore; reau
     },
     policies: () => policies,
     store: () => opts.store,
+    keySalt: opts.keySalt ?? (() => SALT),
     childWanted: () => {},
     reauthenticate: async () => {
       reauths.count++;
