@@ -40,7 +40,7 @@ describe('cache through mcpx serve', () => {
     const gate = join(tempDir(), 'release');
     const m = await start({ mcpServers: { a: cached('a', { STATE_TOOLS: '1' }) } });
     const slow = m.client.callTool({ name: 'a__get', arguments: { release: gate } });
-    await waitFor(() => existsSync(`${gate}.started`), 5000, 'the read to reach the child');
+    await waitFor(() => existsSync(`${gate}.started`), 15_000, 'the read to reach the child (and the child to start)');
     expect(text(await m.client.callTool({ name: 'a__write', arguments: { value: 'new' } }))).toBe('a: wrote new');
     writeFileSync(gate, '');
     expect(text(await slow)).toBe('a: initial'); // read before the write landed
@@ -61,7 +61,7 @@ describe('cache through mcpx serve', () => {
     await search();
     expect(cacheMeta(await search())?.status).toBe('hit');
     const slow = m1.client.callTool({ name: 'a__get', arguments: { release: gate } });
-    await waitFor(() => existsSync(`${gate}.started`), 5000, 'the read to reach the child');
+    await waitFor(() => existsSync(`${gate}.started`), 15_000, 'the read to reach the child (and the child to start)');
     await m2.client.callTool({ name: 'a__write', arguments: { value: 'new' } });
     // m1 answers another call meanwhile (a miss now), so it has heard of the write before its slow read ends.
     await waitFor(async () => cacheMeta(await search())?.status !== 'hit', 5000, 'm1 to see the write');
