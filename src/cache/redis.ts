@@ -25,6 +25,12 @@ import { freeze, type CachedEntry, type InvalidateFilter, type Mark, type PutEnt
  * Redis is never in the way of a call: hot entries come from this process's L1 synchronously, a lookup
  * waits at most lookupTimeoutMs (then it is a miss), writes are sent and not waited for, and while Redis
  * is unreachable the store is L1 alone, with one warning, reconnecting in the background.
+ * The one longer wait is at start: every Claude Code session is a new process, and its first calls are
+ * the ones a team's cache saves most. The store connects when it is made (serve makes it as it loads,
+ * beside the children's start), and until that first connection is up, a lookup waits for it up to
+ * FIRST_CONNECT_WAIT_MS after the store was made (refused attempts are retried meanwhile), then reads
+ * within lookupTimeoutMs as usual. A lookup that missed only because Redis was not connected yet is said
+ * once.
  */
 export const PREFIX = 'mcpx:v1:';
 export const INDEX_PREFIX = `${PREFIX}server:`;
@@ -35,6 +41,8 @@ const SWEEP_LOCK = `${PREFIX}sweep`;
 /** The team's key salt (cache/salt.ts): made by the first process that asks, read by every other. */
 export const SALT_KEY = `${PREFIX}salt`;
 export const entryKey = (key: string): string => PREFIX + key;
+/** How long after the store is made its lookups wait for the first connection (at least lookupTimeoutMs). */
+export const FIRST_CONNECT_WAIT_MS = 1000;
 export const serverIndex = (server: string): string => INDEX_PREFIX + server;
 
 export interface RedisStoreOptions {
@@ -44,6 +52,8 @@ export interface RedisStoreOptions {
   l1MaxBytes?: number;
   /** Longest a lookup waits on Redis before it counts as a miss (default 50 ms). */
   lookupTimeoutMs?: number;
+  /** Until then after the store is made, a lookup waits for the first connection (default FIRST_CONNECT_WAIT_MS). */
+  firstConnectWaitMs?: number;
   /** Listen for other processes' invalidations (serve does; a one-shot command has no L1 to keep). */
   listen?: boolean;
   /** Drop index references to expired entries this often, one process of the team at a time (serve). */
@@ -206,8 +216,12 @@ export class RedisResultStore implements ResultStore {
   /** Connections not ready; an outage is warned about once, when the first one breaks. */
   private readonly broken = new Set<Client>();
   private outage = false;
-  /** Until the first connection is up or has failed: a lookup may wait for it (within lookupMs), a write is held for it. */
-  private starting = true;
+  /** The first connection has been up: from then on a lookup never waits for one. */
+  private connectedOnce = false;
+  private readonly firstConnectWaitMs: number;
+  /** Until then (performance.now()), with no connection yet, a lookup waits for the first one. */
+  private readonly firstConnectBy: number;
+  private saidNotReady = false;
   private subscribed = false;
   /** Invalidations Redis could not be told about: sent when it is back. */
   private pending: InvalidateFilter[] = [];
@@ -224,6 +238,8 @@ export class RedisResultStore implements ResultStore {
     this.target = redisTarget(opts.url);
     this.log = opts.log ?? defaultLog;
     this.lookupMs = opts.lookupTimeoutMs ?? 50;
+    this.firstConnectWaitMs = Math.max(opts.firstConnectWaitMs ?? FIRST_CONNECT_WAIT_MS, this.lookupMs);
+    this.firstConnectBy = performance.now() + this.firstConnectWaitMs;
     this.l1 = new MemoryLayer(opts.l1MaxBytes);
     this.client = this.connect(createRedisClient(opts.url), () => {
       this.readGeneration();
@@ -259,14 +275,19 @@ export class RedisResultStore implements ResultStore {
 
   /**
    * The team's key salt: at once when known; while the first connection is being made, a lookup waits
-   * for it as long as it would for an entry (undefined if it did not come). While Redis is unreachable and
-   * never gave one, a salt of this process's own: its memory layer still serves it, and since writes are
-   * dropped meanwhile, no key made with it reaches Redis.
+   * for it as it would for an entry (the first connection's bound, then lookupMs; undefined if it did not
+   * come). While Redis is unreachable and never gave one, a salt of this process's own: its memory layer
+   * still serves it, and no other process makes the keys it makes.
    */
   keySalt(): Buffer | Promise<Buffer | undefined> | undefined {
     if (this.salt || this.closed) return this.salt;
-    if (!(this.client.isReady || this.starting)) return (this.ownSalt ??= randomBytes(32));
-    return this.until(() => !!this.salt, this.lookupMs).then(() => this.salt);
+    if (this.client.isReady) return this.until(() => !!this.salt, this.lookupMs).then(() => this.salt);
+    const wait = this.connectedOnce ? 0 : this.firstConnectBy - performance.now();
+    if (wait <= 0) {
+      this.notReady();
+      return (this.ownSalt ??= randomBytes(32));
+    }
+    return this.until(() => !!this.salt, wait + this.lookupMs).then(() => this.salt ?? this.notReady());
   }
 
   /** Asks Redis for the salt after each (re)connect: a Redis that lost it gets this process's back, and every process adopts the one Redis holds. */
@@ -413,7 +434,7 @@ export class RedisResultStore implements ResultStore {
     this.broken.add(c);
     c.on('error', (e) => this.unreachable(c, e));
     c.on('ready', () => {
-      this.starting = false;
+      if (c === this.client) this.connectedOnce = true;
       this.broken.delete(c);
       if (this.outage && this.broken.size === 0) {
         this.outage = false;
@@ -428,7 +449,6 @@ export class RedisResultStore implements ResultStore {
 
   private unreachable(c: Client, e: unknown): void {
     this.lastError = errorMessage(e);
-    this.starting = false;
     this.broken.add(c);
     if (this.closed || this.outage) return;
     this.outage = true;
@@ -447,18 +467,35 @@ export class RedisResultStore implements ResultStore {
 
   // ---- reads ------------------------------------------------------------------------------------
 
-  /** A write, not waited for; held while the first connection is being made, dropped while Redis is down. */
+  /** A write, not waited for; held (up to 5 s) until the first connection is made, dropped while Redis is down. */
   private send(what: string, command: () => Promise<unknown>): void {
     const run = () => void command().catch((e) => this.failed(what, e));
     if (this.client.isReady) run();
-    else if (this.starting) void this.connected(5000, false).then((up) => up && !this.closed && run());
+    else if (!this.connectedOnce) void this.connected(5000, false).then((up) => up && !this.closed && run());
   }
 
-  /** From Redis, within lookupMs; undefined at once when Redis is down. */
+  /**
+   * From Redis, within lookupMs; undefined at once when Redis is down. Before the first connection is up,
+   * it is waited for until firstConnectBy, then read within lookupMs.
+   */
   private fetch(key: string, now: number): Promise<CachedEntry | undefined> | undefined {
-    if (this.closed || !(this.client.isReady || this.starting)) return undefined;
-    const read = this.client.isReady ? this.read(key, now) : this.connected(this.lookupMs, false).then((up) => (up ? this.read(key, now) : undefined));
-    return within(read, this.lookupMs, () => this.failed(`answer within ${this.lookupMs} ms`, new Error('a lookup counted as a miss')));
+    if (this.closed) return undefined;
+    if (this.client.isReady) return this.readWithin(key, now);
+    const wait = this.connectedOnce ? 0 : this.firstConnectBy - performance.now();
+    if (wait <= 0) return this.notReady();
+    return this.connected(wait, false).then((up) => (up && !this.closed ? this.readWithin(key, now) : this.notReady()));
+  }
+
+  private readWithin(key: string, now: number): Promise<CachedEntry | undefined> {
+    return within(this.read(key, now), this.lookupMs, () => this.failed(`answer within ${this.lookupMs} ms`, new Error('a lookup counted as a miss')));
+  }
+
+  /** A miss because the first connection is not up (yet): said once, unless an outage warning already said why. */
+  private notReady(): undefined {
+    if (this.connectedOnce || this.outage || this.saidNotReady || this.closed) return undefined;
+    this.saidNotReady = true;
+    this.log.warn(`cache: Redis at ${this.target} was not connected yet: a lookup counted as a miss (lookups wait for the first connection up to ${this.firstConnectWaitMs} ms after start)`);
+    return undefined;
   }
 
   private read(key: string, now: number): Promise<CachedEntry | undefined> {

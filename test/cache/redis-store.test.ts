@@ -324,6 +324,26 @@ describe('RedisResultStore', () => {
     }
   });
 
+  it('Redis not up yet at start: the first lookups wait for the first connection (refusals retried), and hit', async () => {
+    const writer = await redisStore();
+    writer.put(entry('k'));
+    await vi.waitFor(async () => expect(await admin.exists('mcpx:v1:k')).toBe(1));
+    const proxy = await startProxy(redis.port);
+    await proxy.cut(); // nothing listens there yet: the first attempt is refused
+    try {
+      const { log, lines } = captureLog();
+      const store = track(new RedisResultStore({ url: `redis://127.0.0.1:${proxy.port}/0`, maxEntryBytes: 1 << 20, log }));
+      const lookup = store.get('k');
+      expect(lookup).toBeInstanceOf(Promise);
+      await vi.waitFor(() => expect(lines.some((l) => l.includes('is not answering'))).toBe(true)); // refused
+      await proxy.restore(); // Redis is there now: the next retry connects
+      expect(await lookup).toMatchObject({ key: 'k' });
+      expect(lines.some((l) => l.includes('was not connected yet'))).toBe(false);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('Redis down from the start: no wait, no error, one warning', async () => {
     const { log, lines } = captureLog();
     const store = track(new RedisResultStore({ url: 'redis://127.0.0.1:1/0', maxEntryBytes: 1 << 20, log }));
