@@ -12,6 +12,7 @@ import {
   type McpSubscription,
   type PriorDiscovery,
   type Prompt,
+  type RequestId,
   type RequestOptions,
   type Resource,
   type ResourceTemplateType as ResourceTemplate,
@@ -31,6 +32,7 @@ import { StdioChildTransport } from './stdio.js';
 import { liftCacheAdvice } from './advice.js';
 import { runInputRounds } from './input.js';
 import type { Askers } from './asking.js';
+import type { StreamCorrelation } from './streams.js';
 import { RAW_METHODS } from './raw.js';
 import { fastPathEnabled } from '../util/switches.js';
 
@@ -344,11 +346,15 @@ export class Child extends EventEmitter<ChildEvents> {
     });
   }
 
+  /** Over Streamable HTTP: which of our requests a child's request came with (its call's askers). */
+  private streams?: StreamCorrelation;
+
   /** HTTP/SSE transports are loaded on first use: most configs have only stdio children. */
   private async remoteTransport(kind: 'http' | 'sse', helperHeaders: Record<string, string>): Promise<Transport> {
     const c = this.resolved ?? this.config;
-    const { remoteTransport } = await import('./remote.js');
-    const t = remoteTransport(kind, c.url!, { ...c.headers, ...helperHeaders });
+    const [{ remoteTransport }, { StreamCorrelation }] = await Promise.all([import('./remote.js'), import('./streams.js')]);
+    this.streams = kind === 'http' ? new StreamCorrelation() : undefined;
+    const t = remoteTransport(kind, c.url!, { ...c.headers, ...helperHeaders }, this.streams);
     // Remember the negotiated version (the Client tells HTTP transports through this hook).
     const set = t.setProtocolVersion?.bind(t);
     t.setProtocolVersion = (v: string) => {
@@ -369,8 +375,8 @@ export class Child extends EventEmitter<ChildEvents> {
     const client = new Client(CLIENT_INFO, { capabilities, versionNegotiation: this.negotiation() });
 
     // A legacy child's server→client requests; a modern child's come as input_required (input.ts).
-    const forward = (method: string) => async (req: { params?: unknown }, ctx: { mcpReq: { signal: AbortSignal } }) =>
-      this.deps.bridge.request(method, req.params, ctx.mcpReq.signal, this.name);
+    const forward = (method: string) => async (req: { params?: unknown }, ctx: { mcpReq: { id: RequestId; signal: AbortSignal } }) =>
+      this.deps.bridge.request(method, req.params, ctx.mcpReq.signal, this.name, this.streams?.askersOf(ctx.mcpReq.id));
     if (capabilities.roots) client.setRequestHandler('roots/list', forward('roots/list') as never);
     if (capabilities.elicitation) client.setRequestHandler('elicitation/create', forward('elicitation/create') as never);
     if (capabilities.sampling) client.setRequestHandler('sampling/createMessage', forward('sampling/createMessage') as never);
@@ -528,7 +534,12 @@ export class Child extends EventEmitter<ChildEvents> {
       // A 2025-era stdio child: calls, reads and prompts go past the Client (raw.ts), the rest through it.
       const t = this.transport;
       if (t instanceof StdioChildTransport && RAW_METHODS.has(method) && fastPathEnabled()) return t.raw.request(method, params, options);
-      return client.request({ method, params: params as Record<string, unknown> }, Loose, options);
+      const tag = this.streams?.tag(askers); // the child's requests on this request's stream are its askers'
+      try {
+        return await client.request({ method, params: params as Record<string, unknown> }, Loose, { ...options, relatedRequestId: tag });
+      } finally {
+        this.streams?.untag(tag);
+      }
     }
     if (method === 'resources/subscribe' || method === 'resources/unsubscribe') return this.subscribeModern(method, params);
     if (method === 'logging/setLevel') return this.setLogLevel(params);

@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ElicitRequestSchema, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { fixture, text, waitFor } from '../helpers/mcpx.js';
+import { execa, type ResultPromise } from 'execa';
+import { ROOT, fixture, text, waitFor } from '../helpers/mcpx.js';
 import { httpServers, type HttpMcpx } from '../helpers/http.js';
 import { ENVELOPE, modern } from '../helpers/modern.js';
 
@@ -39,6 +40,19 @@ async function holding(client: Client, tool: string) {
   const call = client.callTool({ name: tool, arguments: { ms: 60_000, steps: 600 } }, undefined, { onprogress: () => (progressed = true), timeout: 120_000 }).catch(() => undefined);
   await waitFor(() => progressed, 15_000, `${tool} to reach the child`);
   return { done: call }; // not the promise itself: an async function would wait for it
+}
+
+const remotes: ResultPromise[] = [];
+afterEach(() => void remotes.splice(0).forEach((p) => p.kill('SIGTERM')));
+
+/** The HTTP fixture child with 2025 sessions (its questions go out on the stream of the call they belong to). */
+async function remoteChild(): Promise<string> {
+  const proc = execa(process.execPath, [join(ROOT, 'test/fixtures/http-server.mjs')], { env: { TOKEN: 'remote-secret', SESSIONS: '1' }, buffer: false, reject: false });
+  remotes.push(proc);
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d));
+  const port = await waitFor(() => /PORT=(\d+)/.exec(out)?.[1], 20_000, 'the HTTP child');
+  return `http://127.0.0.1:${port}/mcp`;
 }
 
 /** One raw POST to /mcp: headers as a client sends them, the body as given. */
@@ -86,6 +100,19 @@ describe("a child's question", () => {
     const bobs = await holding(bob.client, 'm__slow');
     const result = await alice.client.callTool({ name: 'm__ask', arguments: {} });
     expect(text(result)).toBe('mod: accept {"name":"alice"}');
+    expect(asked).toEqual(['alice']);
+    await bob.client.close();
+    await bobs.done;
+  });
+
+  it("from an HTTP child goes to the caller on whose call's stream it came, while another caller's call to the same child is in flight (and older)", async () => {
+    const url = await remoteChild();
+    const s = await start(team({ r: { type: 'http', url, headers: { Authorization: 'Bearer remote-secret' } } }));
+    const asked: string[] = [];
+    const alice = await connect(s, ALICE, 'alice', asked);
+    const bob = await connect(s, BOB, 'bob', asked);
+    const bobs = await holding(bob.client, 'r__slow');
+    expect(text(await alice.client.callTool({ name: 'r__ask', arguments: {} }))).toBe('remote: accept {"name":"alice"}');
     expect(asked).toEqual(['alice']);
     await bob.client.close();
     await bobs.done;
