@@ -21,5 +21,10 @@ export interface KeyParts {
 }
 
 export function cacheKey(p: KeyParts): string {
-  return sha256('mcpx-cache-v2', p.identity, p.credentialFingerprint, p.caller ?? '', p.kind, p.name, canonicalJson(p.args ?? {}));
+  return cacheKeyOf(p, canonicalJson(p.args ?? {}));
+}
+
+/** cacheKey with the arguments' canonical JSON made once, for a call that looks up several keys. */
+export function cacheKeyOf(p: Omit<KeyParts, 'args'>, argsJson: string): string {
+  return sha256('mcpx-cache-v2', p.identity, p.credentialFingerprint, p.caller ?? '', p.kind, p.name, argsJson);
 }

@@ -233,6 +233,7 @@ export class RedisResultStore implements ResultStore {
   private salt?: Buffer;
   /** Used while Redis is down and never gave one: for this process's memory layer only. */
   private ownSalt?: Buffer;
+  private saltLoading = false;
 
   constructor(private readonly opts: RedisStoreOptions) {
     this.target = redisTarget(opts.url);
@@ -274,14 +275,14 @@ export class RedisResultStore implements ResultStore {
   }
 
   /**
-   * The team's key salt: at once when known; while the first connection is being made, a lookup waits
-   * for it as it would for an entry (the first connection's bound, then lookupMs; undefined if it did not
-   * come). While Redis is unreachable and never gave one, a salt of this process's own: its memory layer
-   * still serves it, and no other process makes the keys it makes.
+   * The team's key salt: at once when known. Before the first connection, a lookup waits for it as it
+   * waits for an entry (until firstConnectBy, then one round trip); undefined if it did not come, or if
+   * Redis could not give it. While Redis is unreachable and never gave one, a salt of this process's own:
+   * its memory layer still serves, and since writes are dropped meanwhile, no key made with it reaches Redis.
    */
   keySalt(): Buffer | Promise<Buffer | undefined> | undefined {
     if (this.salt || this.closed) return this.salt;
-    if (this.client.isReady) return this.until(() => !!this.salt, this.lookupMs).then(() => this.salt);
+    if (this.client.isReady) return this.saltLoading ? this.until(() => !this.saltLoading, this.lookupMs).then(() => this.salt) : undefined;
     const wait = this.connectedOnce ? 0 : this.firstConnectBy - performance.now();
     if (wait <= 0) {
       this.notReady();
@@ -293,11 +294,18 @@ export class RedisResultStore implements ResultStore {
   /** Asks Redis for the salt after each (re)connect: a Redis that lost it gets this process's back, and every process adopts the one Redis holds. */
   private loadSalt(): void {
     const candidate = (this.salt ?? randomBytes(32)).toString('hex');
-    this.client.eval(SALT, { keys: [SALT_KEY], arguments: [candidate] }).then((v) => {
-      if (typeof v !== 'string' || !/^[0-9a-f]{64}$/.test(v)) throw new Error(`${SALT_KEY} is not 64 hex digits: delete it, and a new one is made`);
-      this.salt = Buffer.from(v, 'hex');
-      this.changed.emit('change');
-    }, (e) => this.failed('read the key salt', e)).catch((e) => this.failed('read the key salt', e));
+    this.saltLoading = true;
+    void this.client
+      .eval(SALT, { keys: [SALT_KEY], arguments: [candidate] })
+      .then((v) => {
+        if (typeof v !== 'string' || !/^[0-9a-f]{64}$/.test(v)) throw new Error(`${SALT_KEY} is not 64 hex digits: delete it, and a new one is made`);
+        this.salt = Buffer.from(v, 'hex');
+      })
+      .catch((e) => this.failed('read the key salt (results are not cached meanwhile)', e))
+      .finally(() => {
+        this.saltLoading = false;
+        this.changed.emit('change');
+      });
   }
 
   /** Resolves true once ok() holds (checked at each change of the connection), false after timeoutMs. */

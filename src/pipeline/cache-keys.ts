@@ -1,6 +1,6 @@
 import type { CacheAdvice } from '../children/advice.js';
 import type { Child } from '../children/child.js';
-import { cacheKey } from '../cache/key.js';
+import { cacheKeyOf } from '../cache/key.js';
 import { canonicalJson, sha256 } from '../util/canonical.js';
 
 /**
@@ -19,6 +19,9 @@ export type KeyedChild = Pick<Child, 'config' | 'era' | 'credentialFingerprint'>
 export class CallKeys {
   /** The child may advise a scope (2026 era, or not known yet). */
   private readonly advised: boolean;
+  private readonly argsJson: string;
+  /** The key of the config's scope, as lookup() made it. */
+  private primary?: string;
 
   constructor(
     private readonly child: KeyedChild,
@@ -26,26 +29,24 @@ export class CallKeys {
     private readonly caller: string | undefined,
   ) {
     this.advised = child.era !== 'legacy' && child.config.protocol !== 'legacy';
+    this.argsJson = canonicalJson(call.args ?? {});
   }
 
   /** The keys to look up, most specific first; none while the salt or the credentials are not known (and the scope needs them). */
   lookup(salt: Buffer | undefined): string[] {
     const fp = salt && this.child.credentialFingerprint(salt);
-    const pub = this.public();
     const keys: string[] = [];
     if (this.advised && fp && this.caller) keys.push(this.key(fp, this.caller));
-    if (this.child.config.cache.scope === 'public') keys.push(pub);
-    else {
-      if (fp) keys.push(this.key(fp));
-      if (this.advised) keys.push(pub);
-    }
+    this.primary = this.child.config.cache.scope === 'public' ? this.key('') : fp ? this.key(fp) : undefined;
+    if (this.primary) keys.push(this.primary);
+    if (this.advised && this.child.config.cache.scope !== 'public') keys.push(this.key(''));
     return keys;
   }
 
   /** The key an answer with this advice is stored under, with the credentials it came with; undefined: not stored. */
   store(salt: Buffer | undefined, advice: CacheAdvice | undefined): string | undefined {
     const scope = this.advised ? advice?.cacheScope : undefined;
-    if (scope === 'public' || (scope === undefined && this.child.config.cache.scope === 'public')) return this.public();
+    if (scope === 'public' || (scope === undefined && this.child.config.cache.scope === 'public')) return this.key('');
     const fp = salt && this.child.credentialFingerprint(salt);
     if (!fp) return undefined;
     if (scope !== 'private') return this.key(fp);
@@ -53,21 +54,18 @@ export class CallKeys {
   }
 
   /**
-   * Identical calls in flight share one child call under this key (in this process, with this child's
-   * one set of credentials). When the answer may be private, only a caller's own calls share; with no
-   * caller known, none do.
+   * Identical calls in flight share one child call under this key (after lookup()). A 2025 child's
+   * answers are per credential or public: its calls share under the entry's own key, as its answer would
+   * be served from the cache. A 2026 child's answer may be private: only one caller's calls share, and
+   * with no caller known, none do.
    */
   flight(): string | undefined {
-    if (this.advised && !this.caller) return undefined;
-    const { kind, name, args } = this.call;
-    return sha256('flight', this.child.config.name, this.child.config.identity, kind, name, canonicalJson(args ?? {}), this.advised ? this.caller! : '');
-  }
-
-  private public(): string {
-    return this.key('');
+    if (!this.advised) return this.primary ?? sha256('flight', this.child.config.name, this.child.config.identity, this.call.kind, this.call.name, this.argsJson);
+    if (!this.caller) return undefined;
+    return sha256('flight', this.child.config.name, this.child.config.identity, this.call.kind, this.call.name, this.argsJson, this.caller);
   }
 
   private key(credentialFingerprint: string, caller?: string): string {
-    return cacheKey({ identity: this.child.config.identity, credentialFingerprint, caller, ...this.call });
+    return cacheKeyOf({ identity: this.child.config.identity, credentialFingerprint, caller, kind: this.call.kind, name: this.call.name }, this.argsJson);
   }
 }

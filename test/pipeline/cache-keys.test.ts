@@ -2,7 +2,9 @@
 // (pipelines) on one store whose children run with different or identical credentials, `cache.scope`,
 // a 2026 child's cacheScope advice, the caller of a private entry, and single flight per caller.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { userInfo } from 'node:os';
 import { liftCacheAdvice } from '../../src/children/advice.js';
+import { localCaller } from '../../src/util/caller.js';
 import type { CallEvent } from '../../src/pipeline/call.js';
 import { FakeChild, MemoryStore, live, ok, pipelineWith, serverConfig, textOf, until } from './helpers.js';
 
@@ -143,5 +145,12 @@ describe('private (a 2026 child\'s cacheScope "private")', () => {
     p.child.received[0]!.answer(ok('x'));
     await Promise.all(calls);
     expect(p.child.received).toHaveLength(1);
+  });
+});
+
+describe('the caller', () => {
+  it('on stdio and in the CLI is the local user, the same for every call of the process', () => {
+    expect(localCaller()).toBe(`local:${userInfo().username}`);
+    expect(localCaller()).toBe(localCaller());
   });
 });
