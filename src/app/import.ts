@@ -2,6 +2,7 @@ import { copyFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { McpxError, isMcpxError } from '../errors.js';
 import { normalizeConfig } from '../config/normalize.js';
+import { docServerOf, templateCache } from './doc-servers.js';
 import { MCPX_ENTRY, fileMode, freeBackupName, isObject, jsonText, readJsonObject, writeFileAtomic, type JsonObject } from './files.js';
 
 /**
@@ -28,6 +29,8 @@ export interface ImportResult {
   moved: { name: string; transport: string }[];
   /** Already in mcpx.json with the same entry: removed from .mcp.json, not added twice. */
   alreadyPresent: string[];
+  /** Documentation servers moved without a `cache` block: given their template's (caching is opt-in). */
+  caching: { name: string; template: string; cache: JsonObject }[];
   /** Left in .mcp.json, with why. */
   left: { name: string; reason: string }[];
   /** Written (or, with dryRun, to be written). */
@@ -51,7 +54,7 @@ export function importMcpJson(opts: ImportOptions): ImportResult {
   const existing = readJsonObject(target);
   const existingServers = existing ? serversOf(existing, target) : {};
 
-  const r: ImportResult = { source, target, dryRun: opts.dryRun === true, moved: [], alreadyPresent: [], left: [], files: [], warnings: [] };
+  const r: ImportResult = { source, target, dryRun: opts.dryRun === true, moved: [], alreadyPresent: [], caching: [], left: [], files: [], warnings: [] };
   const keep: JsonObject = {};
   const add: JsonObject = {};
   const conflicts: string[] = [];
@@ -63,14 +66,19 @@ export function importMcpJson(opts: ImportOptions): ImportResult {
       r.left.push({ name, reason: why });
       continue;
     }
-    const moved = rebaseCwd(entry as JsonObject, dirname(source), dirname(target));
+    const rebased = rebaseCwd(entry as JsonObject, dirname(source), dirname(target));
+    const template = rebased.cache === undefined ? docServerOf(rebased) : undefined;
+    const cache = template && templateCache(template);
+    const moved = cache ? { ...rebased, cache } : rebased;
     if (name in existingServers) {
-      if (JSON.stringify(existingServers[name]) === JSON.stringify(moved)) r.alreadyPresent.push(name);
+      const present = JSON.stringify(existingServers[name]);
+      if (present === JSON.stringify(moved) || present === JSON.stringify(rebased)) r.alreadyPresent.push(name);
       else conflicts.push(name);
       continue;
     }
     add[name] = moved;
     r.moved.push({ name, transport: transportOf(moved) });
+    if (cache) r.caching.push({ name, template: template!, cache });
     r.warnings.push(...literalSecrets(name, moved));
   }
   if (conflicts.length) {
