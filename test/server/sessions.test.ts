@@ -124,6 +124,37 @@ describe('notifications', () => {
   });
 });
 
+describe("a child's log lines", () => {
+  const line = (level: string) => ({ method: 'notifications/message', params: { level, data: 'x' } });
+  it("go to the one client with calls in flight to that child, on the call's stream, at the client's level; otherwise to no one", async () => {
+    const { sessions, a, b } = twoClients();
+    const notified: [string, unknown][] = [];
+    for (const [name, c] of [['a', a], ['b', b]] as const) (c.edge.server as unknown as { notification: unknown }).notification = async (n: unknown, o: unknown) => void notified.push([name, o]);
+    const aToX = inFlight(a.edge, 'x', 4);
+    sessions.notify(line('info'), 'x');
+    expect(notified).toEqual([['a', { relatedRequestId: 4 }]]);
+    a.edge.logLevel = 'warning';
+    sessions.notify(line('info'), 'x'); // below a's level
+    sessions.notify(line('error'), 'x');
+    expect(notified.length).toBe(2);
+    const bToX = inFlight(b.edge, 'x');
+    sessions.notify(line('error'), 'x'); // two clients: whose line is it? no one's
+    expect(notified.length).toBe(2);
+    await Promise.all([aToX.end(), bToX.end()]);
+    sessions.notify(line('error'), 'x'); // no call in flight over HTTP: no one's
+    expect(notified.length).toBe(2);
+  });
+
+  it('children are told the most verbose level any client needs; a client that set none counts as all', () => {
+    const { sessions, a, b } = twoClients();
+    expect(sessions.logLevel()).toBeUndefined();
+    a.edge.logLevel = 'error';
+    expect(sessions.logLevel()).toBe('debug');
+    b.edge.logLevel = 'warning';
+    expect(sessions.logLevel()).toBe('warning');
+  });
+});
+
 describe('closing a client', () => {
   it('cancels its calls in flight, and only its own', async () => {
     const { sessions, a, b } = twoClients();
