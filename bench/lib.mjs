@@ -127,11 +127,22 @@ export async function callFigures(target, tool, prefixes, n) {
   const s = await start(target);
   if (prefixes) await listUntil(s.client, prefixes);
   await sequential(s.client, n.warm, (i) => echo(tool, `warm ${i}`));
+  const cpu0 = cpuMs(s.pid);
   const seq = median(await sequential(s.client, n.seq, (i) => echo(tool, `seq ${i}`)));
   const cps8 = await concurrent(s.client, n.thr, 8, (i) => echo(tool, `c8 ${i}`));
+  const cpu = (cpuMs(s.pid) - cpu0) / (n.seq + n.thr);
   const list = n.lists ? await lists(s.client, n.lists) : undefined;
   await shutdown(s);
-  return { seq, cps8, list };
+  return { seq, cps8, cpu, list };
+}
+
+/**
+ * CPU time (user + system) a process has used, in ms: steadier than wall time on a loaded machine.
+ * The server's own process only (the client and the children are other processes).
+ */
+export function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
 export async function sequential(client, n, params) {
