@@ -299,7 +299,7 @@ async function checkServer(s: ServerConfig, config: Config, timeoutMs: number): 
       const reason = child.state.kind === 'down' ? child.state.reason : child.state.kind;
       const said = report.logFile ? lastLines(report.logFile, logStart) : [];
       add('fail', `could not start: ${reason}${said.length ? `; its stderr ended with: ${said.join(' | ')}` : ''}`,
-        s.transport === 'stdio' ? 'run the command by hand to see why' : 'check the URL, the network and the credentials');
+        s.transport === 'stdio' ? 'run the command by hand to see why' : child.loginNeeded ? `run \`mcpx login ${s.name}\` in a terminal` : 'check the URL, the network and the credentials');
     } else {
       describeRunning(child, report, add);
     }

@@ -20,6 +20,7 @@ import {
   type StandardSchemaV1,
   type Tool,
   type Transport,
+  type AuthProvider,
   SUBSCRIPTION_ID_META_KEY,
   LOG_LEVEL_META_KEY,
 } from '@modelcontextprotocol/client';
@@ -35,6 +36,8 @@ import type { Askers } from './asking.js';
 import type { StreamCorrelation } from './streams.js';
 import { RAW_METHODS } from './raw.js';
 import { fastPathEnabled } from '../util/switches.js';
+import { isLoginNeeded, loginNeededIn, wantsOAuth } from './oauth/session.js';
+import { signInId } from './oauth/store.js';
 
 /** Takes the child's result as it is: no parse, no rebuild (unknown fields inside content blocks stay). */
 const Loose: StandardSchemaV1<unknown, Record<string, unknown>> = {
@@ -110,8 +113,10 @@ export class Child extends EventEmitter<ChildEvents> {
   private planned?: Buffer;
   /** The last fingerprint made, for the salt it was made with (one HMAC per connection, not per call). */
   private keyed?: { digest: Buffer; salt: Buffer; fingerprint: string };
-  /** The last connect failed because a remote child refused the credentials (HTTP 401/403). */
+  /** The last connect failed because a remote child refused the credentials (HTTP 401/403), or needs a sign-in. */
   authRejected = false;
+  /** Set while the child waits for `mcpx login NAME` (its OAuth grant is gone or was never given). */
+  loginNeeded = false;
   /** Counts the connects: a call refused (401) on an older connection needs no new re-authentication. */
   connection = 0;
   private client?: Client;
@@ -180,10 +185,12 @@ export class Child extends EventEmitter<ChildEvents> {
       this.timings.listMs = performance.now() - t0;
       await this.listen().catch((e) => log.warn(`${this.name}: could not open its notification stream: ${errorMessage(e)}`));
       this.authRejected = false;
+      this.loginNeeded = false;
       this.setState({ kind: 'ready', since: Date.now() });
       this.emit('catalog', this.catalog);
     } catch (e) {
       this.authRejected = isAuthFailure(e);
+      this.loginNeeded = isLoginNeeded(e);
       // On a probe timeout the SDK closes the transport itself (the child then exits on SIGTERM): the timeout is the news.
       const exit = isTimeout(e) ? undefined : this.exitDescription();
       const reason = exit ? `${exit} during start-up (its stderr is in ${this.logFile})` : describeStartError(e, this.config);
@@ -207,7 +214,7 @@ export class Child extends EventEmitter<ChildEvents> {
 
   private plannedCredentials(): Buffer | undefined {
     if (hasSecretCommands(this.config) || this.config.headersHelper) return undefined;
-    return credentialDigest({ config: this.config, inherited: this.deps.env });
+    return credentialDigest({ config: this.config, inherited: this.deps.env, signIn: this.signIn(this.config) });
   }
 
   /**
@@ -251,7 +258,7 @@ export class Child extends EventEmitter<ChildEvents> {
   private async connectOnce(kind: ServerConfig['transport'], prior: PriorDiscovery | undefined): Promise<void> {
     this.resolved = hasSecretCommands(this.config) ? await resolveSecretCommands(this.config) : undefined;
     const helperHeaders = kind === 'stdio' ? undefined : await this.helperHeaders();
-    this.credentials = credentialDigest({ config: this.resolved ?? this.config, inherited: this.deps.env, helperHeaders });
+    this.credentials = credentialDigest({ config: this.resolved ?? this.config, inherited: this.deps.env, helperHeaders, signIn: this.signIn(this.config) });
     const client = this.makeClient();
     const transport = kind === 'stdio' ? this.stdioTransport() : await this.remoteTransport(kind, helperHeaders ?? {});
     this.client = client;
@@ -296,6 +303,19 @@ export class Child extends EventEmitter<ChildEvents> {
     if (!this.config.headersHelper) return {};
     const { runHeadersHelper } = await import('./helper.js');
     return runHeadersHelper(this.config.headersHelper, this.name, this.config.cwd);
+  }
+
+  /**
+   * The sign-in of a remote child that does not carry its own Authorization (oauth/ owns the tokens).
+   */
+  private async oauthSession(c: ServerConfig): Promise<AuthProvider | undefined> {
+    const { OAuthSession } = await import('./oauth/index.js');
+    return wantsOAuth(c) ? new OAuthSession(c, this.deps.stateDir) : undefined;
+  }
+
+  /** The id of the OAuth sign-in a remote child would use now (part of its credentials' digest). */
+  private signIn(c: ServerConfig): string | undefined {
+    return wantsOAuth(c) ? signInId(this.deps.stateDir, c.name, c.url!) : undefined;
   }
 
   /** New settings for this child (credentials re-read from .env): takes effect at the next connect. */
@@ -354,7 +374,7 @@ export class Child extends EventEmitter<ChildEvents> {
     const c = this.resolved ?? this.config;
     const [{ remoteTransport }, { StreamCorrelation }] = await Promise.all([import('./remote.js'), import('./streams.js')]);
     this.streams = kind === 'http' ? new StreamCorrelation() : undefined;
-    const t = remoteTransport(kind, c.url!, { ...c.headers, ...helperHeaders }, this.streams);
+    const t = remoteTransport(kind, c.url!, { ...c.headers, ...helperHeaders }, this.streams, await this.oauthSession(c));
     // Remember the negotiated version (the Client tells HTTP transports through this hook).
     const set = t.setProtocolVersion?.bind(t);
     t.setProtocolVersion = (v: string) => {
@@ -607,10 +627,10 @@ export class Child extends EventEmitter<ChildEvents> {
   }
 }
 
-/** HTTP 401/403 from a remote child: its credentials were refused. */
+/** HTTP 401/403 from a remote child: its credentials were refused (or it needs a sign-in). */
 export function isAuthFailure(e: unknown): boolean {
   const status = httpStatus(e);
-  return status === 401 || status === 403 || (e instanceof Error && e.name === 'UnauthorizedError');
+  return status === 401 || status === 403 || (e instanceof Error && e.name === 'UnauthorizedError') || isLoginNeeded(e);
 }
 
 /** The HTTP status of a remote transport's failure (v2 SdkHttpError carries it in `status`), if any. */
@@ -626,12 +646,15 @@ export function isTimeout(e: unknown): boolean {
 
 /** "check NOTION_TOKEN": the secret-looking variables the entry uses, for auth error messages. */
 export function credentialHint(c: ServerConfig): string {
+  if (c.oauth || (c.transport !== 'stdio' && wantsOAuth(c) && !c.variables.length)) return `sign in again: run \`mcpx login ${c.name}\``;
   const secret = c.variables.map((v) => v.name).filter(isCredentialName);
   const names = secret.length ? secret : c.variables.map((v) => v.name);
   return names.length ? `check ${names.join(', ')}` : 'check its headers';
 }
 
 function describeStartError(e: unknown, c: ServerConfig): string {
+  const login = loginNeededIn(e);
+  if (login) return login.message;
   if (isAuthFailure(e)) return `${c.name} rejected the credentials (HTTP ${httpStatus(e) ?? 401}): ${credentialHint(c)}`;
   if (isTimeout(e)) return `no answer to ${/probe/i.test(errorMessage(e)) ? 'server/discover' : 'initialize'} within ${c.startupTimeoutMs} ms`;
   if (e instanceof ProtocolError && e.code === ProtocolErrorCode.UnsupportedProtocolVersion) {

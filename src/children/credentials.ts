@@ -12,6 +12,7 @@ import { canonicalJson } from '../util/canonical.js';
  * - the config's own env and headers, as the child gets them (after `${cmd:…}`/`${sh:…}`);
  * - the headers `headersHelper` printed for this connection;
  * - the args a `${cmd:…}`/`${sh:…}` produced;
+ * - the OAuth sign-in a remote child's connection uses (its id, not its token);
  * - for a stdio child, the variables it inherits from mcpx whose names mark them as credentials
  *   (isCredentialName), plus the names the server's `cache.credentialEnv` lists. A remote child never
  *   sees mcpx's environment, so for it only the listed names count.
@@ -61,6 +62,8 @@ export interface CredentialSources {
   inherited: Record<string, string | undefined>;
   /** What `headersHelper` printed for this connection. */
   helperHeaders?: Record<string, string>;
+  /** The id of the OAuth sign-in the connection uses (not a secret): another account, other answers. */
+  signIn?: string;
 }
 
 /**
@@ -75,7 +78,7 @@ export function credentialDigest(s: CredentialSources): Buffer {
   const listed = c.cache.credentialEnv;
   const inherited = c.transport === 'stdio' ? credentialEnv(s.inherited, listed) : listedEnv(s.inherited, listed);
   for (const name of Object.keys(c.env)) delete inherited[name];
-  const material = { env: c.env, headers: { ...c.headers, ...s.helperHeaders }, args: fromCommands, inherited };
+  const material = { env: c.env, headers: { ...c.headers, ...s.helperHeaders }, args: fromCommands, inherited, ...(s.signIn && { signIn: s.signIn }) };
   return createHash('sha256').update(canonicalJson(material)).digest();
 }
 

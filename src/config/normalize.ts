@@ -6,7 +6,7 @@ import { canonicalJson, sha256 } from '../util/canonical.js';
 import { log } from '../util/log.js';
 import { expandValue } from './env.js';
 import { defaultCacheDir, defaultStateDir, expandHome } from './paths.js';
-import { HTTP_LIMITS, type CacheScope, type ChildProtocol, type Config, type HttpLimits, type SecretCommandValue, type ServerConfig, type Transport } from './types.js';
+import { HTTP_LIMITS, type CacheScope, type ChildProtocol, type Config, type HttpLimits, type OAuthSettings, type SecretCommandValue, type ServerConfig, type Transport } from './types.js';
 
 /**
  * Raw JSON → Config, once. Every error names the file, the server and the field, and exits 2.
@@ -226,6 +226,7 @@ function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string
   if (url !== undefined && !missing.length) {
     try { new URL(url); } catch { throw where.invalid(`"url" is not a valid URL`, 'url'); }
   }
+  const oauth = e.oauth === undefined ? undefined : oauthSettings(e.oauth, transport, where, expand);
 
   const prefix = e.prefix === undefined ? name : str(e.prefix, where, 'prefix');
   if (!/^[A-Za-z0-9_-]*$/.test(prefix)) throw where.invalid('"prefix" may only use letters, digits, "_" and "-"', 'prefix');
@@ -277,7 +278,7 @@ function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string
     : undefined;
 
   return {
-    name, transport, command, args, env, cwd, url, headers,
+    name, transport, command, args, env, cwd, url, headers, oauth,
     headersHelper: e.headersHelper === undefined ? undefined : str(e.headersHelper, where, 'headersHelper'),
     prefix,
     disabled: bool(e.disabled, where, 'disabled'),
@@ -323,26 +324,53 @@ function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string
     rateLimit,
     identity: sha256(transport, command ?? '', canonicalJson(args), cwd ?? '', url ?? ''),
     catalogKey: sha256('catalog', name, transport, command ?? '', canonicalJson(args), cwd ?? '', url ?? ''),
-    credentialFingerprint: sha256(canonicalJson(env), canonicalJson(headers)),
+    credentialFingerprint: oauth ? sha256(canonicalJson(env), canonicalJson(headers), canonicalJson(oauth)) : sha256(canonicalJson(env), canonicalJson(headers)),
     secretCommands,
     variables: dedupeVars(used),
     problem,
   };
 }
 
+const OAUTH_KEYS = ['clientId', 'clientSecret', 'scopes', 'grant', 'callbackPort', 'resource', 'clientMetadataUrl'];
+
+/** The `oauth` block of a remote child, checked: each error names the field. */
+function oauthSettings(v: unknown, transport: Transport, where: Where, expand: (v: string, field: string, at?: Omit<SecretCommandValue, 'parts'>) => string): OAuthSettings {
+  const o = obj(v, where, 'oauth');
+  if (transport === 'stdio') throw where.invalid('is only for remote servers ("type": "http" or "sse")', 'oauth');
+  for (const k of Object.keys(o)) if (!OAUTH_KEYS.includes(k)) throw where.invalid(`unknown key "${k}" (expected ${OAUTH_KEYS.map((x) => `"${x}"`).join(', ')})`, 'oauth');
+  const grant = o.grant ?? 'authorization_code';
+  if (grant !== 'authorization_code' && grant !== 'client_credentials') {
+    throw where.invalid(`must be "authorization_code" or "client_credentials", got ${JSON.stringify(grant)}`, 'oauth.grant');
+  }
+  const clientId = o.clientId === undefined ? undefined : expand(str(o.clientId, where, 'oauth.clientId'), 'oauth.clientId');
+  const clientSecret = o.clientSecret === undefined ? undefined : expand(str(o.clientSecret, where, 'oauth.clientSecret'), 'oauth.clientSecret', { field: 'oauth', key: 'clientSecret' });
+  if (grant === 'client_credentials' && (clientId === undefined || clientSecret === undefined)) {
+    throw where.invalid('"grant": "client_credentials" needs "clientId" and "clientSecret"', 'oauth');
+  }
+  const port = o.callbackPort === undefined ? undefined : int(o.callbackPort, where, 'oauth.callbackPort', 1);
+  if (port !== undefined && port > 65535) throw where.invalid(`must be a port number (1-65535), got ${port}`, 'oauth.callbackPort');
+  const metadataUrl = o.clientMetadataUrl === undefined ? undefined : str(o.clientMetadataUrl, where, 'oauth.clientMetadataUrl');
+  if (metadataUrl !== undefined && !/^https:\/\/[^/]+\/./.test(metadataUrl)) throw where.invalid('must be an https URL with a path', 'oauth.clientMetadataUrl');
+  return {
+    clientId,
+    clientSecret,
+    scopes: strList(o.scopes ?? [], where, 'oauth.scopes'),
+    grant,
+    callbackPort: port,
+    resource: o.resource === undefined ? true : bool(o.resource, where, 'oauth.resource'),
+    clientMetadataUrl: metadataUrl,
+  };
+}
+
 /**
  * Keys of Claude Code's `.mcp.json` entries that mean something to mcpx: `timeout` is a per-call
- * deadline in ms (our `timeoutMs`, which wins when the entry sets both); `oauth` is not supported yet,
- * and saying so beats a server that silently connects without it.
+ * deadline in ms (our `timeoutMs`, which wins when the entry sets both); `oauth` is read by normalizeServer.
  */
 function claudeCodeKeys(name: string, entry: Raw, merged: Raw, where: Where, warnings: string[]): void {
   if (entry.timeout !== undefined) {
     const ms = dur(entry.timeout, where, 'timeout');
     if (entry.timeoutMs === undefined) merged.timeoutMs = ms;
     else log.debug(`${where.file}: server "${name}": both "timeout" (${ms} ms) and "timeoutMs" are set; "timeoutMs" wins`);
-  }
-  if (entry.oauth !== undefined) {
-    warnings.push(`${where.file}: server "${name}": oauth is not supported yet by mcpx; this server will connect without it`);
   }
 }
 

@@ -56,10 +56,29 @@ export type ValuePart = string | { run: 'cmd' | 'sh'; command: string; /** as wr
 
 /** A value (env, headers or args entry) that asks for a secret command, as its parts. */
 export interface SecretCommandValue {
-  field: 'env' | 'headers' | 'args';
+  field: 'env' | 'headers' | 'args' | 'oauth';
   /** The env or header name, or the index in args. */
   key: string;
   parts: ValuePart[];
+}
+
+/**
+ * `oauth` of a remote child: how mcpx signs in to it (see children/oauth/). Without `clientId` mcpx
+ * registers itself (a Client ID Metadata Document when `clientMetadataUrl` is given and the server
+ * supports it, else dynamic client registration).
+ */
+export interface OAuthSettings {
+  clientId?: string;
+  /** A secret like any other: `${VAR}` or `${cmd:…}` (run at each connect). */
+  clientSecret?: string;
+  scopes: string[];
+  grant: 'authorization_code' | 'client_credentials';
+  /** The loopback port of the redirect URI; else one picked at the first login and kept with the registration. */
+  callbackPort?: number;
+  /** `false`: no RFC 8707 `resource` parameter (for authorization servers that reject it). */
+  resource: boolean;
+  /** An https URL serving mcpx's client metadata document, used as the client id where the server supports it. */
+  clientMetadataUrl?: string;
 }
 
 /** `protocol`: how mcpx speaks to a child (see README, "Protocol eras"). */
@@ -77,6 +96,8 @@ export interface ServerConfig {
   url?: string;
   headers: Record<string, string>;
   headersHelper?: string;
+  /** Sign-in for a remote child (declared; a child that asks for OAuth without it gets the defaults). */
+  oauth?: OAuthSettings;
 
   prefix: string;
   disabled: boolean;

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode, type Progress, type Tool } from '@modelcontextprotocol/client';
 import { cacheAdvice } from '../children/advice.js';
 import { credentialHint, isAuthFailure, type Child } from '../children/child.js';
+import { loginNeededIn } from '../children/oauth/session.js';
 import { isQuestionRefused } from '../children/asking.js';
 import type { CachedEntry, MaybePromise, ResultStore } from '../cache/store.js';
 import { SingleFlight } from '../cache/singleflight.js';
@@ -377,6 +378,12 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
         if (signal.aborted) {
           breaker.release(pass); // cancelled upstream: says nothing about the child
           throw e;
+        }
+        // The user must sign in again: mcpx's message, and nothing held against the child.
+        const login = loginNeededIn(e);
+        if (login) {
+          breaker.release(pass);
+          throw new CallFailed('child-down', login.message);
         }
         const failure = classifyError(e, child, timeoutMs);
         if (!failure) {

@@ -86,6 +86,8 @@ export class StatusTracker {
         state,
         pid: s.kind === 'ready' ? c.pid : undefined,
         reason: 'reason' in s ? s.reason : undefined,
+        // A remote child waiting for the user to sign in again: what to run.
+        login: c.loginNeeded && s.kind !== 'ready' ? { needed: true, run: `mcpx login ${c.name}` } : undefined,
         breaker: b && { state: breakerState, opens: b.opens, retryInMs: b.retryInMs() },
         restarts: this.supervisor.restarts(c),
         calls: t.calls,

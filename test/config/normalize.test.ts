@@ -31,10 +31,30 @@ describe('.mcp.json entries: timeout', () => {
 });
 
 describe('.mcp.json entries: oauth', () => {
-  it('warns, naming the server, instead of being ignored silently', () => {
-    const { warnings, config } = normalize({ notion: { url: 'https://example.com/mcp', oauth: { clientId: 'x' } }, other: { command: 'node' } });
-    expect(warnings).toEqual([`${FILE}: server "notion": oauth is not supported yet by mcpx; this server will connect without it`]);
-    expect(config.servers.map((s) => s.name)).toEqual(['notion', 'other']);
+  const remote = (oauth: unknown, vars: Record<string, string> = {}) => normalize({ notion: { url: 'https://example.com/mcp', oauth } }, vars);
+
+  it('is read, with defaults, and no longer warned about', () => {
+    const { warnings, config } = remote({ clientId: 'x', scopes: ['read'] });
+    expect(warnings).toEqual([]);
+    expect(config.servers[0]!.oauth).toEqual({ clientId: 'x', clientSecret: undefined, scopes: ['read'], grant: 'authorization_code', callbackPort: undefined, resource: true, clientMetadataUrl: undefined });
+    expect(remote({}).config.servers[0]!.oauth).toMatchObject({ grant: 'authorization_code', scopes: [], resource: true });
+  });
+
+  it('clientSecret takes ${VAR} and ${cmd:…} like every secret, and is registered as a secret', () => {
+    const s = remote({ clientId: 'id', clientSecret: '${SECRET}', grant: 'client_credentials' }, { SECRET: 's3cret-value' }).config.servers[0]!;
+    expect(s.oauth!.clientSecret).toBe('s3cret-value');
+    expect(secretValues({ servers: [s] }, {})).toContain('s3cret-value');
+    const c = remote({ clientId: 'id', clientSecret: '${cmd:op read x}', grant: 'client_credentials' }).config.servers[0]!;
+    expect(c.secretCommands).toEqual([{ field: 'oauth', key: 'clientSecret', parts: [{ run: 'cmd', command: 'op read x', text: '${cmd:op read x}' }] }]);
+  });
+
+  it('a bad block is a config error naming the server and the field', () => {
+    expect(() => remote({ grant: 'password' })).toThrow(`${FILE}: server "notion", field "oauth.grant": must be "authorization_code" or "client_credentials"`);
+    expect(() => remote({ grant: 'client_credentials', clientId: 'x' })).toThrow(`${FILE}: server "notion", field "oauth": "grant": "client_credentials" needs "clientId" and "clientSecret"`);
+    expect(() => remote({ callbackPort: 70000 })).toThrow('field "oauth.callbackPort": must be a port number');
+    expect(() => remote({ resource: 'no' })).toThrow('field "oauth.resource": must be true or false');
+    expect(() => remote({ scope: 'read' })).toThrow('field "oauth": unknown key "scope"');
+    expect(() => normalize({ s: { command: 'node', oauth: {} } })).toThrow(`${FILE}: server "s", field "oauth": is only for remote servers`);
   });
 });
 
