@@ -18,9 +18,14 @@ export function docServerOf(entry: JsonObject): string | undefined {
   const words = [entry.command, ...(Array.isArray(entry.args) ? entry.args : []), entry.url].filter((w): w is string => typeof w === 'string');
   const known = KNOWN.find((k) => words.some((w) => k.runs.test(w)));
   if (known) return known.template;
-  // mcpx's own standards server: `mcpx standards …` (or node …/mcpx.js standards …)
-  const mcpx = words.some((w) => /(^|[/\\])mcpx(\.js)?$/.test(w) || /^mcpx@/.test(w));
-  return mcpx && words.includes('standards') ? 'standards' : undefined;
+  return runsMcpx(entry, 'standards') ? 'standards' : undefined; // mcpx's own standards server
+}
+
+/** The entry runs `mcpx <command>` (or node …/mcpx.js <command>, npx mcpx@… <command>). */
+export function runsMcpx(entry: JsonObject, command: string): boolean {
+  if (typeof entry.command !== 'string') return false;
+  const words = [entry.command, ...(Array.isArray(entry.args) ? entry.args : [])].map(String);
+  return words.includes(command) && words.some((w) => /(^|[/\\])mcpx(\.js)?$/.test(w) || /^mcpx@/.test(w));
 }
 
 /** The `cache` block mcpx's template gives that server (the TTLs the README recommends). */

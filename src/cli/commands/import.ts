@@ -34,6 +34,7 @@ async function render(r: ImportResult): Promise<void> {
   const would = r.dryRun ? 'would ' : '';
   if (r.dryRun) out(c.yellow('dry run: nothing is written'));
   for (const m of r.moved) out(`${would}move ${c.bold(m.name)} (${m.transport}) → ${rel(r.target)}`);
+  for (const n of r.publicScope) out(`${n}: public documentation: its cached answers ${r.dryRun ? 'would be' : 'are'} shared by everyone ("scope": "public")`);
   if (r.caching.length) {
     const which = r.caching.map((x) => `${c.bold(x.name)} (${String(x.cache.ttl)})`).join(', ');
     out(`${would}turn caching on for ${which}: documentation servers, with the TTLs of mcpx's templates (caching is opt-in)`);
