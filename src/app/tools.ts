@@ -5,6 +5,7 @@ import { unknownServer } from '../config/select.js';
 import type { Config, Selection, ServerConfig } from '../config/types.js';
 import { McpxError, errorMessage } from '../errors.js';
 import { CLAUDE_PREFIX } from '../server/names.js';
+import { cachePlan } from '../pipeline/policies.js';
 import { createRuntime, type Runtime } from '../runtime/runtime.js';
 import { localCaller } from '../util/caller.js';
 import { log } from '../util/log.js';
@@ -92,8 +93,9 @@ export async function listTools(opts: { config?: string; server?: string; select
 
 function toolRow(name: string, server: ServerConfig, original: string, tool: Tool): ToolRow {
   const readOnly = tool.annotations?.readOnlyHint === true;
-  const setting = server.cache.tools[original];
-  const cacheable = server.cache.enabled && setting !== false && (readOnly || setting !== undefined);
+  // Cached because the config asks; a 2026-07-28 child's ttlMs advice may cache more, result by result.
+  const plan = cachePlan(server.cache, original, readOnly);
+  const cacheable = !!plan && !plan.byAdvice;
   return {
     claudeName: CLAUDE_PREFIX + name,
     name,

@@ -4,8 +4,9 @@ import { createClient, ErrorReply } from 'redis';
 import { errorMessage } from '../errors.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 import { storable } from './entry.js';
+import { KEPT_INVALIDATIONS, RecentInvalidations } from './invalidations.js';
 import { MemoryLayer } from './memory.js';
-import { freeze, type CachedEntry, type InvalidateFilter, type PutEntry, type ResultStore, type ServerSummary, type StoreSummary } from './store.js';
+import { freeze, type CachedEntry, type InvalidateFilter, type Mark, type PutEntry, type ResultStore, type ServerSummary, type StoreSummary } from './store.js';
 
 /**
  * The result store on Redis, shared by every mcpx process given the same URL (a team server).
@@ -16,6 +17,10 @@ import { freeze, type CachedEntry, type InvalidateFilter, type PutEntry, type Re
  *                           <key> is the sha256 cache key, so no secret and no argument is ever in a key.
  *   mcpx:v1:server:<name>   the set of a server's entry keys, to drop them together (invalidateOnWrite).
  *   mcpx:v1:invalidate      the channel every drop is published on: each process drops it from its L1.
+ *   mcpx:v1:generation      how many invalidations there have been (INCR), and
+ *   mcpx:v1:invalidations   the last KEPT_INVALIDATIONS of them, a sorted set scored by that number
+ *                           ("<n> <filter JSON>"): a put names the number its call was sent under and is
+ *                           refused when a later one would drop it (a write landed during the read).
  *
  * Redis is never in the way of a call: hot entries come from this process's L1 synchronously, a lookup
  * waits at most lookupTimeoutMs (then it is a miss), writes are sent and not waited for, and while Redis
@@ -30,6 +35,8 @@ import { freeze, type CachedEntry, type InvalidateFilter, type PutEntry, type Re
 export const PREFIX = 'mcpx:v1:';
 export const INDEX_PREFIX = `${PREFIX}server:`;
 export const CHANNEL = `${PREFIX}invalidate`;
+export const GENERATION = `${PREFIX}generation`;
+export const LOG = `${PREFIX}invalidations`;
 const SWEEP_LOCK = `${PREFIX}sweep`;
 /** The team's key salt (cache/salt.ts): made by the first process that asks, read by every other. */
 export const SALT_KEY = `${PREFIX}salt`;
@@ -55,26 +62,76 @@ export interface RedisStoreOptions {
 }
 
 // Each script is one command: ordered with this connection's other commands, atomic for every process.
+
+/** Counts one more invalidation and records its filter; returns its number. */
+const RECORD_FN = `
+local function record(gen, log, filter)
+  local n = redis.call('INCR', gen)
+  redis.call('ZADD', log, n, n .. ' ' .. filter)
+  if n > ${KEPT_INVALIDATIONS} then redis.call('ZREMRANGEBYSCORE', log, '-inf', n - ${KEPT_INVALIDATIONS}) end
+  return n
+end`;
+
+/** KEYS: generation, log. ARGV[1] the filter JSON. Returns its number. */
+const RECORD = `${RECORD_FN}
+return record(KEYS[1], KEYS[2], ARGV[1])`;
+
+/**
+ * KEYS[1] entry, KEYS[2] its server's index, KEYS[3] generation, KEYS[4] log. ARGV[9]: the generation
+ * the call was sent under ('' : unchecked), ARGV[10]: the bare key. Refused (0) when an invalidation
+ * since then would drop this entry, or when that cannot be known (pruned from the log, Redis emptied).
+ * Returns {stored, generation}.
+ */
 const PUT = `
+local gen = tonumber(redis.call('GET', KEYS[3]) or '0')
+if ARGV[9] ~= '' then
+  local since = tonumber(ARGV[9])
+  if gen < since then return {0, gen} end
+  if gen > since then
+    local recs = redis.call('ZRANGEBYSCORE', KEYS[4], since + 1, gen)
+    if #recs < gen - since then return {0, gen} end
+    for _, r in ipairs(recs) do
+      local f = cjson.decode(string.sub(r, string.find(r, ' ', 1, true) + 1))
+      if (f.key == nil or f.key == ARGV[10]) and (f.server == nil or f.server == ARGV[2]) and (f.tool == nil or f.tool == ARGV[3]) then return {0, gen} end
+    end
+  end
+end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'server', ARGV[2], 'tool', ARGV[3], 'storedAt', ARGV[4], 'expiresAt', ARGV[5],
   'staleUntil', ARGV[6], 'bytes', ARGV[7], 'result', ARGV[8])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 redis.call('SADD', KEYS[2], KEYS[1])
 if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
-return 1`;
+return {1, gen}`;
 
-/** KEYS[1] entry; ARGV: server filter, tool filter, channel, message, index prefix. */
-const DROP_KEY = `
+/**
+ * The message of an invalidation: ARGV's message (a JSON object) with its number put first. Recorded
+ * before anything is deleted, so that a put checked after this command sees it.
+ */
+const PUBLISH_FN = `${RECORD_FN}
+local function publish(channel, message, n)
+  redis.call('PUBLISH', channel, '{"seq":' .. n .. ',' .. string.sub(message, 2))
+end`;
+
+/** KEYS[1] entry, KEYS[2] generation, KEYS[3] log; ARGV: server filter, tool filter, channel, message, index prefix, filter JSON. Returns {deleted, number}. */
+const DROP_KEY = `${PUBLISH_FN}
+local seq = record(KEYS[2], KEYS[3], ARGV[6])
 local h = redis.call('HMGET', KEYS[1], 'server', 'tool')
-if (ARGV[1] ~= '' and h[1] and h[1] ~= ARGV[1]) or (ARGV[2] ~= '' and h[2] and h[2] ~= ARGV[2]) then return 0 end
-local n = redis.call('DEL', KEYS[1])
-if h[1] then redis.call('SREM', ARGV[5] .. h[1], KEYS[1]) end
-redis.call('PUBLISH', ARGV[3], ARGV[4])
-return n`;
+local n = 0
+if not ((ARGV[1] ~= '' and h[1] and h[1] ~= ARGV[1]) or (ARGV[2] ~= '' and h[2] and h[2] ~= ARGV[2])) then
+  n = redis.call('DEL', KEYS[1])
+  if h[1] then redis.call('SREM', ARGV[5] .. h[1], KEYS[1]) end
+end
+publish(ARGV[3], ARGV[4], seq)
+return {n, seq}`;
 
-/** KEYS[1] a server's index; ARGV: tool filter, channel, message ('' publishes nothing). */
-const DROP_SERVER = `
+/**
+ * KEYS[1] a server's index, KEYS[2] generation, KEYS[3] log; ARGV: tool filter, channel, message, filter
+ * JSON ('' : neither recorded nor published, a part of a drop of everything). Returns {deleted, number}.
+ */
+const DROP_SERVER = `${PUBLISH_FN}
+local seq = 0
+if ARGV[4] ~= '' then seq = record(KEYS[2], KEYS[3], ARGV[4]) end
 local n = 0
 for _, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if ARGV[1] == '' or redis.call('HGET', k, 'tool') == ARGV[1] then
@@ -82,8 +139,8 @@ for _, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     redis.call('SREM', KEYS[1], k)
   end
 end
-if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
-return n`;
+if ARGV[4] ~= '' then publish(ARGV[2], ARGV[3], seq) end
+return {n, seq}`;
 
 /** KEYS[1] a server's index: forget members Redis has expired; returns how many. */
 const SWEEP = `
@@ -148,6 +205,10 @@ export class RedisResultStore implements ResultStore {
   private readonly client: Client;
   private readonly sub?: Client;
   private readonly l1: MemoryLayer;
+  /** Invalidations this process made or heard of, with when: checked by put() for L1 (Redis checks its own log). */
+  private readonly recent = new RecentInvalidations();
+  /** The number of the last invalidation known here (never ahead of Redis's); undefined until read once. */
+  private seenGeneration?: number;
   private readonly log: Logger;
   private readonly lookupMs: number;
   /** Marks our own messages on the channel: our L1 already dropped what they say. */
@@ -182,6 +243,7 @@ export class RedisResultStore implements ResultStore {
     this.firstConnectBy = performance.now() + this.firstConnectWaitMs;
     this.l1 = new MemoryLayer(opts.l1MaxBytes);
     this.client = this.connect(createRedisClient(opts.url), () => {
+      this.readGeneration();
       this.sendPending();
       this.loadSalt();
     });
@@ -209,7 +271,7 @@ export class RedisResultStore implements ResultStore {
 
   /** Resolves true once Redis answers (and we listen for invalidations, unless told not to wait for that); false after timeoutMs. */
   connected(timeoutMs = 3000, listening = true): Promise<boolean> {
-    return this.until(() => this.client.isReady && (!listening || !this.sub || this.subscribed), timeoutMs);
+    return this.until(() => this.client.isReady && this.seenGeneration !== undefined && (!listening || !this.sub || this.subscribed), timeoutMs);
   }
 
   /**
@@ -280,19 +342,35 @@ export class RedisResultStore implements ResultStore {
     return this.l1.get(key, now) ?? this.fetch(key, now);
   }
 
+  mark(): Mark {
+    return { at: Date.now(), seq: this.seenGeneration };
+  }
+
   put(p: PutEntry, now = Date.now()): boolean {
+    // An invalidation this process made or heard of since the call began: its answer may predate a write.
+    if (p.since && this.recent.droppedSince(p.since.at, p)) return false;
     const s = this.closed ? undefined : storable(p, now, this.opts.maxEntryBytes);
     if (!s) return false;
     const { json, entry: e } = s;
     // L1 gets its own parsed copy: the caller keeps (and may change) the object it passed in.
     this.l1.set(freeze({ ...e, result: JSON.parse(json) }));
-    const args = [String(e.staleUntil - now), e.server, e.tool, String(now), String(e.expiresAt), String(e.staleUntil), String(e.bytes), json];
-    this.send('store a result', () => this.client.eval(PUT, { keys: [entryKey(p.key), serverIndex(p.server)], arguments: args }));
+    // Sent under a generation Redis can check, or (none known yet) kept in this process's memory only.
+    if (p.since && p.since.seq === undefined) return true;
+    const since = p.since?.seq;
+    const args = [String(e.staleUntil - now), e.server, e.tool, String(now), String(e.expiresAt), String(e.staleUntil), String(e.bytes), json, since === undefined ? '' : String(since), p.key];
+    this.send('store a result', async () => {
+      const [stored, generation] = (await this.client.eval(PUT, { keys: [entryKey(p.key), serverIndex(p.server), GENERATION, LOG], arguments: args })) as number[];
+      // Redis's count below ours: it was emptied (or flushed) since; what it says now is the truth.
+      if (since !== undefined && generation! < since) this.seenGeneration = generation;
+      else this.sawGeneration(generation!);
+      if (!stored) this.l1.drop({ key: p.key }); // another process's write landed during the call
+    });
     return true;
   }
 
   invalidate(f: InvalidateFilter): number | Promise<number> {
     this.l1.drop(f);
+    this.recent.note(f, Date.now());
     if (this.closed) return 0;
     if (!this.client.isReady) return this.remember(f);
     return this.drop(f).catch((e) => {
@@ -449,26 +527,52 @@ export class RedisResultStore implements ResultStore {
 
   /** Deletes in Redis and publishes, in one command for a key or a server (ordered before later reads). */
   private async drop(f: InvalidateFilter): Promise<number> {
+    const filter = JSON.stringify(f);
     const message = JSON.stringify({ from: this.id, filter: f });
+    const counted = (reply: unknown): number => {
+      const [n, seq] = reply as number[];
+      this.sawGeneration(seq!);
+      return n!;
+    };
     if (f.key !== undefined) {
-      return Number(await this.client.eval(DROP_KEY, { keys: [entryKey(f.key)], arguments: [f.server ?? '', f.tool ?? '', CHANNEL, message, INDEX_PREFIX] }));
+      return counted(await this.client.eval(DROP_KEY, { keys: [entryKey(f.key), GENERATION, LOG], arguments: [f.server ?? '', f.tool ?? '', CHANNEL, message, INDEX_PREFIX, filter] }));
     }
     if (f.server !== undefined) {
-      return Number(await this.client.eval(DROP_SERVER, { keys: [serverIndex(f.server)], arguments: [f.tool ?? '', CHANNEL, message] }));
+      return counted(await this.client.eval(DROP_SERVER, { keys: [serverIndex(f.server), GENERATION, LOG], arguments: [f.tool ?? '', CHANNEL, message, filter] }));
     }
+    // Every server: recorded first (a put checked from now on is refused), then each index, then one message.
+    const seq = Number(await this.client.eval(RECORD, { keys: [GENERATION, LOG], arguments: [filter] }));
+    this.sawGeneration(seq);
     let n = 0;
-    for (const index of await this.indexes()) n += Number(await this.client.eval(DROP_SERVER, { keys: [index], arguments: [f.tool ?? '', CHANNEL, ''] }));
-    await this.client.publish(CHANNEL, message);
+    for (const index of await this.indexes()) n += counted(await this.client.eval(DROP_SERVER, { keys: [index, GENERATION, LOG], arguments: [f.tool ?? '', CHANNEL, '', ''] }));
+    await this.client.publish(CHANNEL, JSON.stringify({ seq, from: this.id, filter: f }));
     return n;
   }
 
   private onMessage(raw: string): void {
     try {
-      const m = JSON.parse(raw) as { from?: string; filter?: InvalidateFilter };
-      if (m.from !== this.id && m.filter && typeof m.filter === 'object') this.l1.drop(m.filter);
+      const m = JSON.parse(raw) as { seq?: number; from?: string; filter?: InvalidateFilter };
+      if (typeof m.seq === 'number') this.sawGeneration(m.seq);
+      if (m.from !== this.id && m.filter && typeof m.filter === 'object') {
+        this.l1.drop(m.filter);
+        this.recent.note(m.filter, Date.now());
+      }
     } catch {
       // not ours to understand
     }
+  }
+
+  /** A number of an invalidation Redis has recorded: the count known here only moves forward. */
+  private sawGeneration(seq: number): void {
+    if (seq > 0 && (this.seenGeneration === undefined || seq > this.seenGeneration)) this.seenGeneration = seq;
+  }
+
+  /** On every (re)connection: what Redis counts now (after a reconnect, messages may have been missed). */
+  private readGeneration(): void {
+    this.client.get(GENERATION).then((v) => {
+      this.seenGeneration = Number(v ?? 0);
+      this.changed.emit('change');
+    }, (e) => this.failed('read the invalidation count', e));
   }
 
   /** Keeps an invalidation for when Redis is back; too many collapse into "everything". */

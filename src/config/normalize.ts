@@ -38,7 +38,7 @@ const BUILTIN_DEFAULTS: Raw = {
   maxRestarts: 5,
   maxMessageBytes: 32 * 1024 * 1024,
   breaker: { failureThreshold: 5, recoveryTimeoutMs: 30_000, successThreshold: 2 },
-  cache: { enabled: true, ttl: 3_600_000, staleTtl: 86_400_000, tools: {}, invalidateOnWrite: true, scope: 'credential' },
+  cache: { enabled: true, ttl: 3_600_000, staleTtl: 86_400_000, tools: {}, invalidateOnWrite: true, noteAfter: 60_000, scope: 'credential' },
   errorPatterns: [],
   fallback: { stale: true },
   tools: { include: [], exclude: [], settings: {} },
@@ -84,7 +84,9 @@ export function normalizeConfig(input: NormalizeInput): { config: Config; warnin
     claudeCodeKeys(name, entry, merged, where.server(name), warnings);
     // Whether the user set cache.ttl (defaults or entry), not the built-in default: a child's advice yields only to that.
     const ttlSet = [defaults, entry].some((r) => isObject(r.cache) && r.cache.ttl !== undefined);
-    const server = normalizeServer(name, merged, where.server(name), vars, baseDir, ttlSet);
+    // Caching is opt-in: readOnlyHint says a tool changes nothing, not that its answer stays true for long.
+    const asked = [defaults, entry].some((r) => isObject(r.cache) && (r.cache.ttl !== undefined || r.cache.staleTtl !== undefined || r.cache.enabled === true));
+    const server = normalizeServer(name, merged, where.server(name), vars, baseDir, ttlSet, asked);
     server.cache.credentialEnv = [...new Set([...defaultCredentialEnv, ...server.cache.credentialEnv])];
     servers.push(server);
   }
@@ -193,7 +195,7 @@ function cacheBackend(c: Raw, where: Where, vars: Record<string, string>): Pick<
   return { backend, url, lookupTimeoutMs };
 }
 
-function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string, string>, baseDir: string, ttlSet: boolean): ServerConfig {
+function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string, string>, baseDir: string, ttlSet: boolean, cacheAsked: boolean): ServerConfig {
   const type = e.type ?? (e.url !== undefined && e.command === undefined ? 'http' : 'stdio');
   if (type !== 'stdio' && type !== 'http' && type !== 'sse') {
     throw where.invalid(`unknown type "${String(type)}" (expected "stdio", "http" or "sse")`, 'type');
@@ -307,11 +309,13 @@ function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string
     },
     cache: {
       enabled: bool(cache.enabled, where, 'cache.enabled'),
+      readOnly: cacheAsked,
       ttl: dur(cache.ttl, where, 'cache.ttl'),
       ttlExplicit: ttlSet,
       staleTtl: dur(cache.staleTtl, where, 'cache.staleTtl'),
       tools: cacheTools,
       invalidateOnWrite: bool(cache.invalidateOnWrite, where, 'cache.invalidateOnWrite'),
+      noteAfter: dur(cache.noteAfter, where, 'cache.noteAfter'),
       scope: cacheScope(cache.scope, where, 'cache.scope'),
       credentialEnv: envNames(cache.credentialEnv, where, 'cache.credentialEnv'),
     },

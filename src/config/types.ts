@@ -16,7 +16,14 @@ export interface CacheToolSettings {
 }
 
 export interface ServerCacheSettings {
+  /** False only when the config says `cache.enabled: false`: nothing is cached, whatever else asks. */
   enabled: boolean;
+  /**
+   * Every read-only tool and every resource read is cached: this server's or the defaults' `cache`
+   * block asks (sets `ttl`, `staleTtl` or `enabled: true`). Otherwise only `cache.tools` entries and
+   * results a 2026-07-28 child gives a `ttlMs` are (caching is opt-in).
+   */
+  readOnly: boolean;
   ttl: number;
   /** The config sets `cache.ttl` itself: a modern child's `ttlMs` advice yields to it (else it wins over the default). */
   ttlExplicit: boolean;
@@ -24,6 +31,8 @@ export interface ServerCacheSettings {
   /** Per tool: `false` turns caching off, an object makes the tool cacheable with these TTLs. */
   tools: Record<string, Partial<CacheToolSettings> | false>;
   invalidateOnWrite: boolean;
+  /** A cached tool answer at least this old gets a text item saying so (the model does not see `_meta`). */
+  noteAfter: number;
   /**
    * Whose entries: `credential` (the default) keys each by a salted fingerprint of the credentials the
    * child runs with, so only identical credentials share it; `public` (answers that do not depend on

@@ -4,16 +4,16 @@ import { cacheAdvice } from '../children/advice.js';
 import { credentialHint, isAuthFailure, type Child } from '../children/child.js';
 import { loginNeededIn } from '../children/oauth/session.js';
 import { isQuestionRefused } from '../children/asking.js';
-import type { CachedEntry, MaybePromise, ResultStore } from '../cache/store.js';
+import type { CachedEntry, Mark, MaybePromise, ResultStore } from '../cache/store.js';
 import { SingleFlight } from '../cache/singleflight.js';
 import { errorMessage, isMcpxError } from '../errors.js';
 import { eitherSignal } from '../util/abort.js';
 import { formatDuration } from '../util/duration.js';
 import { AdmissionRefused } from './admission.js';
 import { CallKeys } from './cache-keys.js';
-import { failureText, markCached, staleToolResult, unavailableResult, type FailureReason } from './answers.js';
+import { cachedToolResult, failureText, markCached, staleToolResult, unavailableResult, type FailureReason } from './answers.js';
 import { formatBackup, searchBackup } from './backup.js';
-import { isTransportFailure, type ChildPolicies } from './policies.js';
+import { cachePlan, isTransportFailure, type CachePlan, type ChildPolicies } from './policies.js';
 
 /**
  * The call pipeline. Every tools/call, resources/read, prompts/get and forwarded request (completion,
@@ -112,9 +112,8 @@ interface Call<C> {
   params: Result;
   /** For the cache key, the call event and the backup search. */
   args: unknown;
-  /** Set when the answer may be cached: for how long. */
-  /** `adviceWins`: no TTL in the config for this entry, so a modern child's `ttlMs` advice sets it. */
-  cache?: { ttl: number; staleTtl: number; adviceWins: boolean };
+  /** Set when the answer may be cached: for how long (policies.ts, cachePlan). */
+  cache?: CachePlan;
   /** Retried on a fast transport failure. */
   readOnly: boolean;
   /** A successful call drops the server's cached entries (`cache.invalidateOnWrite`). */
@@ -156,33 +155,44 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
       if (call.kind) {
         this.emit('call', {
           server: child.name, kind: call.kind, name: call.name, args: call.args, outcome, reason: failed?.reason, error: failed?.message,
-          cacheable: !!call.cache, ms: performance.now() - t0, result, bytes, caller: opts.caller,
+          cacheable: !!plan, ms: performance.now() - t0, result, bytes, caller: opts.caller,
         });
       }
       return result!;
     };
 
-    // 2. fresh cache: keyed by whose answer it is (cache-keys.ts: the credentials, or no one, or the caller)
-    const store = call.cache ? this.deps.store() : undefined;
+    // 2. fresh cache: keyed by whose answer it is (cache-keys.ts: the credentials, or no one, or the caller).
+    // A 2025-era child gives no ttlMs advice: where only advice could cache, nothing is looked up.
+    const plan = call.cache && !(call.cache.byAdvice && child.era === 'legacy') ? call.cache : undefined;
+    const store = plan ? this.deps.store() : undefined;
     const keys = store ? new CallKeys(child, { kind: call.kind === 'resource' ? 'resource' : 'tool', name: call.name, args: call.args }, opts.caller) : undefined;
     const salt = keys && this.deps.keySalt(); // a value (SQLite, Redis once known) or a bounded wait (Redis starting)
     const lookup = keys ? keys.lookup(salt instanceof Promise ? await salt : salt) : [];
     const fresh = await firstOf(lookup, (k) => store!.get(k)); // a value (SQLite, Redis's L1) or a promise (Redis, bounded)
-    if (fresh) return done('hit', markCached(fresh.result, { status: 'hit', ageMs: Date.now() - fresh.storedAt, server: child.name }), undefined, fresh.bytes);
+    if (fresh) {
+      const mark = { status: 'hit' as const, ageMs: Date.now() - fresh.storedAt, server: child.name };
+      const answer = call.answer === 'tool-result' ? cachedToolResult(fresh.result, mark, child.config.cache.noteAfter) : markCached(fresh.result, mark);
+      return done('hit', answer, undefined, fresh.bytes);
+    }
 
     // 3. single flight: identical calls in flight share one child call, each caller keeping its own
-    // cancellation (not with a progress token: progress goes to one caller). Steps 4–9 are send().
+    // cancellation (not with a progress token: progress goes to one caller). Steps 4–10 are sendAndKeep().
     const staleCopy = () => (store && child.config.fallback.stale ? firstOf(lookup, (k) => store.getStale(k)) : undefined);
     const askers = new Set<object>(opts.asker ? [opts.asker] : []);
-    const send = (signal: AbortSignal) => this.send(call, { signal, onprogress: opts.onprogress }, async () => !!(await staleCopy()), askers);
+    const sendAndKeep = async (signal: AbortSignal) => {
+      // Taken before the call goes out: a write to this server landing while it runs makes its answer unkeepable.
+      const since = store?.mark();
+      const result = await this.send(call, { signal, onprogress: opts.onprogress }, async () => !!(await staleCopy()), askers);
+      if (result.isError === true) return result; // the tool's own answer: passed on, never cached
+      // 10. cache.put: what the config (or the child's ttlMs) asks for, once per shared call, under the credentials the answer came with
+      if (store) this.put(store, keys!, plan!, call, result, since);
+      else if (call.writes && child.config.cache.invalidateOnWrite) this.deps.store()?.invalidate({ server: child.name });
+      return result;
+    };
     const flight = store && !opts.onprogress ? keys!.flight() : undefined;
     try {
-      const result = flight ? await this.shared(flight, opts, askers, send) : await send(opts.signal);
-      if (result.isError === true) return done('error', result); // the tool's own answer: passed on, never cached
-      // 10. cache.put: only cacheable, non-error results, under the credentials the answer came with
-      if (store) this.put(store, keys!, call, result);
-      else if (call.writes && child.config.cache.invalidateOnWrite) this.deps.store()?.invalidate({ server: child.name });
-      return done('ok', result);
+      const result = flight ? await this.shared(flight, opts, askers, sendAndKeep) : await sendAndKeep(opts.signal);
+      return done(result.isError === true ? 'error' : 'ok', result);
     } catch (e) {
       if (!(e instanceof CallFailed)) {
         if (opts.signal.aborted) done('cancelled'); // cancelled upstream: recorded (audit), never the child's fault
@@ -209,18 +219,20 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
   }
 
   /** 10. cache.put, never waited for: a salt Redis has not given yet is waited for after the answer has gone. */
-  private put(store: ResultStore, keys: CallKeys, call: Call<C>, result: Result): void {
+  private put(store: ResultStore, keys: CallKeys, plan: CachePlan, call: Call<C>, result: Result, since: Mark | undefined): void {
+    const ttlMs = entryTtl(plan, result);
+    if (ttlMs === undefined) return;
     const salt = this.deps.keySalt();
     if (salt instanceof Promise) {
-      void salt.then((s) => this.putWith(s, store, keys, call, result));
+      void salt.then((s) => this.putWith(s, store, keys, { call, result, ttlMs, staleTtlMs: plan.staleTtl, since }));
       return;
     }
-    this.putWith(salt, store, keys, call, result);
+    this.putWith(salt, store, keys, { call, result, ttlMs, staleTtlMs: plan.staleTtl, since });
   }
 
-  private putWith(salt: Buffer | undefined, store: ResultStore, keys: CallKeys, call: Call<C>, result: Result): void {
-    const key = keys.store(salt, cacheAdvice(result));
-    if (key) store.put({ key, server: call.child.name, tool: call.name, result, ttlMs: entryTtl(call.cache!, result), staleTtlMs: call.cache!.staleTtl });
+  private putWith(salt: Buffer | undefined, store: ResultStore, keys: CallKeys, p: { call: Call<C>; result: Result; ttlMs: number; staleTtlMs: number; since: Mark | undefined }): void {
+    const key = keys.store(salt, cacheAdvice(p.result));
+    if (key) store.put({ key, server: p.call.child.name, tool: p.call.name, result: p.result, ttlMs: p.ttlMs, staleTtlMs: p.staleTtlMs, since: p.since });
   }
 
   /** Step 3: the call joins an identical one in flight (its asker becomes one of that call's), or starts it. */
@@ -251,7 +263,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
         const c = child.config.cache;
         return {
           child, kind: 'resource', method: 'resources/read', name: request.params.uri, params: request.params, args: {},
-          cache: c.enabled ? { ttl: c.ttl, staleTtl: c.staleTtl, adviceWins: !c.ttlExplicit } : undefined, readOnly: true, writes: false, answer: 'json-rpc-error',
+          cache: cachePlan(c, undefined, true), readOnly: true, writes: false, answer: 'json-rpc-error',
         };
       }
       const args = request.params.arguments ?? {};
@@ -265,7 +277,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
       const readOnly = r.tool.annotations?.readOnlyHint === true;
       return {
         child: r.child, kind: 'tool', method: 'tools/call', name: r.name, params: { ...request.params, name: r.name }, args,
-        cache: toolCache(r.child, r.name, readOnly), readOnly, writes: !readOnly, answer: 'tool-result',
+        cache: cachePlan(r.child.config.cache, r.name, readOnly), readOnly, writes: !readOnly, answer: 'tool-result',
       };
     };
     // A name may belong to a child not listed yet (still starting): look again once the lists are settled.
@@ -424,23 +436,16 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
   }
 }
 
-/** How long and whether a tool is cached: readOnlyHint or listed in cache.tools; never when turned off. */
-function toolCache(child: PipelineChild, name: string, readOnly: boolean): Call<PipelineChild>['cache'] {
-  const c = child.config.cache;
-  const listed = c.tools[name];
-  if (!c.enabled || listed === false) return undefined;
-  if (listed === undefined && !readOnly) return undefined;
-  return { ttl: listed?.ttl ?? c.ttl, staleTtl: listed?.staleTtl ?? c.staleTtl, adviceWins: listed?.ttl === undefined && !c.ttlExplicit };
-}
-
 /**
  * The TTL of a cache entry: the child's own `ttlMs` advice (2026-07-28 results, see children/advice.ts)
- * where the config sets none for this server or tool, else the config's. Its `cacheScope` advice
- * chooses the key instead (cache-keys.ts).
+ * where the config sets none for this server or tool, else the config's; undefined: not kept (the
+ * config did not ask, and the child advised no positive `ttlMs`). Its `cacheScope` advice chooses the
+ * key instead (cache-keys.ts).
  */
-function entryTtl(cache: NonNullable<Call<PipelineChild>['cache']>, result: Result): number {
-  const advised = cache.adviceWins ? cacheAdvice(result)?.ttlMs : undefined;
-  return advised ?? cache.ttl;
+function entryTtl(plan: CachePlan, result: Result): number | undefined {
+  const advised = plan.adviceWins ? cacheAdvice(result)?.ttlMs : undefined;
+  if (plan.byAdvice) return advised !== undefined && advised > 0 ? advised : undefined;
+  return advised ?? plan.ttl;
 }
 
 /** The first entry found under these keys, in their order: at once from SQLite, in one round trip from Redis. */

@@ -127,6 +127,40 @@ describe.each([sqlite, onRedis])('result store contract: $name', (backend) => {
     expect(await o.getStale('odd')).toBeUndefined();
   });
 
+  it('refuses a put whose call was sent before an invalidation that drops it, made here or by another process; keeps the rest', async () => {
+    const { store, other } = await backend.open();
+    const o = await other();
+    // Here: the write's invalidation comes while the read is out.
+    const began = store.mark();
+    await store.invalidate({ server: 's1' });
+    expect(store.put(entry('here', { since: began }))).toBe(false);
+    expect(store.put(entry('kept-here', { server: 's2', since: began }))).toBe(true);
+    // Another process: its invalidation may not have reached this one by the time of the put.
+    const before = store.mark();
+    await o.invalidate({ server: 's1' });
+    store.put(entry('there', { since: before }));
+    store.put(entry('kept-there', { server: 's2', since: before }));
+    // Once this process has heard of it, a call sent after it (in a later millisecond) is kept as ever.
+    await eventually(async () => {
+      await store.get('nothing'); // SQLite catches up on a lookup; Redis hears it on its channel
+      expect(store.mark().seq).toBe(o.mark().seq);
+    });
+    const at = Date.now();
+    await vi.waitFor(() => expect(Date.now()).toBeGreaterThan(at));
+    store.put(entry('after', { since: store.mark() }));
+    const third = await other();
+    await eventually(async () => {
+      for (const k of ['kept-here', 'kept-there', 'after']) expect((await third.get(k))?.key).toBe(k);
+    });
+    // Written in order with the ones kept: never stored, and gone from this process's memory too.
+    for (const s of [third, o, store]) {
+      await eventually(async () => {
+        expect(await s.get('here')).toBeUndefined();
+        expect(await s.get('there')).toBeUndefined();
+      });
+    }
+  });
+
   it('invalidates by key, server, tool, server+tool, and everything, for every process', async () => {
     const { store, other } = await backend.open();
     store.put(entry('a', { server: 's1', tool: 't1' }));

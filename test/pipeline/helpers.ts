@@ -7,7 +7,8 @@ import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.j
 import type { ChildState } from '../../src/children/child.js';
 import { normalizeConfig } from '../../src/config/normalize.js';
 import type { ServerConfig } from '../../src/config/types.js';
-import type { CachedEntry, PutEntry, ResultStore } from '../../src/cache/store.js';
+import type { CachedEntry, Mark, PutEntry, ResultStore } from '../../src/cache/store.js';
+import { RecentInvalidations } from '../../src/cache/invalidations.js';
 import { Pipeline, type PipelineChild } from '../../src/pipeline/call.js';
 import { buildPolicies, type ChildPolicies } from '../../src/pipeline/policies.js';
 
@@ -71,6 +72,10 @@ export class FakeChild implements PipelineChild {
 
 export class MemoryStore implements ResultStore {
   readonly entries = new Map<string, CachedEntry>();
+  private readonly recent = new RecentInvalidations();
+  mark(): Mark {
+    return { at: Date.now() };
+  }
   get(key: string, now = Date.now()): CachedEntry | undefined {
     const e = this.entries.get(key);
     return e && now < e.expiresAt ? e : undefined;
@@ -80,10 +85,12 @@ export class MemoryStore implements ResultStore {
     return e && now < e.staleUntil ? e : undefined;
   }
   put(p: PutEntry, now = Date.now()): boolean {
+    if (p.since && this.recent.droppedSince(p.since.at, p)) return false;
     this.entries.set(p.key, { key: p.key, server: p.server, tool: p.tool, result: p.result, storedAt: now, expiresAt: now + p.ttlMs, staleUntil: now + p.ttlMs + p.staleTtlMs, bytes: JSON.stringify(p.result).length });
     return true;
   }
   invalidate(): number {
+    this.recent.note({}, Date.now());
     const n = this.entries.size;
     this.entries.clear();
     return n;

@@ -30,7 +30,7 @@ function cli(dir: string, ...args: string[]) {
 async function session(audit: unknown, calls: (c: Awaited<ReturnType<typeof startMcpx>>['client']) => Promise<void>, dotenv = '') {
   const dir = tempDir('mcpx-audit-');
   if (dotenv) writeFileSync(join(dir, '.env'), dotenv);
-  const m = await startMcpx({ audit, mcpServers: { a: fixture('a', { API_TOKEN: '${SECRET_TOKEN:-none}' }), b: fixture('b') } }, { dir });
+  const m = await startMcpx({ audit, mcpServers: { a: fixture('a', { API_TOKEN: '${SECRET_TOKEN:-none}' }), b: fixture('b', {}, { cache: { ttl: '1h' } }) } }, { dir });
   await calls(m.client);
   await m.close();
   await waitFor(() => !isRunning(m.pid), 8000, 'serve to exit');

@@ -1,12 +1,13 @@
 // Several mcpx serve processes sharing results through a real redis-server (issue 15): each process has
 // its own children and its own SQLite (catalog, stats, audit), so whatever one finds in the other's
 // results came through Redis. The fixture child counts the calls it serves.
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isRunning } from '../../src/util/proc.js';
-import { MCPX, cacheMeta, fixture, mcpxSessions, text, upstreamCalls, waitFor, type Mcpx } from '../helpers/mcpx.js';
+import { MCPX, cacheMeta, fixture, mcpxSessions, tempDir, text, upstreamCalls, waitFor, type Mcpx } from '../helpers/mcpx.js';
 import { freePort, startProxy, startRedis, type RedisServer } from '../helpers/redis.js';
 
 const { start } = mcpxSessions(afterEach);
@@ -31,7 +32,7 @@ beforeEach(async () => {
 
 // A lookup waits up to 1 s here, not 50 ms: on a loaded CI machine a Redis round trip can take longer,
 // and a miss would be a call to the child these tests count. The 50 ms bound is tested on the store.
-const config = (url = redis.url) => ({ cache: { backend: 'redis', url, lookupTimeoutMs: '1s' }, mcpServers: { a: fixture('a') } });
+const config = (url = redis.url) => ({ cache: { backend: 'redis', url, lookupTimeoutMs: '1s' }, mcpServers: { a: fixture('a', {}, { cache: { ttl: '1h' } }) } });
 const search = (m: Mcpx, query: string) => m.client.callTool({ name: 'a__search', arguments: { query } });
 
 /** A serve process on the test's Redis, its child listed (so its first call does not wait for it). */
@@ -79,6 +80,23 @@ describe('serve with the cache on Redis', () => {
     const keys = await admin.keys('*');
     expect(keys.every((k) => k.startsWith('mcpx:v1:'))).toBe(true);
     expect(keys.some((k) => k.includes('react'))).toBe(false);
+  }, 90_000);
+
+  it('a write through one process while the other has a slow read out: that read is neither stored in Redis nor kept in memory', async () => {
+    const gate = join(tempDir(), 'release');
+    const cfg = { ...config(), mcpServers: { a: fixture('a', { STATE_TOOLS: '1' }, { cache: { ttl: '1h' } }) } };
+    const [a, b] = await Promise.all([start(cfg), start(cfg)]);
+    const slow = a.client.callTool({ name: 'a__get', arguments: { release: gate } });
+    await waitFor(() => existsSync(`${gate}.started`), 20_000, 'the read to reach the child');
+    await b.client.callTool({ name: 'a__write', arguments: { value: 'new' } });
+    writeFileSync(gate, '');
+    expect(text(await slow)).toBe('a: initial'); // read before the write landed
+    // A later put of A's, sent on the same connection, has landed: so has the slow read's, had it been sent.
+    await search(a, 'after');
+    await stored(1);
+    const tools = await Promise.all((await admin.sMembers('mcpx:v1:server:a')).map((k) => admin.hGet(k, 'tool')));
+    expect(tools).toEqual(['search']); // so B has nothing to be answered from
+    expect(cacheMeta(await a.client.callTool({ name: 'a__get', arguments: { release: gate } }))).toBeUndefined(); // nor A's memory
   }, 90_000);
 
   it('an invalidation in one process reaches the other: a write, `mcpx cache clear`, resources/updated', async () => {
