@@ -18,9 +18,11 @@ const CLAUDE_KEYS = ['type', 'command', 'args', 'env', 'cwd', 'url', 'headers', 
 const MCPX_KEYS = [
   'prefix', 'disabled', 'start', 'tools', 'timeoutMs', 'maxTotalTimeoutMs', 'startupTimeoutMs', 'retries',
   'maxConcurrent', 'maxQueue', 'maxRestarts', 'maxMessageBytes', 'protocol', 'breaker', 'cache', 'errorPatterns', 'fallback', 'rateLimit',
-  'tags', 'instructions', 'pinTools',
+  'tags', 'instructions', 'pinTools', 'maxOutputTokens',
 ];
-const TOP_KEYS = ['mcpServers', 'defaults', 'cache', 'audit', 'http', '$schema'];
+const TOP_KEYS = ['mcpServers', 'defaults', 'cache', 'audit', 'http', 'toolSearch', 'toolBudget', 'toolSearchAlways', '$schema'];
+/** Default of toolBudget: Cursor warns past about 40 tools in all. */
+const TOOL_BUDGET = 40;
 /** Default of cache.lookupTimeoutMs: "a few tens of ms" at most on Redis per call. */
 const LOOKUP_TIMEOUT_MS = 50;
 
@@ -37,6 +39,8 @@ const BUILTIN_DEFAULTS: Raw = {
   maxQueue: 64,
   maxRestarts: 5,
   maxMessageBytes: 32 * 1024 * 1024,
+  // Under Claude Code's warning at 25,000 tokens of tool output.
+  maxOutputTokens: 20_000,
   breaker: { failureThreshold: 5, recoveryTimeoutMs: 30_000, successThreshold: 2 },
   cache: { enabled: true, ttl: 3_600_000, staleTtl: 86_400_000, tools: {}, invalidateOnWrite: true, noteAfter: 60_000, scope: 'credential' },
   errorPatterns: [],
@@ -114,6 +118,7 @@ export function normalizeConfig(input: NormalizeInput): { config: Config; warnin
       },
       audit: { args: auditArgs, retentionDays: num(auditRaw.retentionDays ?? 30, where, 'audit.retentionDays') },
       http: httpBlock(raw.http, where, vars),
+      toolSearch: toolSearchSettings(raw, where),
       stateDir: defaultStateDir(),
       envFiles: input.envFiles,
     },
@@ -161,6 +166,17 @@ function httpLimits(v: unknown, where: Where): HttpLimits {
     out[k as keyof HttpLimits] = k === 'requestBytes' ? messageSize(x, where, 'http.limits.requestBytes') : int(x, where, `http.limits.${k}`, 1);
   }
   return out;
+}
+
+/** `toolSearch`, `toolBudget`, `toolSearchAlways` (top level). */
+function toolSearchSettings(raw: Raw, where: Where): Config['toolSearch'] {
+  const mode = raw.toolSearch ?? 'auto';
+  if (mode !== 'on' && mode !== 'off' && mode !== 'auto') throw where.invalid(`must be "on", "off" or "auto", got ${JSON.stringify(mode)}`, 'toolSearch');
+  return {
+    mode,
+    budget: int(raw.toolBudget ?? TOOL_BUDGET, where, 'toolBudget', 0),
+    always: strList(raw.toolSearchAlways ?? [], where, 'toolSearchAlways'),
+  };
 }
 
 /**
@@ -326,6 +342,7 @@ function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string
       message: fallback.message === undefined ? undefined : str(fallback.message, where, 'fallback.message'),
     },
     rateLimit,
+    maxOutputTokens: int(e.maxOutputTokens, where, 'maxOutputTokens', 0),
     identity: sha256(transport, command ?? '', canonicalJson(args), cwd ?? '', url ?? ''),
     catalogKey: sha256('catalog', name, transport, command ?? '', canonicalJson(args), cwd ?? '', url ?? ''),
     credentialFingerprint: oauth ? sha256(canonicalJson(env), canonicalJson(headers), canonicalJson(oauth)) : sha256(canonicalJson(env), canonicalJson(headers)),

@@ -134,6 +134,11 @@ export interface ServerConfig {
   errorPatterns: RegExp[];
   fallback: FallbackSettings;
   rateLimit?: RateLimit;
+  /**
+   * The most of a tool result's text a client gets at once, in tokens (4 characters each); past it the
+   * text is cut and the rest is paged with `mcpx__more`. 0: no limit.
+   */
+  maxOutputTokens: number;
 
   /** Who the child is (command + args, or url): part of cache and catalog keys. */
   identity: string;
@@ -182,6 +187,18 @@ export interface HttpConfig {
   limits: HttpLimits;
 }
 
+/**
+ * Tool search for clients that put every tool in every prompt: the list holds mcpx's meta tools (and
+ * the `always` ones) instead of every child tool. `auto`: on when the merged list has more than
+ * `budget` tools and the client is not Claude Code (which searches deferred tools itself).
+ */
+export interface ToolSearchConfig {
+  mode: 'on' | 'off' | 'auto';
+  budget: number;
+  /** Exposed tool names (globs) listed even when search is on. */
+  always: string[];
+}
+
 export interface HttpLimits {
   /** 2025 sessions open at once per caller (token). */
   sessions: number;
@@ -213,6 +230,7 @@ export interface Config {
   cache: CacheConfig;
   audit: AuditConfig;
   http: HttpConfig;
+  toolSearch: ToolSearchConfig;
   stateDir: string;
   /** Variables seen (process env over .env files): names only are ever shown. */
   envFiles: string[];

@@ -10,6 +10,7 @@ import { errorMessage, isMcpxError } from '../errors.js';
 import { eitherSignal } from '../util/abort.js';
 import { formatDuration } from '../util/duration.js';
 import { AdmissionRefused } from './admission.js';
+import { CHARS_PER_TOKEN, cutNote, cutResult } from './budget.js';
 import { CallKeys } from './cache-keys.js';
 import { cachedToolResult, failureText, markCached, staleToolResult, unavailableResult, type FailureReason } from './answers.js';
 import { formatBackup, searchBackup } from './backup.js';
@@ -20,7 +21,8 @@ import { cachePlan, isTransportFailure, type CachePlan, type ChildPolicies } fro
  * subscribe) enters through run(), and reads top to bottom:
  *
  *   1 route → 2 fresh cache → 3 single flight → 4 quota → 5 bulkhead → 6 breaker → 7 deadline
- *   → 8 child.call (retries) → 9 classify → 10 cache.put;   on failure: stale copy → local backup → clear error.
+ *   → 8 child.call (retries) → 9 classify → 10 cache.put;   on failure: stale copy → local backup → clear error;
+ *   11 output budget (a client's tool answer, whatever its source: cut to the budget, the rest kept as pages).
  *
  * What differs between the kinds is data, set once by route(): cacheable or not, retried or not, and
  * how a failure is answered (an isError tool result, or a JSON-RPC error). Only the child's own failures
@@ -65,6 +67,11 @@ export interface CallOptions {
    * stored or shared.
    */
   caller?: string;
+  /**
+   * Set for a client's tool call: the output budget applies. Keeps the pages of text cut off for the
+   * client's session and returns their handle (what `mcpx__more` takes).
+   */
+  keep?: (pages: string[]) => string;
   /** The upstream request this call serves (server/'s object): a question the child asks during it goes to its client. */
   asker?: object;
 }
@@ -98,6 +105,8 @@ export interface CallEvent {
   bytes?: number;
   /** Who asked (CallOptions.caller). */
   caller?: string;
+  /** The answer's text was cut to the output budget: its size and what the client got first, in tokens. */
+  cut?: { tokens: number; keptTokens: number };
 }
 
 /** One routed call: what differs between the kinds of request, as data. */
@@ -152,13 +161,16 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
     const call = await this.route(request);
     const { child } = call;
     const done = (outcome: Outcome, result?: Result, failed?: CallFailed, bytes?: number) => {
+      // 11. output budget: a tool answer longer than it reaches the client cut, the rest kept as pages.
+      const cut = result && call.kind === 'tool' && opts.keep ? cutResult(result, child.config.maxOutputTokens) : undefined;
       if (call.kind) {
         this.emit('call', {
           server: child.name, kind: call.kind, name: call.name, args: call.args, outcome, reason: failed?.reason, error: failed?.message,
           cacheable: !!plan, ms: performance.now() - t0, result, bytes, caller: opts.caller,
+          ...(cut && { cut: { tokens: Math.ceil(cut.totalChars / CHARS_PER_TOKEN), keptTokens: Math.ceil(cut.keptChars / CHARS_PER_TOKEN) } }),
         });
       }
-      return result!;
+      return cut ? cut.withNote(cutNote(child.name, child.config.maxOutputTokens, cut, opts.keep!(cut.pages))) : result!;
     };
 
     // 2. fresh cache: keyed by whose answer it is (cache-keys.ts: the credentials, or no one, or the caller).

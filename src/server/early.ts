@@ -5,6 +5,7 @@ import { loadConfig, type Selection } from '../config/index.js';
 import { initialInstructions } from './instructions.js';
 import { discoverResult, initializeResult } from './compat.js';
 import { FirstList } from './early-list.js';
+import { withToolSearch, type ToolSearchMode } from './tool-search/exposure.js';
 
 /**
  * Start-up of `mcpx serve` (issue 13): a 2025 client's `initialize`, or a 2026-07-28 client's first
@@ -28,8 +29,9 @@ export interface Early {
   drop(m: object): boolean;
 }
 
-export async function answerEarly(opts: { configFlag?: string; select?: Selection }, stdin: NodeJS.ReadableStream = process.stdin, stdout: NodeJS.WritableStream = process.stdout): Promise<Early> {
+export async function answerEarly(opts: { configFlag?: string; select?: Selection; toolSearch?: ToolSearchMode }, stdin: NodeJS.ReadableStream = process.stdin, stdout: NodeJS.WritableStream = process.stdout): Promise<Early> {
   const loaded = loadConfig(opts.configFlag, { select: opts.select }); // a config error exits 2 before anything starts
+  withToolSearch(loaded.config, opts.toolSearch);
   const instructions = await initialInstructions(loaded.config);
   const chunks: Buffer[] = [];
   let answered: { id: unknown; method: string } | undefined;
@@ -49,7 +51,7 @@ export async function answerEarly(opts: { configFlag?: string; select?: Selectio
       if (answer) {
         answered = { id: answer.id, method: answer.method };
         stdout.write(answer.line);
-        if (answer.method === 'initialize') list = new FirstList(loaded.config, nl + 1, (l) => stdout.write(l));
+        if (answer.method === 'initialize') list = new FirstList(loaded.config, nl + 1, (l) => stdout.write(l), answer.client);
       }
     }
     list?.see(all);
@@ -88,7 +90,7 @@ export async function answerEarly(opts: { configFlag?: string; select?: Selectio
 type Request = { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: Record<string, unknown> };
 
 /** The SDK's answer to a first initialize or server/discover, as it writes it; undefined for anything else. */
-function firstAnswer(line: string, instructions: string): { id: unknown; method: string; line: string } | undefined {
+function firstAnswer(line: string, instructions: string): { id: unknown; method: string; line: string; client?: string } | undefined {
   let m: Request;
   try {
     m = JSON.parse(line);
@@ -97,5 +99,6 @@ function firstAnswer(line: string, instructions: string): { id: unknown; method:
   }
   if (!m || m.jsonrpc !== '2.0' || (typeof m.id !== 'string' && typeof m.id !== 'number')) return undefined;
   const result = m.method === 'initialize' ? initializeResult(m, instructions) : m.method === 'server/discover' ? discoverResult(m, instructions) : undefined;
-  return result && { id: m.id, method: m.method as string, line: JSON.stringify({ result, jsonrpc: '2.0', id: m.id }) + '\n' };
+  const client = (m.params?.clientInfo as { name?: unknown } | undefined)?.name; // tool search decides on it (early-list.ts)
+  return result && { id: m.id, method: m.method as string, line: JSON.stringify({ result, jsonrpc: '2.0', id: m.id }) + '\n', ...(typeof client === 'string' && { client }) };
 }

@@ -104,7 +104,7 @@ export class FastPath {
     if (LISTS.has(m.method)) {
       if (Object.keys(lifted.params).length) return false; // a cursor, a progress token: the SDK's
       this.announce('modern');
-      void this.modernList(m.method as ListMethod, m.id);
+      void this.modernList(m.method as ListMethod, m.id, lifted.envelope);
       return true;
     }
     this.announce('modern');
@@ -196,7 +196,8 @@ export class FastPath {
    */
   private async listTools(id: RequestId, deliver: () => void): Promise<void> {
     try {
-      const { tools } = (await this.deps.upstream.list('tools/list', 'legacy')) as { tools: { outputSchema?: unknown }[] };
+      const { upstream, edge } = this.deps;
+      const { tools } = (await upstream.list('tools/list', 'legacy', upstream.asker(edge))) as { tools: { outputSchema?: unknown }[] };
       if (this.toolsJson?.tools !== tools && tools.some(needsLegacyWrap)) return deliver();
       this.deps.write(`{"result":{"tools":${this.toolsText(tools)}},"jsonrpc":"2.0","id":${JSON.stringify(id)}}\n`);
     } catch (e) {
@@ -205,9 +206,10 @@ export class FastPath {
   }
 
   /** A 2026 client's list: the Server's list handler's result through the 2026 codec (the tools pre-serialised as above). */
-  private async modernList(method: ListMethod, id: RequestId): Promise<void> {
+  private async modernList(method: ListMethod, id: RequestId, envelope: Record<string, unknown>): Promise<void> {
     try {
-      const result = await this.deps.upstream.list(method, 'modern');
+      const { upstream, edge } = this.deps;
+      const result = await upstream.list(method, 'modern', upstream.asker(edge, envelope));
       const tools = result.tools as unknown[] | undefined;
       if (method === 'tools/list' && !tools!.some((t) => isObject(t) && 'execution' in t)) {
         // {tools, ttlMs, cacheScope} from the handler; the codec adds resultType and `_meta`, in that order.

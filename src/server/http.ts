@@ -65,7 +65,7 @@ export async function serveHttp(opts: HttpServeOptions = {}): Promise<void> {
   const sessions = new Sessions({ defaults: HTTP_CLIENT_CAPABILITIES });
   const back = openBackend(config, sessions, opts);
   const listens = new Listens();
-  const upstream = new Upstream(instructions, back.backend, sessions, listens, back.start);
+  const upstream = new Upstream(instructions, back.backend, sessions, listens, back.start, config.toolSearch);
   back.start(); // a team server starts its children at once: the first caller does not wait, /healthz tells the truth
 
   // Every 2026-07-28 request: one edge (no session; a flight is found again by its requestState).

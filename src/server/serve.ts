@@ -44,7 +44,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   const back = openBackend(config, sessions, opts);
   const stdin = opts.early?.handOver() ?? opts.stdin ?? process.stdin;
   const listens = new Listens();
-  const upstream = new Upstream(instructions, back.backend, sessions, listens, back.start);
+  const upstream = new Upstream(instructions, back.backend, sessions, listens, back.start, config.toolSearch);
   const seen = {
     inbound(m: JSONRPCMessage) {
       listens.inbound(m);

@@ -94,6 +94,8 @@ export interface StartOptions {
   args?: string[];
   /** Start without --config, so that mcpx finds ./mcpx.json in `dir` (a project config) itself. */
   discover?: boolean;
+  /** The client's clientInfo.name (default "test"): tool search in auto decides on it. */
+  clientName?: string;
 }
 
 export function writeConfig(config: unknown, dir = tempDir()): string {
@@ -118,7 +120,7 @@ export async function startMcpx(config: unknown, opts: StartOptions = {}): Promi
   });
   let err = '';
   transport.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const client = new Client({ name: 'test', version: '1.0.0' }, { capabilities: opts.capabilities ?? {} });
+  const client = new Client({ name: opts.clientName ?? 'test', version: '1.0.0' }, { capabilities: opts.capabilities ?? {} });
   await client.connect(transport);
   return {
     client,

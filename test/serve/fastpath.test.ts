@@ -74,7 +74,7 @@ function lines(s: Session): Line[] {
 /** One mcpx in front of one fixture child; every request answered in turn, by a 2025 or a 2026-07-28 client; its lines and log. */
 async function run(fastpath: '1' | '0', era: 'legacy' | 'modern' = 'legacy') {
   const dir = tempDir();
-  const file = writeConfig({ mcpServers: { fx: fixture('fx', { BYTES_TOOLS: '1', SPLIT_WRITES: '4000', DELAY_MS: '30' }, { cache: { ttl: '1h' } }, mark) }, cache: { maxEntryBytes: 4 << 20 } }, dir);
+  const file = writeConfig({ mcpServers: { fx: fixture('fx', { BYTES_TOOLS: '1', SPLIT_WRITES: '4000', DELAY_MS: '30' }, { cache: { ttl: '1h' }, maxOutputTokens: 0 }, mark) }, cache: { maxEntryBytes: 4 << 20 } }, dir);
   const s = serveRaw(file, dir, { MCPX_FASTPATH: fastpath });
   const send = (id: number | string, method: string, params?: Record<string, unknown>) =>
     era === 'modern' ? modernRequest(s, id, method, params) : s.send({ jsonrpc: '2.0', id, method, ...(params && { params }) });

@@ -41,7 +41,7 @@ describe('a project config runs only once trusted (issue 11)', () => {
   it('untrusted: initialize is answered, no child and no ${sh:} runs; stderr, status and doctor name the file and `mcpx trust`', async () => {
     const p = project();
     const m = await p.serve();
-    expect(await toolNames(m)).toEqual(['mcpx__status']);
+    expect(await toolNames(m)).toEqual(['mcpx__more', 'mcpx__status']);
     const s = await status(m); // answered once the (empty) runtime is up: nothing from the file is in it
     expect(s.servers).toEqual({});
     expect(s.health).toBe('degraded');
@@ -79,7 +79,7 @@ describe('a project config runs only once trusted (issue 11)', () => {
     const list = await p.cli('trust', '--list', '--json');
     expect(JSON.parse(list.stdout).files).toEqual([expect.objectContaining({ file: p.file, state: 'changed' })]);
     const edited = await p.serve();
-    expect(await toolNames(edited)).toEqual(['mcpx__status']);
+    expect(await toolNames(edited)).toEqual(['mcpx__more', 'mcpx__status']);
     expect((await status(edited)).waitingForTrust).toMatchObject({ file: p.file, state: 'changed' });
     await waitFor(() => edited.stderr().includes('has changed since it was trusted'), 5000, 'the changed-file message');
 
@@ -187,7 +187,7 @@ describe("a folder's .env never steers the user's own config", () => {
     const list = JSON.parse((await p.cli('trust', '--list', '--json')).stdout);
     expect(list.files).toEqual([expect.objectContaining({ file: p.file, state: 'changed' })]);
     const waiting = await p.serve();
-    expect(await toolNames(waiting)).toEqual(['mcpx__status']);
+    expect(await toolNames(waiting)).toEqual(['mcpx__more', 'mcpx__status']);
     expect((await status(waiting)).waitingForTrust).toMatchObject({ file: p.file, state: 'changed', changed: [envFile] });
     await waitFor(() => waiting.stderr().includes(`${envFile} has changed since ${p.file} was trusted`), 5000, 'the waiting message');
     expect(waiting.stderr()).toContain(`Read both, then run: mcpx trust ${p.file}`);
