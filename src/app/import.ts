@@ -34,6 +34,8 @@ export interface ImportResult {
   files: { file: string; action: 'created' | 'updated' | 'backup' }[];
   /** Names only, never values. */
   warnings: string[];
+  /** Public documentation (Context7, the standards server): its cached answers are shared by everyone (`cache.scope: "public"`). */
+  publicScope: string[];
 }
 
 const TRANSPORTS = ['stdio', 'http', 'sse'];
@@ -51,7 +53,7 @@ export function importMcpJson(opts: ImportOptions): ImportResult {
   const existing = readJsonObject(target);
   const existingServers = existing ? serversOf(existing, target) : {};
 
-  const r: ImportResult = { source, target, dryRun: opts.dryRun === true, moved: [], alreadyPresent: [], left: [], files: [], warnings: [] };
+  const r: ImportResult = { source, target, dryRun: opts.dryRun === true, moved: [], alreadyPresent: [], left: [], files: [], warnings: [], publicScope: [] };
   const keep: JsonObject = {};
   const add: JsonObject = {};
   const conflicts: string[] = [];
@@ -63,7 +65,8 @@ export function importMcpJson(opts: ImportOptions): ImportResult {
       r.left.push({ name, reason: why });
       continue;
     }
-    const moved = rebaseCwd(entry as JsonObject, dirname(source), dirname(target));
+    const rebased = rebaseCwd(entry as JsonObject, dirname(source), dirname(target));
+    const moved = publicScope(rebased);
     if (name in existingServers) {
       if (JSON.stringify(existingServers[name]) === JSON.stringify(moved)) r.alreadyPresent.push(name);
       else conflicts.push(name);
@@ -71,6 +74,7 @@ export function importMcpJson(opts: ImportOptions): ImportResult {
     }
     add[name] = moved;
     r.moved.push({ name, transport: transportOf(moved) });
+    if (moved !== rebased) r.publicScope.push(name);
     r.warnings.push(...literalSecrets(name, moved));
   }
   if (conflicts.length) {
@@ -114,9 +118,27 @@ function serversOf(doc: JsonObject, file: string): JsonObject {
 /** mcpx's own entry (by name, or an entry that runs `mcpx serve`) stays in .mcp.json. */
 function isMcpxItself(name: string, entry: unknown): boolean {
   if (name === 'mcpx') return true;
-  if (!isObject(entry) || typeof entry.command !== 'string') return false;
+  return isObject(entry) && runsMcpx(entry, 'serve');
+}
+
+/** The entry runs `mcpx <command>` (mcpx on PATH, a path to it, or `npx mcpx@…`). */
+function runsMcpx(entry: JsonObject, command: string): boolean {
+  if (typeof entry.command !== 'string') return false;
   const words = [entry.command, ...(Array.isArray(entry.args) ? entry.args : [])].map(String);
-  return words.includes('serve') && words.some((w) => /(^|[/\\])mcpx(\.js)?$/.test(w) || /^mcpx@/.test(w));
+  return words.includes(command) && words.some((w) => /(^|[/\\])mcpx(\.js)?$/.test(w) || /^mcpx@/.test(w));
+}
+
+/**
+ * Public documentation, whose answers do not depend on who asks: Context7 (the npm package or its
+ * remote) and mcpx's standards server. Its entries get `cache.scope: "public"` (unless the entry sets a
+ * scope), so that a team whose members each have their own key shares their answers.
+ */
+function publicScope(entry: JsonObject): JsonObject {
+  const words = [entry.command, ...(Array.isArray(entry.args) ? entry.args : [])].map(String);
+  const context7 = words.some((w) => /^@upstash\/context7-mcp(@|$)/.test(w)) || (typeof entry.url === 'string' && /^https:\/\/mcp\.context7\.com\//.test(entry.url));
+  const cache = isObject(entry.cache) ? entry.cache : {};
+  if ((!context7 && !runsMcpx(entry, 'standards')) || cache.scope !== undefined) return entry;
+  return { ...entry, cache: { ...cache, scope: 'public' } };
 }
 
 /** Why an entry cannot run under mcpx (undefined: it can). */

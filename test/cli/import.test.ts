@@ -32,6 +32,21 @@ describe('mcpx import', () => {
     expect(r.stderr).toContain('GITHUB_TOKEN');
   });
 
+  it('marks public documentation (Context7, its remote, the standards server) "scope": "public", and says so; an entry\'s own scope stays', async () => {
+    const context7 = { command: 'npx', args: ['-y', '@upstash/context7-mcp'], env: { CONTEXT7_API_KEY: '${CONTEXT7_API_KEY}' }, cache: { ttl: '2h' } };
+    const remote = { type: 'http', url: 'https://mcp.context7.com/mcp', headers: { CONTEXT7_API_KEY: '${CONTEXT7_API_KEY}' } };
+    const standards = { command: 'mcpx', args: ['standards', '--dir', 'docs/standards'] };
+    const mine = { command: 'npx', args: ['-y', '@upstash/context7-mcp@1.0.0'], cache: { scope: 'credential' } };
+    writeFileSync(join(dir, '.mcp.json'), JSON.stringify({ mcpServers: { context7, remote, standards, mine, github } }));
+    const r = await mcpx(dir, 'import');
+    expect(r.exitCode, r.stderr).toBe(0);
+    const { config } = await loadConfigFile(join(dir, 'mcpx.json'));
+    expect(Object.fromEntries(config.servers.map((s) => [s.name, s.cache.scope]))).toEqual({ context7: 'public', remote: 'public', standards: 'public', mine: 'credential', github: 'credential' });
+    expect(JSON.parse(read('mcpx.json')).mcpServers.context7.cache).toEqual({ ttl: '2h', scope: 'public' });
+    expect(r.stdout).toContain('context7: public documentation: its cached answers are shared by everyone ("scope": "public")');
+    expect(r.stdout).not.toMatch(/(mine|github): public documentation/);
+  });
+
   it('--dry-run prints the plan and writes nothing', async () => {
     const r = await mcpx(dir, 'import', '--dry-run');
     expect(r.exitCode, r.stderr).toBe(0);
