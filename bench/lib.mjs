@@ -46,12 +46,13 @@ export const failFile = (ws) => join(ws, 'confluence-down');
 /** Writes <ws>/<name>/mcpx.json and returns the target description for start(). */
 export function mcpxTarget(ws, name, { slowStart = false, nodeArgs = [] } = {}) {
   const c = childCommands(ws, { slowStart });
+  // Caching is opt-in: the documentation servers ask for it as `mcpx init` writes them (the templates' TTLs).
   const config = {
     mcpServers: {
-      docs: c.docs,
-      confluence: { ...c.confluence, breaker: { failureThreshold: 3, recoveryTimeoutMs: '10m', successThreshold: 2 } },
+      docs: { ...c.docs, cache: { ttl: '2h' } },
+      confluence: { ...c.confluence, cache: { ttl: '30m' }, breaker: { failureThreshold: 3, recoveryTimeoutMs: '10m', successThreshold: 2 } },
       notion: { ...c.notion, cache: { enabled: false } },
-      standards: c.standards,
+      standards: { ...c.standards, cache: { ttl: '1h' } },
     },
   };
   const dir = join(ws, name);

@@ -67,6 +67,19 @@ export interface ServerReport {
   logFile?: string;
   /** Whose its cached entries are: shared by everyone (`public`), or per credential (the default). */
   cacheScope?: CacheScope;
+  /** Whether and how long its answers are cached (opt-in: only what the config asks, or a 2026 child's ttlMs). */
+  caching?: CachingReport;
+}
+
+export interface CachingReport {
+  /** Every read-only tool and resource read, for ttlMs (then staleTtlMs more as a fallback). */
+  readOnly: boolean;
+  ttlMs: number;
+  staleTtlMs: number;
+  /** `cache.tools`: a tool cached for its own TTL whatever its hint, or never (false). */
+  tools: Record<string, { ttlMs: number; staleTtlMs: number } | false>;
+  /** False: `cache.enabled: false`, nothing at all. */
+  enabled: boolean;
 }
 
 export interface CacheReport {
@@ -256,6 +269,8 @@ async function checkServer(s: ServerConfig, config: Config, timeoutMs: number): 
   }
   report.cacheScope = s.cache.scope;
   add('info', cacheScopeLine(s));
+  report.caching = cachingOf(s);
+  add('info', cachingLine(report.caching));
 
   // Can it be started at all?
   if (s.transport === 'stdio') {
@@ -308,6 +323,26 @@ async function checkServer(s: ServerConfig, config: Config, timeoutMs: number): 
     await child.stop();
   }
   return { report, child: child.catalog ? child : undefined };
+}
+
+function cachingOf(s: ServerConfig): CachingReport {
+  const c = s.cache;
+  const tools: CachingReport['tools'] = {};
+  for (const [name, t] of Object.entries(c.tools)) tools[name] = t === false ? false : { ttlMs: t.ttl ?? c.ttl, staleTtlMs: t.staleTtl ?? c.staleTtl };
+  return { enabled: c.enabled, readOnly: c.enabled && c.readOnly, ttlMs: c.ttl, staleTtlMs: c.staleTtl, tools };
+}
+
+/** Whether and how long a server's answers are cached, in one line. */
+export function cachingLine(c: CachingReport): string {
+  if (!c.enabled) return 'caches nothing ("cache": {"enabled": false})';
+  const listed = Object.entries(c.tools);
+  const kept = listed.filter((e): e is [string, { ttlMs: number; staleTtlMs: number }] => e[1] !== false).map(([n, t]) => `${n} (${formatDuration(t.ttlMs)})`);
+  const never = listed.filter(([, t]) => t === false).map(([n]) => n);
+  const but = `${kept.length ? `; also ${kept.join(', ')}` : ''}${never.length ? `; never ${never.join(', ')}` : ''}`;
+  if (c.readOnly) return `caches read-only tools and resources for ${formatDuration(c.ttlMs)} (then ${formatDuration(c.staleTtlMs)} more as a stale fallback)${but}`;
+  const advice = 'a 2026-07-28 server\'s own ttlMs still counts';
+  if (kept.length) return `caches only ${kept.join(', ')}: read-only tools are cached only when "cache" sets "ttl" (${advice})`;
+  return `caches nothing: no "cache": {"ttl": …} for it or in "defaults" (caching is opt-in; ${advice})`;
 }
 
 /** Whose cached entries are: what a team shares, and what it does not. */

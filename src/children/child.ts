@@ -27,7 +27,7 @@ import {
 import type { ServerConfig } from '../config/types.js';
 import { McpxError, errorMessage } from '../errors.js';
 import { log } from '../util/log.js';
-import { credentialDigest, credentialFingerprint } from './credentials.js';
+import { credentialDigest, credentialFingerprint, isCredentialName } from './credentials.js';
 import { hasSecretCommands, resolveSecretCommands } from './secrets.js';
 import { StdioChildTransport } from './stdio.js';
 import { liftCacheAdvice } from './advice.js';
@@ -647,7 +647,7 @@ export function isTimeout(e: unknown): boolean {
 /** "check NOTION_TOKEN": the secret-looking variables the entry uses, for auth error messages. */
 export function credentialHint(c: ServerConfig): string {
   if (c.oauth || (c.transport !== 'stdio' && wantsOAuth(c) && !c.variables.length)) return `sign in again: run \`mcpx login ${c.name}\``;
-  const secret = c.variables.map((v) => v.name).filter((n) => /TOKEN|KEY|SECRET|PASS|CREDENTIAL|AUTH/i.test(n));
+  const secret = c.variables.map((v) => v.name).filter(isCredentialName);
   const names = secret.length ? secret : c.variables.map((v) => v.name);
   return names.length ? `check ${names.join(', ')}` : 'check its headers';
 }

@@ -32,6 +32,46 @@ describe('mcpx import', () => {
     expect(r.stderr).toContain('GITHUB_TOKEN');
   });
 
+  it('gives the documentation servers it recognises the cache block of mcpx\'s templates, and says so; leaves the rest and a cache block of their own alone', async () => {
+    const c7 = { command: 'npx', args: ['-y', '@upstash/context7-mcp'] };
+    const atlassian = { command: 'uvx', args: ['mcp-atlassian'], env: { CONFLUENCE_URL: '${CONFLUENCE_URL}' } };
+    const notionRemote = { type: 'http', url: 'https://mcp.notion.com/mcp' };
+    const own = { command: 'npx', args: ['-y', '@notionhq/notion-mcp-server'], cache: { ttl: '1m' } };
+    const standards = { command: 'mcpx', args: ['standards', '--dir', 'docs/standards'] };
+    writeFileSync(join(dir, '.mcp.json'), JSON.stringify({ mcpServers: { c7, wiki: atlassian, notes: notionRemote, own, standards, github } }));
+    const plan = await mcpx(dir, 'import', '--json', '--dry-run');
+    expect(JSON.parse(plan.stdout).caching.map((x: { name: string; template: string }) => [x.name, x.template])).toEqual([
+      ['c7', 'context7'], ['wiki', 'confluence'], ['notes', 'notion'], ['standards', 'standards'],
+    ]);
+    const r = await mcpx(dir, 'import');
+    expect(r.exitCode, r.stderr).toBe(0);
+    const written = JSON.parse(read('mcpx.json')).mcpServers;
+    expect(written.c7).toEqual({ ...c7, cache: { ttl: '2h', scope: 'public' } });
+    expect(written.wiki).toEqual({ ...atlassian, cache: { ttl: '30m' } });
+    expect(written.notes).toEqual({ ...notionRemote, cache: { ttl: '15m' } });
+    expect(written.own).toEqual(own); // its own block stays as it is
+    expect(written.standards).toEqual({ ...standards, cache: { ttl: '1h', scope: 'public' } });
+    expect(written.github).toEqual(github); // live data: not cached
+    expect(r.stdout).toContain("turn caching on for c7 (2h), wiki (30m), notes (15m), standards (1h): documentation servers, with the TTLs of mcpx's templates");
+    const { config } = await loadConfigFile(join(dir, 'mcpx.json'));
+    expect(Object.fromEntries(config.servers.map((s) => [s.name, s.cache.readOnly]))).toEqual({ c7: true, wiki: true, notes: true, own: true, standards: true, github: false });
+  });
+
+  it('marks public documentation (Context7, its remote, the standards server) "scope": "public", and says so; an entry\'s own scope stays', async () => {
+    const context7 = { command: 'npx', args: ['-y', '@upstash/context7-mcp'], env: { CONTEXT7_API_KEY: '${CONTEXT7_API_KEY}' }, cache: { ttl: '2h' } };
+    const remote = { type: 'http', url: 'https://mcp.context7.com/mcp', headers: { CONTEXT7_API_KEY: '${CONTEXT7_API_KEY}' } };
+    const standards = { command: 'mcpx', args: ['standards', '--dir', 'docs/standards'] };
+    const mine = { command: 'npx', args: ['-y', '@upstash/context7-mcp@1.0.0'], cache: { scope: 'credential' } };
+    writeFileSync(join(dir, '.mcp.json'), JSON.stringify({ mcpServers: { context7, remote, standards, mine, github } }));
+    const r = await mcpx(dir, 'import');
+    expect(r.exitCode, r.stderr).toBe(0);
+    const { config } = await loadConfigFile(join(dir, 'mcpx.json'));
+    expect(Object.fromEntries(config.servers.map((s) => [s.name, s.cache.scope]))).toEqual({ context7: 'public', remote: 'public', standards: 'public', mine: 'credential', github: 'credential' });
+    expect(JSON.parse(read('mcpx.json')).mcpServers.context7.cache).toEqual({ ttl: '2h', scope: 'public' });
+    expect(r.stdout).toContain('context7: public documentation: its cached answers are shared by everyone ("scope": "public")');
+    expect(r.stdout).not.toMatch(/(mine|github): public documentation/);
+  });
+
   it('--dry-run prints the plan and writes nothing', async () => {
     const r = await mcpx(dir, 'import', '--dry-run');
     expect(r.exitCode, r.stderr).toBe(0);

@@ -20,6 +20,10 @@ describe('mcpx init', () => {
     const { config } = await loadConfigFile(join(dir, 'mcpx.json'));
     const byName = Object.fromEntries(config.servers.map((s) => [s.name, s]));
     expect(byName.context7!.cache.ttl).toBe(2 * 3_600_000);
+    // Caching is opt-in: init turns it on for each documentation server, with the README's TTLs.
+    expect(Object.fromEntries(config.servers.map((s) => [s.name, [s.cache.readOnly, s.cache.ttl]]))).toEqual({
+      context7: [true, 2 * 3_600_000], confluence: [true, 30 * 60_000], notion: [true, 15 * 60_000], standards: [true, 3_600_000],
+    });
     // Public documentation: shared by everyone, whatever their own keys; the others' answers stay per credential.
     expect(Object.fromEntries(config.servers.map((s) => [s.name, s.cache.scope]))).toEqual({ context7: 'public', confluence: 'credential', notion: 'credential', standards: 'public' });
     expect(byName.context7!.errorPatterns.map(String)).toContain('/fetch failed/m');
