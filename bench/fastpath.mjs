@@ -8,8 +8,8 @@
 // 8 in flight. usage: npm run build && node bench/fastpath.mjs [rounds] [both|legacy|modern]
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { readFileSync, rmSync } from 'node:fs';
-import { SERVERS, callFigures, directTarget, echo, mcpxTarget, median, workspace } from './lib.mjs';
+import { rmSync } from 'node:fs';
+import { SERVERS, callFigures, cpuMs, directTarget, echo, mcpxTarget, median, workspace } from './lib.mjs';
 
 const rounds = Number(process.argv[2] ?? 5);
 const which = process.argv[3] ?? 'both';
@@ -31,10 +31,10 @@ if (which !== 'modern') {
     const b = await measure(withFast(true), 'notion__echo', SERVERS);
     const c = await measure(withFast(false), 'notion__echo', SERVERS);
     rows.push({ a, b, c });
-    console.error(`round ${r + 1}/${rounds}: seq p50 ${a.seq.toFixed(2)} / ${b.seq.toFixed(2)} / ${c.seq.toFixed(2)} ms, 8 in flight ${a.cps8 | 0} / ${b.cps8 | 0} / ${c.cps8 | 0} /s, list ${a.list.toFixed(2)} / ${b.list.toFixed(2)} / ${c.list.toFixed(2)} ms`);
+    console.error(`round ${r + 1}/${rounds}: seq p50 ${a.seq.toFixed(2)} / ${b.seq.toFixed(2)} / ${c.seq.toFixed(2)} ms, 8 in flight ${a.cps8 | 0} / ${b.cps8 | 0} / ${c.cps8 | 0} /s, list ${a.list.toFixed(2)} / ${b.list.toFixed(2)} / ${c.list.toFixed(2)} ms, server CPU per call ${a.cpu.toFixed(3)} / ${b.cpu.toFixed(3)} / ${c.cpu.toFixed(3)} ms`);
   }
   console.log(`| figure | direct (a) | fast path (b) | SDK path (c) | b/a | c/a |\n| --- | --- | --- | --- | --- | --- |`);
-  for (const [k, label, d] of [['seq', 'uncached call p50 (ms)', 2], ['cps8', 'uncached, 8 in flight (calls/s)', 0], ['list', 'warm tools/list p50 (ms)', 2]]) {
+  for (const [k, label, d] of [['seq', 'uncached call p50 (ms)', 2], ['cps8', 'uncached, 8 in flight (calls/s)', 0], ['list', 'warm tools/list p50 (ms)', 2], ['cpu', 'server CPU time per call (ms)', 3]]) {
     const col = (w) => rows.map((x) => x[w][k]);
     const ratio = (w) => rows.map((x) => x[w][k] / x.a[k]);
     console.log(`| ${label} | ${fmt(col('a'), d)} | ${fmt(col('b'), d)} | ${fmt(col('c'), d)} | ${fmt(ratio('b'))} | ${fmt(ratio('c'))} |`);
@@ -93,12 +93,6 @@ async function measureModern(target) {
   proc.stdin.end();
   await new Promise((r) => proc.once('exit', r));
   return { seq: median(times), cps8, cpu };
-}
-
-/** CPU time (user + system) the process has used, in ms: steadier than wall time on a loaded machine. */
-function cpuMs(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
 if (which !== 'legacy') {

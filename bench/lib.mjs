@@ -46,12 +46,13 @@ export const failFile = (ws) => join(ws, 'confluence-down');
 /** Writes <ws>/<name>/mcpx.json and returns the target description for start(). */
 export function mcpxTarget(ws, name, { slowStart = false, nodeArgs = [] } = {}) {
   const c = childCommands(ws, { slowStart });
+  // Caching is opt-in: the documentation servers ask for it as `mcpx init` writes them (the templates' TTLs).
   const config = {
     mcpServers: {
-      docs: c.docs,
-      confluence: { ...c.confluence, breaker: { failureThreshold: 3, recoveryTimeoutMs: '10m', successThreshold: 2 } },
+      docs: { ...c.docs, cache: { ttl: '2h' } },
+      confluence: { ...c.confluence, cache: { ttl: '30m' }, breaker: { failureThreshold: 3, recoveryTimeoutMs: '10m', successThreshold: 2 } },
       notion: { ...c.notion, cache: { enabled: false } },
-      standards: c.standards,
+      standards: { ...c.standards, cache: { ttl: '1h' } },
     },
   };
   const dir = join(ws, name);
@@ -127,11 +128,22 @@ export async function callFigures(target, tool, prefixes, n) {
   const s = await start(target);
   if (prefixes) await listUntil(s.client, prefixes);
   await sequential(s.client, n.warm, (i) => echo(tool, `warm ${i}`));
+  const cpu0 = cpuMs(s.pid);
   const seq = median(await sequential(s.client, n.seq, (i) => echo(tool, `seq ${i}`)));
   const cps8 = await concurrent(s.client, n.thr, 8, (i) => echo(tool, `c8 ${i}`));
+  const cpu = (cpuMs(s.pid) - cpu0) / (n.seq + n.thr);
   const list = n.lists ? await lists(s.client, n.lists) : undefined;
   await shutdown(s);
-  return { seq, cps8, list };
+  return { seq, cps8, cpu, list };
+}
+
+/**
+ * CPU time (user + system) a process has used, in ms: steadier than wall time on a loaded machine.
+ * The server's own process only (the client and the children are other processes).
+ */
+export function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
 export async function sequential(client, n, params) {

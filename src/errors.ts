@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'CHECK_FAILED'
   | 'CHILD_START'
   | 'CHILD_DOWN'
+  | 'LOGIN_NEEDED'
+  | 'LOGIN_FAILED'
   | 'CHILD_TIMEOUT'
   | 'BREAKER_OPEN'
   | 'QUEUE_FULL'

@@ -8,7 +8,7 @@ import { Child } from '../children/child.js';
 import { loadConfig } from '../config/index.js';
 import { urlPassword } from '../config/secrets.js';
 import { unknownServer } from '../config/select.js';
-import type { Config, Selection, ServerConfig, Transport, WaitingForTrust } from '../config/types.js';
+import type { CacheScope, Config, Selection, ServerConfig, Transport, WaitingForTrust } from '../config/types.js';
 import type { RedisProbe } from '../cache/redis-admin.js';
 import { McpxError, errorMessage, isMcpxError } from '../errors.js';
 import { CLAUDE_PREFIX } from '../server/names.js';
@@ -65,6 +65,21 @@ export interface ServerReport {
   /** Claude Code names that are shortened (over 64 characters) or renamed after a collision. */
   renamed?: { tool: string; claudeName: string; why: 'too-long' | 'collision' | 'characters' }[];
   logFile?: string;
+  /** Whose its cached entries are: shared by everyone (`public`), or per credential (the default). */
+  cacheScope?: CacheScope;
+  /** Whether and how long its answers are cached (opt-in: only what the config asks, or a 2026 child's ttlMs). */
+  caching?: CachingReport;
+}
+
+export interface CachingReport {
+  /** Every read-only tool and resource read, for ttlMs (then staleTtlMs more as a fallback). */
+  readOnly: boolean;
+  ttlMs: number;
+  staleTtlMs: number;
+  /** `cache.tools`: a tool cached for its own TTL whatever its hint, or never (false). */
+  tools: Record<string, { ttlMs: number; staleTtlMs: number } | false>;
+  /** False: `cache.enabled: false`, nothing at all. */
+  enabled: boolean;
 }
 
 export interface CacheReport {
@@ -252,6 +267,10 @@ async function checkServer(s: ServerConfig, config: Config, timeoutMs: number): 
     add('fail', s.problem.message, s.problem.suggestion);
     return { report };
   }
+  report.cacheScope = s.cache.scope;
+  add('info', cacheScopeLine(s));
+  report.caching = cachingOf(s);
+  add('info', cachingLine(report.caching));
 
   // Can it be started at all?
   if (s.transport === 'stdio') {
@@ -295,7 +314,7 @@ async function checkServer(s: ServerConfig, config: Config, timeoutMs: number): 
       const reason = child.state.kind === 'down' ? child.state.reason : child.state.kind;
       const said = report.logFile ? lastLines(report.logFile, logStart) : [];
       add('fail', `could not start: ${reason}${said.length ? `; its stderr ended with: ${said.join(' | ')}` : ''}`,
-        s.transport === 'stdio' ? 'run the command by hand to see why' : 'check the URL, the network and the credentials');
+        s.transport === 'stdio' ? 'run the command by hand to see why' : child.loginNeeded ? `run \`mcpx login ${s.name}\` in a terminal` : 'check the URL, the network and the credentials');
     } else {
       describeRunning(child, report, add);
     }
@@ -304,6 +323,34 @@ async function checkServer(s: ServerConfig, config: Config, timeoutMs: number): 
     await child.stop();
   }
   return { report, child: child.catalog ? child : undefined };
+}
+
+function cachingOf(s: ServerConfig): CachingReport {
+  const c = s.cache;
+  const tools: CachingReport['tools'] = {};
+  for (const [name, t] of Object.entries(c.tools)) tools[name] = t === false ? false : { ttlMs: t.ttl ?? c.ttl, staleTtlMs: t.staleTtl ?? c.staleTtl };
+  return { enabled: c.enabled, readOnly: c.enabled && c.readOnly, ttlMs: c.ttl, staleTtlMs: c.staleTtl, tools };
+}
+
+/** Whether and how long a server's answers are cached, in one line. */
+export function cachingLine(c: CachingReport): string {
+  if (!c.enabled) return 'caches nothing ("cache": {"enabled": false})';
+  const listed = Object.entries(c.tools);
+  const kept = listed.filter((e): e is [string, { ttlMs: number; staleTtlMs: number }] => e[1] !== false).map(([n, t]) => `${n} (${formatDuration(t.ttlMs)})`);
+  const never = listed.filter(([, t]) => t === false).map(([n]) => n);
+  const but = `${kept.length ? `; also ${kept.join(', ')}` : ''}${never.length ? `; never ${never.join(', ')}` : ''}`;
+  if (c.readOnly) return `caches read-only tools and resources for ${formatDuration(c.ttlMs)} (then ${formatDuration(c.staleTtlMs)} more as a stale fallback)${but}`;
+  const advice = 'a 2026-07-28 server\'s own ttlMs still counts';
+  if (kept.length) return `caches only ${kept.join(', ')}: read-only tools are cached only when "cache" sets "ttl" (${advice})`;
+  return `caches nothing: no "cache": {"ttl": …} for it or in "defaults" (caching is opt-in; ${advice})`;
+}
+
+/** Whose cached entries are: what a team shares, and what it does not. */
+export function cacheScopeLine(s: ServerConfig): string {
+  if (s.cache.scope === 'public') return 'cached entries are shared by everyone on this cache ("scope": "public"): its answers must not depend on who asks';
+  const listed = s.cache.credentialEnv.length ? `, and ${s.cache.credentialEnv.join(', ')}` : '';
+  const what = s.transport === 'stdio' ? `its env, the credential variables it inherits${listed}` : `its headers, headersHelper's${listed}`;
+  return `cached entries are per credential: shared only by callers whose credentials (${what}) are identical`;
 }
 
 function describeRunning(child: Child, report: ServerReport, add: (v: Verdict, m: string, h?: string) => void): void {

@@ -1,5 +1,5 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { chmodSync, existsSync, lstatSync, readFileSync, readlinkSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { McpxError, errorMessage } from '../errors.js';
 
@@ -61,11 +61,46 @@ export function jsonText(value: unknown): string {
   return JSON.stringify(value, null, 2) + '\n';
 }
 
-/** Write to a temp file beside the target, then rename: a crash never leaves a truncated config. */
-export function writeFileAtomic(file: string, text: string): void {
-  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
+/**
+ * Write to a temp file beside the target, then rename: a crash never leaves a truncated config. A file
+ * that exists keeps its mode (a 0600 .mcp.json holding tokens stays 0600); `newMode` is the mode of one
+ * created (default: 0666 less the umask). Through a symlink the file it points at is rewritten and the
+ * link stays (a dotfiles repository links .mcp.json from elsewhere).
+ */
+export function writeFileAtomic(file: string, text: string, opts: { newMode?: number } = {}): void {
+  const target = linkTarget(file);
+  const mode = existsSync(target) ? statSync(target).mode & 0o7777 : opts.newMode;
+  const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
+  writeFileSync(tmp, text, { mode: mode ?? 0o666 });
+  if (mode !== undefined) chmodSync(tmp, mode); // the mode given at creation is cut by the umask
+  renameSync(tmp, target);
+}
+
+/** The file a path finally names: itself, or what its symlinks lead to (a dangling link: where it points). */
+function linkTarget(file: string): string {
+  let path = resolve(file);
+  for (let hops = 0; hops < 40; hops++) {
+    try {
+      return realpathSync(path);
+    } catch {
+      if (!isLink(path)) return path; // not there yet: created where it is named
+      path = resolve(dirname(path), readlinkSync(path));
+    }
+  }
+  throw new McpxError(`${file}: too many levels of symbolic links`, { code: 'USAGE', file });
+}
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** The permission bits of a file (to give a file holding the same data no wider access). */
+export function fileMode(file: string): number {
+  return statSync(file).mode & 0o7777;
 }
 
 /** `.mcp.json.bak`, or `.mcp.json.bak.1`, `.2`… when taken: an earlier backup is never clobbered. */

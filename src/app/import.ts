@@ -2,7 +2,8 @@ import { copyFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { McpxError, isMcpxError } from '../errors.js';
 import { normalizeConfig } from '../config/normalize.js';
-import { MCPX_ENTRY, freeBackupName, isObject, jsonText, readJsonObject, writeFileAtomic, type JsonObject } from './files.js';
+import { docServerOf, runsMcpx, templateCache } from './doc-servers.js';
+import { MCPX_ENTRY, fileMode, freeBackupName, isObject, jsonText, readJsonObject, writeFileAtomic, type JsonObject } from './files.js';
 
 /**
  * `mcpx import`, headless: moves the servers of a Claude Code .mcp.json into mcpx.json and leaves
@@ -28,12 +29,16 @@ export interface ImportResult {
   moved: { name: string; transport: string }[];
   /** Already in mcpx.json with the same entry: removed from .mcp.json, not added twice. */
   alreadyPresent: string[];
+  /** Documentation servers moved without a `cache` block: given their template's (caching is opt-in). */
+  caching: { name: string; template: string; cache: JsonObject }[];
   /** Left in .mcp.json, with why. */
   left: { name: string; reason: string }[];
   /** Written (or, with dryRun, to be written). */
   files: { file: string; action: 'created' | 'updated' | 'backup' }[];
   /** Names only, never values. */
   warnings: string[];
+  /** Public documentation (Context7, the standards server): its cached answers are shared by everyone (`cache.scope: "public"`). */
+  publicScope: string[];
 }
 
 const TRANSPORTS = ['stdio', 'http', 'sse'];
@@ -51,7 +56,7 @@ export function importMcpJson(opts: ImportOptions): ImportResult {
   const existing = readJsonObject(target);
   const existingServers = existing ? serversOf(existing, target) : {};
 
-  const r: ImportResult = { source, target, dryRun: opts.dryRun === true, moved: [], alreadyPresent: [], left: [], files: [], warnings: [] };
+  const r: ImportResult = { source, target, dryRun: opts.dryRun === true, moved: [], alreadyPresent: [], caching: [], left: [], files: [], warnings: [], publicScope: [] };
   const keep: JsonObject = {};
   const add: JsonObject = {};
   const conflicts: string[] = [];
@@ -63,14 +68,22 @@ export function importMcpJson(opts: ImportOptions): ImportResult {
       r.left.push({ name, reason: why });
       continue;
     }
-    const moved = rebaseCwd(entry as JsonObject, dirname(source), dirname(target));
+    const rebased = rebaseCwd(entry as JsonObject, dirname(source), dirname(target));
+    const scoped = publicScope(rebased);
+    if (scoped !== rebased) r.publicScope.push(name);
+    // Caching is opt-in: a documentation server without a cache block gets its template's.
+    const template = rebased.cache === undefined ? docServerOf(rebased) : undefined;
+    const cache = template && templateCache(template);
+    const moved = cache ? { ...scoped, cache: { ...cache, ...(scoped.cache as JsonObject | undefined) } } : scoped;
     if (name in existingServers) {
-      if (JSON.stringify(existingServers[name]) === JSON.stringify(moved)) r.alreadyPresent.push(name);
+      const present = JSON.stringify(existingServers[name]);
+      if (present === JSON.stringify(moved) || present === JSON.stringify(rebased)) r.alreadyPresent.push(name);
       else conflicts.push(name);
       continue;
     }
     add[name] = moved;
     r.moved.push({ name, transport: transportOf(moved) });
+    if (cache) r.caching.push({ name, template: template!, cache });
     r.warnings.push(...literalSecrets(name, moved));
   }
   if (conflicts.length) {
@@ -95,8 +108,9 @@ export function importMcpJson(opts: ImportOptions): ImportResult {
   if (r.dryRun) return r;
 
   // Order matters: mcpx.json first, so a failure later leaves the servers reachable somewhere,
-  // and a re-run finds them "already present".
-  if (r.moved.length) writeFileAtomic(target, jsonText(nextConfig));
+  // and a re-run finds them "already present". A new mcpx.json gets the mode of the .mcp.json whose
+  // entries (tokens included) it now holds; both files keep theirs, and symlinks, when rewritten.
+  if (r.moved.length) writeFileAtomic(target, jsonText(nextConfig), { newMode: fileMode(source) });
   if (sourceChanges) {
     copyFileSync(source, backup);
     writeFileAtomic(source, jsonText(nextDoc));
@@ -113,9 +127,20 @@ function serversOf(doc: JsonObject, file: string): JsonObject {
 /** mcpx's own entry (by name, or an entry that runs `mcpx serve`) stays in .mcp.json. */
 function isMcpxItself(name: string, entry: unknown): boolean {
   if (name === 'mcpx') return true;
-  if (!isObject(entry) || typeof entry.command !== 'string') return false;
-  const words = [entry.command, ...(Array.isArray(entry.args) ? entry.args : [])].map(String);
-  return words.includes('serve') && words.some((w) => /(^|[/\\])mcpx(\.js)?$/.test(w) || /^mcpx@/.test(w));
+  return isObject(entry) && runsMcpx(entry, 'serve');
+}
+
+
+/**
+ * Public documentation, whose answers do not depend on who asks: Context7 (the npm package or its
+ * remote) and mcpx's standards server. Its entries get `cache.scope: "public"` (unless the entry sets a
+ * scope), so that a team whose members each have their own key shares their answers.
+ */
+function publicScope(entry: JsonObject): JsonObject {
+  const doc = docServerOf(entry);
+  const cache = isObject(entry.cache) ? entry.cache : {};
+  if ((doc !== 'context7' && doc !== 'standards') || cache.scope !== undefined) return entry;
+  return { ...entry, cache: { ...cache, scope: 'public' } };
 }
 
 /** Why an entry cannot run under mcpx (undefined: it can). */

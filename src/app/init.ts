@@ -28,6 +28,8 @@ export interface InitResult {
   /** Names only: values are never read here. */
   variables: string[];
   files: { file: string; action: FileAction }[];
+  /** mcpx.json is trusted as written (false: a .env was already beside it; `mcpx trust` after reading both). */
+  trusted: boolean;
   mcpJson: {
     file: string;
     registered: boolean;
@@ -76,7 +78,10 @@ export function init(opts: InitOptions): InitResult {
   };
   write(configFile, jsonText(config));
   // mcpx wrote it from its own templates, at the user's request: trusted as written (an edit needs `mcpx trust`).
-  trustFile(configFile);
+  // The trust covers the .env beside it too, so a .env already there (not mcpx's to vouch for) waits for the
+  // user's own `mcpx trust`, as does the one they write later.
+  const trusted = !existsSync(join(dir, '.env'));
+  if (trusted) trustFile(configFile);
   write(envFile, envExample(servers));
   files.push({ file: join(dir, '.gitignore'), action: ignoreDotEnv(join(dir, '.gitignore')) });
   if (mcpJson?.text !== undefined) {
@@ -89,6 +94,7 @@ export function init(opts: InitOptions): InitResult {
     servers,
     variables: variableNames(JSON.stringify(mcpServers)),
     files,
+    trusted,
     mcpJson: {
       file: mcpJsonFile,
       registered: opts.register === true,

@@ -7,7 +7,7 @@ import type { Config } from '../config/types.js';
  * Values shorter than 6 characters are left out: redacting "1" or "dev" would mangle every line.
  */
 export function usedVariableValues(config: Config): Map<string, string> {
-  const { values } = loadVariables(config.file, process.env, { cwdEnv: !config.waitingForTrust }); // as loadConfig read them
+  const { values } = loadVariables(config.file); // as loadConfig read them
   const out = new Map<string, string>();
   for (const s of config.servers) {
     for (const v of s.variables) {

@@ -74,6 +74,8 @@ export function prometheusText(r: StatsReport): string {
     ['mcpx_timeouts_total', 'Calls the child did not answer within the deadline.', (s) => s.timeouts],
     ['mcpx_breaker_opens_total', 'Times the circuit breaker opened.', (s) => s.breakerOpens],
     ['mcpx_quota_held_total', 'Calls the rate limit held back.', (s) => s.quotaHeld],
+    ['mcpx_output_cuts_total', 'Tool answers cut to the output budget (maxOutputTokens).', (s) => s.cuts],
+    ['mcpx_output_cut_tokens_total', 'Tokens (4 characters each) left out of cut answers, for mcpx__more.', (s) => s.cutTokens],
     ['mcpx_cache_hits_total', 'Calls answered from the fresh cache.', (s) => s.hits],
     ['mcpx_cache_stale_hits_total', 'Calls answered from the stale cache after a failure.', (s) => s.staleHits],
     ['mcpx_cache_misses_total', 'Cacheable calls not found in the cache.', (s) => s.misses],

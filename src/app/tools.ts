@@ -5,7 +5,9 @@ import { unknownServer } from '../config/select.js';
 import type { Config, Selection, ServerConfig } from '../config/types.js';
 import { McpxError, errorMessage } from '../errors.js';
 import { CLAUDE_PREFIX } from '../server/names.js';
+import { cachePlan } from '../pipeline/policies.js';
 import { createRuntime, type Runtime } from '../runtime/runtime.js';
+import { localCaller } from '../util/caller.js';
 import { log } from '../util/log.js';
 import { usedVariableValues } from './secrets.js';
 
@@ -91,8 +93,9 @@ export async function listTools(opts: { config?: string; server?: string; select
 
 function toolRow(name: string, server: ServerConfig, original: string, tool: Tool): ToolRow {
   const readOnly = tool.annotations?.readOnlyHint === true;
-  const setting = server.cache.tools[original];
-  const cacheable = server.cache.enabled && setting !== false && (readOnly || setting !== undefined);
+  // Cached because the config asks; a 2026-07-28 child's ttlMs advice may cache more, result by result.
+  const plan = cachePlan(server.cache, original, readOnly);
+  const cacheable = !!plan && !plan.byAdvice;
   return {
     claudeName: CLAUDE_PREFIX + name,
     name,
@@ -161,7 +164,7 @@ export async function callTool(opts: { config?: string; select?: Selection; tool
     if (!route) throw notFound(name, rt.hub.children.filter(likely), [...routes.keys()]);
 
     try {
-      const result = (await rt.pipeline.run({ kind: 'tool', params: { name, arguments: opts.args } }, { signal: opts.signal })) as CallToolResult;
+      const result = (await rt.pipeline.run({ kind: 'tool', params: { name, arguments: opts.args } }, { signal: opts.signal, caller: localCaller() })) as CallToolResult;
       return { name, server: route.child.name, tool: route.name, result };
     } catch (e) {
       if (opts.signal.aborted) throw new McpxError(`${name}: cancelled`, { code: 'CHECK_FAILED', exitCode: 130 });

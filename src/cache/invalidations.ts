@@ -82,3 +82,34 @@ export class InvalidationLog {
     return out.length === now - seen && out.every((r, i) => r.seq === seen + 1 + i) ? out : undefined;
   }
 }
+
+/**
+ * The invalidations this process knows of (its own, and other processes' as it learns of them), with
+ * when each happened, so that a put can tell whether one came after the call it stores began: a
+ * read-only call sent before a write to the same server may answer from before the write, and that
+ * answer must not be kept. Bounded: once a record is forgotten, a put from a call that began before it
+ * is refused (it cannot be checked), which costs a miss, never a stale answer.
+ */
+export class RecentInvalidations {
+  private readonly list: { filter: InvalidateFilter; at: number }[] = [];
+  /** A put of a call that began at or before this time is refused. */
+  private unknownUntil = -Infinity;
+
+  constructor(private readonly kept = KEPT_INVALIDATIONS) {}
+
+  note(filter: InvalidateFilter, at: number): void {
+    this.list.push({ filter, at });
+    if (this.list.length > this.kept) this.forget(this.list.shift()!.at);
+  }
+
+  /** Something was invalidated at `at` without a record of what (a log pruned, a reconnect). */
+  forget(at: number): void {
+    this.unknownUntil = Math.max(this.unknownUntil, at);
+  }
+
+  /** True when an invalidation that drops `e` happened at or after `began` (or may have: not on record). */
+  droppedSince(began: number, e: { key: string; server: string; tool: string }): boolean {
+    if (began <= this.unknownUntil) return true;
+    return this.list.some((r) => r.at >= began && matches(r.filter, e));
+  }
+}

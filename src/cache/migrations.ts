@@ -114,7 +114,16 @@ function v4AuditCaller(db: Database): void {
   db.exec('ALTER TABLE audit ADD COLUMN caller TEXT');
 }
 
-export const MIGRATIONS: readonly Migration[] = [v1Initial, v2Audit, v3ToolPins, v4AuditCaller];
+/**
+ * Version 5: the output budget in the audit trail: the answer's size and what the client got first,
+ * in tokens (4 characters each), when the answer was cut; NULL otherwise.
+ */
+function v5AuditCut(db: Database): void {
+  db.exec('ALTER TABLE audit ADD COLUMN cut_tokens INTEGER');
+  db.exec('ALTER TABLE audit ADD COLUMN cut_kept_tokens INTEGER');
+}
+
+export const MIGRATIONS: readonly Migration[] = [v1Initial, v2Audit, v3ToolPins, v4AuditCaller, v5AuditCut];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 export function userVersion(db: Database): number {

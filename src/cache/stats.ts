@@ -10,8 +10,8 @@ import { isBusy } from './sqlite-errors.js';
  * Latency is kept as cumulative bucket counts (latency_le_<ms>), so any process can add to it and
  * percentiles come out as bucket upper bounds.
  */
-export type Counter = 'hits' | 'stale_hits' | 'misses' | 'calls' | 'errors' | 'timeouts' | 'breaker_opens' | 'quota_held';
-export const COUNTERS: readonly Counter[] = ['hits', 'stale_hits', 'misses', 'calls', 'errors', 'timeouts', 'breaker_opens', 'quota_held'];
+export type Counter = 'hits' | 'stale_hits' | 'misses' | 'calls' | 'errors' | 'timeouts' | 'breaker_opens' | 'quota_held' | 'cuts' | 'cut_tokens';
+export const COUNTERS: readonly Counter[] = ['hits', 'stale_hits', 'misses', 'calls', 'errors', 'timeouts', 'breaker_opens', 'quota_held', 'cuts', 'cut_tokens'];
 
 /** Upper bounds in ms; the last bucket (inf) holds everything slower. */
 export const LATENCY_BUCKETS_MS: readonly number[] = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000];
@@ -113,6 +113,9 @@ export interface ServerStats {
   breakerOpens: number;
   /** Calls the rate limit held back (answered from the cache, made to wait, or refused). */
   quotaHeld: number;
+  /** Answers cut to the output budget, and the tokens left out of them (paged with mcpx__more). */
+  cuts: number;
+  cutTokens: number;
   latency: { count: number; meanMs: number | null; p50Ms: number | null; p95Ms: number | null; maxMs: number | null; sumMs: number };
   /** Calls per latency bucket (not cumulative), one per LATENCY_BUCKETS_MS bound, then the slower-than-all bucket (le: null). */
   histogram: { le: number | null; count: number }[];
@@ -150,6 +153,8 @@ export function readStats(cdb: CacheDb | Database): ServerStats[] {
       timeouts: c('timeouts'),
       breakerOpens: c('breaker_opens'),
       quotaHeld: c('quota_held'),
+      cuts: c('cuts'),
+      cutTokens: c('cut_tokens'),
       latency: { count, meanMs: count ? Math.round(c('latency_sum_ms') / count) : null, p50Ms: pct(0.5), p95Ms: pct(0.95), maxMs: max, sumMs: c('latency_sum_ms') },
       histogram: [...LATENCY_BUCKETS_MS, null].map((le, i) => ({ le, count: c(bucketName(i)) })),
     };

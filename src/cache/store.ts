@@ -4,7 +4,7 @@ import { errorMessage } from '../errors.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 import type { CacheDb } from './db.js';
 import { storable } from './entry.js';
-import { InvalidationLog, matches, type InvalidateFilter } from './invalidations.js';
+import { InvalidationLog, RecentInvalidations, matches, type InvalidateFilter } from './invalidations.js';
 import { errorCode, isBusy } from './sqlite-errors.js';
 
 export type { InvalidateFilter } from './invalidations.js';
@@ -36,6 +36,22 @@ export interface PutEntry {
   ttlMs: number;
   /** How long after expiry the entry may still be served as stale: staleUntil = expiresAt + staleTtlMs. */
   staleTtlMs: number;
+  /**
+   * The store's mark() taken when the call that produced the result was sent: the put is refused when
+   * an invalidation that would drop this entry (a write to its server, `cache clear`) came after it,
+   * in this process or another one, because the answer may be from before that write.
+   */
+  since?: Mark;
+}
+
+/**
+ * A point in a store's history of invalidations: `at` on this host's clock (every process of one
+ * SQLite file shares it), and for a shared backend the count of invalidations it had seen (`seq`),
+ * since hosts' clocks differ.
+ */
+export interface Mark {
+  at: number;
+  seq?: number;
 }
 
 export interface ServerSummary {
@@ -60,7 +76,12 @@ export interface ResultStore {
   get(key: string, now?: number): MaybePromise<CachedEntry | undefined>;
   /** A fresh or stale entry (now < staleUntil), or undefined. */
   getStale(key: string, now?: number): MaybePromise<CachedEntry | undefined>;
-  /** False when not stored: too big, not JSON, store not writable. A store may write it later (batched). Never waits. */
+  /** Where the store's invalidations stand now: taken just before a call is sent (PutEntry.since). Never waits. */
+  mark(): Mark;
+  /**
+   * False when not stored: too big, not JSON, store not writable, or invalidated since entry.since.
+   * A store may write it later (batched), and refuse it then. Never waits.
+   */
   put(entry: PutEntry, now?: number): boolean;
   /** Deletes matching entries (an empty filter: all); returns how many were deleted (0 when deferred). This process's L1 drops them at once. */
   invalidate(filter: InvalidateFilter): MaybePromise<number>;
@@ -123,6 +144,8 @@ export class SqliteResultStore implements ResultStore {
   private readonly l1: LRUCache<string, CachedEntry>;
   private readonly s: ReturnType<typeof prepare>;
   private readonly invalidations: InvalidationLog;
+  /** Invalidations seen lately, own and other processes', with their times: a put checks its call's start against them. */
+  private readonly recent = new RecentInvalidations();
   private readonly maxBytes: number;
   private readonly maxPendingBytes: number;
   private readonly writeDelayMs: number;
@@ -182,8 +205,15 @@ export class SqliteResultStore implements ResultStore {
     return e;
   }
 
+  mark(): Mark {
+    return { at: Date.now() };
+  }
+
   put(p: PutEntry, now = Date.now()): boolean {
     if (!this.cdb.writable || this.closed) return false;
+    // An invalidation this process knows of since the call began: its answer may predate a write. One
+    // from another process not seen yet is caught when it is (catchUp drops the unwritten row and L1's copy).
+    if (p.since && this.recent.droppedSince(p.since.at, p)) return false;
     const s = storable(p, now, this.opts.maxEntryBytes);
     if (!s) return false;
     const { json, entry: e } = s;
@@ -200,8 +230,10 @@ export class SqliteResultStore implements ResultStore {
   invalidate(filter: InvalidateFilter): number {
     if (!this.cdb.writable || this.closed) return 0;
     const f = clean(filter);
+    const at = Date.now();
     this.dropLocal(f, false); // results not written yet are written first, then deleted with the rest
-    this.defer({ filter: f, at: Date.now() });
+    this.recent.note(f, at);
+    this.defer({ filter: f, at });
     if (this.backingOff()) {
       this.schedule();
       return 0;
@@ -334,8 +366,15 @@ export class SqliteResultStore implements ResultStore {
     const gen = this.invalidations.current();
     if (gen === this.seenGeneration) return;
     const news = this.invalidations.after(this.seenGeneration, gen);
-    if (news) for (const inv of news) this.dropLocal(inv.filter, true);
-    else this.dropLocal({}, true); // not on record: cannot know what went
+    if (news) {
+      for (const inv of news) {
+        this.dropLocal(inv.filter, true);
+        this.recent.note(inv.filter, inv.at);
+      }
+    } else {
+      this.dropLocal({}, true); // not on record: cannot know what went, nor when
+      this.recent.forget(Date.now());
+    }
     this.seenGeneration = gen;
   }
 

@@ -12,6 +12,7 @@ import {
   type McpSubscription,
   type PriorDiscovery,
   type Prompt,
+  type RequestId,
   type RequestOptions,
   type Resource,
   type ResourceTemplateType as ResourceTemplate,
@@ -19,18 +20,24 @@ import {
   type StandardSchemaV1,
   type Tool,
   type Transport,
+  type AuthProvider,
   SUBSCRIPTION_ID_META_KEY,
   LOG_LEVEL_META_KEY,
 } from '@modelcontextprotocol/client';
 import type { ServerConfig } from '../config/types.js';
 import { McpxError, errorMessage } from '../errors.js';
 import { log } from '../util/log.js';
+import { credentialDigest, credentialFingerprint, isCredentialName } from './credentials.js';
 import { hasSecretCommands, resolveSecretCommands } from './secrets.js';
 import { StdioChildTransport } from './stdio.js';
 import { liftCacheAdvice } from './advice.js';
 import { runInputRounds } from './input.js';
+import type { Askers } from './asking.js';
+import type { StreamCorrelation } from './streams.js';
 import { RAW_METHODS } from './raw.js';
 import { fastPathEnabled } from '../util/switches.js';
+import { isLoginNeeded, loginNeededIn, wantsOAuth } from './oauth/session.js';
+import { signInId } from './oauth/store.js';
 
 /** Takes the child's result as it is: no parse, no rebuild (unknown fields inside content blocks stay). */
 const Loose: StandardSchemaV1<unknown, Record<string, unknown>> = {
@@ -64,9 +71,16 @@ export type ChildState =
 /** How a child reaches the upstream client (elicitation, roots, sampling). */
 export interface UpstreamBridge {
   capabilities(): ClientCapabilities;
-  /** `child`: the asking child's name (a 2026 client answers it within a request in flight to that child). */
-  request(method: string, params: unknown, signal: AbortSignal, child?: string): Promise<Record<string, unknown>>;
+  /**
+   * `child`: the asking child's name. `askers`: the upstream requests the question belongs to, when
+   * mcpx knows it (a 2026 child's input_required, an HTTP child's request on a call's own stream);
+   * without them the bridge routes it only where the owner is not in doubt, else refuses.
+   */
+  request(method: string, params: unknown, signal: AbortSignal, child?: string, askers?: Askers): Promise<Record<string, unknown>>;
 }
+
+/** A request to a child, with the upstream requests it serves (a question it asks belongs to them). */
+export type ChildRequestOptions = RequestOptions & { askers?: Askers };
 
 export interface ChildEvents {
   state: [ChildState];
@@ -94,8 +108,15 @@ export class Child extends EventEmitter<ChildEvents> {
   timings: { initializeMs?: number; listMs?: number } = {};
   /** The config with secret commands run (kept in memory only), for the current connection. */
   private resolved?: ServerConfig;
-  /** The last connect failed because a remote child refused the credentials (HTTP 401/403). */
+  /** The digest of the credentials of the current connection (memory only), and of the config before the first. */
+  private credentials?: Buffer;
+  private planned?: Buffer;
+  /** The last fingerprint made, for the salt it was made with (one HMAC per connection, not per call). */
+  private keyed?: { digest: Buffer; salt: Buffer; fingerprint: string };
+  /** The last connect failed because a remote child refused the credentials (HTTP 401/403), or needs a sign-in. */
   authRejected = false;
+  /** Set while the child waits for `mcpx login NAME` (its OAuth grant is gone or was never given). */
+  loginNeeded = false;
   /** Counts the connects: a call refused (401) on an older connection needs no new re-authentication. */
   connection = 0;
   private client?: Client;
@@ -164,10 +185,12 @@ export class Child extends EventEmitter<ChildEvents> {
       this.timings.listMs = performance.now() - t0;
       await this.listen().catch((e) => log.warn(`${this.name}: could not open its notification stream: ${errorMessage(e)}`));
       this.authRejected = false;
+      this.loginNeeded = false;
       this.setState({ kind: 'ready', since: Date.now() });
       this.emit('catalog', this.catalog);
     } catch (e) {
       this.authRejected = isAuthFailure(e);
+      this.loginNeeded = isLoginNeeded(e);
       // On a probe timeout the SDK closes the transport itself (the child then exits on SIGTERM): the timeout is the news.
       const exit = isTimeout(e) ? undefined : this.exitDescription();
       const reason = exit ? `${exit} during start-up (its stderr is in ${this.logFile})` : describeStartError(e, this.config);
@@ -177,9 +200,21 @@ export class Child extends EventEmitter<ChildEvents> {
     }
   }
 
-  /** The credential fingerprint of the values the child actually got (after secret commands). */
-  get fingerprint(): string {
-    return this.resolved?.credentialFingerprint ?? this.config.credentialFingerprint;
+  /**
+   * The salted fingerprint of the credentials this child's answers depend on (children/credentials.ts):
+   * those of the current connection; before the first one, those of the config, unless a command
+   * (`${cmd:…}`, headersHelper) has to run to know them: then undefined, and the call is not looked up.
+   */
+  credentialFingerprint(salt: Buffer): string | undefined {
+    const digest = this.credentials ?? (this.planned ??= this.plannedCredentials());
+    if (!digest) return undefined;
+    if (this.keyed?.digest !== digest || this.keyed.salt !== salt) this.keyed = { digest, salt, fingerprint: credentialFingerprint(digest, salt) };
+    return this.keyed.fingerprint;
+  }
+
+  private plannedCredentials(): Buffer | undefined {
+    if (hasSecretCommands(this.config) || this.config.headersHelper) return undefined;
+    return credentialDigest({ config: this.config, inherited: this.deps.env, signIn: this.signIn(this.config) });
   }
 
   /**
@@ -222,8 +257,10 @@ export class Child extends EventEmitter<ChildEvents> {
 
   private async connectOnce(kind: ServerConfig['transport'], prior: PriorDiscovery | undefined): Promise<void> {
     this.resolved = hasSecretCommands(this.config) ? await resolveSecretCommands(this.config) : undefined;
+    const helperHeaders = kind === 'stdio' ? undefined : await this.helperHeaders();
+    this.credentials = credentialDigest({ config: this.resolved ?? this.config, inherited: this.deps.env, helperHeaders, signIn: this.signIn(this.config) });
     const client = this.makeClient();
-    const transport = kind === 'stdio' ? this.stdioTransport() : await this.remoteTransport(kind);
+    const transport = kind === 'stdio' ? this.stdioTransport() : await this.remoteTransport(kind, helperHeaders ?? {});
     this.client = client;
     this.transport = transport;
     transport.onclose = () => this.onTransportClosed(client);
@@ -268,9 +305,26 @@ export class Child extends EventEmitter<ChildEvents> {
     return runHeadersHelper(this.config.headersHelper, this.name, this.config.cwd);
   }
 
+  /**
+   * The sign-in of a remote child that does not carry its own Authorization (oauth/ owns the tokens).
+   */
+  private async oauthSession(c: ServerConfig): Promise<AuthProvider | undefined> {
+    const { OAuthSession } = await import('./oauth/index.js');
+    return wantsOAuth(c) ? new OAuthSession(c, this.deps.stateDir) : undefined;
+  }
+
+  /** The id of the OAuth sign-in a remote child would use now (part of its credentials' digest). */
+  private signIn(c: ServerConfig): string | undefined {
+    return wantsOAuth(c) ? signInId(this.deps.stateDir, c.name, c.url!) : undefined;
+  }
+
   /** New settings for this child (credentials re-read from .env): takes effect at the next connect. */
   reconfigure(config: ServerConfig): void {
+    // Other names that count as credentials: what this connection's fingerprint covered is not known any
+    // more; a child with no command to run is fingerprinted from the config, the others not until they reconnect.
+    if (config.cache.credentialEnv.join('\0') !== this.config.cache.credentialEnv.join('\0')) this.credentials = undefined;
     this.config = config;
+    this.planned = undefined;
   }
 
   /**
@@ -312,11 +366,15 @@ export class Child extends EventEmitter<ChildEvents> {
     });
   }
 
+  /** Over Streamable HTTP: which of our requests a child's request came with (its call's askers). */
+  private streams?: StreamCorrelation;
+
   /** HTTP/SSE transports are loaded on first use: most configs have only stdio children. */
-  private async remoteTransport(kind: 'http' | 'sse'): Promise<Transport> {
+  private async remoteTransport(kind: 'http' | 'sse', helperHeaders: Record<string, string>): Promise<Transport> {
     const c = this.resolved ?? this.config;
-    const { remoteTransport } = await import('./remote.js');
-    const t = remoteTransport(kind, c.url!, { ...c.headers, ...(await this.helperHeaders()) });
+    const [{ remoteTransport }, { StreamCorrelation }] = await Promise.all([import('./remote.js'), import('./streams.js')]);
+    this.streams = kind === 'http' ? new StreamCorrelation() : undefined;
+    const t = remoteTransport(kind, c.url!, { ...c.headers, ...helperHeaders }, this.streams, await this.oauthSession(c));
     // Remember the negotiated version (the Client tells HTTP transports through this hook).
     const set = t.setProtocolVersion?.bind(t);
     t.setProtocolVersion = (v: string) => {
@@ -337,8 +395,8 @@ export class Child extends EventEmitter<ChildEvents> {
     const client = new Client(CLIENT_INFO, { capabilities, versionNegotiation: this.negotiation() });
 
     // A legacy child's server→client requests; a modern child's come as input_required (input.ts).
-    const forward = (method: string) => async (req: { params?: unknown }, ctx: { mcpReq: { signal: AbortSignal } }) =>
-      this.deps.bridge.request(method, req.params, ctx.mcpReq.signal, this.name);
+    const forward = (method: string) => async (req: { params?: unknown }, ctx: { mcpReq: { id: RequestId; signal: AbortSignal } }) =>
+      this.deps.bridge.request(method, req.params, ctx.mcpReq.signal, this.name, this.streams?.askersOf(ctx.mcpReq.id));
     if (capabilities.roots) client.setRequestHandler('roots/list', forward('roots/list') as never);
     if (capabilities.elicitation) client.setRequestHandler('elicitation/create', forward('elicitation/create') as never);
     if (capabilities.sampling) client.setRequestHandler('sampling/createMessage', forward('sampling/createMessage') as never);
@@ -483,7 +541,8 @@ export class Child extends EventEmitter<ChildEvents> {
   }
 
   /** A request to the child; the result is returned as the child sent it (loose schema, no rebuilding). */
-  async request(method: string, params: unknown, options: RequestOptions = {}): Promise<Record<string, unknown>> {
+  async request(method: string, params: unknown, opts: ChildRequestOptions = {}): Promise<Record<string, unknown>> {
+    const { askers, ...options } = opts;
     const client = this.client;
     if (!client || (this.state.kind !== 'ready' && this.state.kind !== 'starting')) {
       throw new McpxError(`${this.name} is not running${this.state.kind === 'down' ? `: ${this.state.reason}` : ''}`, {
@@ -495,7 +554,12 @@ export class Child extends EventEmitter<ChildEvents> {
       // A 2025-era stdio child: calls, reads and prompts go past the Client (raw.ts), the rest through it.
       const t = this.transport;
       if (t instanceof StdioChildTransport && RAW_METHODS.has(method) && fastPathEnabled()) return t.raw.request(method, params, options);
-      return client.request({ method, params: params as Record<string, unknown> }, Loose, options);
+      const tag = this.streams?.tag(askers); // the child's requests on this request's stream are its askers'
+      try {
+        return await client.request({ method, params: params as Record<string, unknown> }, Loose, { ...options, relatedRequestId: tag });
+      } finally {
+        this.streams?.untag(tag);
+      }
     }
     if (method === 'resources/subscribe' || method === 'resources/unsubscribe') return this.subscribeModern(method, params);
     if (method === 'logging/setLevel') return this.setLogLevel(params);
@@ -504,7 +568,7 @@ export class Child extends EventEmitter<ChildEvents> {
     // embedded request goes to the upstream client through the same bridge a legacy child's requests use.
     const result = await runInputRounds(
       (p, allowInputRequired) => client.request({ method, params: p }, Loose, { ...options, allowInputRequired }),
-      (m, p) => this.deps.bridge.request(m, p, options.signal ?? new AbortController().signal, this.name),
+      (m, p) => this.deps.bridge.request(m, p, options.signal ?? new AbortController().signal, this.name, askers),
       params as Record<string, unknown> | undefined,
     );
     return liftCacheAdvice(result);
@@ -563,10 +627,10 @@ export class Child extends EventEmitter<ChildEvents> {
   }
 }
 
-/** HTTP 401/403 from a remote child: its credentials were refused. */
+/** HTTP 401/403 from a remote child: its credentials were refused (or it needs a sign-in). */
 export function isAuthFailure(e: unknown): boolean {
   const status = httpStatus(e);
-  return status === 401 || status === 403 || (e instanceof Error && e.name === 'UnauthorizedError');
+  return status === 401 || status === 403 || (e instanceof Error && e.name === 'UnauthorizedError') || isLoginNeeded(e);
 }
 
 /** The HTTP status of a remote transport's failure (v2 SdkHttpError carries it in `status`), if any. */
@@ -582,12 +646,15 @@ export function isTimeout(e: unknown): boolean {
 
 /** "check NOTION_TOKEN": the secret-looking variables the entry uses, for auth error messages. */
 export function credentialHint(c: ServerConfig): string {
-  const secret = c.variables.map((v) => v.name).filter((n) => /TOKEN|KEY|SECRET|PASS|CREDENTIAL|AUTH/i.test(n));
+  if (c.oauth || (c.transport !== 'stdio' && wantsOAuth(c) && !c.variables.length)) return `sign in again: run \`mcpx login ${c.name}\``;
+  const secret = c.variables.map((v) => v.name).filter(isCredentialName);
   const names = secret.length ? secret : c.variables.map((v) => v.name);
   return names.length ? `check ${names.join(', ')}` : 'check its headers';
 }
 
 function describeStartError(e: unknown, c: ServerConfig): string {
+  const login = loginNeededIn(e);
+  if (login) return login.message;
   if (isAuthFailure(e)) return `${c.name} rejected the credentials (HTTP ${httpStatus(e) ?? 401}): ${credentialHint(c)}`;
   if (isTimeout(e)) return `no answer to ${/probe/i.test(errorMessage(e)) ? 'server/discover' : 'initialize'} within ${c.startupTimeoutMs} ms`;
   if (e instanceof ProtocolError && e.code === ProtocolErrorCode.UnsupportedProtocolVersion) {

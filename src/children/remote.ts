@@ -1,20 +1,30 @@
-import { SSEClientTransport, StreamableHTTPClientTransport, type Transport } from '@modelcontextprotocol/client';
+import { SSEClientTransport, StreamableHTTPClientTransport, type AuthProvider, type Transport } from '@modelcontextprotocol/client';
 import { httpStatus } from './child.js';
+import type { StreamCorrelation } from './streams.js';
 
 /**
  * Transports for remote children. `type: "http"` is Streamable HTTP; when the server only speaks the
  * older HTTP+SSE transport (the first POST answers 4xx), the caller retries with `sse`.
  */
-export function remoteTransport(kind: 'http' | 'sse', url: string, headers: Record<string, string>): Transport {
+export function remoteTransport(
+  kind: 'http' | 'sse',
+  url: string,
+  headers: Record<string, string>,
+  streams?: StreamCorrelation,
+  authProvider?: AuthProvider,
+): Transport {
   const requestInit = { headers };
   if (kind === 'sse') {
     // EventSource does not take requestInit headers: pass them through its fetch as well.
     return new SSEClientTransport(new URL(url), {
       requestInit,
+      authProvider,
       eventSourceInit: { fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },
     });
   }
-  return new StreamableHTTPClientTransport(new URL(url), { requestInit });
+  if (!streams) return new StreamableHTTPClientTransport(new URL(url), { requestInit, authProvider });
+  // Watched: a child's request on the stream of one of ours belongs to that call (streams.ts).
+  return streams.transport(new StreamableHTTPClientTransport(new URL(url), { requestInit, authProvider, fetch: streams.fetch((u, init) => fetch(u, init)) }));
 }
 
 /** A Streamable HTTP failure that means "this server speaks SSE instead" (per the spec's fallback rule). */

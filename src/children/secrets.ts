@@ -27,9 +27,10 @@ export async function resolveSecretCommands(c: ServerConfig): Promise<ServerConf
   const env = { ...c.env };
   const headers = { ...c.headers };
   const args = [...c.args];
+  const oauth = c.oauth && { ...c.oauth };
   await Promise.all(
     c.secretCommands.map(async ({ field, key, parts }) => {
-      const where = field === 'args' ? `args[${key}]` : `${field}.${key}`;
+      const where = field === 'args' ? `args[${key}]` : `${field}.${key}`; // oauth.clientSecret too
       const pieces = parts.map((p) => {
         if (typeof p === 'string') return p;
         if (!results.has(p.text)) results.set(p.text, run(p.run, p.command, c.name, where, c.cwd));
@@ -37,10 +38,12 @@ export async function resolveSecretCommands(c: ServerConfig): Promise<ServerConf
       });
       const value = (await Promise.all(pieces)).join('');
       if (field === 'args') args[Number(key)] = value;
+      else if (field === 'oauth') oauth!.clientSecret = value;
       else (field === 'env' ? env : headers)[key] = value;
     }),
   );
-  return { ...c, env, headers, args, credentialFingerprint: sha256(canonicalJson(env), canonicalJson(headers)) };
+  const credentialFingerprint = oauth ? sha256(canonicalJson(env), canonicalJson(headers), canonicalJson(oauth)) : sha256(canonicalJson(env), canonicalJson(headers));
+  return { ...c, env, headers, args, oauth, credentialFingerprint };
 }
 
 async function run(kind: 'cmd' | 'sh', command: string, server: string, field: string, cwd?: string): Promise<string> {

@@ -13,6 +13,7 @@ import { registerStats } from './commands/stats.js';
 import { registerAudit } from './commands/audit.js';
 import { registerTrust, registerUntrust } from './commands/trust.js';
 import { registerApprove } from './commands/approve.js';
+import { registerLogin } from './commands/login.js';
 import { registerPs } from './commands/ps.js';
 import { registerReload } from './commands/reload.js';
 import { registerRestart } from './commands/restart.js';
@@ -44,7 +45,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 /** One file per command, each exporting register<Name>(program); keep registration cheap. */
-const COMMANDS: ((p: Command) => unknown)[] = [registerServe, registerInit, registerImport, registerStandards, registerCache, registerDoctor, registerTools, registerCall, registerStats, registerAudit, registerTrust, registerUntrust, registerApprove, registerPs, registerReload, registerRestart];
+const COMMANDS: ((p: Command) => unknown)[] = [registerServe, registerInit, registerImport, registerStandards, registerCache, registerDoctor, registerTools, registerCall, registerStats, registerAudit, registerTrust, registerUntrust, registerApprove, registerLogin, registerPs, registerReload, registerRestart];
 
 /** One clear line (plus a hint) on stderr; the stack trace only with --debug. */
 export function report(e: unknown, debug: boolean): number {

@@ -7,7 +7,7 @@ import type { Config, ServerConfig } from './types.js';
  *   headersHelper, maxMessageBytes, or a missing variable appeared or went away): it has to be started again;
  * - `update`: only mcpx's own settings changed (timeouts, cache, breaker, filters, prefix, disabled …):
  *   applied in place, the process and its connection stay;
- * - `global`: top-level settings read once at start (cache, audit): they apply at the next start of mcpx.
+ * - `global`: top-level settings read once at start (cache, audit, toolSearch): they apply at the next start of mcpx.
  * Every other field, including ones added later, counts as an in-place setting unless listed here.
  */
 export interface ServerChange {
@@ -28,9 +28,9 @@ export interface ConfigDiff {
 const RESTART_FIELDS = new Set(['transport', 'command', 'args', 'env', 'cwd', 'url', 'headers', 'headersHelper', 'maxMessageBytes', 'protocol', 'problem']);
 /** Computed from the fields above (or only informative): compared through them. */
 const DERIVED_FIELDS = new Set(['name', 'identity', 'catalogKey', 'credentialFingerprint', 'variables']);
-const GLOBAL_FIELDS = ['cache', 'audit'] as const;
+const GLOBAL_FIELDS = ['cache', 'audit', 'toolSearch'] as const;
 
-export function diffConfigs(before: Pick<Config, 'servers' | 'cache' | 'audit'>, after: Pick<Config, 'servers' | 'cache' | 'audit'>): ConfigDiff {
+export function diffConfigs(before: Pick<Config, 'servers' | 'cache' | 'audit'> & Partial<Pick<Config, 'toolSearch'>>, after: Pick<Config, 'servers' | 'cache' | 'audit'> & Partial<Pick<Config, 'toolSearch'>>): ConfigDiff {
   const old = new Map(before.servers.map((s) => [s.name, s]));
   const diff: ConfigDiff = { added: [], removed: [], restart: [], update: [], unchanged: [], global: [] };
   for (const s of after.servers) {

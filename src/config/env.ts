@@ -1,11 +1,14 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
+import { McpxError, errorMessage } from '../errors.js';
 import type { ValuePart } from './types.js';
 
 /**
- * Variables for ${VAR} expansion: the process environment wins, then `.env` beside the config file,
- * then `.env` in the working directory (dotenv semantics: never override what is already set).
+ * Variables for ${VAR} expansion: the process environment wins, then the `.env` beside the config file
+ * (dotenv semantics: never override what is already set). No other `.env` is read: the one in the
+ * working directory is the project's, read only when the project's own mcpx.json is the config (then it
+ * is the one beside it, and covered by its trust), never to fill the user's own config.
  * Kept as a map rather than written into process.env, so that a re-read (token rotation) is clean.
  * Reading a .env runs nothing: its values are data (see expandValue).
  */
@@ -14,18 +17,32 @@ export interface Variables {
   files: string[];
 }
 
-export interface VariableSources {
-  /** Also read `.env` in the working directory (not while that folder's mcpx.json waits for trust). */
-  cwdEnv?: boolean;
+/** The one `.env` a config reads: beside it. */
+export function envFileOf(configFile: string): string {
+  return join(dirname(configFile), '.env');
 }
 
-export function loadVariables(configFile: string, env: NodeJS.ProcessEnv = process.env, opts: VariableSources = {}): Variables {
-  const candidates = [join(dirname(configFile), '.env'), ...(opts.cwdEnv === false ? [] : [resolve('.env')])];
-  const files = [...new Set(candidates)].filter((f) => existsSync(f));
-  const values: Record<string, string> = {};
-  for (const f of files.slice().reverse()) Object.assign(values, parseDotenv(readFileSync(f)));
+/** The bytes of the `.env` beside the config; undefined when there is none. */
+export function readEnvFile(configFile: string): Buffer | undefined {
+  return readDotenv(envFileOf(configFile));
+}
+
+/** The bytes of that `.env` file; undefined when there is none. */
+export function readDotenv(file: string): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new McpxError(`cannot read ${file}: ${code ?? errorMessage(e)}`, { code: 'CONFIG_PARSE', file, suggestion: 'make it a readable file, or remove it' });
+  }
+}
+
+/** `dotenv`: the bytes of the .env beside the config as already read (trust checks those very bytes). */
+export function loadVariables(configFile: string, env: NodeJS.ProcessEnv = process.env, dotenv = readEnvFile(configFile)): Variables {
+  const values: Record<string, string> = dotenv ? { ...parseDotenv(dotenv) } : {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined) values[k] = v;
-  return { values, files };
+  return { values, files: dotenv ? [envFileOf(configFile)] : [] };
 }
 
 /** `${cmd:…}` / `${sh:…}`, or `${VAR}` / `${VAR:-default}`: one pattern, so one pass finds them all. */

@@ -1,12 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { McpxError, errorMessage } from '../errors.js';
-import { loadVariables } from './env.js';
+import { loadVariables, readEnvFile } from './env.js';
 import { normalizeConfig } from './normalize.js';
 import { registerSecrets } from './secrets.js';
 import { selectServers } from './select.js';
 import { userConfigFile } from './paths.js';
-import { trustState, waitingForTrust } from './trust.js';
+import { trustState, untrusted, waitingForTrust, type ProjectContent } from './trust.js';
 import type { Config, Selection } from './types.js';
 
 export type { Config, Selection, ServerConfig, WaitingForTrust } from './types.js';
@@ -41,21 +41,22 @@ export interface LoadOptions {
 }
 
 /**
- * The config to use. A project config (./mcpx.json) is used only once trusted (see trust.ts); until
- * then nothing in it or in its folder's .env is used: mcpx goes on with the user config if there is
- * one, else with no servers, and `config.waitingForTrust` plus the first warning name the file and the
- * command that trusts it.
+ * The config to use. A project config (./mcpx.json) is used only once trusted, with the .env beside
+ * it (see trust.ts); until then nothing in either is used: mcpx goes on with the user config if there
+ * is one, else with no servers, and `config.waitingForTrust` plus the first warning name the file and
+ * the command that trusts it. A config the user chose (--config, $MCPX_CONFIG, the user config dir)
+ * reads the environment and the .env beside itself, never the working directory's.
  */
 export function loadConfig(flag?: string, opts: LoadOptions = {}): LoadedConfig {
   const choice = findConfig(flag);
   if (choice.foundBy !== 'cwd') return loadChosen(choice, opts);
-  const bytes = readConfig(choice.file);
-  const state = trustState(choice.file, bytes);
-  if (state === 'trusted') return loadChosen(choice, opts, bytes);
+  const content = readWithEnv(choice.file);
+  const verdict = trustState(choice.file, content);
+  if (verdict.state === 'trusted') return loadChosen(choice, opts, content);
 
   const user = existsSync(userConfigFile()) ? userConfigFile() : undefined;
-  const waiting = waitingForTrust(choice.file, state, user);
-  const fallback = user ? loadChosen({ file: user, foundBy: 'user' }, opts, undefined, false) : { config: emptyConfig(choice.file), warnings: [] };
+  const waiting = waitingForTrust(choice.file, { state: verdict.state, changed: verdict.changed }, user);
+  const fallback = user ? loadChosen({ file: user, foundBy: 'user' }, opts) : { config: emptyConfig(choice.file), warnings: [] };
   fallback.config.waitingForTrust = waiting;
   fallback.warnings.unshift(waiting.message);
   return fallback;
@@ -63,16 +64,17 @@ export function loadConfig(flag?: string, opts: LoadOptions = {}): LoadedConfig 
 
 /** The same file again (a rotated credential): a project config must still be the bytes the user trusted. */
 export function reloadConfig(config: Config): LoadedConfig {
-  return loadChosen({ file: config.file, foundBy: config.foundBy }, { select: config.selection }, undefined, !config.waitingForTrust);
+  return loadChosen({ file: config.file, foundBy: config.foundBy }, { select: config.selection });
 }
 
-function loadChosen(choice: ConfigChoice, opts: LoadOptions, bytes = readConfig(choice.file), cwdEnv = true): LoadedConfig {
+/** `content`: a project config's bytes and its .env's, as already read (and checked against trust). */
+function loadChosen(choice: ConfigChoice, opts: LoadOptions, content?: ProjectContent): LoadedConfig {
   const { file, foundBy } = choice;
+  const { config: bytes, env } = content ?? readWithEnv(file);
   // Checked on the bytes that are parsed below, so a file swapped after the check cannot slip in.
-  if (foundBy === 'cwd' && trustState(file, bytes) !== 'trusted') {
-    throw new McpxError(`${file} is no longer the file you trusted (it changed, or was untrusted); not using it`, {
-      code: 'CONFIG_UNTRUSTED', file, suggestion: waitingForTrust(file, 'changed').suggestion,
-    });
+  if (foundBy === 'cwd') {
+    const verdict = trustState(file, { config: bytes, env });
+    if (verdict.state !== 'trusted') throw untrusted(file, { state: verdict.state, changed: verdict.changed });
   }
   let raw: unknown;
   try {
@@ -84,12 +86,17 @@ function loadChosen(choice: ConfigChoice, opts: LoadOptions, bytes = readConfig(
       suggestion: 'fix the JSON syntax (comments and trailing commas are not allowed)',
     });
   }
-  const vars = loadVariables(file, process.env, { cwdEnv });
+  const vars = loadVariables(file, process.env, env);
   const normalized = normalizeConfig({ raw, file, foundBy, vars: vars.values, envFiles: vars.files });
   const loaded = { ...normalized, config: selectServers(normalized.config, opts.select) };
   // The one place secrets are registered: every command and serve load their config here.
   registerSecrets(loaded.config, vars.values);
   return loaded;
+}
+
+/** A config and the .env beside it, read once: a project's trust is checked on these bytes, and they are used. */
+function readWithEnv(file: string): ProjectContent {
+  return { config: readConfig(file), env: readEnvFile(file) };
 }
 
 function readConfig(file: string): Buffer {

@@ -6,7 +6,7 @@ import { canonicalJson, sha256 } from '../util/canonical.js';
 import { log } from '../util/log.js';
 import { expandValue } from './env.js';
 import { defaultCacheDir, defaultStateDir, expandHome } from './paths.js';
-import type { ChildProtocol, Config, SecretCommandValue, ServerConfig, Transport } from './types.js';
+import { HTTP_LIMITS, type CacheScope, type ChildProtocol, type Config, type HttpLimits, type OAuthSettings, type SecretCommandValue, type ServerConfig, type Transport } from './types.js';
 
 /**
  * Raw JSON → Config, once. Every error names the file, the server and the field, and exits 2.
@@ -18,9 +18,11 @@ const CLAUDE_KEYS = ['type', 'command', 'args', 'env', 'cwd', 'url', 'headers', 
 const MCPX_KEYS = [
   'prefix', 'disabled', 'start', 'tools', 'timeoutMs', 'maxTotalTimeoutMs', 'startupTimeoutMs', 'retries',
   'maxConcurrent', 'maxQueue', 'maxRestarts', 'maxMessageBytes', 'protocol', 'breaker', 'cache', 'errorPatterns', 'fallback', 'rateLimit',
-  'tags', 'instructions', 'pinTools',
+  'tags', 'instructions', 'pinTools', 'maxOutputTokens',
 ];
-const TOP_KEYS = ['mcpServers', 'defaults', 'cache', 'audit', 'http', '$schema'];
+const TOP_KEYS = ['mcpServers', 'defaults', 'cache', 'audit', 'http', 'toolSearch', 'toolBudget', 'toolSearchAlways', '$schema'];
+/** Default of toolBudget: Cursor warns past about 40 tools in all. */
+const TOOL_BUDGET = 40;
 /** Default of cache.lookupTimeoutMs: "a few tens of ms" at most on Redis per call. */
 const LOOKUP_TIMEOUT_MS = 50;
 
@@ -37,8 +39,10 @@ const BUILTIN_DEFAULTS: Raw = {
   maxQueue: 64,
   maxRestarts: 5,
   maxMessageBytes: 32 * 1024 * 1024,
+  // Under Claude Code's warning at 25,000 tokens of tool output.
+  maxOutputTokens: 20_000,
   breaker: { failureThreshold: 5, recoveryTimeoutMs: 30_000, successThreshold: 2 },
-  cache: { enabled: true, ttl: 3_600_000, staleTtl: 86_400_000, tools: {}, invalidateOnWrite: true },
+  cache: { enabled: true, ttl: 3_600_000, staleTtl: 86_400_000, tools: {}, invalidateOnWrite: true, noteAfter: 60_000, scope: 'credential' },
   errorPatterns: [],
   fallback: { stale: true },
   tools: { include: [], exclude: [], settings: {} },
@@ -64,6 +68,10 @@ export function normalizeConfig(input: NormalizeInput): { config: Config; warnin
   if (!isObject(defaults)) throw where.invalid('"defaults" must be an object', 'defaults');
   // Checked here too, so that a wrong value is named where it is written rather than on every server.
   if (defaults.pinTools !== undefined) bool(defaults.pinTools, where, 'defaults.pinTools');
+  const defaultsCache = obj(defaults.cache, where, 'defaults.cache');
+  if (defaultsCache.scope !== undefined) cacheScope(defaultsCache.scope, where, 'defaults.cache.scope');
+  // Names listed in defaults count for every server, added to the server's own list.
+  const defaultCredentialEnv = envNames(defaultsCache.credentialEnv, where, 'defaults.cache.credentialEnv');
   const base = merge(BUILTIN_DEFAULTS, defaults);
 
   const baseDir = dirname(file);
@@ -80,7 +88,11 @@ export function normalizeConfig(input: NormalizeInput): { config: Config; warnin
     claudeCodeKeys(name, entry, merged, where.server(name), warnings);
     // Whether the user set cache.ttl (defaults or entry), not the built-in default: a child's advice yields only to that.
     const ttlSet = [defaults, entry].some((r) => isObject(r.cache) && r.cache.ttl !== undefined);
-    servers.push(normalizeServer(name, merged, where.server(name), vars, baseDir, ttlSet));
+    // Caching is opt-in: readOnlyHint says a tool changes nothing, not that its answer stays true for long.
+    const asked = [defaults, entry].some((r) => isObject(r.cache) && (r.cache.ttl !== undefined || r.cache.staleTtl !== undefined || r.cache.enabled === true));
+    const server = normalizeServer(name, merged, where.server(name), vars, baseDir, ttlSet, asked);
+    server.cache.credentialEnv = [...new Set([...defaultCredentialEnv, ...server.cache.credentialEnv])];
+    servers.push(server);
   }
 
   const cacheRaw = raw.cache ?? {};
@@ -106,6 +118,7 @@ export function normalizeConfig(input: NormalizeInput): { config: Config; warnin
       },
       audit: { args: auditArgs, retentionDays: num(auditRaw.retentionDays ?? 30, where, 'audit.retentionDays') },
       http: httpBlock(raw.http, where, vars),
+      toolSearch: toolSearchSettings(raw, where),
       stateDir: defaultStateDir(),
       envFiles: input.envFiles,
     },
@@ -119,9 +132,10 @@ export function normalizeConfig(input: NormalizeInput): { config: Config; warnin
  * set is `problem`, raised by `serve --http` only.
  */
 function httpBlock(v: unknown, where: Where, vars: Record<string, string>): Config['http'] {
-  if (v === undefined) return { tokens: [] };
-  if (!isObject(v)) throw where.invalid('"http" must be an object with "host", "port" and "tokens"', 'http');
-  for (const k of Object.keys(v)) if (!['host', 'port', 'tokens'].includes(k)) throw where.invalid(`unknown key "${k}" (expected "host", "port" or "tokens")`, 'http');
+  if (v === undefined) return { tokens: [], limits: HTTP_LIMITS };
+  if (!isObject(v)) throw where.invalid('"http" must be an object with "host", "port", "tokens" and "limits"', 'http');
+  for (const k of Object.keys(v)) if (!['host', 'port', 'tokens', 'limits'].includes(k)) throw where.invalid(`unknown key "${k}" (expected "host", "port", "tokens" or "limits")`, 'http');
+  const limits = httpLimits(v.limits, where);
   const host = v.host === undefined ? undefined : str(v.host, where, 'http.host');
   const port = v.port === undefined ? undefined : int(v.port, where, 'http.port', 0);
   if (port !== undefined && port > 65535) throw where.invalid(`must be a port from 0 to 65535, got ${port}`, 'http.port');
@@ -139,7 +153,30 @@ function httpBlock(v: unknown, where: Where, vars: Record<string, string>): Conf
     if (!x.value.trim()) throw where.invalid('is empty (the value is not shown: a token must not be empty)', field);
     return [{ name, token: x.value }];
   });
-  return { host, port, tokens, problem };
+  return { host, port, tokens, problem, limits };
+}
+
+/** `http.limits`: counts of at least 1 and a size, the defaults for those not given. */
+function httpLimits(v: unknown, where: Where): HttpLimits {
+  if (v === undefined) return HTTP_LIMITS;
+  if (!isObject(v)) throw where.invalid('must be an object with "sessions", "listenUris" and "requestBytes"', 'http.limits');
+  const out = { ...HTTP_LIMITS };
+  for (const [k, x] of Object.entries(v)) {
+    if (!(k in HTTP_LIMITS)) throw where.invalid(`unknown key "${k}" (expected "sessions", "listenUris" or "requestBytes")`, 'http.limits');
+    out[k as keyof HttpLimits] = k === 'requestBytes' ? messageSize(x, where, 'http.limits.requestBytes') : int(x, where, `http.limits.${k}`, 1);
+  }
+  return out;
+}
+
+/** `toolSearch`, `toolBudget`, `toolSearchAlways` (top level). */
+function toolSearchSettings(raw: Raw, where: Where): Config['toolSearch'] {
+  const mode = raw.toolSearch ?? 'auto';
+  if (mode !== 'on' && mode !== 'off' && mode !== 'auto') throw where.invalid(`must be "on", "off" or "auto", got ${JSON.stringify(mode)}`, 'toolSearch');
+  return {
+    mode,
+    budget: int(raw.toolBudget ?? TOOL_BUDGET, where, 'toolBudget', 0),
+    always: strList(raw.toolSearchAlways ?? [], where, 'toolSearchAlways'),
+  };
 }
 
 /**
@@ -174,7 +211,7 @@ function cacheBackend(c: Raw, where: Where, vars: Record<string, string>): Pick<
   return { backend, url, lookupTimeoutMs };
 }
 
-function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string, string>, baseDir: string, ttlSet: boolean): ServerConfig {
+function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string, string>, baseDir: string, ttlSet: boolean, cacheAsked: boolean): ServerConfig {
   const type = e.type ?? (e.url !== undefined && e.command === undefined ? 'http' : 'stdio');
   if (type !== 'stdio' && type !== 'http' && type !== 'sse') {
     throw where.invalid(`unknown type "${String(type)}" (expected "stdio", "http" or "sse")`, 'type');
@@ -207,6 +244,7 @@ function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string
   if (url !== undefined && !missing.length) {
     try { new URL(url); } catch { throw where.invalid(`"url" is not a valid URL`, 'url'); }
   }
+  const oauth = e.oauth === undefined ? undefined : oauthSettings(e.oauth, transport, where, expand);
 
   const prefix = e.prefix === undefined ? name : str(e.prefix, where, 'prefix');
   if (!/^[A-Za-z0-9_-]*$/.test(prefix)) throw where.invalid('"prefix" may only use letters, digits, "_" and "-"', 'prefix');
@@ -258,7 +296,7 @@ function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string
     : undefined;
 
   return {
-    name, transport, command, args, env, cwd, url, headers,
+    name, transport, command, args, env, cwd, url, headers, oauth,
     headersHelper: e.headersHelper === undefined ? undefined : str(e.headersHelper, where, 'headersHelper'),
     prefix,
     disabled: bool(e.disabled, where, 'disabled'),
@@ -287,11 +325,15 @@ function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string
     },
     cache: {
       enabled: bool(cache.enabled, where, 'cache.enabled'),
+      readOnly: cacheAsked,
       ttl: dur(cache.ttl, where, 'cache.ttl'),
       ttlExplicit: ttlSet,
       staleTtl: dur(cache.staleTtl, where, 'cache.staleTtl'),
       tools: cacheTools,
       invalidateOnWrite: bool(cache.invalidateOnWrite, where, 'cache.invalidateOnWrite'),
+      noteAfter: dur(cache.noteAfter, where, 'cache.noteAfter'),
+      scope: cacheScope(cache.scope, where, 'cache.scope'),
+      credentialEnv: envNames(cache.credentialEnv, where, 'cache.credentialEnv'),
     },
     errorPatterns,
     fallback: {
@@ -300,28 +342,56 @@ function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string
       message: fallback.message === undefined ? undefined : str(fallback.message, where, 'fallback.message'),
     },
     rateLimit,
+    maxOutputTokens: int(e.maxOutputTokens, where, 'maxOutputTokens', 0),
     identity: sha256(transport, command ?? '', canonicalJson(args), cwd ?? '', url ?? ''),
     catalogKey: sha256('catalog', name, transport, command ?? '', canonicalJson(args), cwd ?? '', url ?? ''),
-    credentialFingerprint: sha256(canonicalJson(env), canonicalJson(headers)),
+    credentialFingerprint: oauth ? sha256(canonicalJson(env), canonicalJson(headers), canonicalJson(oauth)) : sha256(canonicalJson(env), canonicalJson(headers)),
     secretCommands,
     variables: dedupeVars(used),
     problem,
   };
 }
 
+const OAUTH_KEYS = ['clientId', 'clientSecret', 'scopes', 'grant', 'callbackPort', 'resource', 'clientMetadataUrl'];
+
+/** The `oauth` block of a remote child, checked: each error names the field. */
+function oauthSettings(v: unknown, transport: Transport, where: Where, expand: (v: string, field: string, at?: Omit<SecretCommandValue, 'parts'>) => string): OAuthSettings {
+  const o = obj(v, where, 'oauth');
+  if (transport === 'stdio') throw where.invalid('is only for remote servers ("type": "http" or "sse")', 'oauth');
+  for (const k of Object.keys(o)) if (!OAUTH_KEYS.includes(k)) throw where.invalid(`unknown key "${k}" (expected ${OAUTH_KEYS.map((x) => `"${x}"`).join(', ')})`, 'oauth');
+  const grant = o.grant ?? 'authorization_code';
+  if (grant !== 'authorization_code' && grant !== 'client_credentials') {
+    throw where.invalid(`must be "authorization_code" or "client_credentials", got ${JSON.stringify(grant)}`, 'oauth.grant');
+  }
+  const clientId = o.clientId === undefined ? undefined : expand(str(o.clientId, where, 'oauth.clientId'), 'oauth.clientId');
+  const clientSecret = o.clientSecret === undefined ? undefined : expand(str(o.clientSecret, where, 'oauth.clientSecret'), 'oauth.clientSecret', { field: 'oauth', key: 'clientSecret' });
+  if (grant === 'client_credentials' && (clientId === undefined || clientSecret === undefined)) {
+    throw where.invalid('"grant": "client_credentials" needs "clientId" and "clientSecret"', 'oauth');
+  }
+  const port = o.callbackPort === undefined ? undefined : int(o.callbackPort, where, 'oauth.callbackPort', 1);
+  if (port !== undefined && port > 65535) throw where.invalid(`must be a port number (1-65535), got ${port}`, 'oauth.callbackPort');
+  const metadataUrl = o.clientMetadataUrl === undefined ? undefined : str(o.clientMetadataUrl, where, 'oauth.clientMetadataUrl');
+  if (metadataUrl !== undefined && !/^https:\/\/[^/]+\/./.test(metadataUrl)) throw where.invalid('must be an https URL with a path', 'oauth.clientMetadataUrl');
+  return {
+    clientId,
+    clientSecret,
+    scopes: strList(o.scopes ?? [], where, 'oauth.scopes'),
+    grant,
+    callbackPort: port,
+    resource: o.resource === undefined ? true : bool(o.resource, where, 'oauth.resource'),
+    clientMetadataUrl: metadataUrl,
+  };
+}
+
 /**
  * Keys of Claude Code's `.mcp.json` entries that mean something to mcpx: `timeout` is a per-call
- * deadline in ms (our `timeoutMs`, which wins when the entry sets both); `oauth` is not supported yet,
- * and saying so beats a server that silently connects without it.
+ * deadline in ms (our `timeoutMs`, which wins when the entry sets both); `oauth` is read by normalizeServer.
  */
 function claudeCodeKeys(name: string, entry: Raw, merged: Raw, where: Where, warnings: string[]): void {
   if (entry.timeout !== undefined) {
     const ms = dur(entry.timeout, where, 'timeout');
     if (entry.timeoutMs === undefined) merged.timeoutMs = ms;
     else log.debug(`${where.file}: server "${name}": both "timeout" (${ms} ms) and "timeoutMs" are set; "timeoutMs" wins`);
-  }
-  if (entry.oauth !== undefined) {
-    warnings.push(`${where.file}: server "${name}": oauth is not supported yet by mcpx; this server will connect without it`);
   }
 }
 
@@ -404,6 +474,21 @@ function merge(base: Raw, over: Raw): Raw {
     out[k] = isObject(v) && isObject(base[k]) ? merge(base[k] as Raw, v) : v;
   }
   return out;
+}
+
+/** `cache.scope`: "credential" (default: entries per credential) or "public" (shared by everyone). */
+function cacheScope(v: unknown, w: Where, field: string): CacheScope {
+  if (v === 'credential' || v === 'public') return v;
+  throw w.invalid(`must be "credential" (entries per credential, the default) or "public" (answers that do not depend on who asks), got ${JSON.stringify(v)}`, field);
+}
+
+/** `cache.credentialEnv`: names of environment variables (a value is never written here). */
+function envNames(v: unknown, w: Where, field: string): string[] {
+  const names = strList(v ?? [], w, field);
+  names.forEach((n, i) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) throw w.invalid('must be the name of a variable (letters, digits and "_"), never its value (what was written is not shown: it may be a secret)', `${field}[${i}]`);
+  });
+  return names;
 }
 
 const PROTOCOLS: readonly ChildProtocol[] = ['auto', 'legacy', '2026-07-28'];

@@ -10,7 +10,8 @@ import type { CacheConfig, Config, HttpConfig } from './types.js';
  * - every `headers` value (and the credential after `Bearer `/`Basic `/`Token `);
  * - the value of a secret-looking command-line flag: `--token=VALUE`, or `--api-key VALUE`;
  * - the password in `cache.url` (redis://user:PASSWORD@host), as written and decoded;
- * - every `http.tokens` value (the bearer tokens of `serve --http`).
+ * - every `http.tokens` value (the bearer tokens of `serve --http`);
+ * - a server's `oauth.clientSecret`.
  * The normalized config holds expanded values, so the values are taken from it and from the variables.
  */
 const SECRET_NAME = /TOKEN|KEY|SECRET|PASSWORD|PASS|CREDENTIAL|AUTH/i;
@@ -33,6 +34,7 @@ export function secretValues(config: SecretSources, vars: Record<string, string>
       if (value && looksSecret(v.name)) out.add(value);
     }
     for (const [k, v] of Object.entries(s.env)) if (looksSecret(k)) out.add(v);
+    if (s.oauth?.clientSecret) out.add(s.oauth.clientSecret);
     for (const v of Object.values(s.headers)) {
       out.add(v);
       const cred = /^(?:Bearer|Basic|Token)\s+(\S.*)$/i.exec(v.trim());

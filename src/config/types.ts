@@ -16,7 +16,14 @@ export interface CacheToolSettings {
 }
 
 export interface ServerCacheSettings {
+  /** False only when the config says `cache.enabled: false`: nothing is cached, whatever else asks. */
   enabled: boolean;
+  /**
+   * Every read-only tool and every resource read is cached: this server's or the defaults' `cache`
+   * block asks (sets `ttl`, `staleTtl` or `enabled: true`). Otherwise only `cache.tools` entries and
+   * results a 2026-07-28 child gives a `ttlMs` are (caching is opt-in).
+   */
+  readOnly: boolean;
   ttl: number;
   /** The config sets `cache.ttl` itself: a modern child's `ttlMs` advice yields to it (else it wins over the default). */
   ttlExplicit: boolean;
@@ -24,7 +31,19 @@ export interface ServerCacheSettings {
   /** Per tool: `false` turns caching off, an object makes the tool cacheable with these TTLs. */
   tools: Record<string, Partial<CacheToolSettings> | false>;
   invalidateOnWrite: boolean;
+  /** A cached tool answer at least this old gets a text item saying so (the model does not see `_meta`). */
+  noteAfter: number;
+  /**
+   * Whose entries: `credential` (the default) keys each by a salted fingerprint of the credentials the
+   * child runs with, so only identical credentials share it; `public` (answers that do not depend on
+   * who asks: public documentation) shares them with everyone.
+   */
+  scope: CacheScope;
+  /** Inherited variables that count as credentials besides those whose names say so (children/credentials.ts). */
+  credentialEnv: string[];
 }
+
+export type CacheScope = 'credential' | 'public';
 
 export interface FallbackSettings {
   stale: boolean;
@@ -46,10 +65,29 @@ export type ValuePart = string | { run: 'cmd' | 'sh'; command: string; /** as wr
 
 /** A value (env, headers or args entry) that asks for a secret command, as its parts. */
 export interface SecretCommandValue {
-  field: 'env' | 'headers' | 'args';
+  field: 'env' | 'headers' | 'args' | 'oauth';
   /** The env or header name, or the index in args. */
   key: string;
   parts: ValuePart[];
+}
+
+/**
+ * `oauth` of a remote child: how mcpx signs in to it (see children/oauth/). Without `clientId` mcpx
+ * registers itself (a Client ID Metadata Document when `clientMetadataUrl` is given and the server
+ * supports it, else dynamic client registration).
+ */
+export interface OAuthSettings {
+  clientId?: string;
+  /** A secret like any other: `${VAR}` or `${cmd:…}` (run at each connect). */
+  clientSecret?: string;
+  scopes: string[];
+  grant: 'authorization_code' | 'client_credentials';
+  /** The loopback port of the redirect URI; else one picked at the first login and kept with the registration. */
+  callbackPort?: number;
+  /** `false`: no RFC 8707 `resource` parameter (for authorization servers that reject it). */
+  resource: boolean;
+  /** An https URL serving mcpx's client metadata document, used as the client id where the server supports it. */
+  clientMetadataUrl?: string;
 }
 
 /** `protocol`: how mcpx speaks to a child (see README, "Protocol eras"). */
@@ -67,6 +105,8 @@ export interface ServerConfig {
   url?: string;
   headers: Record<string, string>;
   headersHelper?: string;
+  /** Sign-in for a remote child (declared; a child that asks for OAuth without it gets the defaults). */
+  oauth?: OAuthSettings;
 
   prefix: string;
   disabled: boolean;
@@ -94,6 +134,11 @@ export interface ServerConfig {
   errorPatterns: RegExp[];
   fallback: FallbackSettings;
   rateLimit?: RateLimit;
+  /**
+   * The most of a tool result's text a client gets at once, in tokens (4 characters each); past it the
+   * text is cut and the rest is paged with `mcpx__more`. 0: no limit.
+   */
+  maxOutputTokens: number;
 
   /** Who the child is (command + args, or url): part of cache and catalog keys. */
   identity: string;
@@ -138,7 +183,33 @@ export interface HttpConfig {
   tokens: { name: string; token: string }[];
   /** A token's variable is not set: `serve --http` refuses to start with this error; other commands run. */
   problem?: McpxError;
+  /** What one caller may hold (`http.limits`; defaults in HTTP_LIMITS). */
+  limits: HttpLimits;
 }
+
+/**
+ * Tool search for clients that put every tool in every prompt: the list holds mcpx's meta tools (and
+ * the `always` ones) instead of every child tool. `auto`: on when the merged list has more than
+ * `budget` tools and the client is not Claude Code (which searches deferred tools itself).
+ */
+export interface ToolSearchConfig {
+  mode: 'on' | 'off' | 'auto';
+  budget: number;
+  /** Exposed tool names (globs) listed even when search is on. */
+  always: string[];
+}
+
+export interface HttpLimits {
+  /** 2025 sessions open at once per caller (token). */
+  sessions: number;
+  /** Resource URIs in one 2026 subscriptions/listen filter. */
+  listenUris: number;
+  /** Bytes of one request body. */
+  requestBytes: number;
+}
+
+/** The defaults of `http.limits`: generous for a developer's windows and agents, small enough to bound one caller. */
+export const HTTP_LIMITS: HttpLimits = { sessions: 32, listenUris: 256, requestBytes: 4 * 1024 * 1024 };
 
 export interface AuditConfig {
   args: 'hash' | 'redacted' | 'none';
@@ -159,6 +230,7 @@ export interface Config {
   cache: CacheConfig;
   audit: AuditConfig;
   http: HttpConfig;
+  toolSearch: ToolSearchConfig;
   stateDir: string;
   /** Variables seen (process env over .env files): names only are ever shown. */
   envFiles: string[];
@@ -172,6 +244,8 @@ export interface WaitingForTrust {
   file: string;
   /** unknown: never trusted; changed: edited since `mcpx trust`. */
   state: 'unknown' | 'changed';
+  /** With `changed`: what differs from the trusted bytes (the file, the `.env` beside it, or both). */
+  changed?: string[];
   /** The exact command that trusts it. */
   command: string;
   /** One line for stderr, status and doctor: the file, why it waits, what runs instead, the command. */

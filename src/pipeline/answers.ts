@@ -23,6 +23,23 @@ export function markCached(result: unknown, mark: CacheMark): Result {
   return { ...r, _meta: { ...r._meta, 'mcpx/cache': mark } };
 }
 
+/**
+ * A cached tool result as the model gets it: marked in `_meta`, and, once it is at least `noteAfter`
+ * old, with one text item added at the end saying so (Claude Code does not show `_meta` to the model).
+ * The child's own content items and structuredContent are left exactly as stored; a younger answer
+ * gets the marker only.
+ */
+export function cachedToolResult(result: unknown, mark: CacheMark, noteAfter: number): Result {
+  const r = markCached(result, mark) as CallToolResult;
+  if (mark.ageMs < noteAfter) return r;
+  return { ...r, content: [...(r.content ?? []), cachedNote(mark)] };
+}
+
+/** The text item of an older cached answer: whose answer it is, and how old. */
+export function cachedNote(mark: CacheMark): { type: 'text'; text: string } {
+  return { type: 'text', text: `[mcpx] Cached answer: ${mark.server} gave it ${formatDuration(mark.ageMs)} ago; it may be out of date.` };
+}
+
 /** A stale tool result: the marker, and a first text block saying it is an older copy and why. */
 export function staleToolResult(result: unknown, mark: CacheMark, why: string): CallToolResult {
   const r = markCached(result, mark) as CallToolResult;

@@ -2,23 +2,27 @@ import { EventEmitter } from 'node:events';
 import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode, type Progress, type Tool } from '@modelcontextprotocol/client';
 import { cacheAdvice } from '../children/advice.js';
 import { credentialHint, isAuthFailure, type Child } from '../children/child.js';
-import type { ResultStore } from '../cache/store.js';
-import { cacheKey } from '../cache/key.js';
+import { loginNeededIn } from '../children/oauth/session.js';
+import { isQuestionRefused } from '../children/asking.js';
+import type { CachedEntry, Mark, MaybePromise, ResultStore } from '../cache/store.js';
 import { SingleFlight } from '../cache/singleflight.js';
 import { errorMessage, isMcpxError } from '../errors.js';
 import { eitherSignal } from '../util/abort.js';
 import { formatDuration } from '../util/duration.js';
 import { AdmissionRefused } from './admission.js';
-import { failureText, markCached, staleToolResult, unavailableResult, type FailureReason } from './answers.js';
+import { CHARS_PER_TOKEN, cutNote, cutResult } from './budget.js';
+import { CallKeys } from './cache-keys.js';
+import { cachedToolResult, failureText, markCached, staleToolResult, unavailableResult, type FailureReason } from './answers.js';
 import { formatBackup, searchBackup } from './backup.js';
-import { isTransportFailure, type ChildPolicies } from './policies.js';
+import { cachePlan, isTransportFailure, type CachePlan, type ChildPolicies } from './policies.js';
 
 /**
  * The call pipeline. Every tools/call, resources/read, prompts/get and forwarded request (completion,
  * subscribe) enters through run(), and reads top to bottom:
  *
  *   1 route → 2 fresh cache → 3 single flight → 4 quota → 5 bulkhead → 6 breaker → 7 deadline
- *   → 8 child.call (retries) → 9 classify → 10 cache.put;   on failure: stale copy → local backup → clear error.
+ *   → 8 child.call (retries) → 9 classify → 10 cache.put;   on failure: stale copy → local backup → clear error;
+ *   11 output budget (a client's tool answer, whatever its source: cut to the budget, the rest kept as pages).
  *
  * What differs between the kinds is data, set once by route(): cacheable or not, retried or not, and
  * how a failure is answered (an isError tool result, or a JSON-RPC error). Only the child's own failures
@@ -27,7 +31,7 @@ import { isTransportFailure, type ChildPolicies } from './policies.js';
  */
 
 /** What the pipeline uses of a child (a unit test hands it a fake). */
-export type PipelineChild = Pick<Child, 'name' | 'config' | 'fingerprint' | 'state' | 'authRejected' | 'connection' | 'start' | 'request'>;
+export type PipelineChild = Pick<Child, 'name' | 'config' | 'era' | 'credentialFingerprint' | 'state' | 'authRejected' | 'connection' | 'start' | 'request'>;
 
 export interface Router<C extends PipelineChild = Child> {
   tool(name: string): { child: C; name: string; tool: Tool } | undefined;
@@ -42,6 +46,11 @@ export interface PipelineDeps<C extends PipelineChild = Child> {
   policies(child: C): ChildPolicies;
   /** The result store, opened on first use; undefined when there is none. */
   store(): ResultStore | undefined;
+  /**
+   * The store's secret salt for credential fingerprints (cache/salt.ts): at once, or once Redis gave it
+   * (a lookup waits as long as for an entry); undefined when there is none: only public entries then.
+   */
+  keySalt(): MaybePromise<Buffer | undefined>;
   /** A call found its child down: the supervisor may try to start it again (never awaited). */
   childWanted(child: C): void;
   /** The child refused its credentials: re-read them (.env, headersHelper) and reconnect. */
@@ -52,8 +61,19 @@ export interface CallOptions {
   signal: AbortSignal;
   /** Set when the upstream request carried a progressToken. */
   onprogress?: (progress: Progress) => void;
-  /** Who asked (an HTTP caller's token name), for the audit trail. */
+  /**
+   * Who asks: the token's name over HTTP, the local user (localCaller) on stdio and in the CLI. The audit
+   * trail records it, and a private cache entry belongs to it; unknown (undefined), nothing private is
+   * stored or shared.
+   */
   caller?: string;
+  /**
+   * Set for a client's tool call: the output budget applies. Keeps the pages of text cut off for the
+   * client's session and returns their handle (what `mcpx__more` takes).
+   */
+  keep?: (pages: string[]) => string;
+  /** The upstream request this call serves (server/'s object): a question the child asks during it goes to its client. */
+  asker?: object;
 }
 
 type Params = { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> } & Record<string, unknown>;
@@ -85,6 +105,8 @@ export interface CallEvent {
   bytes?: number;
   /** Who asked (CallOptions.caller). */
   caller?: string;
+  /** The answer's text was cut to the output budget: its size and what the client got first, in tokens. */
+  cut?: { tokens: number; keptTokens: number };
 }
 
 /** One routed call: what differs between the kinds of request, as data. */
@@ -99,9 +121,8 @@ interface Call<C> {
   params: Result;
   /** For the cache key, the call event and the backup search. */
   args: unknown;
-  /** Set when the answer may be cached: for how long. */
-  /** `adviceWins`: no TTL in the config for this entry, so a modern child's `ttlMs` advice sets it. */
-  cache?: { ttl: number; staleTtl: number; adviceWins: boolean };
+  /** Set when the answer may be cached: for how long (policies.ts, cachePlan). */
+  cache?: CachePlan;
   /** Retried on a fast transport failure. */
   readOnly: boolean;
   /** A successful call drops the server's cached entries (`cache.invalidateOnWrite`). */
@@ -121,6 +142,11 @@ class CallFailed extends Error {
 
 export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ call: [CallEvent]; quota: [{ server: string }] }> {
   private readonly inFlight = new SingleFlight<Result>();
+  /**
+   * The upstream requests each shared call in flight serves, by key: a caller joining it is one more
+   * (a question the child asks then has several possible owners, and is refused unless they are one client).
+   */
+  private readonly askersOf = new Map<string, Set<object>>();
   /** One credential refresh and reconnect at a time per child, shared by the calls it refused. */
   private readonly reauths = new Map<C, Promise<void>>();
 
@@ -135,32 +161,50 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
     const call = await this.route(request);
     const { child } = call;
     const done = (outcome: Outcome, result?: Result, failed?: CallFailed, bytes?: number) => {
+      // 11. output budget: a tool answer longer than it reaches the client cut, the rest kept as pages.
+      const cut = result && call.kind === 'tool' && opts.keep ? cutResult(result, child.config.maxOutputTokens) : undefined;
       if (call.kind) {
         this.emit('call', {
           server: child.name, kind: call.kind, name: call.name, args: call.args, outcome, reason: failed?.reason, error: failed?.message,
-          cacheable: !!call.cache, ms: performance.now() - t0, result, bytes, caller: opts.caller,
+          cacheable: !!plan, ms: performance.now() - t0, result, bytes, caller: opts.caller,
+          ...(cut && { cut: { tokens: Math.ceil(cut.totalChars / CHARS_PER_TOKEN), keptTokens: Math.ceil(cut.keptChars / CHARS_PER_TOKEN) } }),
         });
       }
-      return result!;
+      return cut ? cut.withNote(cutNote(child.name, child.config.maxOutputTokens, cut, opts.keep!(cut.pages))) : result!;
     };
 
-    // 2. fresh cache
-    const store = call.cache ? this.deps.store() : undefined;
-    const key = store ? cacheKey({ identity: child.config.identity, credentialFingerprint: child.fingerprint, kind: call.kind === 'resource' ? 'resource' : 'tool', name: call.name, args: call.args }) : '';
-    const fresh = await store?.get(key); // a value (SQLite, Redis's L1) or a promise (Redis, bounded)
-    if (fresh) return done('hit', markCached(fresh.result, { status: 'hit', ageMs: Date.now() - fresh.storedAt, server: child.name }), undefined, fresh.bytes);
+    // 2. fresh cache: keyed by whose answer it is (cache-keys.ts: the credentials, or no one, or the caller).
+    // A 2025-era child gives no ttlMs advice: where only advice could cache, nothing is looked up.
+    const plan = call.cache && !(call.cache.byAdvice && child.era === 'legacy') ? call.cache : undefined;
+    const store = plan ? this.deps.store() : undefined;
+    const keys = store ? new CallKeys(child, { kind: call.kind === 'resource' ? 'resource' : 'tool', name: call.name, args: call.args }, opts.caller) : undefined;
+    const salt = keys && this.deps.keySalt(); // a value (SQLite, Redis once known) or a bounded wait (Redis starting)
+    const lookup = keys ? keys.lookup(salt instanceof Promise ? await salt : salt) : [];
+    const fresh = await firstOf(lookup, (k) => store!.get(k)); // a value (SQLite, Redis's L1) or a promise (Redis, bounded)
+    if (fresh) {
+      const mark = { status: 'hit' as const, ageMs: Date.now() - fresh.storedAt, server: child.name };
+      const answer = call.answer === 'tool-result' ? cachedToolResult(fresh.result, mark, child.config.cache.noteAfter) : markCached(fresh.result, mark);
+      return done('hit', answer, undefined, fresh.bytes);
+    }
 
     // 3. single flight: identical calls in flight share one child call, each caller keeping its own
-    // cancellation (not with a progress token: progress goes to one caller). Steps 4–9 are send().
-    const staleCopy = () => (store && child.config.fallback.stale ? store.getStale(key) : undefined);
-    const send = (signal: AbortSignal) => this.send(call, { signal, onprogress: opts.onprogress }, async () => !!(await staleCopy()));
-    try {
-      const result = store && !opts.onprogress ? await this.inFlight.run(key, opts.signal, send) : await send(opts.signal);
-      if (result.isError === true) return done('error', result); // the tool's own answer: passed on, never cached
-      // 10. cache.put: only cacheable, non-error results
-      if (store) store.put({ key, server: child.name, tool: call.name, result, ttlMs: entryTtl(call.cache!, result), staleTtlMs: call.cache!.staleTtl });
+    // cancellation (not with a progress token: progress goes to one caller). Steps 4–10 are sendAndKeep().
+    const staleCopy = () => (store && child.config.fallback.stale ? firstOf(lookup, (k) => store.getStale(k)) : undefined);
+    const askers = new Set<object>(opts.asker ? [opts.asker] : []);
+    const sendAndKeep = async (signal: AbortSignal) => {
+      // Taken before the call goes out: a write to this server landing while it runs makes its answer unkeepable.
+      const since = store?.mark();
+      const result = await this.send(call, { signal, onprogress: opts.onprogress }, async () => !!(await staleCopy()), askers);
+      if (result.isError === true) return result; // the tool's own answer: passed on, never cached
+      // 10. cache.put: what the config (or the child's ttlMs) asks for, once per shared call, under the credentials the answer came with
+      if (store) this.put(store, keys!, plan!, call, result, since);
       else if (call.writes && child.config.cache.invalidateOnWrite) this.deps.store()?.invalidate({ server: child.name });
-      return done('ok', result);
+      return result;
+    };
+    const flight = store && !opts.onprogress ? keys!.flight() : undefined;
+    try {
+      const result = flight ? await this.shared(flight, opts, askers, sendAndKeep) : await sendAndKeep(opts.signal);
+      return done(result.isError === true ? 'error' : 'ok', result);
     } catch (e) {
       if (!(e instanceof CallFailed)) {
         if (opts.signal.aborted) done('cancelled'); // cancelled upstream: recorded (audit), never the child's fault
@@ -186,10 +230,35 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
     }
   }
 
-  /** The cache key of a resource, to drop it when the child says it was updated. */
+  /** 10. cache.put, never waited for: a salt Redis has not given yet is waited for after the answer has gone. */
+  private put(store: ResultStore, keys: CallKeys, plan: CachePlan, call: Call<C>, result: Result, since: Mark | undefined): void {
+    const ttlMs = entryTtl(plan, result);
+    if (ttlMs === undefined) return;
+    const salt = this.deps.keySalt();
+    if (salt instanceof Promise) {
+      void salt.then((s) => this.putWith(s, store, keys, { call, result, ttlMs, staleTtlMs: plan.staleTtl, since }));
+      return;
+    }
+    this.putWith(salt, store, keys, { call, result, ttlMs, staleTtlMs: plan.staleTtl, since });
+  }
+
+  private putWith(salt: Buffer | undefined, store: ResultStore, keys: CallKeys, p: { call: Call<C>; result: Result; ttlMs: number; staleTtlMs: number; since: Mark | undefined }): void {
+    const key = keys.store(salt, cacheAdvice(p.result));
+    if (key) store.put({ key, server: p.call.child.name, tool: p.call.name, result: p.result, ttlMs: p.ttlMs, staleTtlMs: p.staleTtlMs, since: p.since });
+  }
+
+  /** Step 3: the call joins an identical one in flight (its asker becomes one of that call's), or starts it. */
+  private shared(key: string, opts: CallOptions, askers: Set<object>, send: (signal: AbortSignal) => Promise<Result>): Promise<Result> {
+    if (opts.asker) this.askersOf.get(key)?.add(opts.asker);
+    return this.inFlight.run(key, opts.signal, (signal) => {
+      this.askersOf.set(key, askers);
+      return send(signal).finally(() => this.askersOf.get(key) === askers && this.askersOf.delete(key));
+    });
+  }
+
+  /** Drops a resource's entries when the child says it was updated: every caller's, whatever their credentials. */
   resourceUpdated(child: C, uri: string): void {
-    const key = cacheKey({ identity: child.config.identity, credentialFingerprint: child.fingerprint, kind: 'resource', name: uri, args: {} });
-    this.deps.store()?.invalidate({ key });
+    this.deps.store()?.invalidate({ server: child.name, tool: uri });
   }
 
   /** 1. route: which child, its own name for what is called, and how this kind of call is handled. */
@@ -206,7 +275,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
         const c = child.config.cache;
         return {
           child, kind: 'resource', method: 'resources/read', name: request.params.uri, params: request.params, args: {},
-          cache: c.enabled ? { ttl: c.ttl, staleTtl: c.staleTtl, adviceWins: !c.ttlExplicit } : undefined, readOnly: true, writes: false, answer: 'json-rpc-error',
+          cache: cachePlan(c, undefined, true), readOnly: true, writes: false, answer: 'json-rpc-error',
         };
       }
       const args = request.params.arguments ?? {};
@@ -220,7 +289,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
       const readOnly = r.tool.annotations?.readOnlyHint === true;
       return {
         child: r.child, kind: 'tool', method: 'tools/call', name: r.name, params: { ...request.params, name: r.name }, args,
-        cache: toolCache(r.child, r.name, readOnly), readOnly, writes: !readOnly, answer: 'tool-result',
+        cache: cachePlan(r.child.config.cache, r.name, readOnly), readOnly, writes: !readOnly, answer: 'tool-result',
       };
     };
     // A name may belong to a child not listed yet (still starting): look again once the lists are settled.
@@ -234,7 +303,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
    * mcpx did not send the call (child down, quota, full queue, breaker open) or the child did not answer
    * usefully; other errors (cancellation, the child's answer about the request itself) pass through.
    */
-  private async send(call: Call<C>, opts: CallOptions, hasStaleCopy: () => Promise<boolean>): Promise<Result> {
+  private async send(call: Call<C>, opts: CallOptions, hasStaleCopy: () => Promise<boolean>, askers: Set<object>): Promise<Result> {
     const { child } = call;
     const { signal } = opts;
     const { admission, breaker, retry, quota } = this.deps.policies(child);
@@ -307,7 +376,7 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
       const params = withoutProgressToken(call.params);
       const once = (s: AbortSignal) =>
         child.request(call.method, params, {
-          signal: s, timeout: left(), resetTimeoutOnProgress: true, maxTotalTimeout: child.config.maxTotalTimeoutMs, onprogress: opts.onprogress,
+          signal: s, timeout: left(), resetTimeoutOnProgress: true, maxTotalTimeout: child.config.maxTotalTimeoutMs, onprogress: opts.onprogress, askers,
         });
       const waitedMs = performance.now() - t0;
       let result: Result;
@@ -333,6 +402,12 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
         if (signal.aborted) {
           breaker.release(pass); // cancelled upstream: says nothing about the child
           throw e;
+        }
+        // The user must sign in again: mcpx's message, and nothing held against the child.
+        const login = loginNeededIn(e);
+        if (login) {
+          breaker.release(pass);
+          throw new CallFailed('child-down', login.message);
         }
         const failure = classifyError(e, child, timeoutMs);
         if (!failure) {
@@ -373,28 +448,30 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
   }
 }
 
-/** How long and whether a tool is cached: readOnlyHint or listed in cache.tools; never when turned off. */
-function toolCache(child: PipelineChild, name: string, readOnly: boolean): Call<PipelineChild>['cache'] {
-  const c = child.config.cache;
-  const listed = c.tools[name];
-  if (!c.enabled || listed === false) return undefined;
-  if (listed === undefined && !readOnly) return undefined;
-  return { ttl: listed?.ttl ?? c.ttl, staleTtl: listed?.staleTtl ?? c.staleTtl, adviceWins: listed?.ttl === undefined && !c.ttlExplicit };
-}
-
 /**
  * The TTL of a cache entry: the child's own `ttlMs` advice (2026-07-28 results, see children/advice.ts)
- * where the config sets none for this server or tool, else the config's. A `cacheScope: "private"`
- * result needs nothing more: every entry is keyed by the credential fingerprint already (cache/key.ts).
+ * where the config sets none for this server or tool, else the config's; undefined: not kept (the
+ * config did not ask, and the child advised no positive `ttlMs`). Its `cacheScope` advice chooses the
+ * key instead (cache-keys.ts).
  */
-function entryTtl(cache: NonNullable<Call<PipelineChild>['cache']>, result: Result): number {
-  const advised = cache.adviceWins ? cacheAdvice(result)?.ttlMs : undefined;
-  return advised ?? cache.ttl;
+function entryTtl(plan: CachePlan, result: Result): number | undefined {
+  const advised = plan.adviceWins ? cacheAdvice(result)?.ttlMs : undefined;
+  if (plan.byAdvice) return advised !== undefined && advised > 0 ? advised : undefined;
+  return advised ?? plan.ttl;
+}
+
+/** The first entry found under these keys, in their order: at once from SQLite, in one round trip from Redis. */
+function firstOf(keys: string[], get: (key: string) => MaybePromise<CachedEntry | undefined>): MaybePromise<CachedEntry | undefined> {
+  if (keys.length === 1) return get(keys[0]!);
+  const found = keys.map(get);
+  if (!found.some((f) => f instanceof Promise)) return found.find((f) => f !== undefined) as CachedEntry | undefined;
+  return Promise.all(found).then((all) => all.find((f) => f !== undefined));
 }
 
 /** undefined: not a failure of the child (its answer about the request itself). */
 function classifyError(e: unknown, child: PipelineChild, timeoutMs: number): CallFailed | undefined {
   if (isAuthFailure(e)) return new CallFailed('error', `${child.name} rejected the credentials: ${credentialHint(child.config)}`);
+  if (isQuestionRefused(e)) return undefined; // mcpx would not pass on the child's question: the child's answer stands, passed on as an error
   // Errors from child.request are the v2 SDK's: SdkError for local failures, ProtocolError for the child's answers.
   if (e instanceof SdkError && e.code === SdkErrorCode.RequestTimeout) return new CallFailed('timeout', `no answer within ${formatDuration(timeoutMs)}`);
   if (isTransportFailure(e)) return new CallFailed('child-down', isMcpxError(e) ? e.message.replace(`${child.name} `, '') : 'the server exited during the call');

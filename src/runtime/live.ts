@@ -1,5 +1,6 @@
 import type { LoadedConfig } from '../config/index.js';
 import { diffConfigs, isEmptyDiff } from '../config/diff.js';
+import { untrustedEdit } from '../config/trust.js';
 import type { Config } from '../config/types.js';
 import { McpxError, errorMessage, isMcpxError } from '../errors.js';
 import { log } from '../util/log.js';
@@ -96,8 +97,11 @@ export class LiveConfig {
     return { ok: true, summary };
   }
 
-  /** What loads but must not replace a working config: another file, or a variable missing now. */
+  /** What loads but must not replace a working config: an untrusted edit, another file, or a variable missing now. */
   private check(next: Config): void {
+    // The project config or its .env edited since `mcpx trust`: what was trusted keeps running, the edit waits.
+    const waiting = next.waitingForTrust;
+    if (waiting && !this.current.waitingForTrust) throw untrustedEdit(waiting);
     if (next.file !== this.current.file) {
       throw new McpxError(`${this.current.file} is gone (mcpx would now read ${next.file})`, {
         code: 'CONFIG_NOT_FOUND', file: this.current.file, suggestion: 'put the file back, or restart mcpx to use the other one',

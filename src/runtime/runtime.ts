@@ -53,6 +53,8 @@ export const NO_UPSTREAM: UpstreamBridge = {
 interface Storage {
   db: CacheDb;
   results: ResultStore;
+  /** The salt of credential fingerprints in cache keys: the file beside the database, or the team's in Redis. */
+  keySalt: () => Buffer | Promise<Buffer | undefined> | undefined;
   catalogs: CatalogStore;
   pins: PinStore;
   stats: StatsRecorder;
@@ -102,6 +104,7 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
     // A call routed just before its child was removed from the config still gets a policy set.
     policies: (child) => policies.get(child) ?? buildPolicies(child.config),
     store: () => open()?.results,
+    keySalt: () => open()?.keySalt(),
     childWanted: (child) => supervisor.poke(child),
     reauthenticate: (child) => reloadCredentials(config, child).then(() => child.restart()),
   });
@@ -213,19 +216,20 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
 
 function openStorage(config: Config): Storage {
   // Loaded here rather than at the top: better-sqlite3 is not needed to answer initialize.
-  const { openDatabase, SqliteResultStore, CatalogStore, PinStore, StatsRecorder, startMaintenance } = cacheModule!;
+  const { openDatabase, SqliteResultStore, CatalogStore, PinStore, StatsRecorder, startMaintenance, localSalt } = cacheModule!;
   const db = openDatabase(config.cache.dir);
   const { backend, url, maxEntryBytes, maxMb, lookupTimeoutMs } = config.cache;
   // The result store the config names; the catalog, stats, status and audit stay in SQLite either way.
-  const results: ResultStore = backend === 'redis'
-    ? new redisModule!.RedisResultStore({ url: url!, maxEntryBytes, lookupTimeoutMs, sweepEveryMs: 60_000 })
-    : new SqliteResultStore(db, { maxEntryBytes, maxMb });
+  const redis = backend === 'redis' ? new redisModule!.RedisResultStore({ url: url!, maxEntryBytes, lookupTimeoutMs, sweepEveryMs: 60_000 }) : undefined;
+  const results: ResultStore = redis ?? new SqliteResultStore(db, { maxEntryBytes, maxMb });
+  const salt = redis ? undefined : localSalt(config.cache.dir);
   const stats = new StatsRecorder(db);
   const stopMaintenance = backend === 'sqlite' ? startMaintenance(results) : () => {}; // Redis expires entries itself
   const audit = new AuditLog(db, config.audit);
   return {
     db,
     results,
+    keySalt: redis ? () => redis.keySalt() : () => salt,
     catalogs: new CatalogStore(db),
     pins: new PinStore(db),
     stats,

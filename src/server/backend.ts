@@ -5,6 +5,8 @@ import { log } from '../util/log.js';
 import type { UpstreamBridge } from '../children/child.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { STATUS_TOOL, type Backend } from './upstream.js';
+import { MORE_TOOL } from './own-tools.js';
+import { withToolSearch, type ToolSearchMode } from './tool-search/exposure.js';
 
 /** What both front ends of `mcpx serve` (stdio, HTTP) are given. */
 export interface ServeOptions {
@@ -13,7 +15,10 @@ export interface ServeOptions {
   select?: Selection;
   /** Apply edits of the config file (and its .env files) as they are saved; false: on `mcpx reload` only. */
   watch?: boolean;
+  /** `--tool-search`: overrides the config's `toolSearch`. */
+  toolSearch?: ToolSearchMode;
 }
+
 
 /**
  * Loads the config (a config error exits 2 before anything starts) and opens the log file. `loaded`:
@@ -21,6 +26,7 @@ export interface ServeOptions {
  */
 export function serveConfig(opts: ServeOptions, loaded?: ReturnType<typeof loadConfig>): Config {
   const { config, warnings } = loaded ?? loadConfig(opts.configFlag, { select: opts.select });
+  withToolSearch(config, opts.toolSearch);
   log.toFile(join(config.stateDir, 'mcpx.log'));
   for (const w of warnings) log.warn(w);
   const waiting = config.waitingForTrust;
@@ -53,7 +59,7 @@ export function openBackend(config: Config, bridge: UpstreamBridge, opts: ServeO
       import('../telemetry/status.js'),
       import('../runtime/operate.js'),
     ]);
-    const rt = (runtime = createRuntime(config, bridge, [STATUS_TOOL]));
+    const rt = (runtime = createRuntime(config, bridge, [STATUS_TOOL, MORE_TOOL]));
     // Live config: edits of mcpx.json and .env apply while serving (rotated tokens too); ps/reload/restart reach us.
     stops.push(publishStatus(rt.status, rt.db), operate(rt, { load: () => loadConfig(opts.configFlag, { select: opts.select }), ready, watch: opts.watch !== false }));
     // The stored catalogs, pins and cache are in, and the eager children starting (once the client is

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { CLIENT_CAPABILITIES_META_KEY, ProtocolError, ProtocolErrorCode, type ClientCapabilities, type Progress, type Server, type ServerContext } from '@modelcontextprotocol/server';
-import type { UpstreamBridge } from '../children/child.js';
+import { CLIENT_CAPABILITIES_META_KEY, ProtocolError, ProtocolErrorCode, type ClientCapabilities, type LoggingLevel, type Progress, type RequestId, type Server, type ServerContext } from '@modelcontextprotocol/server';
+import { QuestionRefused } from '../children/asking.js';
+import { log } from '../util/log.js';
 
 /**
  * How children reach the upstream client (elicitation, roots, sampling), in the client's era:
@@ -32,16 +33,30 @@ const NEEDS: Record<string, keyof ClientCapabilities> = {
   'sampling/createMessage': 'sampling',
 };
 
-/** The order in which calls started, across every client: a child's request goes to the oldest call. */
+/** The order in which calls started, across every client: among one client's calls, a question goes to the oldest. */
 let started = 0;
+
+/**
+ * One upstream request in flight to a child: what a child's question is routed by (sessions.ts).
+ * `client` is who would be asked: the session (2025 over HTTP, and stdio's only client), or over HTTP
+ * the 2026 request itself (nothing ties two stateless requests to one client).
+ */
+export interface Asker {
+  readonly edge: UpstreamEdge;
+  readonly client: object;
+  /** The child the request went to (undefined: not known yet, so it may be any). */
+  readonly child: string | undefined;
+  readonly order: number;
+}
 
 /**
  * One modern upstream request (tools/call, read, prompt, completion) whose child work may span several
  * input_required rounds: the child's call keeps running between the client's retries.
  */
-export class Flight {
+export class Flight implements Asker {
   readonly abort = new AbortController();
   readonly order = ++started;
+  readonly client: object;
   private asks: Ask[] = [];
   private outcome?: Step;
   private waiter?: (s: Step) => void;
@@ -49,15 +64,20 @@ export class Flight {
   progress?: (p: Progress) => void;
 
   constructor(
+    readonly edge: UpstreamEdge,
     /** The child the request went to (undefined: unknown, takes any child's request). */
     readonly child: string | undefined,
     readonly caps: ClientCapabilities,
-  ) {}
+    /** Who made it (the token's name over HTTP): only they may answer its questions. */
+    readonly caller: string | undefined,
+  ) {
+    this.client = edge.stateless ? this : edge;
+  }
 
   /** Runs the request; a child request may arrive as soon as it runs, so the flight is findable first. */
-  start(run: (signal: AbortSignal, progress: (p: Progress) => void) => Promise<unknown>): void {
+  start(run: (signal: AbortSignal, progress: (p: Progress) => void, asker: Asker) => Promise<unknown>): void {
     Promise.resolve()
-      .then(() => run(this.abort.signal, (p) => this.progress?.(p)))
+      .then(() => run(this.abort.signal, (p) => this.progress?.(p), this))
       .then(
         (done) => this.settle({ done }),
         (error) => this.settle({ error }),
@@ -76,9 +96,10 @@ export class Flight {
     return this.outcome !== undefined;
   }
 
-  accepts(method: string, child: string | undefined): boolean {
+  /** The client of this request declared what `method` needs. */
+  accepts(method: string): boolean {
     const need = NEEDS[method];
-    return !this.finished && (child === undefined || this.child === undefined || child === this.child) && need !== undefined && this.caps[need] !== undefined;
+    return need !== undefined && this.caps[need] !== undefined;
   }
 
   push(ask: Ask): void {
@@ -117,18 +138,30 @@ interface Pending {
 const ANSWER_TIMEOUT_MS = 600_000;
 
 /** A 2025 client's forwarded request in flight to a child: cancelled when the client's session closes. */
-interface Call {
-  child: string | undefined;
-  order: number;
-  abort: AbortController;
+class Call implements Asker {
+  readonly order = ++started;
+  readonly abort = new AbortController();
+  constructor(
+    readonly edge: UpstreamEdge,
+    readonly child: string | undefined,
+    /** Its JSON-RPC id: a question during it goes out on its own stream (HTTP), not the standalone one. */
+    readonly requestId: RequestId | undefined,
+  ) {}
+
+  get client(): object {
+    return this.edge;
+  }
 }
+
+/** A child's request to a child matches a request in flight to it, or to a child not known yet. */
+const to = (child: string | undefined) => (a: Asker) => child === undefined || a.child === undefined || a.child === child;
 
 /**
  * One upstream client: over stdio the only one, over HTTP one 2025 session (or all 2026-07-28 requests,
  * which carry no session: their flights are told apart by requestState). `Sessions` routes the
  * children's requests and notifications over the edges.
  */
-export class UpstreamEdge implements UpstreamBridge {
+export class UpstreamEdge {
   /** The Server pinned for the connection (the last one the factory built) and its era. */
   server?: Server;
   era?: Era;
@@ -136,34 +169,48 @@ export class UpstreamEdge implements UpstreamBridge {
   envelopeCapabilities?: ClientCapabilities;
   /** Where this client's notifications go (HTTP 2026: the listen streams' bus instead of a Server). */
   send = (n: { method: string; params?: Record<string, unknown> }): void => void this.server?.notification(n as never).catch(() => undefined);
+
+  /** A notification that belongs to one request of this client: a 2025 client hears it on that request's own stream. */
+  notify(n: { method: string; params?: Record<string, unknown> }, asker?: Asker): void {
+    if (this.era !== 'legacy' || !(asker instanceof Call) || asker.requestId === undefined) return this.send(n);
+    void this.server?.notification(n as never, { relatedRequestId: asker.requestId }).catch(() => undefined);
+  }
   /** Hears every resources/updated (stdio, and HTTP 2026 whose listen router filters), not only its own subscriptions. */
   allUpdates = true;
+  /** HTTP's 2026 edge: its requests carry no session, each may come from another client (and caller). */
+  stateless = false;
+  /** The session's token name over HTTP (2025): its session and questions are its own. */
+  caller?: string;
+  /** The level this client asked for with logging/setLevel (2025); undefined: everything the children send. */
+  logLevel?: LoggingLevel;
   private flights = new Set<Flight>();
   private pending = new Map<string, Pending>();
   private calls = new Set<Call>();
 
-  /** Runs a 2025 client's forwarded request, findable by the child's requests and cancelled by close(). */
-  async track<T>(child: string | undefined, signal: AbortSignal, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const call: Call = { child, order: ++started, abort: new AbortController() };
+  /**
+   * Runs a 2025 client's forwarded request (JSON-RPC id `requestId`), findable by the child's requests
+   * and cancelled by close(); `run` gets it as the asker a child's question during it belongs to.
+   */
+  async track<T>(child: string | undefined, signal: AbortSignal, run: (signal: AbortSignal, asker: Asker) => Promise<T>, requestId?: RequestId): Promise<T> {
+    const call = new Call(this, child, requestId);
     const cancel = () => call.abort.abort(signal.reason);
     if (signal.aborted) cancel();
     else signal.addEventListener('abort', cancel, { once: true });
     this.calls.add(call);
     try {
-      return await run(call.abort.signal);
+      return await run(call.abort.signal, call);
     } finally {
       this.calls.delete(call);
       signal.removeEventListener('abort', cancel);
     }
   }
 
-  /** When this client's oldest request that may take a child's `method` started; undefined: none in flight. */
-  oldest(method: string, child: string | undefined): number | undefined {
-    let first: number | undefined;
-    const see = (order: number) => (first = first === undefined ? order : Math.min(first, order));
-    for (const c of this.calls) if (child === undefined || c.child === undefined || c.child === child) see(c.order);
-    for (const f of this.flights) if (f.accepts(method, child)) see(f.order);
-    return first;
+  /** This client's requests in flight that a question of `child` may belong to. */
+  inFlight(child: string | undefined): Asker[] {
+    const out: Asker[] = [];
+    for (const c of this.calls) if (to(child)(c)) out.push(c);
+    for (const f of this.flights) if (!f.finished && to(child)(f)) out.push(f);
+    return out;
   }
 
   capabilities(): ClientCapabilities {
@@ -175,19 +222,24 @@ export class UpstreamEdge implements UpstreamBridge {
     return ((ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) ?? this.server?.getClientCapabilities() ?? {};
   }
 
-  async request(method: string, params: unknown, signal: AbortSignal, child?: string): Promise<Record<string, unknown>> {
+  /**
+   * Asks this client a child's question, within `asker` (one of this edge's requests in flight; none:
+   * stdio's client outside any call). A 2025 client gets it on that request's own stream.
+   */
+  async request(method: string, params: unknown, signal: AbortSignal, asker?: Asker): Promise<Record<string, unknown>> {
     const p = (params ?? {}) as Record<string, unknown>;
-    if (this.era === 'modern') return this.ask(method, p, signal, child);
-    if (!this.server) throw new Error(`${method} is not available: no MCP client is connected`);
+    if (this.era === 'modern') return this.ask(method, p, signal, asker instanceof Flight ? asker : undefined);
+    if (!this.server) throw new QuestionRefused(method, 'no MCP client is connected');
     // A 2025 client needs an elicitationId in URL mode; a 2026 child's request has none.
     const out = method === 'elicitation/create' && p.mode === 'url' && p.elicitationId === undefined ? { ...p, elicitationId: randomUUID() } : p;
-    return this.server.request({ method, params: out }, Loose, { signal, timeout: ANSWER_TIMEOUT_MS }) as Promise<Record<string, unknown>>;
+    const relatedRequestId = asker instanceof Call ? asker.requestId : undefined;
+    return this.server.request({ method, params: out }, Loose, { signal, timeout: ANSWER_TIMEOUT_MS, relatedRequestId }) as Promise<Record<string, unknown>>;
   }
 
-  /** Hands a child's request to the oldest modern request in flight for it. */
-  private ask(method: string, params: Record<string, unknown>, signal: AbortSignal, child?: string): Promise<Record<string, unknown>> {
-    const flight = [...this.flights].find((f) => f.accepts(method, child));
-    if (!flight) return Promise.reject(new Error(`${method}: no request of the client is waiting on this server, or the client did not declare ${NEEDS[method] ?? method}`));
+  /** Hands a child's request to a modern request in flight (as input_required on its next leg). */
+  private ask(method: string, params: Record<string, unknown>, signal: AbortSignal, flight: Flight | undefined): Promise<Record<string, unknown>> {
+    if (!flight || flight.finished) return Promise.reject(new QuestionRefused(method, 'no request of the client is in flight to this server'));
+    if (!flight.accepts(method)) return Promise.reject(new QuestionRefused(method, `the client did not declare ${NEEDS[method] ?? method}`));
     return new Promise((resolve, reject) => {
       const ask: Ask = { method, params, resolve, reject };
       signal.addEventListener('abort', () => {
@@ -202,12 +254,18 @@ export class UpstreamEdge implements UpstreamBridge {
    * One leg of a modern request: the first one starts the flight, a retry (its requestState) answers
    * the child's pending request. Returns the result, or an input_required for the next question.
    */
-  async leg(ctx: ServerContext, child: string | undefined, run: (signal: AbortSignal, progress: (p: Progress) => void) => Promise<unknown>, onLeg: (flight: Flight) => Promise<Step>): Promise<unknown> {
+  async leg(ctx: ServerContext, child: string | undefined, run: (signal: AbortSignal, progress: (p: Progress) => void, asker: Asker) => Promise<unknown>, onLeg: (flight: Flight) => Promise<Step>): Promise<unknown> {
     const state = ctx.mcpReq.requestState<string>();
+    const caller = ctx.http?.authInfo?.clientId;
     let flight: Flight;
     if (state !== undefined) {
       const p = typeof state === 'string' ? this.pending.get(state) : undefined;
       if (!p) throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'Invalid or expired requestState');
+      // Another caller's continuation is not theirs to answer (nor to learn of): as unknown, and it stays pending.
+      if (p.flight.caller !== caller) {
+        log.warn(`serve: refused a requestState presented by another caller (${caller ?? 'none'})`);
+        throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'Invalid or expired requestState: it belongs to another caller');
+      }
       this.pending.delete(state);
       clearTimeout(p.timer);
       flight = p.flight;
@@ -215,7 +273,7 @@ export class UpstreamEdge implements UpstreamBridge {
       if (answer && typeof answer === 'object') p.ask.resolve(answer as Record<string, unknown>);
       else p.ask.reject(new Error('the client answered without an input response'));
     } else {
-      flight = new Flight(child, this.capabilitiesOf(ctx));
+      flight = new Flight(this, child, this.capabilitiesOf(ctx), caller);
       this.flights.add(flight);
       flight.start(run);
     }

@@ -26,10 +26,10 @@ export class FirstList {
   /** What to log at the hand-over (the log file is opened by serve, after this has run). */
   private note?: string;
 
-  /** `from`: where the lines after the initialize start in the bytes read. */
-  constructor(config: Config, private from: number, private readonly write: (line: string) => void) {
+  /** `from`: where the lines after the initialize start in the bytes read; `client`: its clientInfo.name (tool search). */
+  constructor(config: Config, private from: number, private readonly write: (line: string) => void, client?: string) {
     // Built at once (off the critical path of the initialize answer, already written): ready when the list comes.
-    this.answer = storedList(config).then(
+    this.answer = storedList(config, client).then(
       (list) => {
         if (typeof list !== 'string') return list;
         this.note = `serve: the first tools/list is left to the runtime: ${list}`;
@@ -92,18 +92,23 @@ interface StoredList {
   plain(params: Record<string, unknown>): boolean;
 }
 
-/** The merged tools list from the stored catalogs, or why anything about it is uncertain. */
-export async function storedList(config: Config): Promise<StoredList | string> {
+/**
+ * The merged tools list from the stored catalogs, or why anything about it is uncertain. With tool
+ * search on for this client, the search listing (a new client has found nothing yet).
+ */
+export async function storedList(config: Config, client?: string): Promise<StoredList | string> {
   if (config.waitingForTrust) return 'the config waits for trust';
   const servers = describedServers(config);
   // Loaded here, after initialize was answered: better-sqlite3 (read-only), the routing and its name rules.
-  const [{ withReadOnlyDb }, { SCHEMA_VERSION, userVersion }, { compareWithPins, readPins }, { Routing }, { needsLegacyWrap, plain }, { STATUS_TOOL }] = await Promise.all([
+  const [{ withReadOnlyDb }, { SCHEMA_VERSION, userVersion }, { compareWithPins, readPins }, { Routing }, { needsLegacyWrap, plain }, { STATUS_TOOL }, { alwaysMatcher, searchListing, searchOn }, { MORE_TOOL }] = await Promise.all([
     import('../cache/catalog.js'),
     import('../cache/migrations.js'),
     import('../cache/pins.js'),
     import('./routing.js'),
     import('./compat.js'),
     import('./identity.js'),
+    import('./tool-search/exposure.js'),
+    import('./own-tools.js'),
   ]);
   const read = withReadOnlyDb(config.cache.dir, 'the stored catalogs', (db): Catalog[] | string => {
     if (userVersion(db) !== SCHEMA_VERSION) return 'the cache database is migrated first';
@@ -127,8 +132,10 @@ export async function storedList(config: Config): Promise<StoredList | string> {
   if (typeof read === 'string') return read;
   // The runtime's Routing over stand-ins for its children: it reads only their name, config and catalog.
   const children = servers.map((config, i) => ({ name: config.name, config, catalog: read[i], state: { kind: 'idle' } }) as unknown as Child);
-  const routing = new Routing([STATUS_TOOL], true);
+  const routing = new Routing([STATUS_TOOL, MORE_TOOL], true);
   routing.rebuild(children);
-  if (routing.tools.some(needsLegacyWrap)) return 'a tool\'s output schema needs the SDK\'s rewrap';
-  return { json: `{"tools":${JSON.stringify(routing.tools)}}`, plain };
+  const childTools = routing.tools.slice(0, routing.tools.length - routing.own.length);
+  const tools = searchOn(config.toolSearch, childTools.length, client) ? searchListing(childTools, routing.own, alwaysMatcher(config.toolSearch)) : routing.tools;
+  if (tools.some(needsLegacyWrap)) return 'a tool\'s output schema needs the SDK\'s rewrap';
+  return { json: `{"tools":${JSON.stringify(tools)}}`, plain };
 }

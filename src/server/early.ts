@@ -3,8 +3,9 @@ import { fastPathEnabled } from '../util/switches.js';
 import { log } from '../util/log.js';
 import { loadConfig, type Selection } from '../config/index.js';
 import { initialInstructions } from './instructions.js';
-import { CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LEGACY_PROTOCOL_VERSIONS, LOG_LEVEL_KEY, MODERN_PROTOCOL_VERSIONS, PROTOCOL_VERSION_KEY, SERVER_CAPABILITIES, SERVER_INFO, SERVER_INFO_KEY } from './identity.js';
+import { discoverResult, initializeResult } from './compat.js';
 import { FirstList } from './early-list.js';
+import { withToolSearch, type ToolSearchMode } from './tool-search/exposure.js';
 
 /**
  * Start-up of `mcpx serve` (issue 13): a 2025 client's `initialize`, or a 2026-07-28 client's first
@@ -28,8 +29,9 @@ export interface Early {
   drop(m: object): boolean;
 }
 
-export async function answerEarly(opts: { configFlag?: string; select?: Selection }, stdin: NodeJS.ReadableStream = process.stdin, stdout: NodeJS.WritableStream = process.stdout): Promise<Early> {
+export async function answerEarly(opts: { configFlag?: string; select?: Selection; toolSearch?: ToolSearchMode }, stdin: NodeJS.ReadableStream = process.stdin, stdout: NodeJS.WritableStream = process.stdout): Promise<Early> {
   const loaded = loadConfig(opts.configFlag, { select: opts.select }); // a config error exits 2 before anything starts
+  withToolSearch(loaded.config, opts.toolSearch);
   const instructions = await initialInstructions(loaded.config);
   const chunks: Buffer[] = [];
   let answered: { id: unknown; method: string } | undefined;
@@ -49,7 +51,7 @@ export async function answerEarly(opts: { configFlag?: string; select?: Selectio
       if (answer) {
         answered = { id: answer.id, method: answer.method };
         stdout.write(answer.line);
-        if (answer.method === 'initialize') list = new FirstList(loaded.config, nl + 1, (l) => stdout.write(l));
+        if (answer.method === 'initialize') list = new FirstList(loaded.config, nl + 1, (l) => stdout.write(l), answer.client);
       }
     }
     list?.see(all);
@@ -88,7 +90,7 @@ export async function answerEarly(opts: { configFlag?: string; select?: Selectio
 type Request = { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: Record<string, unknown> };
 
 /** The SDK's answer to a first initialize or server/discover, as it writes it; undefined for anything else. */
-function firstAnswer(line: string, instructions: string): { id: unknown; method: string; line: string } | undefined {
+function firstAnswer(line: string, instructions: string): { id: unknown; method: string; line: string; client?: string } | undefined {
   let m: Request;
   try {
     m = JSON.parse(line);
@@ -97,66 +99,6 @@ function firstAnswer(line: string, instructions: string): { id: unknown; method:
   }
   if (!m || m.jsonrpc !== '2.0' || (typeof m.id !== 'string' && typeof m.id !== 'number')) return undefined;
   const result = m.method === 'initialize' ? initializeResult(m, instructions) : m.method === 'server/discover' ? discoverResult(m, instructions) : undefined;
-  return result && { id: m.id, method: m.method as string, line: JSON.stringify({ result, jsonrpc: '2.0', id: m.id }) + '\n' };
-}
-
-/** The SDK Server's result for a plain 2025 initialize. */
-function initializeResult(m: Request, instructions: string): object | undefined {
-  const p = m.params;
-  if (!p || typeof p !== 'object' || typeof p.protocolVersion !== 'string' || !isObject(p.capabilities)) return undefined;
-  const info = p.clientInfo as Record<string, unknown> | undefined;
-  if (!isObject(info) || typeof info.name !== 'string' || typeof info.version !== 'string') return undefined;
-  if (p._meta !== undefined && (!isObject(p._meta) || Object.keys(p._meta).some((k) => k.startsWith('io.modelcontextprotocol/')))) return undefined;
-  const protocolVersion = LEGACY_PROTOCOL_VERSIONS.includes(p.protocolVersion) ? p.protocolVersion : LEGACY_PROTOCOL_VERSIONS[0];
-  return { protocolVersion, capabilities: SERVER_CAPABILITIES, serverInfo: SERVER_INFO, ...(instructions && { instructions }) };
-}
-
-/**
- * serveStdio's result for a 2026-07-28 server/discover (the Server's `_ondiscover` through the 2026
- * codec: resultType, the cache fields of a cacheable result, the server's identity in `_meta`), for an
- * envelope that is plainly valid. Anything the SDK's envelope schema might judge otherwise (unknown
- * shapes inside the capabilities, other params) is left to it.
- */
-function discoverResult(m: Request, instructions: string): object | undefined {
-  const p = m.params;
-  if (!isObject(p) || Object.keys(p).some((k) => k !== '_meta') || !isObject(p._meta) || !plainEnvelope(p._meta)) return undefined;
-  return {
-    supportedVersions: MODERN_PROTOCOL_VERSIONS,
-    capabilities: SERVER_CAPABILITIES,
-    ...(instructions && { instructions }),
-    resultType: 'complete',
-    ttlMs: 0,
-    cacheScope: 'private',
-    _meta: { [SERVER_INFO_KEY]: SERVER_INFO },
-  };
-}
-
-/** An envelope every check of the SDK accepts for sure: a served revision, capabilities and client info of known plain shapes. */
-function plainEnvelope(meta: Record<string, unknown>): boolean {
-  for (const k of Object.keys(meta)) {
-    if (k === 'progressToken') return false;
-    if (k.startsWith('io.modelcontextprotocol/') && k !== PROTOCOL_VERSION_KEY && k !== CLIENT_INFO_KEY && k !== CLIENT_CAPABILITIES_KEY && k !== LOG_LEVEL_KEY) return false;
-  }
-  if (!MODERN_PROTOCOL_VERSIONS.includes(meta[PROTOCOL_VERSION_KEY] as string)) return false;
-  const info = meta[CLIENT_INFO_KEY];
-  if (info !== undefined && !(isObject(info) && Object.keys(info).every((k) => ['name', 'version', 'title'].includes(k)) && typeof info.name === 'string' && typeof info.version === 'string' && (info.title === undefined || typeof info.title === 'string'))) return false;
-  if (meta[LOG_LEVEL_KEY] !== undefined && !LOG_LEVELS.includes(meta[LOG_LEVEL_KEY] as string)) return false;
-  const caps = meta[CLIENT_CAPABILITIES_KEY];
-  if (!isObject(caps)) return false;
-  // Each capability an object of objects (experimental, extensions, sampling, elicitation), roots a
-  // listChanged flag; an unknown capability is dropped by the SDK's schema, so is accepted.
-  for (const [k, v] of Object.entries(caps)) {
-    if (!isObject(v)) return false;
-    if (k === 'roots' && !Object.entries(v).every(([rk, rv]) => rk === 'listChanged' && typeof rv === 'boolean')) return false;
-    if (k !== 'roots' && !Object.values(v).every(isObject)) return false;
-    if (k === 'elicitation' && !Object.keys(v).every((ek) => ek === 'form' || ek === 'url')) return false;
-    if (k === 'elicitation' && isObject(v.form) && v.form.applyDefaults !== undefined && typeof v.form.applyDefaults !== 'boolean') return false;
-  }
-  return true;
-}
-
-const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+  const client = (m.params?.clientInfo as { name?: unknown } | undefined)?.name; // tool search decides on it (early-list.ts)
+  return result && { id: m.id, method: m.method as string, line: JSON.stringify({ result, jsonrpc: '2.0', id: m.id }) + '\n', ...(typeof client === 'string' && { client }) };
 }

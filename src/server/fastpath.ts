@@ -1,11 +1,10 @@
-import type { JSONRPCMessage, JSONRPCRequest, Progress, RequestId, ServerContext } from '@modelcontextprotocol/server';
+import { classifyInboundRequest, type JSONRPCMessage, type JSONRPCRequest, type Progress, type RequestId, type ServerContext } from '@modelcontextprotocol/server';
 import { log } from '../util/log.js';
-import { rawJson } from '../util/raw-json.js';
 import { fastPathEnabled } from '../util/switches.js';
 import type { Era, UpstreamEdge } from './bridge.js';
-import { CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY, PROTOCOL_VERSION_KEY, SERVER_INFO, SERVER_INFO_KEY } from './identity.js';
+import { CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY, MODERN_PROTOCOL_VERSIONS, PROTOCOL_VERSION_KEY } from './identity.js';
 import type { Backend, ListMethod, Upstream } from './upstream.js';
-import { isObject, needsLegacyWrap, plain } from './compat.js';
+import { SERVER_INFO_META, encodeModern, errorLine, isObject, legacyAnswer, modernAnswer, needsLegacyWrap, plain } from './compat.js';
 
 /**
  * The upstream half of the fast path (issue 13; the child half is children/raw.ts). A stdio client's
@@ -15,14 +14,14 @@ import { isObject, needsLegacyWrap, plain } from './compat.js';
  * tracked on the client's edge, progress and cancel through `withCall`, a 2026 client's input_required
  * rounds through `edge.leg`, the same pipeline `run()`), with the context the Server would give it, so
  * the cache, breaker, admission, quota, deadline, fallbacks and audit behave exactly as there. The
- * answer is written as the SDK Server writes it (`{"result":…,"jsonrpc":"2.0","id":…}`; for a
- * 2026-07-28 client through the 2026 codec's encode: resultType, the cache fields of a cacheable
+ * answer is written as the SDK Server writes it, by compat.ts (`{"result":…,"jsonrpc":"2.0","id":…}`;
+ * for a 2026-07-28 client as the 2026 codec encodes it: resultType, the cache fields of a cacheable
  * result, the server's identity in `_meta`), with the child's own result text spliced in when mcpx did
- * not change the result.
+ * not change the result. Only the SDK's public API is used.
  *
  * A 2025 client: its requests with no 2026 material. A 2026-07-28 client (Claude Code 2.x): once the
  * SDK has pinned the connection modern (it answered a request other than discover), its requests whose
- * envelope the SDK's own check accepts; the envelope and a retry's answers are lifted off as the SDK
+ * envelope the SDK's public classifier (`classifyInboundRequest`) accepts; the envelope and a retry's answers are lifted off as the SDK
  * lifts them. Left to the SDK path: everything before the backend is loaded, a list with a cursor or
  * other params, a 2025 list with a tool whose output schema the 2025 codec rewraps, an envelope the SDK
  * would refuse. MCPX_FASTPATH=0 leaves everything to it (a debugging switch).
@@ -40,11 +39,6 @@ const CALLS: ReadonlySet<string> = new Set(['tools/call', 'resources/read', 'pro
 const LISTS: ReadonlySet<string> = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list']);
 /** The envelope keys the SDK lifts off a request's `_meta` (its RESERVED_ENVELOPE_META_KEYS, in its order). */
 const RESERVED = [PROTOCOL_VERSION_KEY, CLIENT_INFO_KEY, CLIENT_CAPABILITIES_KEY, LOG_LEVEL_KEY];
-/** The 2026 results that get cache fields (the SDK's CACHEABLE_RESULT_METHODS, among those taken here). */
-const CACHEABLE: ReadonlySet<string> = new Set([...LISTS, 'resources/read']);
-/** The `_meta` the 2026 codec stamps on a result that has none, as text. */
-const SERVER_INFO_META = JSON.stringify({ [SERVER_INFO_KEY]: SERVER_INFO });
-
 /** A 2026 request's params with the wire-only material lifted off, as the SDK's protocol layer does. */
 interface Lifted {
   params: Record<string, unknown>;
@@ -110,7 +104,7 @@ export class FastPath {
     if (LISTS.has(m.method)) {
       if (Object.keys(lifted.params).length) return false; // a cursor, a progress token: the SDK's
       this.announce('modern');
-      void this.modernList(m.method as ListMethod, m.id);
+      void this.modernList(m.method as ListMethod, m.id, lifted.envelope);
       return true;
     }
     this.announce('modern');
@@ -146,9 +140,10 @@ export class FastPath {
     const key = JSON.stringify(envelope);
     let ok = this.envelopes.get(key);
     if (ok === undefined) {
-      // The pinned Server's 2026 codec (era 2026-07-28), as its dispatch runs it; a SDK without it: nothing is taken.
-      const codec = (this.deps.edge.server as unknown as { _negotiatedWireCodec?: () => { era?: string; checkInboundEnvelope?: (l: { envelope: unknown }) => string | undefined } })._negotiatedWireCodec?.();
-      ok = codec?.era === '2026-07-28' && typeof codec.checkInboundEnvelope === 'function' && codec.checkInboundEnvelope({ envelope }) === undefined;
+      // The SDK's public inbound classifier runs the same envelope schema as the pinned Server's dispatch
+      // (and checks more): an envelope it calls modern the dispatch accepts; any other is left to the SDK.
+      const route = classifyInboundRequest({ httpMethod: 'POST', body: { jsonrpc: '2.0', id: 0, method: 'tools/call', params: { _meta: envelope } } });
+      ok = route.kind === 'modern' && MODERN_PROTOCOL_VERSIONS.includes(envelope[PROTOCOL_VERSION_KEY] as string);
       if (this.envelopes.size < 64) this.envelopes.set(key, ok);
     }
     return ok;
@@ -201,7 +196,8 @@ export class FastPath {
    */
   private async listTools(id: RequestId, deliver: () => void): Promise<void> {
     try {
-      const { tools } = (await this.deps.upstream.list('tools/list', 'legacy')) as { tools: { outputSchema?: unknown }[] };
+      const { upstream, edge } = this.deps;
+      const { tools } = (await upstream.list('tools/list', 'legacy', upstream.asker(edge))) as { tools: { outputSchema?: unknown }[] };
       if (this.toolsJson?.tools !== tools && tools.some(needsLegacyWrap)) return deliver();
       this.deps.write(`{"result":{"tools":${this.toolsText(tools)}},"jsonrpc":"2.0","id":${JSON.stringify(id)}}\n`);
     } catch (e) {
@@ -210,9 +206,10 @@ export class FastPath {
   }
 
   /** A 2026 client's list: the Server's list handler's result through the 2026 codec (the tools pre-serialised as above). */
-  private async modernList(method: ListMethod, id: RequestId): Promise<void> {
+  private async modernList(method: ListMethod, id: RequestId, envelope: Record<string, unknown>): Promise<void> {
     try {
-      const result = await this.deps.upstream.list(method, 'modern');
+      const { upstream, edge } = this.deps;
+      const result = await upstream.list(method, 'modern', upstream.asker(edge, envelope));
       const tools = result.tools as unknown[] | undefined;
       if (method === 'tools/list' && !tools!.some((t) => isObject(t) && 'execution' in t)) {
         // {tools, ttlMs, cacheScope} from the handler; the codec adds resultType and `_meta`, in that order.
@@ -247,69 +244,10 @@ export class FastPath {
   }
 }
 
-/** The answer to a 2025 client: the child's own text when mcpx did not change the result. */
-function legacyAnswer(id: RequestId, result: unknown): string {
-  const raw = typeof result === 'object' && result !== null ? rawJson.get(result) : undefined;
-  return raw !== undefined ? `{"result":${raw},"jsonrpc":"2.0","id":${JSON.stringify(id)}}\n` : JSON.stringify({ result, jsonrpc: '2.0', id }) + '\n';
-}
-
-/**
- * The answer to a 2026 client. The child's own text when mcpx did not change the result and the codec
- * only appends to it (no resultType, `_meta`, cache fields or capabilities of its own): resultType, the
- * cache fields of a read, the server's identity. Else the codec's encode of the object.
- */
-function modernAnswer(method: string, id: RequestId, result: Record<string, unknown>): string {
-  const raw = typeof result === 'object' && result !== null ? rawJson.get(result) : undefined;
-  if (raw !== undefined && raw.charCodeAt(raw.length - 1) === 0x7d && !('resultType' in result) && !('_meta' in result) && !('ttlMs' in result) && !('cacheScope' in result) && !('capabilities' in result)) {
-    let tail = '"resultType":"complete"';
-    if (CACHEABLE.has(method)) tail += ',"ttlMs":0,"cacheScope":"private"';
-    const empty = Object.keys(result).length === 0;
-    return `{"result":${raw.slice(0, -1)}${empty ? '' : ','}${tail},"_meta":${SERVER_INFO_META}},"jsonrpc":"2.0","id":${JSON.stringify(id)}}\n`;
-  }
-  return JSON.stringify({ result: encodeModern(method, result), jsonrpc: '2.0', id }) + '\n';
-}
-
-/**
- * The 2026 codec's `encodeResult` for the results taken here (deleted fields stripped, resultType
- * stamped, cache fields filled on a cacheable complete result, the server's identity stamped into
- * `_meta`), keeping the key order the SDK's spreads give.
- */
-function encodeModern(method: string, result: Record<string, unknown>): Record<string, unknown> {
-  let r = result;
-  if (method === 'tools/list' && Array.isArray(r.tools) && r.tools.some((t) => isObject(t) && 'execution' in t)) {
-    r = { ...r, tools: r.tools.map((t) => (isObject(t) && 'execution' in t ? without(t, 'execution') : t)) };
-  }
-  if (isObject(r.capabilities) && 'tasks' in r.capabilities) r = { ...r, capabilities: without(r.capabilities, 'tasks') };
-  if (r.resultType === undefined) r = { ...r, resultType: 'complete' };
-  if (r.resultType === 'complete' && CACHEABLE.has(method)) {
-    const ttlMs = typeof r.ttlMs === 'number' && Number.isSafeInteger(r.ttlMs) && r.ttlMs >= 0 ? r.ttlMs : 0;
-    const cacheScope = r.cacheScope === 'public' || r.cacheScope === 'private' ? r.cacheScope : 'private';
-    r = { ...r, ttlMs, cacheScope };
-  }
-  const meta = r._meta;
-  if (meta === undefined) return { ...r, _meta: { [SERVER_INFO_KEY]: SERVER_INFO } };
-  if (!isObject(meta) || meta[SERVER_INFO_KEY] !== undefined) return r;
-  return { ...r, _meta: { ...meta, [SERVER_INFO_KEY]: SERVER_INFO } };
-}
-
 /** A retry's answers as the Server keeps them (its partitionInputResponses: answers, not requests or results). */
 function acceptedResponses(inputResponses: unknown): Record<string, unknown> {
   const accepted: Record<string, unknown> = {};
   if (!isObject(inputResponses)) return accepted;
   for (const [k, v] of Object.entries(inputResponses)) if (isObject(v) && !('method' in v) && !('result' in v)) accepted[k] = v;
   return accepted;
-}
-
-function without(o: Record<string, unknown>, key: string): Record<string, unknown> {
-  const copy = { ...o };
-  delete copy[key];
-  return copy;
-}
-
-/** The error response as the SDK Server writes it (its 2025 codec maps -32002 to -32602). */
-function errorLine(id: RequestId, e: unknown): string {
-  const err = (e ?? {}) as { code?: unknown; message?: unknown; data?: unknown };
-  const thrown = Number.isSafeInteger(err.code) ? (err.code as number) : -32603;
-  const error = { code: thrown === -32002 ? -32602 : thrown, message: (err.message as string | undefined) ?? 'Internal error', ...(err.data !== undefined && { data: err.data }) };
-  return JSON.stringify({ jsonrpc: '2.0', id, error }) + '\n';
 }

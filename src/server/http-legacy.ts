@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { WebStandardStreamableHTTPServerTransport, type AuthInfo, type JSONRPCMessage } from '@modelcontextprotocol/server';
 import { errorMessage } from '../errors.js';
+import { HTTP_LIMITS } from '../config/types.js';
 import { log } from '../util/log.js';
 import { UpstreamEdge } from './bridge.js';
 import { untilDone } from './response-done.js';
@@ -35,6 +36,8 @@ export class LegacySessions {
     private readonly upstream: Pick<Upstream, 'factoryFor' | 'unsubscribe'>,
     private readonly sessions: Sessions,
     private readonly idleMs = SESSION_IDLE_MS,
+    /** Sessions one caller may have open at once (`http.limits.sessions`). */
+    private readonly maxPerCaller = HTTP_LIMITS.sessions,
   ) {
     this.sweeper = setInterval(() => this.sweep(), Math.min(60_000, idleMs));
     this.sweeper.unref();
@@ -44,10 +47,27 @@ export class LegacySessions {
     return this.open.size;
   }
 
+  /** The sessions this caller has open. */
+  private count(caller: string): number {
+    let n = 0;
+    for (const s of this.open.values()) if (s.edge.caller === caller) n++;
+    return n;
+  }
+
   async handle(request: Request, body: unknown, authInfo: AuthInfo): Promise<Response> {
     const id = request.headers.get('mcp-session-id');
-    const session = id ? this.open.get(id) : await this.create();
-    if (!session) return Response.json({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }, { status: 404 });
+    const caller = authInfo.clientId;
+    if (!id && this.count(caller) >= this.maxPerCaller) {
+      log.warn(`serve: refused a new HTTP session for ${caller}: ${this.maxPerCaller} already open (http.limits.sessions)`);
+      return refusal(429, `Too many sessions: this caller has ${this.maxPerCaller} open (http.limits.sessions); close one (DELETE) or let an idle one expire`);
+    }
+    const session = id ? this.open.get(id) : await this.create(caller);
+    if (!session) return refusal(404, 'Session not found');
+    // A session is its opener's: its questions, logs and calls are nobody else's, even with a valid token.
+    if (session.edge.caller !== caller) {
+      log.warn(`serve: refused a session id presented by another caller (${caller}); the session stays its opener's`);
+      return refusal(403, 'Forbidden: this session was opened with another token');
+    }
     session.seen = Date.now();
     if (request.method === 'POST') this.cancelOnDrop(request, body, session);
     const response = await session.transport.handleRequest(request, { parsedBody: body, authInfo });
@@ -84,8 +104,9 @@ export class LegacySessions {
     await Promise.all([...this.open.values()].map((s) => this.close(s)));
   }
 
-  private async create(): Promise<Session> {
+  private async create(caller: string): Promise<Session> {
     const edge = this.sessions.open(new UpstreamEdge());
+    edge.caller = caller;
     edge.allUpdates = false; // resources/updated only for the URIs this session subscribed to
     const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
@@ -121,4 +142,9 @@ export class LegacySessions {
       }
     }, { once: true });
   }
+}
+
+/** A refused request, as a JSON-RPC error the client can show. */
+export function refusal(status: number, message: string): Response {
+  return Response.json({ jsonrpc: '2.0', error: { code: -32001, message }, id: null }, { status });
 }

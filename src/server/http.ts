@@ -11,7 +11,7 @@ import { LegacySessions } from './http-legacy.js';
 import { untilDone } from './response-done.js';
 import { initialInstructions } from './instructions.js';
 import { Listens, type Filter } from './listen.js';
-import { maxMessageBytes, stopper, untilStopped, STOP_BUDGET_MS } from './serve.js';
+import { stopper, untilStopped, STOP_BUDGET_MS } from './serve.js';
 import { Sessions } from './sessions.js';
 import { Upstream } from './upstream.js';
 
@@ -65,14 +65,16 @@ export async function serveHttp(opts: HttpServeOptions = {}): Promise<void> {
   const sessions = new Sessions({ defaults: HTTP_CLIENT_CAPABILITIES });
   const back = openBackend(config, sessions, opts);
   const listens = new Listens();
-  const upstream = new Upstream(instructions, back.backend, sessions, listens, back.start);
+  const upstream = new Upstream(instructions, back.backend, sessions, listens, back.start, config.toolSearch);
   back.start(); // a team server starts its children at once: the first caller does not wait, /healthz tells the truth
 
   // Every 2026-07-28 request: one edge (no session; a flight is found again by its requestState).
   const modernEdge = sessions.open(new UpstreamEdge());
+  modernEdge.stateless = true; // each request may be another client's: a question goes to its own request only
   const modern = createMcpHandler(upstream.factoryFor(modernEdge), { legacy: 'reject', onerror: (e) => log.debug(`upstream (http): ${errorMessage(e)}`) });
   modernEdge.send = (n) => publish(modern.bus, n);
-  const legacy = new LegacySessions(upstream, sessions);
+  const limits = config.http.limits;
+  const legacy = new LegacySessions(upstream, sessions, undefined, limits.sessions);
 
   const authorize = bearerGate(tokens);
   const guard = originGate(host);
@@ -87,10 +89,11 @@ export async function serveHttp(opts: HttpServeOptions = {}): Promise<void> {
   };
   const fetch = async (request: Request): Promise<Response> => {
     const path = new URL(request.url).pathname;
-    if (path === '/healthz' && request.method === 'GET') return health(await back.backend);
-    if (path !== '/mcp' && path !== '/metrics') return Response.json({ error: 'not found', endpoints: ['/mcp', '/healthz', '/metrics'] }, { status: 404 });
+    // DNS rebinding: a page must not read even the health of the servers behind this one.
     const refused = guard(request);
     if (refused) return refused;
+    if (path === '/healthz' && request.method === 'GET') return health(await back.backend);
+    if (path !== '/mcp' && path !== '/metrics') return Response.json({ error: 'not found', endpoints: ['/mcp', '/healthz', '/metrics'] }, { status: 404 });
     const caller = authorize(request);
     if (caller instanceof Response) return caller;
     if (path === '/metrics') {
@@ -103,8 +106,13 @@ export async function serveHttp(opts: HttpServeOptions = {}): Promise<void> {
     if (await isLegacyRequest(request, body)) {
       return request.method === 'POST' ? counted(request, () => legacy.handle(request, body, authInfo)) : legacy.handle(request, body, authInfo);
     }
-    const m = body as { method?: string; params?: { notifications?: Filter } } | undefined;
+    const m = body as { id?: unknown; method?: string; params?: { notifications?: Filter } } | undefined;
     if (m?.method !== 'subscriptions/listen') return counted(request, () => modern.fetch(request, { authInfo, parsedBody: body }));
+    const uris = m.params?.notifications?.resourceSubscriptions;
+    if (Array.isArray(uris) && uris.length > limits.listenUris) {
+      const message = `subscriptions/listen: ${uris.length} resource URIs in one filter, more than the ${limits.listenUris} allowed (http.limits.listenUris)`;
+      return Response.json({ jsonrpc: '2.0', id: m.id ?? null, error: { code: -32602, message } }, { status: 400 });
+    }
     // A listen stream is known to Listens while it is open: the children owning its URIs stay subscribed.
     const key = {};
     listens.open(key, m.params?.notifications ?? {});
@@ -112,7 +120,7 @@ export async function serveHttp(opts: HttpServeOptions = {}): Promise<void> {
   };
 
   const server = createServer(toNodeHandler({ fetch }, {
-    maxRequestBodySize: maxMessageBytes(config),
+    maxRequestBodySize: limits.requestBytes, // larger: 413 with a JSON-RPC error naming the limit
     onerror: (e) => log.debug(`http: ${errorMessage(e)}`),
   }) as (req: IncomingMessage, res: ServerResponse) => void);
 

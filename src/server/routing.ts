@@ -61,7 +61,7 @@ export class Routing {
    * early list's build, early-list.ts, whose mappings and collisions the runtime's build logs anyway).
    */
   constructor(
-    private readonly ownTools: Tool[] = [],
+    readonly own: Tool[] = [],
     private readonly quiet = false,
   ) {}
 
@@ -122,7 +122,7 @@ export class Routing {
         else this.once(`${child.name}: resource template ${t.uriTemplate} uses more than {var} and {+var}; its URIs are routed by their scheme`, 'info');
       }
     }
-    this.tools.push(...this.ownTools);
+    this.tools.push(...this.own);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { McpxError, errorMessage } from '../errors.js';
 import { log } from '../util/log.js';
 import { CLIENT_CAPABILITIES_META_KEY, PROTOCOL_VERSION_META_KEY, type ClientCapabilities, type JSONRPCMessage } from '@modelcontextprotocol/server';
@@ -9,6 +9,7 @@ import { Listens, tapTransport } from './listen.js';
 import { Sessions } from './sessions.js';
 import { Upstream } from './upstream.js';
 import { FastPath } from './fastpath.js';
+import { UpstreamStdioTransport } from './stdio-upstream.js';
 import type { Early } from './early.js';
 import { batchedWriter } from '../util/batch.js';
 
@@ -43,7 +44,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   const back = openBackend(config, sessions, opts);
   const stdin = opts.early?.handOver() ?? opts.stdin ?? process.stdin;
   const listens = new Listens();
-  const upstream = new Upstream(instructions, back.backend, sessions, listens, back.start);
+  const upstream = new Upstream(instructions, back.backend, sessions, listens, back.start, config.toolSearch);
   const seen = {
     inbound(m: JSONRPCMessage) {
       listens.inbound(m);
@@ -77,7 +78,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
   await untilStopped(outcome, () => {
     // The upstream reads messages up to the largest a child may send (a larger one would close it).
     const maxBufferSize = maxMessageBytes(config);
-    const transport = new StdioServerTransport(stdin as never, stdout as never, { maxBufferSize });
+    const transport = new UpstreamStdioTransport(stdin, stdout, maxBufferSize);
     connection = serveStdio(upstream.factoryFor(edge), { transport: tapTransport(transport, seen), onerror: (e) => log.debug(`upstream: ${errorMessage(e)}`) });
   });
 }

@@ -1,12 +1,18 @@
-import { ProtocolError, ProtocolErrorCode, Server, type JSONRPCRequest, type LoggingLevel, type Progress, type ServerContext } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, Server, type JSONRPCRequest, type Progress, type ServerContext } from '@modelcontextprotocol/server';
 import type { Child } from '../children/child.js';
 import type { CallOptions, Pipeline } from '../pipeline/call.js';
 import type { Hub, ListKind } from '../runtime/hub.js';
 import type { Era, Step, UpstreamEdge } from './bridge.js';
 import type { Listens } from './listen.js';
 import type { Sessions } from './sessions.js';
-import { SERVER_CAPABILITIES, SERVER_INFO, STATUS_TOOL } from './identity.js';
+import type { ToolSearchConfig } from '../config/types.js';
+import { CLIENT_INFO_KEY, SERVER_CAPABILITIES, SERVER_INFO, STATUS_TOOL } from './identity.js';
 import { legacyToolResult } from './compat.js';
+import { localCaller } from '../util/caller.js';
+import { CALL_TOOL, FIND_TOOLS, MORE_TOOL } from './own-tools.js';
+import { Pages } from './pages.js';
+import { pageNote } from '../pipeline/budget.js';
+import { DEFAULT_LIMIT, MAX_LIMIT, ToolSearch, type Asker } from './tool-search/index.js';
 
 /**
  * The upstream Server that Claude Code talks to, in either era: list, call, read, prompt, completion
@@ -42,7 +48,10 @@ const LIST_CHANGED = ['notifications/tools/list_changed', 'notifications/prompts
  * notifications go to the instance pinned last on its edge; `sessions` routes between clients.
  */
 export class Upstream {
-  private level?: LoggingLevel;
+  /** Tool search: what each client's tools/list holds, mcpx__find_tools and mcpx__call_tool. */
+  readonly search: ToolSearch;
+  /** What the output budget cut off, per session, for mcpx__more. */
+  private readonly pages = new Pages();
 
   constructor(
     private readonly instructions: string | undefined,
@@ -51,7 +60,9 @@ export class Upstream {
     private readonly listens: Listens,
     /** The client has shown it is real (initialized, or a modern request other than discover): start children. */
     private readonly onStart: () => void,
+    toolSearch: ToolSearchConfig = { mode: 'off', budget: 40, always: [] },
   ) {
+    this.search = new ToolSearch(toolSearch);
     void backend.then((b) => this.wireNotifications(b));
     listens.onSubscription = (uri, on) => {
       if (on) sessions.hold(listens, uri);
@@ -85,7 +96,7 @@ export class Upstream {
   }
 
   private install(server: Server, era: Era, edge: UpstreamEdge): void {
-    server.setRequestHandler('tools/list', () => this.list('tools/list', era) as never);
+    server.setRequestHandler('tools/list', (_req, ctx) => this.list('tools/list', era, this.asker(edge, ctx.mcpReq.envelope as Record<string, unknown> | undefined)) as never);
     server.setRequestHandler('prompts/list', () => this.list('prompts/list', era) as never);
     server.setRequestHandler('resources/list', () => this.list('resources/list', era) as never);
     server.setRequestHandler('resources/templates/list', () => this.list('resources/templates/list', era) as never);
@@ -101,9 +112,10 @@ export class Upstream {
     };
 
     if (era === 'legacy') {
-      // logging/setLevel: remembered, and passed to every child that supports logging (now and when it starts).
+      // logging/setLevel: this client's own level (what it hears); the children are told the most
+      // verbose level any client needs (now and when they start), and each client's lines are filtered.
       server.setRequestHandler('logging/setLevel', async (req) => {
-        this.level = req.params.level;
+        edge.logLevel = req.params.level;
         (await this.backend).hub.children.forEach((c) => this.sendLevel(c));
         return {};
       });
@@ -113,15 +125,25 @@ export class Upstream {
     }
   }
 
+  /**
+   * Who is asking, for tool search: the client's name (2025: from its initialize; 2026-07-28: from the
+   * request's envelope) and, when the edge is one client's, the edge (its found tools).
+   */
+  asker(edge: UpstreamEdge, envelope?: Record<string, unknown>): Asker {
+    const info = envelope?.[CLIENT_INFO_KEY] as { name?: unknown } | undefined;
+    const client = edge.era === 'modern' ? info?.name : edge.server?.getClientVersion()?.name;
+    return { client: typeof client === 'string' ? client : undefined, key: edge.stateless ? undefined : edge };
+  }
+
   /** A list's result for a client of `era`: what the Server's list handlers return, and the fast path's lists (fastpath.ts). */
-  async list(method: ListMethod, era: Era): Promise<Record<string, unknown>> {
+  async list(method: ListMethod, era: Era, who: Asker = {}): Promise<Record<string, unknown>> {
     const routing = await this.lists();
     // Modern lists say how long they stay good: long while the client hears of changes, else not at all.
     const hint = (kind: ListKind) => (era === 'modern' ? { ttlMs: this.listens.hears(kind) ? LIST_TTL_MS : 0, cacheScope: 'private' as const } : {});
     switch (method) {
       case 'tools/list':
         (await this.backend).hub.recheckPins(); // an approval made by `mcpx approve` since the last look
-        return { tools: routing.tools, ...hint('tools') };
+        return { tools: this.search.listing(routing, who), ...hint('tools') };
       case 'prompts/list':
         return { prompts: routing.prompts, ...hint('prompts') };
       case 'resources/list':
@@ -167,12 +189,65 @@ export class Upstream {
       const status = b.status();
       return { content: [{ type: 'text', text: JSON.stringify(status, null, 2) }], structuredContent: status };
     }
+    if (name === FIND_TOOLS.name) return this.findTools(params, ctx, edge);
+    if (name === CALL_TOOL.name) return this.callThrough(params, ctx, edge);
+    if (name === MORE_TOOL.name) return this.more(params, ctx, edge);
     const refused = await b.hub.refusalAfterSettling(name, b.settled);
     if (refused) return refused;
     const route = b.hub.routing.toolRoutes.get(name);
-    const result = this.forward(ctx, edge, route?.child, (o) => b.pipeline.run({ kind: 'tool', params: params as never }, o));
+    // The output budget applies: what it cuts off is kept for this client's session (mcpx__more).
+    const result = this.forward(ctx, edge, route?.child, (o) =>
+      b.pipeline.run({ kind: 'tool', params: params as never }, { ...o, keep: (pages) => this.pages.put({ edge, caller: o.caller }, pages) }),
+    );
     // A 2025 client validates structuredContent against the schema the 2025 codec listed (compat.ts).
     return edge.era === 'legacy' && route ? result.then((r) => legacyToolResult(r, route.tool.outputSchema)) : result;
+  }
+
+  /** mcpx__more: the next page of a result the output budget cut, for the session that got it. */
+  private more(params: Record<string, unknown>, ctx: ServerContext, edge: UpstreamEdge): Record<string, unknown> {
+    const { handle, page } = (params.arguments ?? {}) as { handle?: unknown; page?: unknown };
+    if (typeof handle !== 'string' || typeof page !== 'number' || !Number.isInteger(page)) return toolError('mcpx__more needs "handle" and "page" as the cut result names them.');
+    const held = this.pages.get({ edge, caller: callerOf(ctx) }, handle, page);
+    if (!held) return toolError(`mcpx__more: no result with handle ${handle} is kept for this session (it may have been dropped to make room); call the tool again.`);
+    if (held.text === undefined) return toolError(`mcpx__more: pages run from 2 to ${held.pages} (page 1 is the cut result itself), not ${page}.`);
+    return { content: [{ type: 'text', text: held.text }, { type: 'text', text: pageNote(handle, page, held.pages) }] };
+  }
+
+  /** mcpx__find_tools: the best-matching child tools; for a client with search on they join its list (list_changed). */
+  private async findTools(params: Record<string, unknown>, ctx: ServerContext, edge: UpstreamEdge): Promise<unknown> {
+    const args = (params.arguments ?? {}) as { query?: unknown; limit?: unknown };
+    if (typeof args.query !== 'string' || !args.query.trim()) return toolError('mcpx__find_tools needs "query": the task in plain words, e.g. "search Confluence pages".');
+    const limit = typeof args.limit === 'number' && Number.isFinite(args.limit) ? Math.min(MAX_LIMIT, Math.max(1, Math.floor(args.limit))) : DEFAULT_LIMIT;
+    const b = await this.backend;
+    await b.settled(); // children with no stored catalog have listed: their tools can be found
+    const found = this.search.find(b.hub.routing, args.query, limit, this.asker(edge, ctx.mcpReq.envelope as Record<string, unknown> | undefined));
+    if (found.listChanged) edge.send({ method: 'notifications/tools/list_changed' });
+    const tools = found.tools.map((d) => ({ name: d.name, description: d.route.tool.description ?? '', inputSchema: d.route.tool.inputSchema }));
+    const out = { tools };
+    return { content: [{ type: 'text', text: JSON.stringify(out) }], structuredContent: out };
+  }
+
+  /**
+   * mcpx__call_tool: the named tool called exactly as a direct call of it would be (the same route:
+   * refusals, the pipeline with its cache, breaker and audit, the call tracked on the client's edge),
+   * so its result is the direct call's. An unknown name is a tool error naming the closest tools.
+   */
+  private async callThrough(params: Record<string, unknown>, ctx: ServerContext, edge: UpstreamEdge): Promise<unknown> {
+    const args = (params.arguments ?? {}) as { name?: unknown; arguments?: unknown };
+    const name = args.name;
+    if (typeof name !== 'string' || !name) return toolError('mcpx__call_tool needs "name": a tool name as mcpx__find_tools returned it, and "arguments".');
+    if (name === FIND_TOOLS.name || name === CALL_TOOL.name) return toolError(`call ${name} directly, not through mcpx__call_tool.`);
+    const inner = args.arguments ?? {};
+    if (typeof inner !== 'object' || Array.isArray(inner)) return toolError('mcpx__call_tool: "arguments" must be an object (the tool\'s arguments, following its inputSchema).');
+    const b = await this.backend;
+    const routing = b.hub.routing;
+    const known = () => routing.toolRoutes.has(name) || routing.heldRoutes.has(name) || routing.own.some((t) => t.name === name);
+    if (!known()) await b.settled();
+    if (!known()) {
+      const near = this.search.closest(routing, name);
+      return toolError(`Unknown tool: ${name}.${near.length ? ` Closest: ${near.join(', ')}.` : ''} Use mcpx__find_tools to search by task.`);
+    }
+    return this.callTool({ ...params, name, arguments: inner }, ctx, edge);
   }
 
   private async read(params: Record<string, unknown>, ctx: ServerContext, edge: UpstreamEdge): Promise<unknown> {
@@ -207,13 +282,14 @@ export class Upstream {
    * call is tracked on the client's edge: the child's requests find it, closing the session cancels it.
    */
   private forward(ctx: ServerContext, edge: UpstreamEdge, child: Child | undefined, run: (o: CallOptions) => Promise<unknown>): Promise<unknown> {
-    const caller = ctx.http?.authInfo?.clientId;
-    if (edge.era === 'legacy') return edge.track(child?.name, ctx.mcpReq.signal, (signal) => withCall(ctx, (o) => run({ ...o, signal, caller })));
+    // Who asks: the token's name over HTTP, the local user on stdio (the pipeline keys private entries by it).
+    const caller = callerOf(ctx);
+    if (edge.era === 'legacy') return edge.track(child?.name, ctx.mcpReq.signal, (signal, asker) => withCall(ctx, (o) => run({ ...o, signal, caller, asker })), ctx.mcpReq.id);
     const tracked = ctx.mcpReq._meta?.progressToken !== undefined;
     return edge.leg(
       ctx,
       child?.name,
-      (signal, progress) => run({ signal, onprogress: tracked ? progress : undefined, caller }),
+      (signal, progress, asker) => run({ signal, onprogress: tracked ? progress : undefined, caller, asker }),
       (flight) =>
         withCall(ctx, (o) => {
           const cancel = () => flight.abort.abort(o.signal.reason);
@@ -238,26 +314,36 @@ export class Upstream {
   }
 
   private sendLevel(child: Child): void {
-    if (this.level && child.serverCapabilities?.logging && child.state.kind === 'ready') {
-      child.request('logging/setLevel', { level: this.level }).catch(() => undefined);
+    const level = this.sessions.logLevel();
+    if (level && child.serverCapabilities?.logging && child.state.kind === 'ready') {
+      child.request('logging/setLevel', { level }).catch(() => undefined);
     }
   }
 
   /** Child → upstream notifications (children added by a config reload too), to the clients (`Sessions`). */
   private wireNotifications({ hub }: Backend): void {
-    const send = (n: { method: string; params?: Record<string, unknown> }) => this.sessions.notify(n);
     hub.forEachChild((child) => {
       child.on('state', (s) => s.kind === 'ready' && this.sendLevel(child));
       child.on('notification', (n) => {
         if (n.method === 'notifications/message') {
           const logger = typeof n.params?.logger === 'string' ? `${child.name}/${n.params.logger}` : child.name;
-          send({ method: n.method, params: { ...n.params, logger } });
-        } else send(n);
+          this.sessions.notify({ method: n.method, params: { ...n.params, logger } }, child.name);
+        } else this.sessions.notify(n, child.name);
       });
     });
     // A 2026 client hears only through its listen streams (serveStdio and the HTTP bus drop what no stream asked for).
     hub.onListsChanged = (kinds: ListKind[]) => this.sessions.listsChanged(kinds);
   }
+}
+
+/** Who asks: the token's name over HTTP, the local user over stdio. */
+function callerOf(ctx: ServerContext): string | undefined {
+  return ctx.http ? ctx.http.authInfo?.clientId : localCaller();
+}
+
+/** A tool's failure as the model sees it: a result with isError and a sentence it can act on. */
+function toolError(text: string): Record<string, unknown> {
+  return { content: [{ type: 'text', text }], isError: true };
 }
 
 /**

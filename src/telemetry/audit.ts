@@ -39,8 +39,11 @@ export interface AuditRow {
   reason: string | null;
   error: string | null;
   resultBytes: number | null;
-  /** Who called: the token name of an HTTP caller (`http.tokens`); null over stdio. */
+  /** Who called: the token name of an HTTP caller (`http.tokens`), `local:<user>` over stdio and the CLI (null in older records). */
   caller: string | null;
+  /** The answer was cut to the output budget: its size and what the client got first, in tokens; else null. */
+  cutTokens: number | null;
+  cutKeptTokens: number | null;
 }
 
 /**
@@ -103,8 +106,8 @@ export class AuditLog {
     this.maxPending = opts.maxPending ?? 10_000;
     this.maxPendingBytes = opts.maxPendingBytes ?? 8 * 1024 * 1024;
     this.insert = cdb.db.prepare(`INSERT INTO audit
-      (ts, pid, server, kind, name, args_hash, args_redacted, duration_ms, outcome, reason, error, result_bytes, caller)
-      VALUES (@ts, @pid, @server, @kind, @name, @argsHash, @argsRedacted, @durationMs, @outcome, @reason, @error, @resultBytes, @caller)`);
+      (ts, pid, server, kind, name, args_hash, args_redacted, duration_ms, outcome, reason, error, result_bytes, caller, cut_tokens, cut_kept_tokens)
+      VALUES (@ts, @pid, @server, @kind, @name, @argsHash, @argsRedacted, @durationMs, @outcome, @reason, @error, @resultBytes, @caller, @cutTokens, @cutKeptTokens)`);
     this.deleteOld = cdb.db.prepare('DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE ts < ? LIMIT ?)');
     const flush = setInterval(() => this.flush(), opts.flushMs ?? 1000);
     const prune = setInterval(() => this.prune(), opts.pruneEveryMs ?? 3_600_000);
@@ -223,6 +226,8 @@ export class AuditLog {
       error: e.error === undefined ? null : this.log.redact(e.error),
       resultBytes: e.bytes ?? resultBytes(e.result),
       caller: e.caller ?? null,
+      cutTokens: e.cut?.tokens ?? null,
+      cutKeptTokens: e.cut?.keptTokens ?? null,
     };
   }
 }
@@ -287,8 +292,12 @@ export function readAudit(db: Database, filter: AuditFilter = {}): AuditRecord[]
   if (filter.since !== undefined) (where.push('ts >= ?'), params.push(filter.since));
   if (filter.server !== undefined) (where.push('server = ?'), params.push(filter.server));
   if (filter.outcome !== undefined) (where.push('outcome = ?'), params.push(filter.outcome));
+  // Columns added by later versions read as NULL from a database an older mcpx wrote (read-only here: not migrated).
+  const cols = new Set((db.prepare('PRAGMA table_info(audit)').all() as { name: string }[]).map((c) => c.name));
+  const later = (col: string, as: string) => (cols.has(col) ? `${col} AS ${as}` : `NULL AS ${as}`);
   const sql = `SELECT id, ts, pid, server, kind, name, args_hash AS argsHash, args_redacted AS argsRedacted,
-      duration_ms AS durationMs, outcome, reason, error, result_bytes AS resultBytes, caller
+      duration_ms AS durationMs, outcome, reason, error, result_bytes AS resultBytes, ${later('caller', 'caller')},
+      ${later('cut_tokens', 'cutTokens')}, ${later('cut_kept_tokens', 'cutKeptTokens')}
     FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ts DESC, id DESC LIMIT ?`;
   return db.prepare(sql).all(...params, filter.limit ?? 100) as AuditRecord[];
 }

@@ -6,6 +6,10 @@ export function recordStats(pipeline: Pipeline, recorder: StatsRecorder): () => 
   const onCall = (e: CallEvent) => {
     const s = e.server;
     recorder.count(s, 'calls');
+    if (e.cut) {
+      recorder.count(s, 'cuts');
+      recorder.count(s, 'cut_tokens', e.cut.tokens - e.cut.keptTokens);
+    }
     if (e.outcome === 'cancelled') return; // cancelled upstream: neither a miss nor a latency of the child's
     if (e.outcome === 'hit') recorder.count(s, 'hits');
     else if (e.outcome === 'stale') recorder.count(s, 'stale_hits');

@@ -86,10 +86,13 @@ export class StatusTracker {
         state,
         pid: s.kind === 'ready' ? c.pid : undefined,
         reason: 'reason' in s ? s.reason : undefined,
+        // A remote child waiting for the user to sign in again: what to run.
+        login: c.loginNeeded && s.kind !== 'ready' ? { needed: true, run: `mcpx login ${c.name}` } : undefined,
         breaker: b && { state: breakerState, opens: b.opens, retryInMs: b.retryInMs() },
         restarts: this.supervisor.restarts(c),
         calls: t.calls,
-        cache: { hits: t.hits, staleHits: t.staleHits, misses: t.misses },
+        // scope: whose its entries are, "public" (shared by everyone) or "credential" (per credential).
+        cache: { scope: c.config.cache.scope, hits: t.hits, staleHits: t.staleHits, misses: t.misses },
         latencyMs: latencyOf(t),
         lastError: t.lastError && { ...t.lastError, at: new Date(t.lastError.at).toISOString() },
         lastSuccessAt: t.lastSuccessAt === undefined ? undefined : new Date(t.lastSuccessAt).toISOString(),

@@ -127,6 +127,40 @@ describe.each([sqlite, onRedis])('result store contract: $name', (backend) => {
     expect(await o.getStale('odd')).toBeUndefined();
   });
 
+  it('refuses a put whose call was sent before an invalidation that drops it, made here or by another process; keeps the rest', async () => {
+    const { store, other } = await backend.open();
+    const o = await other();
+    // Here: the write's invalidation comes while the read is out.
+    const began = store.mark();
+    await store.invalidate({ server: 's1' });
+    expect(store.put(entry('here', { since: began }))).toBe(false);
+    expect(store.put(entry('kept-here', { server: 's2', since: began }))).toBe(true);
+    // Another process: its invalidation may not have reached this one by the time of the put.
+    const before = store.mark();
+    await o.invalidate({ server: 's1' });
+    store.put(entry('there', { since: before }));
+    store.put(entry('kept-there', { server: 's2', since: before }));
+    // Once this process has heard of it, a call sent after it (in a later millisecond) is kept as ever.
+    await eventually(async () => {
+      await store.get('nothing'); // SQLite catches up on a lookup; Redis hears it on its channel
+      expect(store.mark().seq).toBe(o.mark().seq);
+    });
+    const at = Date.now();
+    await vi.waitFor(() => expect(Date.now()).toBeGreaterThan(at));
+    store.put(entry('after', { since: store.mark() }));
+    const third = await other();
+    await eventually(async () => {
+      for (const k of ['kept-here', 'kept-there', 'after']) expect((await third.get(k))?.key).toBe(k);
+    });
+    // Written in order with the ones kept: never stored, and gone from this process's memory too.
+    for (const s of [third, o, store]) {
+      await eventually(async () => {
+        expect(await s.get('here')).toBeUndefined();
+        expect(await s.get('there')).toBeUndefined();
+      });
+    }
+  });
+
   it('invalidates by key, server, tool, server+tool, and everything, for every process', async () => {
     const { store, other } = await backend.open();
     store.put(entry('a', { server: 's1', tool: 't1' }));
@@ -178,7 +212,7 @@ describe('RedisResultStore', () => {
     const before = Date.now();
     store.put(entry(key, { ttlMs: 60_000, staleTtlMs: 3_600_000 }));
     await vi.waitFor(async () => expect(await admin.exists(`mcpx:v1:${key}`)).toBe(1));
-    expect((await admin.keys('*')).sort()).toEqual([`mcpx:v1:${key}`, 'mcpx:v1:server:s1']);
+    expect((await admin.keys('*')).sort()).toEqual([`mcpx:v1:${key}`, 'mcpx:v1:salt', 'mcpx:v1:server:s1']);
     expect(key).toMatch(/^[0-9a-f]{64}$/);
     const pttl = await admin.pTTL(`mcpx:v1:${key}`);
     // The stale deadline (ttl + staleTtl) as PX: what is left of it is at least the whole less the time gone since the put.
@@ -188,6 +222,18 @@ describe('RedisResultStore', () => {
     const h = await admin.hGetAll(`mcpx:v1:${key}`);
     expect(Number(h.expiresAt) - Number(h.storedAt)).toBe(60_000); // the fresh deadline is in the value
     expect(Number(h.storedAt)).toBeGreaterThanOrEqual(before);
+  });
+
+  it('the key salt is one for every process on this Redis, made by the first, and a clear of everything leaves it', async () => {
+    await admin.del('mcpx:v1:salt');
+    const [a, b] = await Promise.all([redisStore(), redisStore()]);
+    const saltA = await a.keySalt();
+    expect(saltA).toHaveLength(32);
+    expect((await b.keySalt())!.equals(saltA!)).toBe(true);
+    expect(await admin.get('mcpx:v1:salt')).toBe(saltA!.toString('hex'));
+    await a.invalidate({});
+    const c = await redisStore();
+    expect((await c.keySalt())!.equals(saltA!)).toBe(true);
   });
 
   it('Redis forgets an entry at its stale deadline; prune forgets the index reference', async () => {
@@ -273,6 +319,26 @@ describe('RedisResultStore', () => {
       await vi.waitFor(async () => expect(await b.get('k3')).toBeDefined());
       expect(lines.filter((l) => l.includes('warn'))).toHaveLength(1);
       expect(lines.some((l) => l.includes('answers again'))).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('Redis not up yet at start: the first lookups wait for the first connection (refusals retried), and hit', async () => {
+    const writer = await redisStore();
+    writer.put(entry('k'));
+    await vi.waitFor(async () => expect(await admin.exists('mcpx:v1:k')).toBe(1));
+    const proxy = await startProxy(redis.port);
+    await proxy.cut(); // nothing listens there yet: the first attempt is refused
+    try {
+      const { log, lines } = captureLog();
+      const store = track(new RedisResultStore({ url: `redis://127.0.0.1:${proxy.port}/0`, maxEntryBytes: 1 << 20, log }));
+      const lookup = store.get('k');
+      expect(lookup).toBeInstanceOf(Promise);
+      await vi.waitFor(() => expect(lines.some((l) => l.includes('is not answering'))).toBe(true)); // refused
+      await proxy.restore(); // Redis is there now: the next retry connects
+      expect(await lookup).toMatchObject({ key: 'k' });
+      expect(lines.some((l) => l.includes('was not connected yet'))).toBe(false);
     } finally {
       await proxy.close();
     }

@@ -16,7 +16,7 @@ afterEach(async () => {
 interface JsonReport {
   config: { ok: boolean; file?: string; foundBy?: string };
   variables: { server: string; name: string; state: string; length?: number; verdict: string }[];
-  servers: { name: string; status: string; checks: { verdict: string; message: string }[]; counts?: { tools: number }; toolListBytes?: number; serverInfo?: { name: string } }[];
+  servers: { name: string; status: string; checks: { verdict: string; message: string }[]; counts?: { tools: number }; toolListBytes?: number; serverInfo?: { name: string }; cacheScope?: string; caching?: unknown }[];
   cache: { exists: boolean; entries?: number; integrity?: string; mode?: string; checks: { verdict: string; message: string }[] };
   instances: { snapshots: { pid: number; stale: boolean }[]; checks: { verdict: string; message: string }[] };
   summary: { healthy: number; degraded: number; failing: number; skipped: number };
@@ -44,6 +44,40 @@ describe('mcpx doctor', () => {
     expect(r.stdout).toContain('none running');
     expect(r.stdout).toContain('1 healthy, 0 degraded, 0 failing');
     expect(r.stdout).not.toMatch(/FAIL|WARN/);
+  });
+
+  it('says per server whose its cached entries are: shared by everyone, or per credential', async () => {
+    sb.config({ alpha: sb.child('alpha'), docs: { ...sb.child('docs'), cache: { scope: 'public' } } });
+    const r = await sb.mcpx(['doctor', '--json']);
+    const report = JSON.parse(r.stdout) as JsonReport;
+    expect(Object.fromEntries(report.servers.map((s) => [s.name, s.cacheScope]))).toEqual({ alpha: 'credential', docs: 'public' });
+    const line = (name: string) => report.servers.find((s) => s.name === name)!.checks.find((c) => c.message.startsWith('cached entries'))!;
+    expect(line('alpha')).toEqual({ verdict: 'info', message: 'cached entries are per credential: shared only by callers whose credentials (its env, the credential variables it inherits) are identical' });
+    expect(line('docs').message).toBe('cached entries are shared by everyone on this cache ("scope": "public"): its answers must not depend on who asks');
+    const text = await sb.mcpx(['doctor']);
+    expect(text.stdout).toMatch(/NOTE {2}cached entries are shared by everyone on this cache/);
+  });
+
+  it('says per server whether and how long it caches: nothing unless the config asks (text and --json)', async () => {
+    sb.config({
+      alpha: sb.child('alpha'),
+      docs: sb.child('docs', {}, { cache: { ttl: '2h', tools: { write: { ttl: '10m' }, echo: false } } }),
+      some: sb.child('some', {}, { cache: { tools: { search: { ttl: '5m' } } } }),
+      off: sb.child('off', {}, { cache: { enabled: false } }),
+    });
+    const r = await sb.mcpx(['doctor', '--json']);
+    const report = JSON.parse(r.stdout) as JsonReport;
+    const caching = Object.fromEntries(report.servers.map((s) => [s.name, s.caching]));
+    expect(caching.alpha).toEqual({ enabled: true, readOnly: false, ttlMs: 3_600_000, staleTtlMs: 86_400_000, tools: {} });
+    expect(caching.docs).toEqual({ enabled: true, readOnly: true, ttlMs: 7_200_000, staleTtlMs: 86_400_000, tools: { write: { ttlMs: 600_000, staleTtlMs: 86_400_000 }, echo: false } });
+    expect(caching.off).toMatchObject({ enabled: false, readOnly: false });
+    const line = (name: string) => report.servers.find((s) => s.name === name)!.checks.find((c) => c.message.startsWith('caches'))!;
+    expect(line('alpha')).toEqual({ verdict: 'info', message: 'caches nothing: no "cache": {"ttl": …} for it or in "defaults" (caching is opt-in; a 2026-07-28 server\'s own ttlMs still counts)' });
+    expect(line('docs').message).toBe('caches read-only tools and resources for 2 h (then 1 d more as a stale fallback); also write (10 min); never echo');
+    expect(line('some').message).toBe('caches only search (5 min): read-only tools are cached only when "cache" sets "ttl" (a 2026-07-28 server\'s own ttlMs still counts)');
+    expect(line('off').message).toBe('caches nothing ("cache": {"enabled": false})');
+    const text = await sb.mcpx(['doctor']);
+    expect(text.stdout).toMatch(/NOTE {2}caches read-only tools and resources for 2 h/);
   });
 
   it('a missing variable: exit 1, server and variable named, the server not started', async () => {

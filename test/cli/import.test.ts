@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfigFile, mcpx, tempDir } from './helpers.js';
@@ -30,6 +30,46 @@ describe('mcpx import', () => {
     expect(r.stderr).toMatch(/left "live".*type "ws"/);
     expect(r.stdout + r.stderr).not.toContain(SECRET); // names only, never values
     expect(r.stderr).toContain('GITHUB_TOKEN');
+  });
+
+  it('gives the documentation servers it recognises the cache block of mcpx\'s templates, and says so; leaves the rest and a cache block of their own alone', async () => {
+    const c7 = { command: 'npx', args: ['-y', '@upstash/context7-mcp'] };
+    const atlassian = { command: 'uvx', args: ['mcp-atlassian'], env: { CONFLUENCE_URL: '${CONFLUENCE_URL}' } };
+    const notionRemote = { type: 'http', url: 'https://mcp.notion.com/mcp' };
+    const own = { command: 'npx', args: ['-y', '@notionhq/notion-mcp-server'], cache: { ttl: '1m' } };
+    const standards = { command: 'mcpx', args: ['standards', '--dir', 'docs/standards'] };
+    writeFileSync(join(dir, '.mcp.json'), JSON.stringify({ mcpServers: { c7, wiki: atlassian, notes: notionRemote, own, standards, github } }));
+    const plan = await mcpx(dir, 'import', '--json', '--dry-run');
+    expect(JSON.parse(plan.stdout).caching.map((x: { name: string; template: string }) => [x.name, x.template])).toEqual([
+      ['c7', 'context7'], ['wiki', 'confluence'], ['notes', 'notion'], ['standards', 'standards'],
+    ]);
+    const r = await mcpx(dir, 'import');
+    expect(r.exitCode, r.stderr).toBe(0);
+    const written = JSON.parse(read('mcpx.json')).mcpServers;
+    expect(written.c7).toEqual({ ...c7, cache: { ttl: '2h', scope: 'public' } });
+    expect(written.wiki).toEqual({ ...atlassian, cache: { ttl: '30m' } });
+    expect(written.notes).toEqual({ ...notionRemote, cache: { ttl: '15m' } });
+    expect(written.own).toEqual(own); // its own block stays as it is
+    expect(written.standards).toEqual({ ...standards, cache: { ttl: '1h', scope: 'public' } });
+    expect(written.github).toEqual(github); // live data: not cached
+    expect(r.stdout).toContain("turn caching on for c7 (2h), wiki (30m), notes (15m), standards (1h): documentation servers, with the TTLs of mcpx's templates");
+    const { config } = await loadConfigFile(join(dir, 'mcpx.json'));
+    expect(Object.fromEntries(config.servers.map((s) => [s.name, s.cache.readOnly]))).toEqual({ c7: true, wiki: true, notes: true, own: true, standards: true, github: false });
+  });
+
+  it('marks public documentation (Context7, its remote, the standards server) "scope": "public", and says so; an entry\'s own scope stays', async () => {
+    const context7 = { command: 'npx', args: ['-y', '@upstash/context7-mcp'], env: { CONTEXT7_API_KEY: '${CONTEXT7_API_KEY}' }, cache: { ttl: '2h' } };
+    const remote = { type: 'http', url: 'https://mcp.context7.com/mcp', headers: { CONTEXT7_API_KEY: '${CONTEXT7_API_KEY}' } };
+    const standards = { command: 'mcpx', args: ['standards', '--dir', 'docs/standards'] };
+    const mine = { command: 'npx', args: ['-y', '@upstash/context7-mcp@1.0.0'], cache: { scope: 'credential' } };
+    writeFileSync(join(dir, '.mcp.json'), JSON.stringify({ mcpServers: { context7, remote, standards, mine, github } }));
+    const r = await mcpx(dir, 'import');
+    expect(r.exitCode, r.stderr).toBe(0);
+    const { config } = await loadConfigFile(join(dir, 'mcpx.json'));
+    expect(Object.fromEntries(config.servers.map((s) => [s.name, s.cache.scope]))).toEqual({ context7: 'public', remote: 'public', standards: 'public', mine: 'credential', github: 'credential' });
+    expect(JSON.parse(read('mcpx.json')).mcpServers.context7.cache).toEqual({ ttl: '2h', scope: 'public' });
+    expect(r.stdout).toContain('context7: public documentation: its cached answers are shared by everyone ("scope": "public")');
+    expect(r.stdout).not.toMatch(/(mine|github): public documentation/);
   });
 
   it('--dry-run prints the plan and writes nothing', async () => {
@@ -97,5 +137,35 @@ describe('mcpx import', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     const { config } = await loadConfigFile(join(dir, 'conf/mcpx.json'));
     expect(config.servers[0]!.cwd).toBe(join(dir, 'tools'));
+  });
+
+  it('keeps the mode of the files it rewrites, gives a new mcpx.json the mode of the .mcp.json it came from, and writes through a symlink', async () => {
+    // A 0600 .mcp.json holding a token, kept in a dotfiles folder and linked into the project.
+    const dotfiles = join(dir, 'dotfiles');
+    mkdirSync(dotfiles);
+    writeFileSync(join(dotfiles, 'mcp.json'), SAMPLE);
+    chmodSync(join(dotfiles, 'mcp.json'), 0o600);
+    symlinkSync(join(dotfiles, 'mcp.json'), join(dir, 'linked.mcp.json'));
+    const r = await mcpx(dir, 'import', 'linked.mcp.json');
+    expect(r.exitCode, r.stderr).toBe(0);
+    const mode = (f: string) => statSync(join(dir, f)).mode & 0o777;
+    expect(lstatSync(join(dir, 'linked.mcp.json')).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(join(dir, 'linked.mcp.json'))).toBe(join(dotfiles, 'mcp.json'));
+    expect(JSON.parse(read('dotfiles/mcp.json'))).toEqual({ mcpServers: { mcpx: MCPX, live }, projectNote: 'kept' });
+    expect(mode('dotfiles/mcp.json')).toBe(0o600);
+    expect(mode('mcpx.json')).toBe(0o600); // it now holds the token
+    expect(mode('linked.mcp.json.bak')).toBe(0o600);
+    expect(readdirSync(dotfiles)).toEqual(['mcp.json']); // no temp file left beside the target
+
+    // A second import into the existing (linked, 0640) mcpx.json keeps both.
+    writeFileSync(join(dotfiles, 'mcpx.json'), read('mcpx.json'));
+    chmodSync(join(dotfiles, 'mcpx.json'), 0o640);
+    symlinkSync(join(dotfiles, 'mcpx.json'), join(dir, 'linked-mcpx.json'));
+    writeFileSync(join(dir, 'more.json'), JSON.stringify({ mcpServers: { extra: { command: 'node', args: ['e.js'] } } }));
+    const again = await mcpx(dir, 'import', 'more.json', '--config', 'linked-mcpx.json');
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(lstatSync(join(dir, 'linked-mcpx.json')).isSymbolicLink()).toBe(true);
+    expect(Object.keys(JSON.parse(read('dotfiles/mcpx.json')).mcpServers)).toEqual(['github', 'docs', 'extra']);
+    expect(mode('dotfiles/mcpx.json')).toBe(0o640);
   });
 });

@@ -1,7 +1,8 @@
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { REPO, loadConfigFile, mcpx, tempDir } from './helpers.js';
+import { runCli } from '../helpers/mcpx.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -19,6 +20,12 @@ describe('mcpx init', () => {
     const { config } = await loadConfigFile(join(dir, 'mcpx.json'));
     const byName = Object.fromEntries(config.servers.map((s) => [s.name, s]));
     expect(byName.context7!.cache.ttl).toBe(2 * 3_600_000);
+    // Caching is opt-in: init turns it on for each documentation server, with the README's TTLs.
+    expect(Object.fromEntries(config.servers.map((s) => [s.name, [s.cache.readOnly, s.cache.ttl]]))).toEqual({
+      context7: [true, 2 * 3_600_000], confluence: [true, 30 * 60_000], notion: [true, 15 * 60_000], standards: [true, 3_600_000],
+    });
+    // Public documentation: shared by everyone, whatever their own keys; the others' answers stay per credential.
+    expect(Object.fromEntries(config.servers.map((s) => [s.name, s.cache.scope]))).toEqual({ context7: 'public', confluence: 'credential', notion: 'credential', standards: 'public' });
     expect(byName.context7!.errorPatterns.map(String)).toContain('/fetch failed/m');
     expect(byName.confluence).toMatchObject({ timeoutMs: 5_000, breaker: { failureThreshold: 3 } });
     expect(byName.confluence!.fallback.backupDir).toBe(join(dir, 'docs/confluence-backup'));
@@ -87,6 +94,36 @@ describe('mcpx init', () => {
     const r = await mcpx(dir, 'init', '--register');
     expect(r.exitCode, r.stderr).toBe(0);
     expect(JSON.parse(read('.mcp.json'))).toEqual({ mcpServers: { mcpx: { command: 'mcpx', args: ['serve'] } } });
+  });
+
+  it('--register keeps the mode of .mcp.json and writes through its symlink', async () => {
+    mkdirSync(join(dir, 'dotfiles'));
+    const real = join(dir, 'dotfiles', 'mcp.json');
+    writeFileSync(real, JSON.stringify({ mcpServers: { other: { command: 'node', env: { TOKEN: 'tok' } } } }));
+    chmodSync(real, 0o600);
+    symlinkSync(real, join(dir, '.mcp.json'));
+    const r = await mcpx(dir, 'init', '--register', '--with', 'standards');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(lstatSync(join(dir, '.mcp.json')).isSymbolicLink()).toBe(true);
+    expect(Object.keys(JSON.parse(readFileSync(real, 'utf8')).mcpServers)).toEqual(['other', 'mcpx']);
+    expect(statSync(real).mode & 0o777).toBe(0o600);
+    // --force over a 0600 mcpx.json keeps it 0600.
+    chmodSync(join(dir, 'mcpx.json'), 0o600);
+    expect((await mcpx(dir, 'init', '--force', '--with', 'notion')).exitCode).toBe(0);
+    expect(statSync(join(dir, 'mcpx.json')).mode & 0o777).toBe(0o600);
+  });
+
+  it('trusts the mcpx.json it writes, unless a .env is already beside it (the trust covers that .env)', async () => {
+    const env = { MCPX_STATE_DIR: join(dir, 'state') };
+    expect((await runCli(['init', '--with', 'standards'], { cwd: dir, env })).exitCode).toBe(0);
+    expect(JSON.parse((await runCli(['trust', '--list', '--json'], { cwd: dir, env })).stdout).files).toEqual([expect.objectContaining({ state: 'matches' })]);
+    const other = join(dir, 'other');
+    mkdirSync(other);
+    writeFileSync(join(other, '.env'), 'X=1\n');
+    const r = await runCli(['init', '--with', 'standards'], { cwd: other, env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toContain('mcpx.json is not trusted yet: a .env is beside it; read both, then run `mcpx trust`');
+    expect(JSON.parse((await runCli(['trust', '--list', '--json'], { cwd: dir, env })).stdout).files).toHaveLength(1);
   });
 
   it('adds .env to an existing .gitignore once, without a trailing newline to start from', async () => {

@@ -62,7 +62,7 @@ describe('mcpx stats', () => {
 
     const t = await sb.mcpx(['stats']);
     expect(t.exitCode, t.stderr).toBe(0);
-    expect(t.stdout).toMatch(/^alpha +10 +2 +1 +1 +0 +25 ms +400 ms +6 +1 +3 +60%$/m);
+    expect(t.stdout).toMatch(/^alpha +10 +2 +1 +1 +0 +0 +25 ms +400 ms +6 +1 +3 +60%$/m); // … quota held 0, cut 0
     expect(t.stdout).toContain('old-server (not in config)');
   });
 

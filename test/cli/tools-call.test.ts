@@ -5,7 +5,7 @@ let sb: Sandbox;
 beforeEach(() => {
   sb = sandbox();
   sb.config({
-    alpha: sb.child('alpha'),
+    alpha: sb.child('alpha', {}, { cache: { ttl: '1h' } }),
     beta: sb.child('beta', {}, { cache: { enabled: false } }),
     gamma: sb.child('gamma', {}, { cache: { tools: { write: {}, echo: false } } }),
   });
@@ -38,6 +38,7 @@ describe('mcpx tools', () => {
     });
     expect(by('mcp__mcpx__gamma__write').cacheable).toBe(true); // listed in cache.tools
     expect(by('mcp__mcpx__gamma__echo').cacheable).toBe(false); // turned off per tool
+    expect(by('mcp__mcpx__gamma__search').cacheable).toBe(false); // read-only, but its cache block asks only for `write`
   });
 
   it('--server lists one server; an unknown one exits 2', async () => {

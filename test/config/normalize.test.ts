@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { normalizeConfig } from '../../src/config/normalize.js';
 import { secretValues } from '../../src/config/secrets.js';
 import { log } from '../../src/util/log.js';
+import { HTTP_LIMITS } from '../../src/config/types.js';
 
 const FILE = '/project/mcpx.json';
 const normalize = (servers: Record<string, unknown>, vars: Record<string, string> = {}, defaults?: Record<string, unknown>) =>
@@ -30,10 +31,30 @@ describe('.mcp.json entries: timeout', () => {
 });
 
 describe('.mcp.json entries: oauth', () => {
-  it('warns, naming the server, instead of being ignored silently', () => {
-    const { warnings, config } = normalize({ notion: { url: 'https://example.com/mcp', oauth: { clientId: 'x' } }, other: { command: 'node' } });
-    expect(warnings).toEqual([`${FILE}: server "notion": oauth is not supported yet by mcpx; this server will connect without it`]);
-    expect(config.servers.map((s) => s.name)).toEqual(['notion', 'other']);
+  const remote = (oauth: unknown, vars: Record<string, string> = {}) => normalize({ notion: { url: 'https://example.com/mcp', oauth } }, vars);
+
+  it('is read, with defaults, and no longer warned about', () => {
+    const { warnings, config } = remote({ clientId: 'x', scopes: ['read'] });
+    expect(warnings).toEqual([]);
+    expect(config.servers[0]!.oauth).toEqual({ clientId: 'x', clientSecret: undefined, scopes: ['read'], grant: 'authorization_code', callbackPort: undefined, resource: true, clientMetadataUrl: undefined });
+    expect(remote({}).config.servers[0]!.oauth).toMatchObject({ grant: 'authorization_code', scopes: [], resource: true });
+  });
+
+  it('clientSecret takes ${VAR} and ${cmd:…} like every secret, and is registered as a secret', () => {
+    const s = remote({ clientId: 'id', clientSecret: '${SECRET}', grant: 'client_credentials' }, { SECRET: 's3cret-value' }).config.servers[0]!;
+    expect(s.oauth!.clientSecret).toBe('s3cret-value');
+    expect(secretValues({ servers: [s] }, {})).toContain('s3cret-value');
+    const c = remote({ clientId: 'id', clientSecret: '${cmd:op read x}', grant: 'client_credentials' }).config.servers[0]!;
+    expect(c.secretCommands).toEqual([{ field: 'oauth', key: 'clientSecret', parts: [{ run: 'cmd', command: 'op read x', text: '${cmd:op read x}' }] }]);
+  });
+
+  it('a bad block is a config error naming the server and the field', () => {
+    expect(() => remote({ grant: 'password' })).toThrow(`${FILE}: server "notion", field "oauth.grant": must be "authorization_code" or "client_credentials"`);
+    expect(() => remote({ grant: 'client_credentials', clientId: 'x' })).toThrow(`${FILE}: server "notion", field "oauth": "grant": "client_credentials" needs "clientId" and "clientSecret"`);
+    expect(() => remote({ callbackPort: 70000 })).toThrow('field "oauth.callbackPort": must be a port number');
+    expect(() => remote({ resource: 'no' })).toThrow('field "oauth.resource": must be true or false');
+    expect(() => remote({ scope: 'read' })).toThrow('field "oauth": unknown key "scope"');
+    expect(() => normalize({ s: { command: 'node', oauth: {} } })).toThrow(`${FILE}: server "s", field "oauth": is only for remote servers`);
   });
 });
 
@@ -82,8 +103,15 @@ describe('http (serve --http, issue 15)', () => {
 
   it('takes tokens as a list (named token1, token2, …) or a map of caller name to token, ${VAR} expanded', () => {
     expect(http({ tokens: ['${T}', 'literal-token'] }, { T: 'from-env' }).tokens).toEqual([{ name: 'token1', token: 'from-env' }, { name: 'token2', token: 'literal-token' }]);
-    expect(http({ host: '0.0.0.0', port: 9000, tokens: { alice: '${A}' } }, { A: 'a-token' })).toEqual({ host: '0.0.0.0', port: 9000, tokens: [{ name: 'alice', token: 'a-token' }] });
-    expect(http(undefined)).toEqual({ tokens: [] });
+    expect(http({ host: '0.0.0.0', port: 9000, tokens: { alice: '${A}' } }, { A: 'a-token' })).toEqual({ host: '0.0.0.0', port: 9000, tokens: [{ name: 'alice', token: 'a-token' }], limits: HTTP_LIMITS });
+    expect(http(undefined)).toEqual({ tokens: [], limits: HTTP_LIMITS });
+  });
+
+  it('limits per caller: the defaults, each one settable, a size with its unit; a wrong one names the field', () => {
+    expect(HTTP_LIMITS).toEqual({ sessions: 32, listenUris: 256, requestBytes: 4 * 1024 * 1024 });
+    expect(http({ limits: { sessions: 4, requestBytes: '64KB' } }).limits).toEqual({ sessions: 4, listenUris: 256, requestBytes: 65_536 });
+    expect(() => http({ limits: { sessions: 0 } })).toThrow(`${FILE}: field "http.limits.sessions"`);
+    expect(() => http({ limits: { streams: 1 } })).toThrow('unknown key "streams"');
   });
 
   it('every token is a secret (masked in logs, errors, status and audit)', () => {
@@ -99,5 +127,33 @@ describe('http (serve --http, issue 15)', () => {
     expect(() => http({ tokens: 'abc' })).toThrow(`${FILE}: field "http.tokens": must be a list of tokens`);
     expect(() => http({ port: 70000 })).toThrow(`${FILE}: field "http.port": must be a port from 0 to 65535`);
     expect(() => http({ tokenz: [] })).toThrow(`${FILE}: field "http": unknown key "tokenz"`);
+  });
+});
+
+describe('cache.scope and cache.credentialEnv', () => {
+  it('entries are per credential unless a server (or defaults) says "public"', () => {
+    expect(one({}).cache.scope).toBe('credential');
+    expect(one({ cache: { scope: 'public' } }).cache.scope).toBe('public');
+    const { servers } = normalize({ a: { command: 'node' }, b: { command: 'node', cache: { scope: 'credential' } } }, {}, { cache: { scope: 'public' } }).config;
+    expect(servers.map((s) => s.cache.scope)).toEqual(['public', 'credential']);
+  });
+
+  it('credentialEnv: the defaults\' names and the server\'s add up', () => {
+    expect(one({}).cache.credentialEnv).toEqual([]);
+    const { servers } = normalize({ a: { command: 'node', cache: { credentialEnv: ['GITHUB_HOST'] } }, b: { command: 'node' } }, {}, { cache: { credentialEnv: ['TENANT'] } }).config;
+    expect(servers.map((s) => s.cache.credentialEnv)).toEqual([['TENANT', 'GITHUB_HOST'], ['TENANT']]);
+  });
+
+  it('a bad value is a config error naming the file, the server and the field, never echoing what may be a secret', () => {
+    expect(() => one({ cache: { scope: 'team' } })).toThrow(`${FILE}: server "s", field "cache.scope": must be "credential" (entries per credential, the default) or "public"`);
+    expect(() => normalize({ s: { command: 'node' } }, {}, { cache: { scope: 1 } })).toThrow(`${FILE}: field "defaults.cache.scope": must be "credential"`);
+    expect(() => one({ cache: { credentialEnv: 'GITHUB_HOST' } })).toThrow(`${FILE}: server "s", field "cache.credentialEnv": must be a list of strings`);
+    let message = '';
+    try {
+      one({ cache: { credentialEnv: ['ghp-not-a-name/123'] } });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toBe(`${FILE}: server "s", field "cache.credentialEnv[0]": must be the name of a variable (letters, digits and "_"), never its value (what was written is not shown: it may be a secret)`);
   });
 });

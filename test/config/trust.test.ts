@@ -42,17 +42,18 @@ const project = (servers: Record<string, unknown> = { p: { command: 'node', env:
 describe('the trust store', () => {
   it('trusts the bytes: unknown, then trusted, changed after any edit, unknown again once untrusted', () => {
     const file = project();
-    const bytes = () => readFileSync(file);
-    expect(trustState(file, bytes())).toBe('unknown');
+    const bytes = () => ({ config: readFileSync(file), env: undefined });
+    const stateOf = () => trustState(file, bytes()).state;
+    expect(stateOf()).toBe('unknown');
     const t = trustFile(file);
     expect(t).toMatchObject({ file, sha256: expect.stringMatching(/^[0-9a-f]{64}$/), servers: [{ server: 'p', runs: 'node' }] });
-    expect(trustState(file, bytes())).toBe('trusted');
+    expect(stateOf()).toBe('trusted');
     appendFileSync(file, ' ');
-    expect(trustState(file, bytes())).toBe('changed');
+    expect(trustState(file, bytes())).toEqual({ state: 'changed', changed: [file] });
     expect(listTrusted()).toEqual([expect.objectContaining({ file, state: 'changed' })]);
     expect(untrustFile(file)).toBe(true);
     expect(untrustFile(file)).toBe(false);
-    expect(trustState(file, bytes())).toBe('unknown');
+    expect(stateOf()).toBe('unknown');
   });
 
   it('lives in the state dir ($MCPX_STATE_DIR), 0600 in a 0700 folder; a missing file is listed as missing', () => {
@@ -69,7 +70,7 @@ describe('the trust store', () => {
     const file = project();
     mkdirSync(state, { recursive: true });
     writeFileSync(trustStoreFile(), '{ not json');
-    expect(trustState(file, Buffer.from('{}'))).toBe('unknown');
+    expect(trustState(file, { config: Buffer.from('{}'), env: undefined }).state).toBe('unknown');
     expect(listTrusted()).toEqual([]);
   });
 });
@@ -114,7 +115,77 @@ describe('loadConfig and trust', () => {
     const trusted = loadConfig().config;
     expect(trusted.file).toBe(file);
     appendFileSync(file, '\n');
-    expect(() => reloadConfig(trusted)).toThrow(`${file} is no longer the file you trusted`);
+    expect(() => reloadConfig(trusted)).toThrow(`${file} has changed since it was trusted; not using it`);
     expect(loadConfig().config.waitingForTrust).toMatchObject({ state: 'changed' });
+  });
+});
+
+describe('the .env of a folder', () => {
+  const userConfig = (servers: Record<string, unknown>) => {
+    const file = join(home, 'xdg', 'mcpx', 'mcpx.json');
+    mkdirSync(join(home, 'xdg', 'mcpx'), { recursive: true });
+    writeFileSync(file, JSON.stringify({ mcpServers: servers }));
+    return file;
+  };
+  const remote = { type: 'http', url: '${DOCS_URL:-https://docs.example.com/mcp}', headers: { Authorization: 'Bearer ${DOCS_TOKEN:-none}' } };
+
+  it("never fills the user's own config: a folder with a .env and no mcpx.json leaves its defaults in place", () => {
+    const user = userConfig({ docs: remote, tool: { command: '${TOOL_CMD:-node}' } });
+    writeFileSync(join(dir, '.env'), 'DOCS_URL=https://evil.example/mcp\nDOCS_TOKEN=x\nTOOL_CMD=/tmp/evil\n');
+    const { config } = loadConfig();
+    expect(config).toMatchObject({ file: user, foundBy: 'user', envFiles: [] });
+    const byName = Object.fromEntries(config.servers.map((s) => [s.name, s]));
+    expect(byName.docs).toMatchObject({ url: 'https://docs.example.com/mcp', headers: { Authorization: 'Bearer none' } });
+    expect(byName.tool).toMatchObject({ command: 'node' });
+  });
+
+  it('--config and $MCPX_CONFIG read the .env beside the file, not the working directory\'s', () => {
+    const elsewhere = join(dir, 'elsewhere');
+    mkdirSync(elsewhere);
+    const file = join(elsewhere, 'mcpx.json');
+    writeFileSync(file, JSON.stringify({ mcpServers: { docs: remote } }));
+    writeFileSync(join(dir, '.env'), 'DOCS_URL=https://evil.example/mcp\n');
+    expect(loadConfig(file).config.servers[0]).toMatchObject({ url: 'https://docs.example.com/mcp' });
+    writeFileSync(join(elsewhere, '.env'), 'DOCS_URL=https://mine.example/mcp\n');
+    expect(loadConfig(file).config).toMatchObject({ envFiles: [join(elsewhere, '.env')], servers: [{ url: 'https://mine.example/mcp' }] });
+    process.env.MCPX_CONFIG = file;
+    expect(loadConfig().config).toMatchObject({ foundBy: 'env', servers: [{ url: 'https://mine.example/mcp' }] });
+  });
+
+  it("is covered by the project's trust: recorded by `mcpx trust`; an edit, a new one or a removed one makes the project wait", () => {
+    const file = project({ p: { command: 'node', env: { V: '${FROM_DOTENV:-unset}' } } });
+    const env = join(dir, '.env');
+    writeFileSync(env, 'FROM_DOTENV=one\n');
+    expect(trustFile(file).env).toEqual({ file: env, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    const used = () => loadConfig().config.servers[0]?.env.V;
+    expect(used()).toBe('one');
+    expect(loadConfig().config.envFiles).toEqual([env]);
+
+    writeFileSync(env, 'FROM_DOTENV=two\n');
+    const { config, warnings } = loadConfig();
+    expect(config.servers).toEqual([]);
+    expect(config.waitingForTrust).toMatchObject({ file, state: 'changed', changed: [env], command: `mcpx trust ${file}` });
+    expect(warnings[0]).toBe(`${env} has changed since ${file} was trusted: nothing in either runs or is read (no servers are started). Read both, then run: mcpx trust ${file}`);
+    expect(listTrusted()).toEqual([expect.objectContaining({ file, state: 'changed' })]);
+    trustFile(file);
+    expect(used()).toBe('two');
+
+    rmSync(env);
+    expect(loadConfig().config.waitingForTrust?.message).toContain(`${env} is gone since ${file} was trusted`);
+    trustFile(file);
+    expect(used()).toBe('unset');
+    writeFileSync(env, 'FROM_DOTENV=new\n');
+    expect(loadConfig().config.waitingForTrust).toMatchObject({ state: 'changed', changed: [env] });
+  });
+
+  it('a record made before the .env was covered trusts no .env: one beside the file needs `mcpx trust` again', () => {
+    const file = project();
+    trustFile(file);
+    const store = JSON.parse(readFileSync(trustStoreFile(), 'utf8'));
+    for (const r of Object.values(store.files) as Record<string, unknown>[]) delete r.env;
+    writeFileSync(trustStoreFile(), JSON.stringify(store));
+    expect(loadConfig().config.waitingForTrust).toBeUndefined();
+    writeFileSync(join(dir, '.env'), 'X=1\n');
+    expect(loadConfig().config.waitingForTrust).toMatchObject({ state: 'changed', changed: [join(dir, '.env')] });
   });
 });

@@ -94,6 +94,11 @@ export interface StartOptions {
   args?: string[];
   /** Start without --config, so that mcpx finds ./mcpx.json in `dir` (a project config) itself. */
   discover?: boolean;
+  /**
+   * The client's clientInfo.name. Default "claude-code", mcpx's main client: a test that is not about
+   * tool search gets every tool, as Claude Code does, however many its children bring.
+   */
+  clientName?: string;
 }
 
 export function writeConfig(config: unknown, dir = tempDir()): string {
@@ -118,7 +123,7 @@ export async function startMcpx(config: unknown, opts: StartOptions = {}): Promi
   });
   let err = '';
   transport.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const client = new Client({ name: 'test', version: '1.0.0' }, { capabilities: opts.capabilities ?? {} });
+  const client = new Client({ name: opts.clientName ?? 'claude-code', version: '1.0.0' }, { capabilities: opts.capabilities ?? {} });
   await client.connect(transport);
   return {
     client,

@@ -1,6 +1,6 @@
 // A redis-server of the test's own (Debian's package): loopback, a free port, no persistence, a temp
 // dir; never a system service. Plus a TCP proxy in front of it, to cut one client off while Redis and
-// its data stay up (a network partition).
+// its data stay up (a network partition), or to hold its connections until told (a Redis slow to be ready).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
@@ -77,14 +77,25 @@ export interface Proxy {
   /** Accepts connections again, on the same port. */
   restore(): Promise<void>;
   close(): Promise<void>;
+  /** Resolves when a client has connected (to a held proxy too). */
+  connected(): Promise<void>;
+  /** With `hold`: from now on bytes flow both ways (what the clients sent meanwhile included). */
+  release(): void;
 }
 
-export async function startProxy(targetPort: number): Promise<Proxy> {
+/** `hold`: accept connections but pass nothing on until release(): Redis answers nothing, the socket stays open. */
+export async function startProxy(targetPort: number, opts: { hold?: boolean } = {}): Promise<Proxy> {
   const port = await freePort();
   const sockets = new Set<Socket>();
   let server: Server | undefined;
+  let released = !opts.hold;
+  const waiting: (() => void)[] = [];
+  let firstClient!: () => void;
+  const connected = new Promise<void>((r) => (firstClient = r));
   const listen = async () => {
     const s = (server = createServer((client) => {
+      firstClient();
+      client.pause();
       const upstream = createConnection(targetPort, '127.0.0.1');
       for (const x of [client, upstream]) {
         sockets.add(x);
@@ -95,7 +106,9 @@ export async function startProxy(targetPort: number): Promise<Proxy> {
           upstream.destroy();
         });
       }
-      client.pipe(upstream).pipe(client);
+      const pipe = () => client.pipe(upstream).pipe(client);
+      if (released) pipe();
+      else waiting.push(pipe);
     }));
     s.listen(port, '127.0.0.1');
     await once(s, 'listening');
@@ -107,6 +120,10 @@ export async function startProxy(targetPort: number): Promise<Proxy> {
     for (const x of sockets) x.destroy();
     if (s) await once(s, 'close');
   };
+  const release = () => {
+    released = true;
+    for (const pipe of waiting.splice(0)) pipe();
+  };
   await listen();
-  return { port, cut, restore: listen, close: cut };
+  return { port, cut, restore: listen, close: cut, connected: () => connected, release };
 }

@@ -1,12 +1,14 @@
 // In-memory stand-ins for the pipeline's unit tests: a child whose answers the test gives by hand, and a
 // result store in a Map. Time is vitest's fake clock (vi.useFakeTimers), never a sleep.
+import { createHmac } from 'node:crypto';
 import { vi } from 'vitest';
 import { SdkError, SdkErrorCode, type Tool } from '@modelcontextprotocol/client';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { ChildState } from '../../src/children/child.js';
 import { normalizeConfig } from '../../src/config/normalize.js';
 import type { ServerConfig } from '../../src/config/types.js';
-import type { CachedEntry, PutEntry, ResultStore } from '../../src/cache/store.js';
+import type { CachedEntry, Mark, PutEntry, ResultStore } from '../../src/cache/store.js';
+import { RecentInvalidations } from '../../src/cache/invalidations.js';
 import { Pipeline, type PipelineChild } from '../../src/pipeline/call.js';
 import { buildPolicies, type ChildPolicies } from '../../src/pipeline/policies.js';
 
@@ -30,7 +32,10 @@ export class FakeChild implements PipelineChild {
   state: ChildState = { kind: 'ready', since: 0 };
   authRejected = false;
   connection = 1;
-  fingerprint = 'fp';
+  /** A 2026 child (`modern`) may advise a cache scope; undefined: not connected yet (it may). */
+  era?: 'legacy' | 'modern' = 'legacy';
+  /** Stands for the credentials it runs with (undefined: not known before it connects). */
+  credentials: string | undefined = 'credentials-a';
   readonly received: Received[] = [];
   /** Set: every request is answered at once by it (else it waits for the test). */
   auto?: (r: Received) => void;
@@ -39,6 +44,10 @@ export class FakeChild implements PipelineChild {
 
   get name(): string {
     return this.config.name;
+  }
+
+  credentialFingerprint(salt: Buffer): string | undefined {
+    return this.credentials && createHmac('sha256', salt).update(this.credentials).digest('hex');
   }
 
   async start(): Promise<void> {}
@@ -63,6 +72,10 @@ export class FakeChild implements PipelineChild {
 
 export class MemoryStore implements ResultStore {
   readonly entries = new Map<string, CachedEntry>();
+  private readonly recent = new RecentInvalidations();
+  mark(): Mark {
+    return { at: Date.now() };
+  }
   get(key: string, now = Date.now()): CachedEntry | undefined {
     const e = this.entries.get(key);
     return e && now < e.expiresAt ? e : undefined;
@@ -72,10 +85,12 @@ export class MemoryStore implements ResultStore {
     return e && now < e.staleUntil ? e : undefined;
   }
   put(p: PutEntry, now = Date.now()): boolean {
+    if (p.since && this.recent.droppedSince(p.since.at, p)) return false;
     this.entries.set(p.key, { key: p.key, server: p.server, tool: p.tool, result: p.result, storedAt: now, expiresAt: now + p.ttlMs, staleUntil: now + p.ttlMs + p.staleTtlMs, bytes: JSON.stringify(p.result).length });
     return true;
   }
   invalidate(): number {
+    this.recent.note({}, Date.now());
     const n = this.entries.size;
     this.entries.clear();
     return n;
@@ -92,7 +107,9 @@ export class MemoryStore implements ResultStore {
 const tool = (name: string, readOnly: boolean): Tool => ({ name, inputSchema: { type: 'object' }, annotations: { readOnlyHint: readOnly } });
 
 /** A pipeline in front of one fake child with the tools `read` (read-only, cacheable) and `write`. */
-export function pipelineWith(child: FakeChild, opts: { store?: ResultStore; reauthenticate?: () => Promise<void> } = {}) {
+export const SALT = Buffer.alloc(32, 7);
+
+export function pipelineWith(child: FakeChild, opts: { store?: ResultStore; keySalt?: () => Buffer | undefined; reauthenticate?: () => Promise<void> } = {}) {
   const policies: ChildPolicies = buildPolicies(child.config);
   const reauths = { count: 0 };
   const pipeline = new Pipeline<FakeChild>({
@@ -104,6 +121,7 @@ export function pipelineWith(child: FakeChild, opts: { store?: ResultStore; reau
     },
     policies: () => policies,
     store: () => opts.store,
+    keySalt: opts.keySalt ?? (() => SALT),
     childWanted: () => {},
     reauthenticate: async () => {
       reauths.count++;

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 import { ProtocolError } from '@modelcontextprotocol/client';
 import type { CallEvent } from '../../src/pipeline/call.js';
+import { liftCacheAdvice } from '../../src/children/advice.js';
 import { FakeChild, MemoryStore, live, ok, pipelineWith, serverConfig, textOf, until } from './helpers.js';
 
 const read = (text: string) => ({ kind: 'tool' as const, params: { name: 'docs__read', arguments: { text } } });
@@ -125,7 +126,7 @@ describe('admission: bulkhead, then breaker', () => {
 });
 
 describe('single flight', () => {
-  const config = () => serverConfig('docs', { breaker: { failureThreshold: 1 } });
+  const config = () => serverConfig('docs', { breaker: { failureThreshold: 1 }, cache: { ttl: '1h' } });
 
   it('one of two identical callers cancelled: the other gets the child\'s answer, and the child call goes on', async () => {
     const child = new FakeChild(config());
@@ -222,5 +223,84 @@ describe('one failure path for every kind of request', () => {
   it('an unknown name is -32602, naming it', async () => {
     const { pipeline } = pipelineWith(new FakeChild(serverConfig('docs')));
     await expect(pipeline.run({ kind: 'tool', params: { name: 'nope__x' } }, { signal: live() })).rejects.toMatchObject({ code: ErrorCode.InvalidParams, message: expect.stringContaining('Unknown tool: nope__x') });
+  });
+});
+
+describe('what is kept, and for how long', () => {
+  it('a write landing while a read-only call is out: the read\'s answer is passed on, not kept', async () => {
+    const child = new FakeChild(serverConfig('docs', { cache: { ttl: '1h' } }));
+    const store = new MemoryStore();
+    const { pipeline } = pipelineWith(child, { store });
+    const slowRead = pipeline.run(read('q'), { signal: live() });
+    await until(() => child.received.length === 1, 'the read sent');
+    const landed = pipeline.run(write('new'), { signal: live() });
+    await until(() => child.received.length === 2, 'the write sent');
+    child.received[1]!.answer(ok('wrote new'));
+    await landed;
+    child.received[0]!.answer(ok('old value'));
+    expect(textOf(await slowRead)).toBe('old value');
+    expect(store.entries.size).toBe(0);
+    await vi.advanceTimersByTimeAsync(1); // a read sent in the write's very millisecond cannot be told apart from one before it
+    const next = pipeline.run(read('q'), { signal: live() });
+    await until(() => child.received.length === 3, 'the next read sent to the child');
+    child.received[2]!.answer(ok('new value'));
+    expect(textOf(await next)).toBe('new value');
+    // A read sent after the write is kept as before.
+    expect(textOf(await pipeline.run(read('q'), { signal: live() }))).toBe('new value');
+    expect(child.received).toHaveLength(3);
+  });
+
+  it('no cache block: a read-only tool of a 2025-era child answers every time; a 2026 child\'s ttlMs advice is kept that long', async () => {
+    const child = new FakeChild(serverConfig('docs'));
+    child.era = 'legacy';
+    const store = new MemoryStore();
+    const { pipeline } = pipelineWith(child, { store });
+    child.auto = (r) => r.answer(ok(`answer ${child.received.length}`));
+    expect(textOf(await pipeline.run(read('q'), { signal: live() }))).toBe('answer 1');
+    expect(textOf(await pipeline.run(read('q'), { signal: live() }))).toBe('answer 2');
+    expect(store.entries.size).toBe(0);
+
+    child.era = 'modern';
+    child.auto = (r) => r.answer(ok(`answer ${child.received.length}`));
+    expect(textOf(await pipeline.run(read('q'), { signal: live() }))).toBe('answer 3'); // no advice: not kept
+    expect(textOf(await pipeline.run(read('q'), { signal: live() }))).toBe('answer 4');
+    child.auto = (r) => r.answer(liftCacheAdvice({ ...ok(`answer ${child.received.length}`), ttlMs: 5000 }));
+    expect(textOf(await pipeline.run(read('q'), { signal: live() }))).toBe('answer 5');
+    expect(textOf(await pipeline.run(read('q'), { signal: live() }))).toBe('answer 5'); // kept: the child advised 5 s
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(textOf(await pipeline.run(read('q'), { signal: live() }))).toBe('answer 6');
+  });
+
+  it('cache.tools.NAME alone makes that tool cached; a resource is cached only when the server\'s cache block asks', async () => {
+    const child = new FakeChild(serverConfig('docs', { cache: { tools: { read: { ttl: '10m' } } } }));
+    child.era = 'legacy';
+    const store = new MemoryStore();
+    const { pipeline } = pipelineWith(child, { store });
+    child.auto = (r) => r.answer(r.method === 'resources/read' ? { contents: [{ uri: 'docs://a', text: `v${child.received.length}` }] } : ok(`answer ${child.received.length}`));
+    await pipeline.run(read('q'), { signal: live() });
+    expect(textOf(await pipeline.run(read('q'), { signal: live() }))).toBe('answer 1');
+    const resource = { kind: 'resource' as const, params: { uri: 'docs://a' } };
+    await pipeline.run(resource, { signal: live() });
+    await pipeline.run(resource, { signal: live() });
+    expect(child.received.map((r) => r.method)).toEqual(['tools/call', 'resources/read', 'resources/read']);
+  });
+
+  it('a cached tool answer gets a text item saying so once it is cache.noteAfter old, and not before', async () => {
+    const child = new FakeChild(serverConfig('docs', { cache: { ttl: '1h', noteAfter: '60s' } }));
+    const { pipeline } = pipelineWith(child, { store: new MemoryStore() });
+    const sent = { content: [{ type: 'text', text: '{"n":1}' }], structuredContent: { n: 1 } };
+    child.auto = (r) => r.answer(structuredClone(sent));
+    expect(await pipeline.run(read('q'), { signal: live() })).toEqual(sent); // fresh: as the child sent it
+    await vi.advanceTimersByTimeAsync(59_999);
+    const young = await pipeline.run(read('q'), { signal: live() });
+    expect(young).toEqual({ ...sent, _meta: { 'mcpx/cache': { status: 'hit', ageMs: 59_999, server: 'docs' } } });
+    await vi.advanceTimersByTimeAsync(1);
+    const old = await pipeline.run(read('q'), { signal: live() });
+    expect(old).toEqual({
+      content: [...sent.content, { type: 'text', text: '[mcpx] Cached answer: docs gave it 1 min ago; it may be out of date.' }],
+      structuredContent: { n: 1 },
+      _meta: { 'mcpx/cache': { status: 'hit', ageMs: 60_000, server: 'docs' } },
+    });
+    expect(child.received).toHaveLength(1);
   });
 });

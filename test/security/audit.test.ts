@@ -14,6 +14,7 @@ import type { CallEvent } from '../../src/pipeline/call.js';
 import { Logger } from '../../src/util/log.js';
 import { MCPX, fixture, startMcpx, tempDir, waitFor } from '../helpers/mcpx.js';
 import { isRunning } from '../../src/util/proc.js';
+import { localCaller } from '../../src/util/caller.js';
 import { ROOT, runNode } from '../cache/helpers.js';
 
 interface Rec { server: string; name: string; outcome: string; argsHash: string | null; argsRedacted: string | null }
@@ -29,7 +30,7 @@ function cli(dir: string, ...args: string[]) {
 async function session(audit: unknown, calls: (c: Awaited<ReturnType<typeof startMcpx>>['client']) => Promise<void>, dotenv = '') {
   const dir = tempDir('mcpx-audit-');
   if (dotenv) writeFileSync(join(dir, '.env'), dotenv);
-  const m = await startMcpx({ audit, mcpServers: { a: fixture('a', { API_TOKEN: '${SECRET_TOKEN:-none}' }), b: fixture('b') } }, { dir });
+  const m = await startMcpx({ audit, mcpServers: { a: fixture('a', { API_TOKEN: '${SECRET_TOKEN:-none}' }), b: fixture('b', {}, { cache: { ttl: '1h' } }) } }, { dir });
   await calls(m.client);
   await m.close();
   await waitFor(() => !isRunning(m.pid), 8000, 'serve to exit');
@@ -59,7 +60,8 @@ describe('audit trail (issue 7)', () => {
 
     const text = await cli(dir, 'audit');
     expect(text.exitCode, text.stderr).toBe(0);
-    expect(text.stdout).toMatch(/^\S+ \S+ +b +tool +echo +hit +\d+ ms/m);
+    expect(text.stdout).toMatch(/^\S+ \S+ +local:\S+ +b +tool +echo +hit +\d+ ms/m); // the caller over stdio: the local user
+    expect(all.every((r) => (r as { caller?: unknown }).caller === localCaller())).toBe(true);
     expect(text.stdout).toContain('4 record(s), newest first');
 
     const bad = await cli(dir, 'audit', '--since', 'yesterday');

@@ -57,8 +57,8 @@ describe('admission: bulkhead first, then the breaker', () => {
 });
 
 describe('single flight: each caller keeps its own cancellation', () => {
-  const config = { mcpServers: { docs: fixture('docs') } };
-  const slow = { name: 'docs__slow', arguments: { ms: 800 } }; // read-only and cacheable: identical calls share one child call
+  const config = { mcpServers: { docs: fixture('docs', {}, { cache: { ttl: '1h' } }) } };
+  const slow = { name: 'docs__slow', arguments: { ms: 800 } }; // read-only, and cached by its config: identical calls share one child call
 
   it('one of two identical calls cancelled: the other still gets the child\'s answer', async () => {
     const m = await start(config);

@@ -17,7 +17,7 @@ describe('a legacy client through mcpx to a modern child', () => {
   const asked: unknown[] = [];
 
   beforeAll(async () => {
-    m = await startMcpx({ mcpServers: { nova: modern('nova', {}, {}, mark) } }, { capabilities: { elicitation: {} } });
+    m = await startMcpx({ mcpServers: { nova: modern('nova', {}, { cache: { ttl: '1h' } }, mark) } }, { capabilities: { elicitation: {} } });
     m.client.setRequestHandler(ElicitRequestSchema, async (req) => {
       asked.push(req.params);
       return { action: 'accept', content: { name: 'Grace' } };

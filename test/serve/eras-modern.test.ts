@@ -31,7 +31,7 @@ const names = (r: { tools: { name: string }[] }) => r.tools.map((t) => t.name);
 
 describe('a 2026-07-28 client through mcpx to a 2026-07-28-only child', () => {
   it.each(['auto', '2026-07-28'])('protocol %s: discovers, lists with the prefix, calls, gets progress, cancels, hits the cache', async (protocol) => {
-    const s = serve({ nova: modern('nova', {}, { protocol }, mark()) });
+    const s = serve({ nova: modern('nova', {}, { protocol, cache: { ttl: '1h' } }, mark()) });
     const discover = (await call(s, 1, 'server/discover')).result;
     expect(discover.supportedVersions).toContain('2026-07-28');
     expect(discover.instructions).toContain('nova (tools nova__*)');

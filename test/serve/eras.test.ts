@@ -24,7 +24,7 @@ afterEach(async () => {
 function session(env: Record<string, string> = {}): Session {
   const dir = tempDir();
   const mark = marker();
-  const file = writeConfig({ mcpServers: { a: fixture('alpha', { INSTRUCTIONS: 'alpha does things', ...env }, {}, mark) } }, dir);
+  const file = writeConfig({ mcpServers: { a: fixture('alpha', { INSTRUCTIONS: 'alpha does things', ...env }, { cache: { ttl: '1h' } }, mark) } }, dir);
   const started = performance.now();
   const s = { ...rawServe(file, dir), mark, started, dir };
   open.push(s);

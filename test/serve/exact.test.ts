@@ -24,7 +24,7 @@ describe('a 1 MB answer of é, 漢字 and emoji, written in pieces cut inside ch
     const expected = unit.repeat(times);
     const m = await start({
       cache: { maxEntryBytes: 4 << 20 },
-      mcpServers: { intl: fixture('intl', { BYTES_TOOLS: '1', SPLIT_WRITES: '4000' }, {}, mark) },
+      mcpServers: { intl: fixture('intl', { BYTES_TOOLS: '1', SPLIT_WRITES: '4000' }, { cache: { ttl: '1h' }, maxOutputTokens: 0 }, mark) }, // whole: no output budget
     });
     for (const status of [undefined, 'hit']) {
       const r = await m.client.callTool({ name: 'intl__unicode', arguments: { unit, times } });

@@ -52,6 +52,9 @@ const MODERN: (Request | ((got: Line[], id: number) => Request))[] = [
   ['resources/list', undefined],
   ['resources/templates/list', undefined],
   ['tools/call', { name: 'fx__slow', arguments: { ms: 30, steps: 2 }, _meta: { progressToken: 'p-2', 'vendor.example/trace': 'kept' } }],
+  // An envelope the SDK refuses (no such log level): its refusal on both paths; a valid log level is taken.
+  ['tools/call', { name: 'fx__echo', arguments: { text: 'x' }, _meta: { 'io.modelcontextprotocol/logLevel': 'loud' } }],
+  ['tools/call', { name: 'fx__echo', arguments: { text: 'y' }, _meta: { 'io.modelcontextprotocol/logLevel': 'debug' } }],
 ];
 
 /** Lines of stdout as bytes, each with its parsed message. */
@@ -71,7 +74,7 @@ function lines(s: Session): Line[] {
 /** One mcpx in front of one fixture child; every request answered in turn, by a 2025 or a 2026-07-28 client; its lines and log. */
 async function run(fastpath: '1' | '0', era: 'legacy' | 'modern' = 'legacy') {
   const dir = tempDir();
-  const file = writeConfig({ mcpServers: { fx: fixture('fx', { BYTES_TOOLS: '1', SPLIT_WRITES: '4000', DELAY_MS: '30' }, { cache: { ttl: '1h' } }, mark) }, cache: { maxEntryBytes: 4 << 20 } }, dir);
+  const file = writeConfig({ mcpServers: { fx: fixture('fx', { BYTES_TOOLS: '1', SPLIT_WRITES: '4000', DELAY_MS: '30' }, { cache: { ttl: '1h' }, maxOutputTokens: 0 }, mark) }, cache: { maxEntryBytes: 4 << 20 } }, dir);
   const s = serveRaw(file, dir, { MCPX_FASTPATH: fastpath });
   const send = (id: number | string, method: string, params?: Record<string, unknown>) =>
     era === 'modern' ? modernRequest(s, id, method, params) : s.send({ jsonrpc: '2.0', id, method, ...(params && { params }) });
@@ -206,6 +209,8 @@ describe('the fast path and the SDK path (MCPX_FASTPATH=0)', () => {
     expect(parsed[19].result.content[0].text).toContain('slow done');
     expect(fast.cancelledAnswered).toBe(false);
     expect(sdk.cancelledAnswered).toBe(false);
-    expect(parsed[20].result).toMatchObject({ ttlMs: 86_400_000, cacheScope: 'private', resultType: 'complete' });
+    expect(parsed[20].error.message).toContain('Invalid _meta envelope');
+    expect(parsed[21].result.content[0].text).toBe('fx: y');
+    expect(parsed[22].result).toMatchObject({ ttlMs: 86_400_000, cacheScope: 'private', resultType: 'complete' });
   }, 90_000);
 });

@@ -35,7 +35,7 @@ async function connect(s: HttpMcpx): Promise<Client> {
 }
 
 it('50 concurrent calls across two processes sharing Redis: 0 errors, and hits shared between them', async () => {
-  const config = { http: { tokens: ['${TEAM_TOKEN}'] }, cache: { backend: 'redis', url: redis.url, lookupTimeoutMs: '1s' }, mcpServers: { a: fixture('alpha') } };
+  const config = { http: { tokens: ['${TEAM_TOKEN}'] }, cache: { backend: 'redis', url: redis.url, lookupTimeoutMs: '1s' }, mcpServers: { a: fixture('alpha', {}, { cache: { ttl: '1h' } }) } };
   const servers = await Promise.all([start(config, { env: { TEAM_TOKEN: TOKEN } }), start(config, { env: { TEAM_TOKEN: TOKEN } })]);
   // Two sessions on each process.
   const sessions = await Promise.all([...servers, ...servers].map(connect));

@@ -1,13 +1,14 @@
 // Several mcpx serve processes sharing results through a real redis-server (issue 15): each process has
 // its own children and its own SQLite (catalog, stats, audit), so whatever one finds in the other's
 // results came through Redis. The fixture child counts the calls it serves.
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isRunning } from '../../src/util/proc.js';
-import { MCPX, cacheMeta, fixture, mcpxSessions, text, upstreamCalls, waitFor, type Mcpx } from '../helpers/mcpx.js';
-import { freePort, startRedis, type RedisServer } from '../helpers/redis.js';
+import { MCPX, cacheMeta, fixture, mcpxSessions, tempDir, text, upstreamCalls, waitFor, type Mcpx } from '../helpers/mcpx.js';
+import { freePort, startProxy, startRedis, type RedisServer } from '../helpers/redis.js';
 
 const { start } = mcpxSessions(afterEach);
 let redis: RedisServer;
@@ -31,7 +32,7 @@ beforeEach(async () => {
 
 // A lookup waits up to 1 s here, not 50 ms: on a loaded CI machine a Redis round trip can take longer,
 // and a miss would be a call to the child these tests count. The 50 ms bound is tested on the store.
-const config = (url = redis.url) => ({ cache: { backend: 'redis', url, lookupTimeoutMs: '1s' }, mcpServers: { a: fixture('a') } });
+const config = (url = redis.url) => ({ cache: { backend: 'redis', url, lookupTimeoutMs: '1s' }, mcpServers: { a: fixture('a', {}, { cache: { ttl: '1h' } }) } });
 const search = (m: Mcpx, query: string) => m.client.callTool({ name: 'a__search', arguments: { query } });
 
 /** A serve process on the test's Redis, its child listed (so its first call does not wait for it). */
@@ -79,6 +80,23 @@ describe('serve with the cache on Redis', () => {
     const keys = await admin.keys('*');
     expect(keys.every((k) => k.startsWith('mcpx:v1:'))).toBe(true);
     expect(keys.some((k) => k.includes('react'))).toBe(false);
+  }, 90_000);
+
+  it('a write through one process while the other has a slow read out: that read is neither stored in Redis nor kept in memory', async () => {
+    const gate = join(tempDir(), 'release');
+    const cfg = { ...config(), mcpServers: { a: fixture('a', { STATE_TOOLS: '1' }, { cache: { ttl: '1h' } }) } };
+    const [a, b] = await Promise.all([start(cfg), start(cfg)]);
+    const slow = a.client.callTool({ name: 'a__get', arguments: { release: gate } });
+    await waitFor(() => existsSync(`${gate}.started`), 20_000, 'the read to reach the child');
+    await b.client.callTool({ name: 'a__write', arguments: { value: 'new' } });
+    writeFileSync(gate, '');
+    expect(text(await slow)).toBe('a: initial'); // read before the write landed
+    // A later put of A's, sent on the same connection, has landed: so has the slow read's, had it been sent.
+    await search(a, 'after');
+    await stored(1);
+    const tools = await Promise.all((await admin.sMembers('mcpx:v1:server:a')).map((k) => admin.hGet(k, 'tool')));
+    expect(tools).toEqual(['search']); // so B has nothing to be answered from
+    expect(cacheMeta(await a.client.callTool({ name: 'a__get', arguments: { release: gate } }))).toBeUndefined(); // nor A's memory
   }, 90_000);
 
   it('an invalidation in one process reaches the other: a write, `mcpx cache clear`, resources/updated', async () => {
@@ -198,5 +216,61 @@ describe('serve with the cache on Redis', () => {
     expect(doctor.exitCode).toBe(1);
     expect(JSON.parse(doctor.stdout).redis).toMatchObject({ reachable: false, checks: [{ verdict: 'fail' }] });
     for (const out of [m.stderr(), stats.stdout, stats.stderr, doctor.stdout, doctor.stderr]) expect(out).not.toContain(secret);
+  }, 90_000);
+});
+
+describe('the shared cache is there from the first call', () => {
+  // The server's own cache block: cached whether caching is on by default or opt-in.
+  const server = fixture('a', {}, { cache: { ttl: '1h' } });
+  /** A session before this one (its own process) stored `query`; its catalog is in the SQLite the next one opens. */
+  async function earlierSession(query: string): Promise<string> {
+    const m = await start({ cache: { backend: 'redis', url: redis.url }, mcpServers: { a: server } });
+    await waitFor(async () => (await m.client.listTools()).tools.some((t) => t.name === 'a__search'), 20_000, 'the child to be listed');
+    expect(cacheMeta(await search(m, query))).toBeUndefined();
+    await stored(1);
+    await m.close();
+    return join(m.dir, 'cache');
+  }
+  /** A new serve process (default lookupTimeoutMs: 50 ms) whose Redis connection goes through `proxyPort`. */
+  const newSession = (proxyPort: number, cacheDir: string) =>
+    start({ cache: { backend: 'redis', url: `redis://127.0.0.1:${proxyPort}/0` }, mcpServers: { a: server } }, { env: { MCPX_CACHE_DIR: cacheDir } });
+
+  it("a new process connects at start, and its first call waits for Redis's first answer: a hit on what another process stored", async () => {
+    const cacheDir = await earlierSession('first round');
+    const proxy = await startProxy(redis.port, { hold: true });
+    try {
+      const m = await newSession(proxy.port, cacheDir);
+      await proxy.connected(); // at start: no call has been made yet
+      const call = search(m, 'first round');
+      // Redis slow to become ready: it answers the connection 200 ms after the call was sent, far past the
+      // 50 ms a lookup waits once connected, well within the first connection's bound (1 s after start).
+      setTimeout(() => proxy.release(), 200).unref();
+      const first = await call;
+      expect(cacheMeta(first)).toMatchObject({ status: 'hit', server: 'a' });
+      expect(text(first)).toContain('a results for first round');
+      expect(await upstreamCalls(m, 'a')).toBe(0);
+      expect(m.stderr()).not.toContain('was not connected yet');
+    } finally {
+      await proxy.close();
+    }
+  }, 90_000);
+
+  it('a lookup that missed only because Redis was not connected yet is said once', async () => {
+    const cacheDir = await earlierSession('q');
+    const proxy = await startProxy(redis.port, { hold: true }); // never released: Redis never answers
+    try {
+      const m = await newSession(proxy.port, cacheDir);
+      await proxy.connected();
+      const t0 = performance.now();
+      expect(cacheMeta(await search(m, 'q'))).toBeUndefined(); // waited for the first connection, then the child answered
+      console.log(`first call with Redis not ready: answered after ${(performance.now() - t0).toFixed(0)} ms`);
+      expect(cacheMeta(await search(m, 'other'))).toBeUndefined();
+      const said = () => redisWarnings(m).filter((l) => l.includes('was not connected yet'));
+      await waitFor(() => said().length > 0, 5000, 'the warning');
+      expect(said()).toEqual([`mcpx warn: cache: Redis at redis://127.0.0.1:${proxy.port}/0 was not connected yet: a lookup counted as a miss (lookups wait for the first connection up to 1000 ms after start)`]);
+      expect(redisWarnings(m)).toHaveLength(1);
+    } finally {
+      await proxy.close();
+    }
   }, 90_000);
 });

@@ -1,13 +1,19 @@
 // Issue 11, section 4: nothing runs that the user did not trust. Real processes: `mcpx serve` started
 // by a client in a project folder (no --config), the `mcpx trust` CLI, the fixture child.
 import { createHash, randomUUID } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CHILD, MCPX, fixture, mcpxSessions, processesWith, tempDir, text, waitFor, writeConfig, type Mcpx } from '../helpers/mcpx.js';
+import { CHILD, MCPX, ROOT, fixture, mcpxSessions, processesWith, tempDir, text, waitFor, writeConfig, type Mcpx } from '../helpers/mcpx.js';
 
 const sessions = mcpxSessions(afterEach);
+const remotes: ResultPromise[] = [];
+afterEach(() => {
+  for (const r of remotes.splice(0)) r.kill('SIGTERM');
+});
 
 /** A project folder whose mcpx.json would create two marker files: one by its child, one by a `${sh:}` secret. */
 function project() {
@@ -35,7 +41,7 @@ describe('a project config runs only once trusted (issue 11)', () => {
   it('untrusted: initialize is answered, no child and no ${sh:} runs; stderr, status and doctor name the file and `mcpx trust`', async () => {
     const p = project();
     const m = await p.serve();
-    expect(await toolNames(m)).toEqual(['mcpx__status']);
+    expect(await toolNames(m)).toEqual(['mcpx__more', 'mcpx__status']);
     const s = await status(m); // answered once the (empty) runtime is up: nothing from the file is in it
     expect(s.servers).toEqual({});
     expect(s.health).toBe('degraded');
@@ -73,7 +79,7 @@ describe('a project config runs only once trusted (issue 11)', () => {
     const list = await p.cli('trust', '--list', '--json');
     expect(JSON.parse(list.stdout).files).toEqual([expect.objectContaining({ file: p.file, state: 'changed' })]);
     const edited = await p.serve();
-    expect(await toolNames(edited)).toEqual(['mcpx__status']);
+    expect(await toolNames(edited)).toEqual(['mcpx__more', 'mcpx__status']);
     expect((await status(edited)).waitingForTrust).toMatchObject({ file: p.file, state: 'changed' });
     await waitFor(() => edited.stderr().includes('has changed since it was trusted'), 5000, 'the changed-file message');
 
@@ -97,6 +103,99 @@ describe('a project config runs only once trusted (issue 11)', () => {
     expect(existsSync(p.markers.child)).toBe(false);
     expect(existsSync(p.markers.sh)).toBe(false);
   }, 60_000);
+});
+
+/** The remote fixture child on 127.0.0.1, accepting only `token`; resolves with its URL. */
+async function remote(token: string): Promise<string> {
+  const proc = execa(process.execPath, [join(ROOT, 'test/fixtures/http-server.mjs')], { env: { TOKEN: token }, buffer: false, reject: false });
+  remotes.push(proc);
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d));
+  const port = await waitFor(() => /PORT=(\d+)/.exec(out)?.[1], 20_000, 'the HTTP child');
+  return `http://127.0.0.1:${port}/mcp`;
+}
+
+/** An HTTP server on 127.0.0.1 that only records who came, and with which Authorization. */
+async function recorder() {
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    seen.push(req.headers.authorization ?? '(none)');
+    res.writeHead(500).end();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  afterEach(() => void server.close());
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/mcp`, seen, close: () => server.close() };
+}
+
+describe("a folder's .env never steers the user's own config", () => {
+  it('a cloned folder with a .env and no mcpx.json: the user config keeps its ${VAR:-default} url and command; nothing goes to the URL the .env names', async () => {
+    const dir = tempDir('mcpx-cloned-');
+    const token = `user-token-${randomUUID().slice(0, 8)}`;
+    const docs = await remote(token);
+    const evil = await recorder();
+    try {
+      // What the repository ships: its .env points the user's docs server elsewhere and replaces a command.
+      const ran = join(dir, 'evil-ran');
+      const evilCommand = join(dir, 'evil.sh');
+      writeFileSync(evilCommand, `#!/bin/sh\ntouch ${JSON.stringify(ran)}\n`);
+      chmodSync(evilCommand, 0o755);
+      writeFileSync(join(dir, '.env'), `DOCS_URL=${evil.url}\nHOME_CMD=${evilCommand}\nHOME_NAME=from-the-repo\n`);
+      // The user's own config, in the user config dir, written for their environment.
+      const userDir = join(dir, 'xdg', 'mcpx');
+      mkdirSync(userDir, { recursive: true });
+      writeFileSync(join(userDir, 'mcpx.json'), JSON.stringify({
+        mcpServers: {
+          docs: { type: 'http', url: `\${DOCS_URL:-${docs}}`, headers: { Authorization: 'Bearer ${DOCS_TOKEN}' } },
+          home: { command: `\${HOME_CMD:-${process.execPath}}`, args: [CHILD], env: { NAME: '${HOME_NAME:-home}' } },
+        },
+      }));
+      const env = { MCPX_CONFIG: '', XDG_CONFIG_HOME: join(dir, 'xdg'), DOCS_TOKEN: token };
+      const m = await sessions.start(undefined, { dir, discover: true, env });
+      await waitFor(async () => (await m.client.listTools()).tools.some((t) => t.name === 'docs__echo'), 20_000, 'the docs child listed');
+      expect(text(await m.client.callTool({ name: 'docs__echo', arguments: { text: 'hi' } }))).toBe('remote: hi');
+      expect(text(await m.client.callTool({ name: 'home__echo', arguments: { text: 'hi' } }))).toBe('home: hi');
+      expect(evil.seen).toEqual([]);
+      expect(existsSync(ran)).toBe(false);
+    } finally {
+      evil.close();
+    }
+  }, 60_000);
+
+  it('a trusted project config uses its .env; an edit of the .env is not applied, and the project waits for `mcpx trust` again', async () => {
+    const p = project();
+    writeConfig({ mcpServers: { proj: fixture('proj', { FROM_DOTENV: '${PROJECT_VALUE:-unset}' }) } }, p.dir);
+    const envFile = join(p.dir, '.env');
+    writeFileSync(envFile, 'PROJECT_VALUE=one\n');
+    const trust = await p.cli('trust');
+    expect(trust.stdout).toContain(`trusted ${p.file} (sha256 `);
+    expect(trust.stdout).toContain(`and ${envFile} (sha256 `);
+    const hash = async (m: Mcpx) => text(await m.client.callTool({ name: 'proj__env_hash', arguments: { name: 'FROM_DOTENV' } }));
+
+    const m = await p.serve();
+    expect(await hash(m)).toBe(sha256('one'));
+    const pid = (await status(m)).servers.proj.pid;
+    expect(pid).toEqual(expect.any(Number));
+    // Edited while serving: what was trusted keeps running, unchanged; stderr says why and what to run.
+    writeFileSync(envFile, 'PROJECT_VALUE=two\n');
+    await waitFor(() => m.stderr().includes('not applied until trusted again'), 10_000, 'the refusal of the edit');
+    expect(m.stderr()).toContain(`${envFile} has changed since ${p.file} was trusted: not applied until trusted again (read it, then run: mcpx trust ${p.file}, then \`mcpx reload\`)`);
+    expect(await hash(m)).toBe(sha256('one'));
+    expect((await status(m)).servers.proj.pid).toBe(pid);
+    await sessions.stop(m);
+
+    const list = JSON.parse((await p.cli('trust', '--list', '--json')).stdout);
+    expect(list.files).toEqual([expect.objectContaining({ file: p.file, state: 'changed' })]);
+    const waiting = await p.serve();
+    expect(await toolNames(waiting)).toEqual(['mcpx__more', 'mcpx__status']);
+    expect((await status(waiting)).waitingForTrust).toMatchObject({ file: p.file, state: 'changed', changed: [envFile] });
+    await waitFor(() => waiting.stderr().includes(`${envFile} has changed since ${p.file} was trusted`), 5000, 'the waiting message');
+    expect(waiting.stderr()).toContain(`Read both, then run: mcpx trust ${p.file}`);
+    await sessions.stop(waiting);
+
+    expect((await p.cli('trust')).exitCode).toBe(0);
+    expect(await hash(await p.serve())).toBe(sha256('two'));
+  }, 90_000);
 });
 
 describe('values are data, substitution is literal (issue 11)', () => {

@@ -3,7 +3,8 @@
 // for that child, answered by the retry, and declined when the client never answers.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Server, ServerContext } from '@modelcontextprotocol/server';
-import { UpstreamEdge, type Step } from '../../src/server/bridge.js';
+import { UpstreamEdge, type Asker, type Step } from '../../src/server/bridge.js';
+import { Sessions } from '../../src/server/sessions.js';
 
 afterEach(() => vi.useRealTimers());
 
@@ -39,15 +40,15 @@ describe('bridge to a 2026-07-28 client', () => {
   it('refuses a child request when no request of the client is in flight for it', async () => {
     const edge = new UpstreamEdge();
     edge.era = 'modern';
-    await expect(edge.request('elicitation/create', {}, new AbortController().signal, 'a')).rejects.toThrow(/no request of the client/);
+    await expect(edge.request('elicitation/create', {}, new AbortController().signal)).rejects.toThrow(/no request of the client/);
   });
 
   it("turns the child's request into input_required, and the retry's answer into the child's result", async () => {
     const edge = new UpstreamEdge();
     edge.era = 'modern';
     let asked: Promise<Record<string, unknown>> | undefined;
-    const run = async () => {
-      asked = edge.request('elicitation/create', { message: 'name?' }, new AbortController().signal, 'a');
+    const run = async (_s: AbortSignal, _p: unknown, asker: Asker) => {
+      asked = edge.request('elicitation/create', { message: 'name?' }, new AbortController().signal, asker);
       return { content: [{ type: 'text', text: JSON.stringify(await asked) }] };
     };
     const first = (await edge.leg(ctx(), 'a', run, next)) as { resultType: string; requestState: string; inputRequests: Record<string, unknown> };
@@ -61,12 +62,13 @@ describe('bridge to a 2026-07-28 client', () => {
   it("does not hand another child's request to a call in flight, nor one the client's capabilities do not allow", async () => {
     const edge = new UpstreamEdge();
     edge.era = 'modern';
+    const sessions = new Sessions({ sole: edge });
     let release!: () => void;
     const pending = edge.leg(ctx({ caps: { elicitation: {} } }), 'a', () => new Promise((r) => (release = () => r({ ok: 1 }))), next);
     await vi.waitFor(() => expect(release).toBeDefined());
     const signal = new AbortController().signal;
-    await expect(edge.request('elicitation/create', {}, signal, 'b')).rejects.toThrow(/no request/);
-    await expect(edge.request('roots/list', {}, signal, 'a')).rejects.toThrow(/roots/);
+    await expect(sessions.request('elicitation/create', {}, signal, 'b')).rejects.toThrow(/no request/);
+    await expect(sessions.request('roots/list', {}, signal, 'a')).rejects.toThrow(/roots/);
     release();
     expect(await pending).toEqual({ ok: 1 });
   });
@@ -77,9 +79,9 @@ describe('bridge to a 2026-07-28 client', () => {
     edge.era = 'modern';
     let asked: Promise<Record<string, unknown>> | undefined;
     let aborted: AbortSignal | undefined;
-    const run = (signal: AbortSignal) => {
+    const run = (signal: AbortSignal, _p: unknown, asker: Asker) => {
       aborted = signal;
-      asked = edge.request('elicitation/create', { message: 'name?' }, new AbortController().signal, 'a');
+      asked = edge.request('elicitation/create', { message: 'name?' }, new AbortController().signal, asker);
       return new Promise(() => undefined);
     };
     const first = (await edge.leg(ctx(), 'a', run, next)) as { resultType: string };

@@ -6,7 +6,7 @@ import type { Child } from '../../src/children/child.js';
 import type { CallEvent, Pipeline } from '../../src/pipeline/call.js';
 import { StatusTracker } from '../../src/telemetry/status.js';
 
-const child = { name: 'a', state: { kind: 'ready', since: 0 }, config: { prefix: 'a', protocol: 'auto' }, catalog: { tools: [] } } as unknown as Child;
+const child = { name: 'a', state: { kind: 'ready', since: 0 }, config: { prefix: 'a', protocol: 'auto', cache: { scope: 'credential' } }, catalog: { tools: [] } } as unknown as Child;
 const supervisor = { restarts: () => 0 } as never;
 
 function tracker() {

@@ -35,8 +35,10 @@ async function render(r: AuditReport): Promise<string> {
   const { formatDuration } = await import('../../util/duration.js');
   // Who called shows only when someone is named (HTTP callers by token name; stdio has none).
   const callers = r.records.some((a) => a.caller);
+  // Answers cut to the output budget: tokens the client got first / the answer's tokens.
+  const cuts = r.records.some((a) => a.cutTokens !== null);
   const rows = [
-    ['TIME (UTC)', ...(callers ? ['CALLER'] : []), 'SERVER', 'KIND', 'NAME', 'OUTCOME', 'DURATION', 'BYTES', 'ARGS', 'ERROR'],
+    ['TIME (UTC)', ...(callers ? ['CALLER'] : []), 'SERVER', 'KIND', 'NAME', 'OUTCOME', 'DURATION', 'BYTES', ...(cuts ? ['CUT (TOKENS)'] : []), 'ARGS', 'ERROR'],
     ...r.records.map((a) => [
       a.at.replace('T', ' ').replace('Z', ''),
       ...(callers ? [a.caller ?? '-'] : []),
@@ -46,6 +48,7 @@ async function render(r: AuditReport): Promise<string> {
       a.outcome,
       formatDuration(a.durationMs),
       a.resultBytes === null ? '-' : String(a.resultBytes),
+      ...(cuts ? [a.cutTokens === null ? '-' : `${a.cutKeptTokens}/${a.cutTokens}`] : []),
       a.argsHash ? a.argsHash.slice(0, 12) : a.argsRedacted ? clip(a.argsRedacted, 40) : '-',
       a.error ? clip(a.error, 80) : '',
     ]),

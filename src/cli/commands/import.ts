@@ -34,6 +34,11 @@ async function render(r: ImportResult): Promise<void> {
   const would = r.dryRun ? 'would ' : '';
   if (r.dryRun) out(c.yellow('dry run: nothing is written'));
   for (const m of r.moved) out(`${would}move ${c.bold(m.name)} (${m.transport}) → ${rel(r.target)}`);
+  for (const n of r.publicScope) out(`${n}: public documentation: its cached answers ${r.dryRun ? 'would be' : 'are'} shared by everyone ("scope": "public")`);
+  if (r.caching.length) {
+    const which = r.caching.map((x) => `${c.bold(x.name)} (${String(x.cache.ttl)})`).join(', ');
+    out(`${would}turn caching on for ${which}: documentation servers, with the TTLs of mcpx's templates (caching is opt-in)`);
+  }
   for (const n of r.alreadyPresent) out(`${n}: already in ${rel(r.target)} with the same entry; ${would}remove it from ${rel(r.source)}`);
   const VERB = { backup: ['back up the old file to', 'backed up the old file to'], created: ['create', 'created'], updated: ['update', 'updated'] } as const;
   for (const f of r.files) out(`${r.dryRun ? 'would ' + VERB[f.action][0] : VERB[f.action][1]} ${rel(f.file)}`);

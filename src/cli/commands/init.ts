@@ -34,13 +34,14 @@ export function registerInit(program: Command): Command {
 /** Progress on stderr; the .mcp.json snippet (the thing to copy) on stdout. */
 async function render(r: InitResult): Promise<void> {
   const { chalkStderr: c } = await import('chalk');
-  const { relative } = await import('node:path');
+  const { join, relative } = await import('node:path');
   const rel = (f: string): string => relative(process.cwd(), f) || f;
   for (const f of r.files) process.stderr.write(`${c.green(f.action.padEnd(11))} ${rel(f.file)}\n`);
   process.stderr.write(`servers: ${r.servers.join(', ')}\n`);
   if (r.variables.length) {
-    process.stderr.write(`variables to set in .env (copy .env.example): ${r.variables.join(', ')}\n`);
+    process.stderr.write(`variables to set in .env (copy .env.example): ${r.variables.join(', ')}; then run \`mcpx trust\` (it covers .env)\n`);
   }
+  if (!r.trusted) process.stderr.write(c.yellow(`${rel(join(r.dir, 'mcpx.json'))} is not trusted yet: a .env is beside it; read both, then run \`mcpx trust\`\n`));
   if (r.mcpJson.registered) {
     process.stderr.write(`mcpx is registered in ${rel(r.mcpJson.file)}\n`);
   } else {

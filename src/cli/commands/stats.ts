@@ -29,14 +29,14 @@ async function render(r: StatsReport): Promise<string> {
   const { table } = await import('../style.js');
   const ms = (n: number | null): string => (n === null ? '-' : `${n} ms`);
   const rows = [
-    ['SERVER', 'CALLS', 'ERRORS', 'TIMEOUTS', 'BREAKER OPENS', 'QUOTA HELD', 'P50', 'P95', 'HITS', 'STALE', 'MISSES', 'SAVED'],
+    ['SERVER', 'CALLS', 'ERRORS', 'TIMEOUTS', 'BREAKER OPENS', 'QUOTA HELD', 'CUT', 'P50', 'P95', 'HITS', 'STALE', 'MISSES', 'SAVED'],
     ...r.servers.map((s) => [
       s.configured ? s.server : `${s.server} (not in config)`,
-      String(s.calls), String(s.errors), String(s.timeouts), String(s.breakerOpens), String(s.quotaHeld),
+      String(s.calls), String(s.errors), String(s.timeouts), String(s.breakerOpens), String(s.quotaHeld), String(s.cuts),
       ms(s.latency.p50Ms), ms(s.latency.p95Ms),
       String(s.hits), String(s.staleHits), String(s.misses),
       s.savedShare === null ? '-' : `${Math.round(s.savedShare * 100)}%`,
     ]),
   ];
-  return `${r.file}\n` + table(rows) + 'SAVED: fresh cache hits among cache lookups (calls the child did not have to answer); latencies are histogram bucket bounds\n';
+  return `${r.file}\n` + table(rows) + 'SAVED: fresh cache hits among cache lookups (calls the child did not have to answer); latencies are histogram bucket bounds; CUT: answers cut to the output budget\n';
 }

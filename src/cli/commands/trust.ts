@@ -13,7 +13,7 @@ interface TrustFlags {
 export function registerTrust(program: Command): Command {
   return program
     .command('trust [file]')
-    .description("let mcpx use a project's mcpx.json (default ./mcpx.json) as it is now; an edit needs trusting again")
+    .description("let mcpx use a project's mcpx.json (default ./mcpx.json) and the .env beside it as they are now; an edit needs trusting again")
     .option('--list', 'show the trusted files, and whether each still matches')
     .option('--json', 'print the result as JSON')
     .action(async (file: string | undefined, flags: TrustFlags) => {
@@ -29,7 +29,8 @@ export function registerTrust(program: Command): Command {
       }
       const record = trust.trustFile(await existing(file));
       if (flags.json) return print(record);
-      const lines = [`trusted ${record.file} (sha256 ${record.sha256.slice(0, 12)}…); an edit needs \`mcpx trust\` again`];
+      const env = record.env.sha256 ? `and ${record.env.file} (sha256 ${record.env.sha256.slice(0, 12)}…)` : `(no ${record.env.file}: one added later is an edit too)`;
+      const lines = [`trusted ${record.file} (sha256 ${record.sha256.slice(0, 12)}…) ${env}; an edit needs \`mcpx trust\` again`];
       if (!record.servers) lines.push('  (not valid JSON: mcpx will say where when it loads it)');
       for (const s of record.servers ?? []) lines.push(`  ${s.server}: ${s.runs}`);
       process.stdout.write(lines.join('\n') + '\n');

@@ -1,0 +1,241 @@
+// OAuth for remote children: `mcpx login` against a strict fake authorization server (PKCE checked,
+// exact redirect URI, resource = the MCP URL, short-lived access tokens, single-use refresh tokens
+// whose reuse revokes the grant), then serve, doctor, tools and call using the stored tokens. The
+// test plays the user: it reads the printed URL and follows it; the fake consents at once.
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CHILD, MCPX, ROOT, startMcpx, tempDir, text, waitFor, writeConfig, type Mcpx } from '../helpers/mcpx.js';
+
+const fakes: ResultPromise[] = [];
+const open: Mcpx[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((m) => m.close()));
+  for (const f of fakes.splice(0)) f.kill('SIGTERM');
+});
+
+interface Fake {
+  base: string;
+  url: string;
+  stats: () => Promise<Record<string, number>>;
+  issued: () => Promise<string[]>;
+  admin: (what: 'revoke' | 'expire') => Promise<void>;
+}
+
+async function fake(env: Record<string, string> = {}): Promise<Fake> {
+  const proc = execa(process.execPath, [join(ROOT, 'test/fixtures/oauth-server.mjs')], { env, buffer: false, reject: false });
+  fakes.push(proc);
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d));
+  const port = await waitFor(() => /PORT=(\d+)/.exec(out)?.[1], 20_000, 'the fake authorization server');
+  const base = `http://127.0.0.1:${port}`;
+  return {
+    base,
+    url: `${base}/mcp`,
+    stats: async () => (await fetch(`${base}/admin/stats`)).json() as Promise<Record<string, number>>,
+    issued: async () => (await fetch(`${base}/admin/issued`)).json() as Promise<string[]>,
+    admin: async (what) => void (await fetch(`${base}/admin/${what}`, { method: 'POST' })),
+  };
+}
+
+/** A sandbox: config, state and cache dirs, and the CLI run in it. */
+function sandbox(servers: Record<string, unknown>) {
+  const dir = tempDir();
+  const configFile = writeConfig({ mcpServers: servers }, dir);
+  const env = { MCPX_CONFIG: '', NO_COLOR: '1', MCPX_STATE_DIR: join(dir, 'state'), MCPX_CACHE_DIR: join(dir, 'cache') };
+  const outputs: string[] = [];
+  const cli = async (args: string[], extra: Record<string, string> = {}) => {
+    const r = await execa(process.execPath, [MCPX, ...args, '--config', configFile], { cwd: dir, reject: false, env: { ...env, ...extra } });
+    outputs.push(r.stdout, r.stderr);
+    return r;
+  };
+  /** `mcpx login NAME --no-browser`, following the printed URL as the user's browser would. */
+  const login = async (name: string) => {
+    const p = execa(process.execPath, [MCPX, 'login', name, '--no-browser', '--config', configFile], { cwd: dir, reject: false, env });
+    let err = '';
+    p.stderr!.on('data', (d: Buffer) => (err += d));
+    const url = await Promise.race([
+      waitFor(() => /^(http:\/\/\S+\/authorize\?\S+)$/m.exec(err)?.[1], 20_000, 'the authorization URL'),
+      p.then((r) => { throw new Error(`login ended early (${r.exitCode}): ${r.stderr}`); }),
+    ]);
+    const page = await fetch(url); // the fake consents at once and redirects to mcpx's loopback callback
+    const r = await p;
+    outputs.push(r.stdout, r.stderr);
+    return { ...r, page: await page.text(), status: page.status, url };
+  };
+  const serve = async () => {
+    const m = await startMcpx(undefined, { dir });
+    open.push(m);
+    return m;
+  };
+  const record = () => JSON.parse(readFileSync(join(dir, 'state', 'oauth', 'remote.json'), 'utf8')) as { tokens?: { access_token: string; refresh_token?: string }; expiresAt?: number; callbackPort?: number; client?: { client_id: string } };
+  return { dir, configFile, cli, login, serve, record, outputs };
+}
+
+const whoami = (m: Mcpx) => m.client.callTool({ name: 'remote__whoami', arguments: {} });
+
+describe('mcpx login and serve with OAuth', () => {
+  it('signs in (PKCE, state, resource, loopback redirect), stores the tokens 0600, and serve calls with them', async () => {
+    const f = await fake({ ACCESS_TTL: '60' });
+    const sb = sandbox({ remote: { type: 'http', url: f.url } });
+    const r = await sb.login('remote');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.page).toContain('Signed in');
+    const url = new URL(r.url);
+    expect(url.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(url.searchParams.get('resource')).toBe(f.url);
+    expect(url.searchParams.get('redirect_uri')).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/callback$/);
+    expect(r.stdout).toContain('signed in to remote');
+    expect(statSync(join(sb.dir, 'state', 'oauth', 'remote.json')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(sb.dir, 'state', 'oauth')).mode & 0o777).toBe(0o700);
+    expect((await f.stats()).exchanges).toBe(1);
+
+    const list = await sb.cli(['login', '--list', '--json']);
+    expect(JSON.parse(list.stdout).servers).toEqual([expect.objectContaining({ server: 'remote', signedIn: true, scopes: ['read'], grant: 'authorization_code' })]);
+
+    const m = await sb.serve();
+    expect(text(await whoami(m))).toMatch(/^signed in/);
+    const call = await sb.cli(['call', 'remote__whoami']);
+    expect(call.exitCode, call.stderr).toBe(0);
+
+    // A second login keeps the registration and the callback port (the redirect URI stays the registered one).
+    const before = sb.record();
+    const again = await sb.login('remote');
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(sb.record().callbackPort).toBe(before.callbackPort);
+    expect(sb.record().client!.client_id).toBe(before.client!.client_id);
+    expect((await f.stats()).registrations).toBe(1);
+  });
+
+  it('refreshes an expired access token before the call (no 401), and never shows a token anywhere', async () => {
+    const f = await fake({ ACCESS_TTL: '2' });
+    const sb = sandbox({ remote: { type: 'http', url: f.url } });
+    expect((await sb.login('remote')).exitCode).toBe(0);
+    const m = await sb.serve();
+    expect(text(await whoami(m))).toMatch(/^signed in/);
+    const expiresAt = sb.record().expiresAt!;
+    await waitFor(() => Date.now() > expiresAt + 100, 10_000, 'the access token to expire');
+    const refused = (await f.stats()).unauthorized;
+    const r = await m.client.callTool({ name: 'remote__whoami', arguments: { again: 1 } });
+    expect(text(r)).toMatch(/^signed in/);
+    const s = await f.stats();
+    expect(s.refreshes).toBeGreaterThanOrEqual(1);
+    expect(s.unauthorized).toBe(refused); // refreshed ahead, not after a refusal
+    expect(s.reuses).toBe(0);
+
+    // No token in any output, the status, or any file of the cache directory.
+    const status = String(((await m.client.readResource({ uri: 'mcpx://status' })).contents[0] as { text: string }).text);
+    await sb.cli(['doctor']);
+    await sb.cli(['login', '--list', '--json']);
+    await m.close();
+    const cacheFiles = readdirSync(join(sb.dir, 'cache')).map((n) => readFileSync(join(sb.dir, 'cache', n)).toString('latin1'));
+    const logs = readdirSync(join(sb.dir, 'state')).filter((n) => n.endsWith('.log')).map((n) => readFileSync(join(sb.dir, 'state', n), 'utf8'));
+    const everything = [...sb.outputs, m.stderr(), status, ...cacheFiles, ...logs].join('\n');
+    const tokens = await f.issued();
+    expect(tokens.length).toBeGreaterThanOrEqual(4);
+    for (const t of tokens) expect(everything).not.toContain(t);
+  });
+
+  it('two serve processes refreshing at the same moment use the refresh token once', async () => {
+    // Reuse revokes the grant: if both processes refreshed, one call (and the grant) would be lost.
+    const f = await fake({ ACCESS_TTL: '600', REFRESH_DELAY_MS: '300' });
+    const sb = sandbox({ remote: { type: 'http', url: f.url, cache: { enabled: false } } });
+    expect((await sb.login('remote')).exitCode).toBe(0);
+    const [a, b] = await Promise.all([sb.serve(), sb.serve()]);
+    expect(text(await whoami(a))).toMatch(/^signed in/);
+    expect(text(await whoami(b))).toMatch(/^signed in/);
+    await f.admin('expire'); // both now hold a refused access token
+    const [ra, rb] = await Promise.all([whoami(a), whoami(b)]);
+    expect([text(ra), text(rb)].every((t) => t.startsWith('signed in')), `${text(ra)} | ${text(rb)}`).toBe(true);
+    const s = await f.stats();
+    expect(s.reuses).toBe(0);
+    expect(s.refreshes).toBe(1);
+    // And after it, both keep working on the one new grant.
+    expect(text(await whoami(a))).toMatch(/^signed in/);
+    expect(text(await whoami(b))).toMatch(/^signed in/);
+  });
+
+  it('revocation: the child is "login needed" (calls fail at once naming `mcpx login`, doctor exits 1, status shows it); the others keep working; a new login brings it back', async () => {
+    const f = await fake({ ACCESS_TTL: '600' });
+    const sb = sandbox({
+      remote: { type: 'http', url: f.url, cache: { enabled: false } },
+      local: { command: process.execPath, args: [CHILD], env: { NAME: 'local' } },
+    });
+    expect((await sb.login('remote')).exitCode).toBe(0);
+    const m = await sb.serve();
+    expect(text(await whoami(m))).toMatch(/^signed in/);
+    await f.admin('revoke');
+    await f.admin('expire');
+    const failed = await whoami(m);
+    expect(failed.isError).toBe(true);
+    expect(text(failed)).toContain('run `mcpx login remote`');
+    const t0 = performance.now();
+    const again = await whoami(m);
+    expect(text(again)).toContain('run `mcpx login remote`');
+    expect(performance.now() - t0).toBeLessThan(2000); // at once: no token to try
+    expect(text(await m.client.callTool({ name: 'local__echo', arguments: { text: 'still here' } }))).toContain('still here');
+    const status = JSON.parse(String(((await m.client.readResource({ uri: 'mcpx://status' })).contents[0] as { text: string }).text));
+    expect(status.servers.remote).toMatchObject({ state: 'down', login: { needed: true, run: 'mcpx login remote' } });
+    expect(status.servers.remote.reason).toContain('run `mcpx login remote`');
+
+    const doctor = await sb.cli(['doctor']);
+    expect(doctor.exitCode).toBe(1);
+    expect(doctor.stdout + doctor.stderr).toContain('run `mcpx login remote`');
+
+    expect((await sb.login('remote')).exitCode).toBe(0);
+    expect(text(await whoami(m))).toMatch(/^signed in/); // picked up by the running serve
+  });
+
+  it('logout forgets the tokens and revokes them at the server; --list then shows it signed out', async () => {
+    const f = await fake({ ACCESS_TTL: '600' });
+    const sb = sandbox({ remote: { type: 'http', url: f.url } });
+    expect((await sb.login('remote')).exitCode).toBe(0);
+    const out = await sb.cli(['logout', 'remote']);
+    expect(out.exitCode, out.stderr).toBe(0);
+    expect(out.stdout).toContain('signed out of remote (revoked at the server)');
+    expect(sb.record().tokens).toBeUndefined();
+    expect((await f.stats()).revocations).toBe(1);
+    const list = await sb.cli(['login', '--list']);
+    expect(list.stdout).toContain('remote  not signed in: run `mcpx login remote`');
+    const call = await sb.cli(['call', 'remote__whoami']);
+    expect(call.exitCode).not.toBe(0);
+    expect(call.stdout + call.stderr).toContain('run `mcpx login remote`');
+  });
+
+  it('client credentials: a token at start with no login, again when it runs out; the secret never shown', async () => {
+    const secret = `cc-secret-${Math.random().toString(36).slice(2)}`;
+    const f = await fake({ ACCESS_TTL: '2', CC_CLIENT: `machine:${secret}` });
+    const sb = sandbox({ remote: { type: 'http', url: f.url, cache: { enabled: false }, oauth: { grant: 'client_credentials', clientId: 'machine', clientSecret: '${CC_SECRET}' } } });
+    const m = await startMcpx(undefined, { dir: sb.dir, env: { CC_SECRET: secret } });
+    open.push(m);
+    expect(text(await whoami(m))).toMatch(/^signed in/);
+    expect((await f.stats()).clientCredentials).toBe(1);
+    const expiresAt = sb.record().expiresAt!;
+    await waitFor(() => Date.now() > expiresAt + 100, 10_000, 'the access token to expire');
+    expect(text(await whoami(m))).toMatch(/^signed in/);
+    expect((await f.stats()).clientCredentials).toBe(2);
+    expect(m.stderr()).not.toContain(secret);
+    const list = await sb.cli(['login', '--list', '--json'], { CC_SECRET: secret });
+    expect(JSON.parse(list.stdout).servers[0]).toMatchObject({ server: 'remote', grant: 'client_credentials', signedIn: true });
+    expect(list.stdout).not.toContain(secret);
+  });
+
+  it('refuses an authorization server that does not advertise PKCE S256', async () => {
+    const f = await fake({ NO_S256: '1' });
+    const sb = sandbox({ remote: { type: 'http', url: f.url } });
+    const r = await sb.cli(['login', 'remote', '--no-browser']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('does not advertise PKCE S256');
+    expect((await f.stats()).registrations).toBe(0);
+  });
+
+  it('a child that answers 401 with a Bearer challenge and was never signed in is "login needed", not a credentials error', async () => {
+    const f = await fake();
+    const sb = sandbox({ remote: { type: 'http', url: f.url } });
+    const doctor = await sb.cli(['doctor']);
+    expect(doctor.exitCode).toBe(1);
+    expect(doctor.stdout).toContain('sign-in needed');
+    expect(doctor.stdout).toContain('run `mcpx login remote`');
+  });
+});

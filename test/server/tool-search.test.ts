@@ -1,0 +1,99 @@
+// Tool search's pieces without a process: the tokeniser, the BM25 ranking and its options, which
+// clients get search, the listing and the found tools' LRU.
+import { describe, expect, it } from 'vitest';
+import { stem, tokenize, words } from '../../src/server/tool-search/tokens.js';
+import { BASELINE, SHIPPED, ToolIndex, type ToolDoc } from '../../src/server/tool-search/rank.js';
+import { FoundTools, searchListing, searchOn } from '../../src/server/tool-search/exposure.js';
+
+const doc = (name: string, description = '', extra: Partial<ToolDoc> = {}): ToolDoc => ({ name: `s__${name}`, ownName: name, description, server: 's', ...extra });
+
+describe('tokens', () => {
+  it('splits snake_case, kebab-case, camelCase and acronyms into lower-case words', () => {
+    expect(words('list_directory_with-sizes getHTTPResponse API-post-search')).toEqual(['list', 'directory', 'with', 'sizes', 'get', 'http', 'response', 'api', 'post', 'search']);
+  });
+
+  it('drops filler words, single letters and numbers', () => {
+    expect(tokenize('Show me the ticket PROJ-123 in a minute')).toEqual(['show', 'ticket', 'proj', 'minute']);
+  });
+
+  it('stems the same word in its forms to one', () => {
+    expect(new Set(['create', 'created', 'creating', 'creates'].map(stem))).toEqual(new Set(['creat']));
+    expect(stem('directories')).toBe('directory');
+    expect(stem('files')).toBe(stem('file'));
+    expect(stem('searches')).toBe('search');
+    expect(stem('status')).toBe('status'); // not "statu"
+  });
+});
+
+describe('ranking', () => {
+  it('is BM25: a rarer word weighs more, a shorter field with the same count scores higher', () => {
+    const ix = new ToolIndex([doc('a', 'alpha common'), doc('b', 'beta common'), doc('c', 'alpha beta common words padding padding')], BASELINE);
+    const hits = ix.search('alpha');
+    expect(hits.map((h) => h.doc.ownName)).toEqual(['a', 'c']);
+    expect(hits[0]!.score).toBeGreaterThan(hits[1]!.score);
+    // "common" is in every tool: worth less than "beta", in two.
+    const common = ix.search('common')[0]!.score;
+    const beta = ix.search('beta')[0]!.score;
+    expect(beta).toBeGreaterThan(common);
+  });
+
+  it('finds nothing for a query of filler words, and nothing that scores 0', () => {
+    const ix = new ToolIndex([doc('read_file', 'Read a file')], SHIPPED);
+    expect(ix.search('the of and')).toEqual([]);
+    expect(ix.search('zebra')).toEqual([]);
+  });
+
+  it('weighs the name above the description with field weights', () => {
+    const docs = [doc('delete_page', 'Removes a page. See also archive.'), doc('archive_page', 'Moves a page to the trash; delete it later.')];
+    expect(new ToolIndex(docs, { weights: { name: 3, description: 1 } }).search('archive page')[0]!.doc.ownName).toBe('archive_page');
+  });
+
+  it('meets a query in other words through the synonyms', () => {
+    const docs = [doc('read_file', 'Reads a file'), doc('write_file', 'Writes a file'), doc('delete_file', 'Deletes a file')];
+    expect(new ToolIndex(docs, BASELINE).search('erase a file')[0]!.doc.ownName).toBe('read_file'); // "file" only: a tie, catalog order
+    expect(new ToolIndex(docs, SHIPPED).search('erase a file')[0]!.doc.ownName).toBe('delete_file');
+  });
+
+  it('indexes parameter names and descriptions, and the server name', () => {
+    const docs = [
+      doc('run', 'Runs it', { inputSchema: { type: 'object', properties: { jql: { type: 'string', description: 'A JQL query' } } } }),
+      doc('other', 'Something else', { server: 'jira' }),
+    ];
+    const ix = new ToolIndex(docs, SHIPPED);
+    expect(ix.search('jql')[0]!.doc.ownName).toBe('run');
+    expect(ix.search('jira')[0]!.doc.ownName).toBe('other');
+  });
+
+  it('keeps the catalog order among equal scores, and honours the limit', () => {
+    const docs = ['one', 'two', 'three'].map((n) => doc(`${n}_thing`, 'same words'));
+    const ix = new ToolIndex(docs, SHIPPED);
+    expect(ix.search('same words', 2).map((h) => h.doc.ownName)).toEqual(['one_thing', 'two_thing']);
+  });
+});
+
+describe('exposure', () => {
+  const cfg = (mode: 'on' | 'off' | 'auto', budget = 40) => ({ mode, budget, always: [] });
+
+  it('is on in auto past the budget for any client but Claude Code', () => {
+    expect(searchOn(cfg('auto'), 41, 'codex-mcp-client')).toBe(true);
+    expect(searchOn(cfg('auto'), 41, undefined)).toBe(true);
+    expect(searchOn(cfg('auto'), 40, 'codex-mcp-client')).toBe(false);
+    expect(searchOn(cfg('auto'), 500, 'claude-code')).toBe(false);
+    expect(searchOn(cfg('on'), 1, 'claude-code')).toBe(true);
+    expect(searchOn(cfg('off'), 500, 'cursor')).toBe(false);
+  });
+
+  it('lists the meta tools, then the always and found child tools in catalog order, then mcpx\'s own', () => {
+    const child = ['a__x', 'a__y', 'b__z'].map((name) => ({ name }));
+    const out = searchListing(child, [{ name: 'mcpx__status' }], (n) => n === 'b__z', new Set(['a__y'])).map((t) => t.name);
+    expect(out).toEqual(['mcpx__find_tools', 'mcpx__call_tool', 'a__y', 'b__z', 'mcpx__status']);
+  });
+
+  it('keeps at most `cap` found tools, dropping the least recently found first', () => {
+    const f = new FoundTools(3);
+    expect(f.add(['a', 'b'])).toBe(true);
+    expect(f.add(['a'])).toBe(false); // found again: only its recency changes
+    expect(f.add(['c', 'd'])).toBe(true); // b is now the least recently found
+    expect([...f.set].sort()).toEqual(['a', 'c', 'd']);
+  });
+});
