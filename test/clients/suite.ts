@@ -50,8 +50,11 @@ function expectRunning(cmds: string[]): void {
   expect(cmds.some((c) => c.includes('child.mjs')), cmds.join('\n')).toBe(true);
 }
 
+// A real client is a big program: a run took up to 27 s on a loaded two-core machine (3-6 s when idle).
+const CLIENT_TEST_MS = 120_000;
+
 export function clientTests(spec: ClientSpec): void {
-  it(`${spec.name} is offered every child tool, its call reaches the child, the model gets what a direct connection gets, and nothing is left running`, async (ctx) => {
+  it(`${spec.name} is offered every child tool, its call reaches the child, the model gets what a direct connection gets, and nothing is left running`, { timeout: CLIENT_TEST_MS }, async (ctx) => {
     if (!spec.entry) return ctx.skip(notInstalled(spec.name));
     const direct = await connectDirect(fixture('fx'));
     const childTools = (await direct.listTools()).tools;
@@ -77,7 +80,7 @@ export function clientTests(spec: ClientSpec): void {
     expectRunning(during);
   });
 
-  it(`${spec.name} with tool search on: the model finds the tool with mcpx__find_tools and calls it through mcpx__call_tool`, async (ctx) => {
+  it(`${spec.name} with tool search on: the model finds the tool with mcpx__find_tools and calls it through mcpx__call_tool`, { timeout: CLIENT_TEST_MS }, async (ctx) => {
     if (!spec.entry) return ctx.skip(notInstalled(spec.name));
     if (!(await toolSearchShipped(fixture('fx')))) return ctx.skip('this build of mcpx has no tool search (`toolSearch: "on"` lists no mcpx__find_tools)');
     const direct = await connectDirect(fixture('fx'));
@@ -120,7 +123,7 @@ export function clientTests(spec: ClientSpec): void {
     expectRunning(during);
   });
 
-  it(`${spec.name} gets tool search by default ("auto") once the children bring more than toolBudget tools`, async (ctx) => {
+  it(`${spec.name} gets tool search by default ("auto") once the children bring more than toolBudget tools`, { timeout: CLIENT_TEST_MS }, async (ctx) => {
     if (!spec.entry) return ctx.skip(notInstalled(spec.name));
     if (!(await toolSearchShipped(fixture('fx')))) return ctx.skip('this build of mcpx has no tool search (`toolSearch: "on"` lists no mcpx__find_tools)');
     // The fixture child lists 14 tools: over a budget of 3, under the default 40 (the first test).

@@ -48,7 +48,7 @@ function clientEnv(home: string, extra: Record<string, string>): Record<string, 
 }
 
 async function run(entry: string, args: string[], cwd: string, env: Record<string, string>): Promise<ClientRun> {
-  const r = await execa(process.execPath, [entry, ...args], { cwd, env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 120_000 });
+  const r = await execa(process.execPath, [entry, ...args], { cwd, env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 90_000 });
   return { exitCode: r.exitCode, timedOut: !!r.timedOut, stdout: r.stdout, stderr: r.stderr };
 }
 
