@@ -1,13 +1,12 @@
 // The result store contract, run against both backends (SQLite in a temp dir, a real redis-server of the
 // test's own), then what only Redis does: namespaced keys, expiry on Redis, invalidations reaching every
 // process's L1, and a Redis that is slow or gone never being in the way (issue 15).
-import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openDatabase } from '../../src/cache/db.js';
 import { cacheKey } from '../../src/cache/key.js';
 import { RedisResultStore, type RedisStoreOptions } from '../../src/cache/redis.js';
 import { SqliteResultStore, type PutEntry, type ResultStore } from '../../src/cache/store.js';
-import { startProxy, startRedis, type RedisServer } from '../helpers/redis.js';
+import { redisWithAdmin, startProxy, stopRedis, type RedisAdmin, type RedisServer } from '../helpers/redis.js';
 import { captureLog, tempDir } from './helpers.js';
 
 const result = (text: string) => ({ content: [{ type: 'text', text }] });
@@ -15,19 +14,12 @@ const entry = (key: string, over: Partial<PutEntry> = {}): PutEntry =>
   ({ key, server: 's1', tool: 't1', result: result(key), ttlMs: 60_000, staleTtlMs: 60_000, ...over });
 
 let redis: RedisServer;
-let admin: ReturnType<typeof createClient>;
+let admin: RedisAdmin;
 const opened: ResultStore[] = [];
 const databases: { close(): void }[] = [];
 
-beforeAll(async () => {
-  redis = await startRedis();
-  admin = createClient({ url: redis.url });
-  await admin.connect();
-});
-afterAll(async () => {
-  admin.destroy();
-  await redis.stop();
-});
+beforeAll(async () => ({ redis, admin } = await redisWithAdmin()));
+afterAll(() => stopRedis(redis, admin));
 afterEach(async () => {
   await Promise.all(opened.splice(0).map((s) => s.close()));
   for (const d of databases.splice(0)) d.close();

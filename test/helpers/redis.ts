@@ -5,6 +5,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createClient } from 'redis';
+import { isRunning } from '../../src/util/proc.js';
 import { tempDir } from './mcpx.js';
 
 export interface RedisServer {
@@ -68,6 +70,26 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisServer>
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+const adminClient = (url: string) => createClient({ url });
+export type RedisAdmin = ReturnType<typeof adminClient>;
+
+/** A test file's own redis-server and an admin client to look inside it (beforeAll). */
+export async function redisWithAdmin(): Promise<{ redis: RedisServer; admin: RedisAdmin }> {
+  const redis = await startRedis();
+  const admin = adminClient(redis.url);
+  admin.on('error', () => {}); // a test may kill Redis on purpose; this client reconnects
+  await admin.connect();
+  return { redis, admin };
+}
+
+/** Closes the admin client and stops Redis, checking the server is really gone (afterAll). */
+export async function stopRedis(redis: RedisServer, admin: RedisAdmin): Promise<void> {
+  admin.destroy();
+  const pid = redis.pid();
+  await redis.stop();
+  if (pid !== undefined && isRunning(pid)) throw new Error(`redis-server ${pid} is still running`);
 }
 
 export interface Proxy {

@@ -4,33 +4,22 @@
 // child's private result is served to the caller it was fetched for only. No token is ever stored.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { isRunning } from '../../src/util/proc.js';
 import { cacheMeta, fixture, mcpxSessions, tempDir, text, waitFor, type Mcpx } from '../helpers/mcpx.js';
 import { httpServers, type HttpMcpx } from '../helpers/http.js';
 import { modern } from '../helpers/modern.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { redisWithAdmin, stopRedis, type RedisAdmin, type RedisServer } from '../helpers/redis.js';
 
 const { start, stop } = mcpxSessions(afterEach);
 const TOKEN_A = 'ghp_alice0token0value0a1b2c3';
 const TOKEN_B = 'ghp_bob00token0value0d4e5f6';
 
 let redis: RedisServer;
-let admin: ReturnType<typeof createClient>;
-beforeAll(async () => {
-  redis = await startRedis();
-  admin = createClient({ url: redis.url });
-  await admin.connect();
-});
-afterAll(async () => {
-  admin.destroy();
-  const pid = redis.pid()!;
-  await redis.stop();
-  expect(isRunning(pid)).toBe(false);
-});
+let admin: RedisAdmin;
+beforeAll(async () => ({ redis, admin } = await redisWithAdmin()));
+afterAll(() => stopRedis(redis, admin));
 
 type Backend = { name: string; cache: (dir: string) => { env: Record<string, string>; block: Record<string, unknown> } };
 const sqlite: Backend = { name: 'one cache directory', cache: (dir) => ({ env: { MCPX_CACHE_DIR: dir }, block: {} }) };

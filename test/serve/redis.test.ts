@@ -4,28 +4,15 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { isRunning } from '../../src/util/proc.js';
 import { MCPX, cacheMeta, fixture, mcpxSessions, tempDir, text, upstreamCalls, waitFor, type Mcpx } from '../helpers/mcpx.js';
-import { freePort, startProxy, startRedis, type RedisServer } from '../helpers/redis.js';
+import { freePort, redisWithAdmin, startProxy, stopRedis, type RedisAdmin, type RedisServer } from '../helpers/redis.js';
 
 const { start } = mcpxSessions(afterEach);
 let redis: RedisServer;
-let admin: ReturnType<typeof createClient>;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  admin = createClient({ url: redis.url });
-  admin.on('error', () => {}); // Redis is killed on purpose below; this client reconnects
-  await admin.connect();
-});
-afterAll(async () => {
-  admin.destroy();
-  const pid = redis.pid()!;
-  await redis.stop();
-  expect(isRunning(pid)).toBe(false);
-});
+let admin: RedisAdmin;
+beforeAll(async () => ({ redis, admin } = await redisWithAdmin()));
+afterAll(() => stopRedis(redis, admin));
 beforeEach(async () => {
   await admin.flushAll();
 });
