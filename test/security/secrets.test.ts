@@ -33,7 +33,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'vault.mjs'), `process.stdout.write(${JSON.stringify(CMD_TOKEN)})`);
   const config = {
     mcpServers: {
-      alpha: fixture('alpha', { API_TOKEN: '${SECRET_TOKEN}' }, { args: [CHILD, '--token=${SECRET_TOKEN}'] }),
+      alpha: fixture('alpha', { API_TOKEN: '${SECRET_TOKEN}' }, { args: [CHILD, '--token=${SECRET_TOKEN}'], cache: { ttl: '1h' } }),
       beta: fixture('beta', { API_TOKEN: '${SECRET_TOKEN}' }, { args: [CHILD, '--token=${SECRET_TOKEN}'] }),
       // A child that prints the token on stderr as it crashes at start (into its log, and mcpx's stderr with --debug).
       gamma: fixture('gamma', { NAME: '${SECRET_TOKEN}', CRASH_AT_START: '1' }),
