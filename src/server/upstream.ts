@@ -221,7 +221,13 @@ export class Upstream {
     const b = await this.backend;
     await b.settled(); // children with no stored catalog have listed: their tools can be found
     const found = this.search.find(b.hub.routing, args.query, limit, this.asker(edge, ctx.mcpReq.envelope as Record<string, unknown> | undefined));
-    if (found.listChanged) edge.send({ method: 'notifications/tools/list_changed' });
+    if (found.listChanged) {
+      // A 2025 client hears it on this call's own stream, before the answer: over HTTP, a session that
+      // opened no GET stream would hear nothing otherwise. A 2026 client hears it on its listen stream.
+      const changed = { method: 'notifications/tools/list_changed' as const };
+      if (edge.era === 'legacy') await ctx.mcpReq.notify(changed).catch(() => undefined);
+      else edge.send(changed);
+    }
     const tools = found.tools.map((d) => ({ name: d.name, description: d.route.tool.description ?? '', inputSchema: d.route.tool.inputSchema }));
     const out = { tools };
     return { content: [{ type: 'text', text: JSON.stringify(out) }], structuredContent: out };
