@@ -64,7 +64,7 @@ export function readStoredInstructions(dir: string, fingerprints: readonly strin
 }
 
 /**
- * What serve reads before the runtime is loaded (issue 13), `what` naming it in the debug line of a
+ * What serve reads before the runtime is loaded, `what` naming it in the debug line of a
  * failure: the file opened read-only (never created or migrated), closed again. Undefined when there
  * is no database yet or it cannot be read.
  */

@@ -2,7 +2,7 @@ import { ProtocolError, SdkError, SdkErrorCode, type JSONRPCMessage, type Progre
 import { rawJson } from '../util/raw-json.js';
 
 /**
- * The fast path to a 2025-era stdio child (issue 13): tools/call, resources/read and prompts/get are
+ * The fast path to a 2025-era stdio child: tools/call, resources/read and prompts/get are
  * sent as plain JSON-RPC on the child's transport, and their responses and progress are taken off the
  * wire before the SDK Client sees them: no zod parse of the result, no Protocol bookkeeping. What it
  * does is what the Client does for such a request, nothing more: the same ids-to-responses matching,

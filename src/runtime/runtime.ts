@@ -118,7 +118,7 @@ export function createRuntime(config: Config, bridge: UpstreamBridge = NO_UPSTRE
   const load = () =>
     (loaded ??= (async () => {
       // All off the initialize path. execa starts loading now, for the children to spawn as soon as it is
-      // there, but the stored lists do not wait for it (issue 13: the first tools/list comes sooner).
+      // there, but the stored lists do not wait for it (so the first tools/list comes sooner).
       void loadExeca().catch(() => undefined); // a failure shows where it is awaited: the child's start
       const [cache, redis] = await Promise.all([
         import('../cache/index.js'),

@@ -8,7 +8,7 @@ import { FirstList } from './early-list.js';
 import { withToolSearch, type ToolSearchMode } from './tool-search/exposure.js';
 
 /**
- * Start-up of `mcpx serve` (issue 13): a 2025 client's `initialize`, or a 2026-07-28 client's first
+ * Start-up of `mcpx serve`: a 2025 client's `initialize`, or a 2026-07-28 client's first
  * `server/discover` (Claude Code 2.x probes discover first), is answered from mcpx's own state (the
  * config and the stored instructions) while the SDK and the rest of serve are still loading, which
  * is most of the time to the first answer. Whatever arrived on stdin meanwhile, that first request

@@ -7,7 +7,7 @@ import type { Backend, ListMethod, Upstream } from './upstream.js';
 import { SERVER_INFO_META, encodeModern, errorLine, isObject, legacyAnswer, modernAnswer, needsLegacyWrap, plain } from './compat.js';
 
 /**
- * The upstream half of the fast path (issue 13; the child half is children/raw.ts). A stdio client's
+ * The upstream half of the fast path (the child half is children/raw.ts). A stdio client's
  * tools/call, resources/read and prompts/get, and its lists, are taken off the transport before the
  * SDK Server: no per-request context, handler dispatch or result serialised twice. A call runs the very
  * code the Server's fallback handler runs (`Upstream.request`: the status tool, refusals, the call

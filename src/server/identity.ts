@@ -28,7 +28,7 @@ export const STATUS_TOOL = {
 };
 
 /**
- * The 2026-07-28 side (issue 13): the revisions the SDK's serveStdio serves (its
+ * The 2026-07-28 side: the revisions the SDK's serveStdio serves (its
  * SUPPORTED_MODERN_PROTOCOL_VERSIONS, which the discover answer lists) and the `_meta` keys of the
  * per-request envelope and of the server's identity on every modern result. Spelled here so that
  * early.ts can answer a first server/discover without loading the SDK (test/serve/early.test.ts

@@ -1,5 +1,5 @@
 /**
- * A result object's own JSON text, as a child sent it (issue 13: set by children/raw.ts for results
+ * A result object's own JSON text, as a child sent it (set by children/raw.ts for results
  * nothing in mcpx has rebuilt). Whoever needs the JSON of such a result (the upstream answer, the cache
  * entry, the audit's size) takes this text instead of serialising the object again. A result that was
  * changed is a new object, so it has no text here.

@@ -28,7 +28,7 @@ export function registerServe(program: Command): Command {
     if (toolSearch !== undefined && !TOOL_SEARCH_MODES.includes(toolSearch)) throw await usage(`--tool-search must be on, off or auto, got ${JSON.stringify(opts.toolSearch)}`, 'mcpx serve --tool-search on');
     if (!opts.http) {
       if (opts.host !== undefined || opts.port !== undefined) throw await usage('--host and --port go with --http', 'mcpx serve --http --host 127.0.0.1 --port 8808');
-      // initialize is answered from mcpx's own state while the SDK and the rest of serve load (issue 13).
+      // initialize is answered from mcpx's own state while the SDK and the rest of serve load.
       const { answerEarly } = await import('../../server/early.js');
       const early = await answerEarly({ configFlag: opts.config, select, toolSearch });
       const { serve } = await import('../../server/serve.js');
