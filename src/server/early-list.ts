@@ -5,7 +5,7 @@ import { log } from '../util/log.js';
 import { describedServers } from './instructions.js';
 
 /**
- * Issue 13: a 2025 client's first `tools/list` (after an initialize answered by early.ts, and its
+ * A 2025 client's first `tools/list` (after an initialize answered by early.ts, and its
  * `notifications/initialized`; no cursor) answered from the stored catalogs while the SDK and the runtime
  * are still loading. The list is built by the runtime's own routing code (Routing, mcpx__status last),
  * so it is the bytes the fast path writes for the same state (test/serve/early-list.test.ts); the

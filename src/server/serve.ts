@@ -25,7 +25,7 @@ import { batchedWriter } from '../util/batch.js';
 export interface ServeOptions extends BackendOptions {
   stdin?: NodeJS.ReadableStream;
   stdout?: NodeJS.WritableStream;
-  /** Issue 13: initialize answered while serve was loading (early.ts); its config, instructions and stdin. */
+  /** The initialize answered while serve was loading (early.ts); its config, instructions and stdin. */
   early?: Early;
 }
 
@@ -57,7 +57,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
       if (m.method !== 'server/discover') back.start();
     },
     outbound: (m: JSONRPCMessage) => (listens.outbound(m), fast.sent(m)),
-    // Issue 13: a client's calls and lists (2025, or 2026-07-28 once pinned) are answered by the fast path (fastpath.ts), past the SDK Server.
+    // A client's calls and lists (2025, or 2026-07-28 once pinned) are answered by the fast path (fastpath.ts), past the SDK Server.
     take: (m: JSONRPCMessage, deliver: () => void) => fast.take(m, deliver),
     drop: (m: JSONRPCMessage) => opts.early?.drop(m) ?? false, // the SDK's answer to an initialize or discover answered early
   };
