@@ -31,6 +31,15 @@ export function spawnHttp(config: unknown, opts: { args?: string[]; env?: Record
   return { proc, dir, configFile, stderr: () => err, exited };
 }
 
+/** The MCP clients a test file opens: closed after each test (push each one as it is made). */
+export function clientsClosedAfterEach(afterEach: (fn: () => Promise<void>) => void): { close(): Promise<unknown> }[] {
+  const clients: { close(): Promise<unknown> }[] = [];
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));
+  });
+  return clients;
+}
+
 /** Servers for one test file: `start` waits until it listens; each one still running is stopped (SIGTERM) after each test. */
 export function httpServers(afterEach: (fn: () => Promise<void>) => void) {
   const open: HttpMcpx[] = [];

@@ -10,16 +10,13 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ElicitRequestSchema, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { execa, type ResultPromise } from 'execa';
 import { ROOT, fixture, text, waitFor } from '../helpers/mcpx.js';
-import { httpServers, type HttpMcpx } from '../helpers/http.js';
+import { clientsClosedAfterEach, httpServers, type HttpMcpx } from '../helpers/http.js';
 import { ENVELOPE, modern } from '../helpers/modern.js';
 
 const { start } = httpServers(afterEach);
 const ALICE = 'alice-token-3e9a71c0d2';
 const BOB = 'bob-token-6b02f4e81a';
-const clients: Client[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));
-});
+const clients = clientsClosedAfterEach(afterEach);
 
 const team = (servers: Record<string, unknown>, http: Record<string, unknown> = {}) => ({ http: { tokens: { alice: ALICE, bob: BOB }, ...http }, mcpServers: servers });
 

@@ -9,16 +9,13 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { fixture, marker, tempDir, waitFor } from '../helpers/mcpx.js';
-import { httpServers, type HttpMcpx } from '../helpers/http.js';
+import { clientsClosedAfterEach, httpServers, type HttpMcpx } from '../helpers/http.js';
 
 const mark = marker();
 const { start } = httpServers(afterEach);
 const ALICE = 'alice-token-71c4e09a2f';
 const BOB = 'bob-token-0d93b6a15e';
-const clients: Client[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));
-});
+const clients = clientsClosedAfterEach(afterEach);
 
 /** Three fixture children of 19 tools each (57 > the default budget of 40); c cuts answers past 1,000 tokens. */
 const team = () => ({

@@ -8,16 +8,13 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ElicitRequestSchema, type Progress } from '@modelcontextprotocol/sdk/types.js';
 import { fixture, marker, processesWith, runCli, text, waitFor } from '../helpers/mcpx.js';
-import { httpServers, spawnHttp, type HttpMcpx } from '../helpers/http.js';
+import { clientsClosedAfterEach, httpServers, spawnHttp, type HttpMcpx } from '../helpers/http.js';
 import { expectModernHost } from '../helpers/modern.js';
 
 const { start } = httpServers(afterEach);
 const ALICE = 'alice-token-8d1f0c2e9b';
 const BOB = 'bob-token-5a7e31c4f0';
-const clients: Client[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));
-});
+const clients = clientsClosedAfterEach(afterEach);
 
 /** A 2025-era SDK client (1.x) on its own session, with this token. */
 async function connect(s: HttpMcpx, token: string | undefined, capabilities: Record<string, unknown> = {}): Promise<Client> {
