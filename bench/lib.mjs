@@ -47,7 +47,9 @@ export const failFile = (ws) => join(ws, 'confluence-down');
 export function mcpxTarget(ws, name, { slowStart = false, nodeArgs = [] } = {}) {
   const c = childCommands(ws, { slowStart });
   // Caching is opt-in: the documentation servers ask for it as `mcpx init` writes them (the templates' TTLs).
+  // Tool search off: the bench client is not Claude Code, and the figures are of the children's tools called directly.
   const config = {
+    toolSearch: 'off',
     mcpServers: {
       docs: { ...c.docs, cache: { ttl: '2h' } },
       confluence: { ...c.confluence, cache: { ttl: '30m' }, breaker: { failureThreshold: 3, recoveryTimeoutMs: '10m', successThreshold: 2 } },

