@@ -7,7 +7,6 @@ import { isQuestionRefused } from '../children/asking.js';
 import type { CachedEntry, Mark, MaybePromise, ResultStore } from '../cache/store.js';
 import { SingleFlight } from '../cache/singleflight.js';
 import { errorMessage, isMcpxError } from '../errors.js';
-import { eitherSignal } from '../util/abort.js';
 import { formatDuration } from '../util/duration.js';
 import { AdmissionRefused } from './admission.js';
 import { CHARS_PER_TOKEN, cutNote, cutResult } from './budget.js';
@@ -389,9 +388,8 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
         for (;;) {
           const connection = child.connection;
           try {
-            // 8. child.call: read-only calls are retried on a fast transport failure.
-            // (cockatiel 3 hands each attempt the call's own signal: no second signal is made for it then.)
-            result = await (call.readOnly ? retry.execute(({ signal: attempt }) => once(attempt === signal ? signal : eitherSignal(signal, attempt)), signal) : once(signal));
+            // 8. child.call: read-only calls are retried on a fast transport failure (policies.ts).
+            result = await (call.readOnly ? retry.run(signal, once) : once(signal));
             break;
           } catch (e) {
             // Refused credentials (a token rotated in .env): re-read them, reconnect, try again.
