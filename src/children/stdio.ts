@@ -62,7 +62,8 @@ export class StdioChildTransport implements Transport {
     (m) => this.sendNow(m),
     (why) => log.warn(`${this.opts.server}: sent a ${why}; the call it answered failed`),
   );
-  private delivery: Promise<void> = Promise.resolve();
+  /** Messages read and not delivered yet, in order: a message, its text, the next message, its text… */
+  private readonly inbox: (JSONRPCMessage | string)[] = [];
   private stderrLog?: WriteStream;
   private readonly stderrDecoder = new StringDecoder('utf8');
   /** The end of stderr after its last newline: a secret split across two chunks is redacted whole. */
@@ -77,14 +78,24 @@ export class StdioChildTransport implements Transport {
     this.framer = new MessageFramer(opts.maxMessageBytes, {
       // One message per microtask, in order: the SDK runs notification handlers a microtask late, so
       // a progress notification read in the same chunk as its response would otherwise be dropped.
-      message: (m, text) => void (this.delivery = this.delivery.then(() => this.deliver(m, text))),
+      // A queue and one bound callback rather than a promise chain: no promise or closure per message.
+      message: (m, text) => {
+        if (this.inbox.push(m, text) === 2) queueMicrotask(this.deliverNext);
+      },
       junk: (head, bytes) => this.onJunk(head, bytes),
       oversized: (bytes) => this.onOversized(bytes),
     });
   }
 
+  /** The inbox's first message, then the next one a microtask later (after what this one queued). */
+  private readonly deliverNext = (): void => {
+    const m = this.inbox.shift() as JSONRPCMessage;
+    this.deliver(m, this.inbox.shift() as string);
+    if (this.inbox.length) queueMicrotask(this.deliverNext);
+  };
+
   /**
-   * One message to raw.ts or the Client. It never throws: the delivery chain must survive any one bad
+   * One message to raw.ts or the Client. It never throws: the delivery must survive any one bad
    * message, or every later message from this child would be dropped while it looks alive.
    */
   private deliver(m: JSONRPCMessage, text: string): void {
