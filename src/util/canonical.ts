@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 
 /**
  * JSON with object keys sorted at every depth, so that key order never changes a cache key. Built in
@@ -21,9 +21,12 @@ export function canonicalJson(value: unknown): string {
   return out + '}';
 }
 
+/** Node's one-shot hash (20.12 and later): no Hash object per call, about half the time for short texts. */
+const hashOnce = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+
 /** sha256 hex of the parts, each length-prefixed so that ("ab","c") and ("a","bc") differ. */
 export function sha256(...parts: string[]): string {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(`${p.length}:${p}`);
-  return h.digest('hex');
+  let text = '';
+  for (const p of parts) text += `${p.length}:${p}`;
+  return hashOnce ? hashOnce('sha256', text, 'hex') : crypto.createHash('sha256').update(text).digest('hex');
 }
