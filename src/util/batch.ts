@@ -1,23 +1,21 @@
 /**
- * Writes to a stream, the writes of one turn of the event loop gathered into as few system calls as
- * possible without delaying a lone one: the first write of a turn goes out at once (a single answer
- * waits for nothing), and any further writes of the same turn are corked and leave together on the next
- * tick (after the promise jobs of this turn), so eight answers that arrive in one read of a pipe take two
- * writes instead of eight. Order is kept (cork holds every write to the stream).
+ * Writes to a stream, the writes of one turn of the event loop gathered into one system call: the
+ * stream is corked at the first write of a turn and uncorked on the next tick (after the promise jobs of
+ * this turn), so the eight requests read in one chunk of the client's stdin leave in one writev, and a
+ * lone write waits only for the end of its own turn (microseconds, no timer). Order is kept (cork holds
+ * every write to the stream, ours and anyone else's).
  */
 export function batchedWriter(stream: NodeJS.WritableStream & { cork(): void; uncork(): void }): (text: string) => boolean {
-  let state: 'idle' | 'wrote' | 'corked' = 'idle';
+  let corked = false;
   const endOfTurn = () => {
-    if (state === 'corked') stream.uncork();
-    state = 'idle';
+    corked = false;
+    stream.uncork();
   };
   return (text) => {
-    if (state === 'idle') {
-      state = 'wrote';
-      process.nextTick(endOfTurn);
-    } else if (state === 'wrote') {
-      state = 'corked';
+    if (!corked) {
+      corked = true;
       stream.cork();
+      process.nextTick(endOfTurn);
     }
     return stream.write(text);
   };
