@@ -74,16 +74,16 @@ export class Listens {
 
 /**
  * The transport serveStdio gets: the real one, with `seen` told of every message both ways first.
- * `take` (the fast path, fastpath.ts) may answer an inbound message itself: then serveStdio never sees
- * it, unless `take` hands it on later with `deliver`. `drop` keeps an answer already given from going twice.
+ * `take` (the forwarded requests' route, forward.ts) may answer an inbound message itself: then
+ * serveStdio never sees it. `drop` keeps an answer already given from going twice.
  */
 export function tapTransport(
   inner: Transport,
   seen: {
     inbound(m: JSONRPCMessage): void;
     outbound(m: JSONRPCMessage): void;
-    take?(m: JSONRPCMessage, deliver: () => void): boolean;
-    /** An outbound message not to send (already answered: early.ts). */
+    take?(m: JSONRPCMessage): boolean;
+    /** An outbound message not to send (already answered: first-answer.ts). */
     drop?(m: JSONRPCMessage): boolean;
   },
 ): Transport {
@@ -103,7 +103,7 @@ export function tapTransport(
       onmessage = fn;
       inner.onmessage = fn && ((m, extra) => {
         seen.inbound(m);
-        if (!seen.take?.(m, () => fn(m, extra))) fn(m, extra);
+        if (!seen.take?.(m)) fn(m, extra);
       });
     },
     get onclose() {

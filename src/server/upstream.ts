@@ -75,7 +75,11 @@ export class Upstream {
     for (const uri of uris) void this.subscribe(uri, 'resources/unsubscribe', new AbortController().signal).catch(() => undefined);
   }
 
-  factoryFor = (edge: UpstreamEdge) => ({ era }: { era: Era }): Server => {
+  /**
+   * `forwards`: the Server answers the forwarded requests itself (HTTP). Over stdio they take forward.ts
+   * and never reach it: the Server has only the handshake, discover, ping, setLevel and listen.
+   */
+  factoryFor = (edge: UpstreamEdge, { forwards = true } = {}) => ({ era }: { era: Era }): Server => {
     const server = new Server(SERVER_INFO, {
       instructions: this.instructions,
       capabilities: SERVER_CAPABILITIES, // identity.ts: the early initialize answer says the same
@@ -85,7 +89,8 @@ export class Upstream {
     edge.server = server;
     edge.era = era;
     if (era === 'legacy') server.oninitialized = () => this.onStart();
-    this.install(server, era, edge);
+    if (forwards) this.install(server, era, edge);
+    if (era === 'legacy') this.installLegacy(server, edge);
     return server;
   };
 
@@ -95,6 +100,7 @@ export class Upstream {
     return b.hub.routing;
   }
 
+  /** The forwarded requests, when a Server answers them (HTTP). */
   private install(server: Server, era: Era, edge: UpstreamEdge): void {
     server.setRequestHandler('tools/list', (_req, ctx) => this.list('tools/list', era, this.asker(edge, ctx.mcpReq.envelope as Record<string, unknown> | undefined)) as never);
     server.setRequestHandler('prompts/list', () => this.list('prompts/list', era) as never);
@@ -110,19 +116,20 @@ export class Upstream {
       delete params.requestState;
       return this.request(req.method, params, ctx, edge) as never;
     };
+  }
 
-    if (era === 'legacy') {
-      // logging/setLevel: this client's own level (what it hears); the children are told the most
-      // verbose level any client needs (now and when they start), and each client's lines are filtered.
-      server.setRequestHandler('logging/setLevel', async (req) => {
-        edge.logLevel = req.params.level;
-        (await this.backend).hub.children.forEach((c) => this.sendLevel(c));
-        return {};
-      });
-      server.setNotificationHandler('notifications/roots/list_changed', async () => {
-        await Promise.all((await this.backend).hub.children.map((c) => c.notify('notifications/roots/list_changed')));
-      });
-    }
+  /** A 2025 client's own requests: its log level, its roots changing. */
+  private installLegacy(server: Server, edge: UpstreamEdge): void {
+    // logging/setLevel: this client's own level (what it hears); the children are told the most
+    // verbose level any client needs (now and when they start), and each client's lines are filtered.
+    server.setRequestHandler('logging/setLevel', async (req) => {
+      edge.logLevel = req.params.level;
+      (await this.backend).hub.children.forEach((c) => this.sendLevel(c));
+      return {};
+    });
+    server.setNotificationHandler('notifications/roots/list_changed', async () => {
+      await Promise.all((await this.backend).hub.children.map((c) => c.notify('notifications/roots/list_changed')));
+    });
   }
 
   /**
@@ -135,7 +142,7 @@ export class Upstream {
     return { client: typeof client === 'string' ? client : undefined, key: edge.stateless ? undefined : edge };
   }
 
-  /** A list's result for a client of `era`: what the Server's list handlers return, and the fast path's lists (fastpath.ts). */
+  /** A list's result for a client of `era`: for the stdio route (forward.ts) and the HTTP Server's list handlers. */
   async list(method: ListMethod, era: Era, who: Asker = {}): Promise<Record<string, unknown>> {
     const routing = await this.lists();
     // Modern lists say how long they stay good: long while the client hears of changes, else not at all.
@@ -154,8 +161,8 @@ export class Upstream {
   }
 
   /**
-   * A forwarded request of one client (its edge): what the Server's fallback handler runs, and what the
-   * fast path (fastpath.ts) runs for a 2025 client's calls without the Server, so both behave the same.
+   * A forwarded request of one client (its edge): what the stdio route (forward.ts) runs, and the HTTP
+   * Server's fallback handler, so both behave the same.
    */
   async request(method: string, params: Record<string, unknown>, ctx: ServerContext, edge: UpstreamEdge): Promise<unknown> {
     switch (method) {

@@ -2,8 +2,8 @@
 // scheme and sole owner (issue 11, section 5).
 import { describe, expect, it } from 'vitest';
 import type { Child } from '../../src/children/child.js';
-import { Routing, schemeOf } from '../../src/server/routing.js';
-import { compileTemplate } from '../../src/server/uri-template.js';
+import { Routing, schemeOf } from '../../src/runtime/routing.js';
+import { compileTemplate } from '../../src/runtime/uri-template.js';
 
 describe('compileTemplate', () => {
   it.each([
