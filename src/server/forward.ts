@@ -30,6 +30,7 @@ const CALLS: ReadonlySet<string> = new Set(['tools/call', 'resources/read', 'pro
 const LISTS: ReadonlySet<string> = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list']);
 /** 2025 only: a 2026-07-28 client subscribes through subscriptions/listen (the SDK's). */
 const SUBSCRIPTIONS: ReadonlySet<string> = new Set(['resources/subscribe', 'resources/unsubscribe']);
+const FORWARDED: ReadonlySet<string> = new Set([...CALLS, ...LISTS, ...SUBSCRIPTIONS]);
 /** The envelope keys the SDK lifts off a request's `_meta`, in its order. */
 const RESERVED = [PROTOCOL_VERSION_KEY, CLIENT_INFO_KEY, CLIENT_CAPABILITIES_KEY, LOG_LEVEL_KEY];
 /** A 2026 request's params with the wire-only material lifted off, as the SDK's protocol layer does. */
@@ -50,12 +51,42 @@ export class Forwarder {
 
   constructor(private readonly deps: ForwarderDeps) {}
 
-  /** An inbound message: true when this route took it (the SDK Server must not see it). */
-  take(m: JSONRPCMessage): boolean {
+  /** An initialize the SDK has not answered yet, and the end of that wait. */
+  private handshake?: { id: RequestId; done: Promise<void>; end(): void };
+
+  /**
+   * An inbound message: true when this route took it (the SDK Server must not see it, unless handed on
+   * by `deliver`). A request that comes while the SDK still handles an initialize waits for its answer:
+   * the era and the client (its name, its capabilities) are the SDK's to learn first. The first
+   * initialize is answered before the SDK has even loaded (first-answer.ts), so a client's next
+   * requests often come before the SDK has read it.
+   */
+  take(m: JSONRPCMessage, deliver: () => void): boolean {
     if (!('method' in m)) return false;
     if (!('id' in m)) return m.method === 'notifications/cancelled' && this.cancel(m.params);
+    if (m.method === 'initialize') {
+      let end!: () => void;
+      const done = new Promise<void>((r) => (end = r));
+      this.handshake = { id: m.id, done, end };
+      return false;
+    }
+    if (!this.handshake) return this.route(m);
+    if (!FORWARDED.has(m.method)) return false;
+    void this.handshake.done.then(() => this.route(m) || deliver());
+    return true;
+  }
+
+  /** An answer the SDK sent (or that was sent for it): the end of a handshake. */
+  sent(m: JSONRPCMessage): void {
+    if (this.handshake && 'id' in m && m.id === this.handshake.id && !('method' in m)) {
+      this.handshake.end();
+      this.handshake = undefined;
+    }
+  }
+
+  private route(m: JSONRPCRequest): boolean {
     const { method } = m;
-    if (!CALLS.has(method) && !LISTS.has(method) && !SUBSCRIPTIONS.has(method)) return false;
+    if (!FORWARDED.has(method)) return false;
     const params = m.params ?? {};
     if (!isObject(params)) return false;
     const { edge } = this.deps;

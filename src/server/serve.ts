@@ -56,9 +56,9 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
       if (caps && typeof caps === 'object') edge.envelopeCapabilities = caps as ClientCapabilities;
       if (m.method !== 'server/discover') back.start();
     },
-    outbound: (m: JSONRPCMessage) => listens.outbound(m),
+    outbound: (m: JSONRPCMessage) => (listens.outbound(m), forwarder.sent(m)),
     // Every forwarded request takes one route (forward.ts), past the SDK Server.
-    take: (m: JSONRPCMessage) => forwarder.take(m),
+    take: (m: JSONRPCMessage, deliver: () => void) => forwarder.take(m, deliver),
     drop: (m: JSONRPCMessage) => opts.early?.drop(m) ?? false, // the SDK's answer to an initialize or discover answered early
   };
   const stdout = opts.stdout ?? process.stdout;
