@@ -1,4 +1,4 @@
-import { classifyInboundRequest, type JSONRPCMessage, type JSONRPCRequest, type Progress, type RequestId, type ServerContext } from '@modelcontextprotocol/server';
+import { classifyInboundRequest, type AuthInfo, type JSONRPCMessage, type JSONRPCRequest, type RequestId, type ServerContext } from '@modelcontextprotocol/server';
 import type { Era, UpstreamEdge } from './bridge.js';
 import { CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY, MODERN_PROTOCOL_VERSIONS, PROTOCOL_VERSION_KEY } from './identity.js';
 import type { ListMethod, Upstream } from './upstream.js';
@@ -19,12 +19,18 @@ import { SERVER_INFO_META, encodeModern, errorLine, isObject, legacyAnswer, lega
  * request with a 2026-07-28 envelope is modern and any other a 2025 one.
  */
 export interface ForwarderDeps {
-  /** The stdio client's edge: its era, capabilities and calls in flight. */
+  /** The client's edge: its era, capabilities and calls in flight. */
   edge: UpstreamEdge;
   upstream: Upstream;
-  /** Writes one whole line to the client (the stream the SDK transport writes to, so in order). */
-  write(line: string): void;
+  /**
+   * Writes one whole line to the client: an answer, or a notification of the request `id` (stdio: the
+   * stream the SDK transport writes to, so in order; a 2025 HTTP session: that request's own stream).
+   */
+  write(line: string, id: RequestId): void;
 }
+
+/** What the transport says of an inbound message (over HTTP: who sent it). */
+type Extra = { authInfo?: AuthInfo } | undefined;
 
 const CALLS: ReadonlySet<string> = new Set(['tools/call', 'resources/read', 'prompts/get', 'completion/complete']);
 const LISTS: ReadonlySet<string> = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list']);
@@ -61,7 +67,7 @@ export class Forwarder {
    * initialize is answered before the SDK has even loaded (first-answer.ts), so a client's next
    * requests often come before the SDK has read it.
    */
-  take(m: JSONRPCMessage, deliver: () => void): boolean {
+  take(m: JSONRPCMessage, deliver: () => void, extra?: Extra): boolean {
     if (!('method' in m)) return false;
     if (!('id' in m)) return m.method === 'notifications/cancelled' && this.cancel(m.params);
     if (m.method === 'initialize') {
@@ -70,9 +76,9 @@ export class Forwarder {
       this.handshake = { id: m.id, done, end };
       return false;
     }
-    if (!this.handshake) return this.route(m);
+    if (!this.handshake) return this.route(m, extra);
     if (!FORWARDED.has(m.method)) return false;
-    void this.handshake.done.then(() => this.route(m) || deliver());
+    void this.handshake.done.then(() => this.route(m, extra) || deliver());
     return true;
   }
 
@@ -84,7 +90,7 @@ export class Forwarder {
     }
   }
 
-  private route(m: JSONRPCRequest): boolean {
+  private route(m: JSONRPCRequest, extra: Extra): boolean {
     const { method } = m;
     if (!FORWARDED.has(method)) return false;
     const params = m.params ?? {};
@@ -94,14 +100,14 @@ export class Forwarder {
     if (era === 'legacy') {
       edge.era ??= era;
       if (LISTS.has(method)) void this.legacyList(method as ListMethod, m.id);
-      else void this.call(m, 'legacy', legacyParams(params), this.legacyContext(m, params));
+      else void this.call(m, 'legacy', legacyParams(params), this.legacyContext(m, params, extra));
       return true;
     }
     const lifted = SUBSCRIPTIONS.has(method) ? undefined : this.lift(params);
     if (!lifted) return false; // a method the era lacks, or an envelope the SDK refuses: its refusal
     edge.era ??= era;
     if (LISTS.has(method)) void this.modernList(method as ListMethod, m.id, lifted.envelope);
-    else void this.call(m, 'modern', lifted.params, this.modernContext(m, lifted));
+    else void this.call(m, 'modern', lifted.params, this.modernContext(m, lifted, extra));
     return true;
   }
 
@@ -141,11 +147,12 @@ export class Forwarder {
   }
 
   /** What Upstream reads of a request's context (the shape of the SDK Server's handler context). */
-  private legacyContext(req: JSONRPCRequest, params: Record<string, unknown>) {
-    return (abort: AbortController) => ({ mcpReq: { id: req.id, method: req.method, signal: abort.signal, _meta: params._meta, notify: this.notify } }) as unknown as ServerContext;
+  private legacyContext(req: JSONRPCRequest, params: Record<string, unknown>, extra: Extra) {
+    return (abort: AbortController) =>
+      ({ mcpReq: { id: req.id, method: req.method, signal: abort.signal, _meta: params._meta, notify: this.notifier(req.id) }, ...(extra?.authInfo && { http: { authInfo: extra.authInfo } }) }) as unknown as ServerContext;
   }
 
-  private modernContext(req: JSONRPCRequest, l: Lifted) {
+  private modernContext(req: JSONRPCRequest, l: Lifted, extra: Extra) {
     const inputResponses = l.inputResponses === undefined ? undefined : acceptedResponses(l.inputResponses);
     return (abort: AbortController) =>
       ({
@@ -157,13 +164,16 @@ export class Forwarder {
           ...(inputResponses !== undefined && { inputResponses }),
           requestState: () => l.requestState,
           signal: abort.signal,
-          notify: this.notify,
+          notify: this.notifier(req.id),
         },
+        ...(extra?.authInfo && { http: { authInfo: extra.authInfo } }),
       }) as unknown as ServerContext;
   }
 
-  /** A notification of the request (progress, a found tool's list_changed): nothing stamped on it, in either era. */
-  private readonly notify = (n: { method: string; params?: unknown }) => (this.deps.write(JSON.stringify({ jsonrpc: '2.0', ...n }) + '\n'), Promise.resolve());
+  /** The notifications of one request (progress, a found tool's list_changed): nothing stamped on them, in either era. */
+  private notifier(id: RequestId) {
+    return (n: { method: string; params?: unknown }) => (this.deps.write(JSON.stringify({ jsonrpc: '2.0', ...n }) + '\n', id), Promise.resolve());
+  }
 
   private async call(req: JSONRPCRequest, era: Era, params: Record<string, unknown>, context: (abort: AbortController) => ServerContext): Promise<void> {
     const abort = new AbortController();
@@ -171,9 +181,9 @@ export class Forwarder {
     try {
       const result = await this.deps.upstream.request(req.method, params, context(abort), this.deps.edge);
       if (abort.signal.aborted) return; // cancelled: the client expects no answer
-      this.deps.write(era === 'modern' ? modernAnswer(req.method, req.id, result as Record<string, unknown>) : legacyAnswer(req.id, result));
+      this.deps.write(era === 'modern' ? modernAnswer(req.method, req.id, result as Record<string, unknown>) : legacyAnswer(req.id, result), req.id);
     } catch (e) {
-      if (!abort.signal.aborted) this.deps.write(errorLine(req.id, e));
+      if (!abort.signal.aborted) this.deps.write(errorLine(req.id, e), req.id);
     } finally {
       this.inFlight.delete(req.id);
     }
@@ -184,10 +194,10 @@ export class Forwarder {
     try {
       const { upstream, edge } = this.deps;
       const result = await upstream.list(method, 'legacy', upstream.asker(edge));
-      if (method !== 'tools/list') return this.deps.write(JSON.stringify({ result, jsonrpc: '2.0', id }) + '\n');
-      this.deps.write(`{"result":{"tools":${this.toolsText(result.tools as unknown[], 'legacy')}},"jsonrpc":"2.0","id":${JSON.stringify(id)}}\n`);
+      if (method !== 'tools/list') return this.deps.write(JSON.stringify({ result, jsonrpc: '2.0', id }) + '\n', id);
+      this.deps.write(`{"result":{"tools":${this.toolsText(result.tools as unknown[], 'legacy')}},"jsonrpc":"2.0","id":${JSON.stringify(id)}}\n`, id);
     } catch (e) {
-      this.deps.write(errorLine(id, e));
+      this.deps.write(errorLine(id, e), id);
     }
   }
 
@@ -200,10 +210,10 @@ export class Forwarder {
       if (method === 'tools/list' && !tools!.some((t) => isObject(t) && 'execution' in t)) {
         // {tools, ttlMs, cacheScope} from the list; the encoding adds resultType and `_meta`, in that order.
         const tail = JSON.stringify({ ttlMs: result.ttlMs, cacheScope: result.cacheScope, resultType: 'complete' }).slice(1, -1);
-        this.deps.write(`{"result":{"tools":${this.toolsText(tools!, 'modern')},${tail},"_meta":${SERVER_INFO_META}},"jsonrpc":"2.0","id":${JSON.stringify(id)}}\n`);
-      } else this.deps.write(JSON.stringify({ result: encodeModern(method, result), jsonrpc: '2.0', id }) + '\n');
+        this.deps.write(`{"result":{"tools":${this.toolsText(tools!, 'modern')},${tail},"_meta":${SERVER_INFO_META}},"jsonrpc":"2.0","id":${JSON.stringify(id)}}\n`, id);
+      } else this.deps.write(JSON.stringify({ result: encodeModern(method, result), jsonrpc: '2.0', id }) + '\n', id);
     } catch (e) {
-      this.deps.write(errorLine(id, e));
+      this.deps.write(errorLine(id, e), id);
     }
   }
 

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { WebStandardStreamableHTTPServerTransport, type AuthInfo, type JSONRPCMessage } from '@modelcontextprotocol/server';
+import { WebStandardStreamableHTTPServerTransport, type AuthInfo, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/server';
 import { errorMessage } from '../errors.js';
 import { HTTP_LIMITS } from '../config/types.js';
 import { log } from '../util/log.js';
 import { UpstreamEdge } from './bridge.js';
+import { Forwarder } from './forward.js';
+import { tapTransport } from './listen.js';
 import { untilDone } from './response-done.js';
 import type { Sessions } from './sessions.js';
 import type { Upstream } from './upstream.js';
@@ -21,7 +23,8 @@ export const SESSION_IDLE_MS = 30 * 60_000;
 
 /**
  * 2025-era clients over HTTP: one session each (`Mcp-Session-Id`), served by the SDK's sessionful
- * Streamable HTTP transport and a Server from the shared factory, on its own edge. A DELETE or the
+ * Streamable HTTP transport, on its own edge: its forwarded requests take the route stdio's take
+ * (forward.ts), answered on their own request's stream; the rest goes to a Server from the shared factory. A DELETE or the
  * end of the process closes a session: its calls in flight and open questions are cancelled, and the
  * URIs only it subscribed to are unsubscribed at their children. A POST whose connection drops
  * before its answer cancels the requests it carried (as the client's notifications/cancelled would).
@@ -33,7 +36,7 @@ export class LegacySessions {
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
-    private readonly upstream: Pick<Upstream, 'factoryFor' | 'unsubscribe'>,
+    private readonly upstream: Upstream,
     private readonly sessions: Sessions,
     private readonly idleMs = SESSION_IDLE_MS,
     /** Sessions one caller may have open at once (`http.limits.sessions`). */
@@ -114,9 +117,12 @@ export class LegacySessions {
     });
     const session: Session = { transport, edge, seen: Date.now(), streams: 0 };
     transport.onclose = () => void this.close(session);
-    const server = this.upstream.factoryFor(edge)({ era: 'legacy' });
+    const server = this.upstream.factoryFor(edge, { forwards: false })({ era: 'legacy' });
     server.onerror = (e) => log.debug(`upstream (http session): ${errorMessage(e)}`);
-    await server.connect(transport);
+    // The route's lines become messages on the request's own stream (the SDK transport writes them as JSON).
+    const write = (line: string, id: RequestId) => void transport.send(JSON.parse(line), { relatedRequestId: id }).catch(() => undefined);
+    const forwarder = new Forwarder({ edge, upstream: this.upstream, write });
+    await server.connect(tapTransport(transport, { inbound: () => undefined, outbound: (m) => forwarder.sent(m), take: (m, deliver, extra) => forwarder.take(m, deliver, extra) }));
     return session;
   }
 

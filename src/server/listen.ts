@@ -1,4 +1,4 @@
-import { PROTOCOL_VERSION_META_KEY, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
+import { PROTOCOL_VERSION_META_KEY, type JSONRPCMessage, type MessageExtraInfo, type Transport } from '@modelcontextprotocol/server';
 import type { ListKind } from '../runtime/hub.js';
 
 /**
@@ -83,7 +83,7 @@ export function tapTransport(
   seen: {
     inbound(m: JSONRPCMessage): void;
     outbound(m: JSONRPCMessage): void;
-    take?(m: JSONRPCMessage, deliver: () => void): boolean;
+    take?(m: JSONRPCMessage, deliver: () => void, extra?: MessageExtraInfo): boolean;
     /** An outbound message not to send (already answered: first-answer.ts). */
     drop?(m: JSONRPCMessage): boolean;
   },
@@ -104,7 +104,7 @@ export function tapTransport(
       onmessage = fn;
       inner.onmessage = fn && ((m, extra) => {
         seen.inbound(m);
-        if (!seen.take?.(m, () => fn(m, extra))) fn(m, extra);
+        if (!seen.take?.(m, () => fn(m, extra), extra)) fn(m, extra);
       });
     },
     get onclose() {

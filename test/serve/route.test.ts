@@ -38,7 +38,7 @@ const REQUESTS: Request[] = [
   ['resources/read', { uri: 'fixture://missing' }], // the child's JSON-RPC error
   ['prompts/get', { name: 'fx__greet', arguments: { who: 'Zoë' } }],
   ['tools/call', { name: 'fx__nope', arguments: {} }], // unknown: an error from mcpx
-  ['tools/list', undefined], // warm: pre-serialised on the fast path
+  ['tools/list', undefined], // warm: pre-serialised by the route
 ];
 
 /** Requests of both eras after the rest: lists with a cursor, completions, subscriptions, a vendor `_meta`. */
