@@ -1,4 +1,5 @@
-import { classifyInboundRequest, type AuthInfo, type JSONRPCMessage, type JSONRPCRequest, type RequestId, type ServerContext } from '@modelcontextprotocol/server';
+import { classifyInboundRequest, type AuthInfo, type JSONRPCMessage, type JSONRPCRequest, type RequestId, type ServerContext, type Transport } from '@modelcontextprotocol/server';
+import { tapTransport } from './listen.js';
 import type { Era, UpstreamEdge } from './bridge.js';
 import { CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY, MODERN_PROTOCOL_VERSIONS, PROTOCOL_VERSION_KEY } from './identity.js';
 import type { ListMethod, Upstream } from './upstream.js';
@@ -230,6 +231,17 @@ export class Forwarder {
     abort.abort((params as { reason?: unknown }).reason);
     return true;
   }
+}
+
+/**
+ * An SDK transport whose forwarded requests take the route (HTTP: a 2025 session's transport, a 2026
+ * request's own): the route's lines become messages on the request's stream, which the transport writes
+ * as JSON; everything else reaches the Server connected to it.
+ */
+export function forwarding(transport: Transport, edge: UpstreamEdge, upstream: Upstream): Transport {
+  const write = (line: string, id: RequestId) => void transport.send(JSON.parse(line), { relatedRequestId: id }).catch(() => undefined);
+  const route = new Forwarder({ edge, upstream, write });
+  return tapTransport(transport, { inbound: () => undefined, outbound: (m) => route.sent(m), take: (m, deliver, extra) => route.take(m, deliver, extra) });
 }
 
 /** A 2025 request's params as forwarded: a 2026 retry's answers, if a client sends them, are never the child's. */

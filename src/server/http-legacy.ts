@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { WebStandardStreamableHTTPServerTransport, type AuthInfo, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/server';
+import { WebStandardStreamableHTTPServerTransport, type AuthInfo, type JSONRPCMessage } from '@modelcontextprotocol/server';
 import { errorMessage } from '../errors.js';
 import { HTTP_LIMITS } from '../config/types.js';
 import { log } from '../util/log.js';
 import { UpstreamEdge } from './bridge.js';
-import { Forwarder } from './forward.js';
-import { tapTransport } from './listen.js';
+import { forwarding } from './forward.js';
 import { untilDone } from './response-done.js';
 import type { Sessions } from './sessions.js';
 import type { Upstream } from './upstream.js';
@@ -117,12 +116,9 @@ export class LegacySessions {
     });
     const session: Session = { transport, edge, seen: Date.now(), streams: 0 };
     transport.onclose = () => void this.close(session);
-    const server = this.upstream.factoryFor(edge, { forwards: false })({ era: 'legacy' });
+    const server = this.upstream.factoryFor(edge)({ era: 'legacy' });
     server.onerror = (e) => log.debug(`upstream (http session): ${errorMessage(e)}`);
-    // The route's lines become messages on the request's own stream (the SDK transport writes them as JSON).
-    const write = (line: string, id: RequestId) => void transport.send(JSON.parse(line), { relatedRequestId: id }).catch(() => undefined);
-    const forwarder = new Forwarder({ edge, upstream: this.upstream, write });
-    await server.connect(tapTransport(transport, { inbound: () => undefined, outbound: (m) => forwarder.sent(m), take: (m, deliver, extra) => forwarder.take(m, deliver, extra) }));
+    await server.connect(forwarding(transport, edge, this.upstream));
     return session;
   }
 

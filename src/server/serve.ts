@@ -79,7 +79,7 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
     // The upstream reads messages up to the largest a child may send (a larger one would close it).
     const maxBufferSize = maxMessageBytes(config);
     const transport = new UpstreamStdioTransport(stdin, stdout, maxBufferSize);
-    connection = serveStdio(upstream.factoryFor(edge, { forwards: false }), { transport: tapTransport(transport, seen), onerror: (e) => log.debug(`upstream: ${errorMessage(e)}`) });
+    connection = serveStdio(upstream.factoryFor(edge), { transport: tapTransport(transport, seen), onerror: (e) => log.debug(`upstream: ${errorMessage(e)}`) });
   });
 }
 

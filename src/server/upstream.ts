@@ -1,4 +1,4 @@
-import { ProtocolError, ProtocolErrorCode, Server, type JSONRPCRequest, type Progress, type ServerContext } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, Server, type Progress, type ServerContext } from '@modelcontextprotocol/server';
 import type { Child } from '../children/child.js';
 import type { CallOptions, Pipeline } from '../pipeline/call.js';
 import type { Hub, ListKind } from '../runtime/hub.js';
@@ -15,9 +15,11 @@ import { pageNote } from '../pipeline/budget.js';
 import { DEFAULT_LIMIT, MAX_LIMIT, ToolSearch, type Asker } from './tool-search/index.js';
 
 /**
- * The upstream Server that Claude Code talks to, in either era: list, call, read, prompt, completion
- * and subscription handlers, and the notifications forwarded both ways. Routing and calls are the
- * pipeline's; this file only translates between the protocol and it.
+ * The upstream side that Claude Code talks to, in either era: the SDK Server of each client (the
+ * handshake and what the SDK keeps), what a forwarded request does once forward.ts has taken it off the
+ * wire (lists, calls, reads, prompts, completions, subscriptions, mcpx's own tools), and the
+ * notifications forwarded both ways. Routing and calls are the pipeline's; this file only translates
+ * between the protocol and it.
  */
 export { SERVER_INFO } from './identity.js';
 
@@ -76,10 +78,10 @@ export class Upstream {
   }
 
   /**
-   * `forwards`: the Server answers the forwarded requests itself (HTTP). Over stdio they take forward.ts
-   * and never reach it: the Server has only the handshake, discover, ping, setLevel and listen.
+   * A client's Server: the handshake, discover, ping, a 2025 client's setLevel and roots changes. Its
+   * forwarded requests never reach it: they take forward.ts on its transport.
    */
-  factoryFor = (edge: UpstreamEdge, { forwards = true } = {}) => ({ era }: { era: Era }): Server => {
+  factoryFor = (edge: UpstreamEdge) => ({ era }: { era: Era }): Server => {
     const server = new Server(SERVER_INFO, {
       instructions: this.instructions,
       capabilities: SERVER_CAPABILITIES, // identity.ts: the early initialize answer says the same
@@ -89,7 +91,6 @@ export class Upstream {
     edge.server = server;
     edge.era = era;
     if (era === 'legacy') server.oninitialized = () => this.onStart();
-    if (forwards) this.install(server, era, edge);
     if (era === 'legacy') this.installLegacy(server, edge);
     return server;
   };
@@ -98,24 +99,6 @@ export class Upstream {
     const b = await this.backend;
     await b.settled();
     return b.hub.routing;
-  }
-
-  /** The forwarded requests, when a Server answers them (HTTP). */
-  private install(server: Server, era: Era, edge: UpstreamEdge): void {
-    server.setRequestHandler('tools/list', (_req, ctx) => this.list('tools/list', era, this.asker(edge, ctx.mcpReq.envelope as Record<string, unknown> | undefined)) as never);
-    server.setRequestHandler('prompts/list', () => this.list('prompts/list', era) as never);
-    server.setRequestHandler('resources/list', () => this.list('resources/list', era) as never);
-    server.setRequestHandler('resources/templates/list', () => this.list('resources/templates/list', era) as never);
-
-    // Forwarded requests go through the fallback handler: it sees the raw params (unknown fields kept),
-    // and its result skips the Server's parse and rebuild, so the child's result reaches the client as
-    // the child sent it.
-    server.fallbackRequestHandler = async (req: JSONRPCRequest, ctx: ServerContext) => {
-      const params = { ...(req.params ?? {}) } as Record<string, unknown>;
-      delete params.inputResponses; // a modern retry's answers are mcpx's, not the child's
-      delete params.requestState;
-      return this.request(req.method, params, ctx, edge) as never;
-    };
   }
 
   /** A 2025 client's own requests: its log level, its roots changing. */
@@ -142,7 +125,7 @@ export class Upstream {
     return { client: typeof client === 'string' ? client : undefined, key: edge.stateless ? undefined : edge };
   }
 
-  /** A list's result for a client of `era`: for the stdio route (forward.ts) and the HTTP Server's list handlers. */
+  /** A list's result for a client of `era` (forward.ts writes it). */
   async list(method: ListMethod, era: Era, who: Asker = {}): Promise<Record<string, unknown>> {
     const routing = await this.lists();
     // Modern lists say how long they stay good: long while the client hears of changes, else not at all.
@@ -161,8 +144,8 @@ export class Upstream {
   }
 
   /**
-   * A forwarded request of one client (its edge): what the stdio route (forward.ts) runs, and the HTTP
-   * Server's fallback handler, so both behave the same.
+   * A forwarded request of one client (its edge), as forward.ts takes it off the wire: a 2026 retry's
+   * answers and state already lifted off its params.
    */
   async request(method: string, params: Record<string, unknown>, ctx: ServerContext, edge: UpstreamEdge): Promise<unknown> {
     switch (method) {
