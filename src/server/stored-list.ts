@@ -32,12 +32,20 @@ export class FirstList {
     this.answer = storedList(config, client).then(
       (list) => {
         if (typeof list !== 'string') return list;
-        this.note = `serve: the first tools/list is left to the runtime: ${list}`;
+        this.tell(`serve: the first tools/list is left to the runtime: ${list}`);
         return undefined;
       },
-      (e: unknown) => void (this.note = `serve: the first tools/list is left to the runtime: ${errorMessage(e)}`),
+      (e: unknown) => void this.tell(`serve: the first tools/list is left to the runtime: ${errorMessage(e)}`),
     );
   }
+
+  /** A note for the log: kept for the hand-over, or logged at once when the SDK has taken stdin over already. */
+  private tell(note: string): void {
+    if (this.handedOver) log.debug(note);
+    else this.note = note;
+  }
+
+  private handedOver = false;
 
   /** All bytes read so far (the same buffer grown): looks at the complete lines not seen yet. */
   see(all: Buffer): void {
@@ -51,6 +59,7 @@ export class FirstList {
   /** The SDK takes stdin over: the bytes to give it, without the request answered here (a pending answer is given up). */
   handOver(all: Buffer): Buffer {
     this.looking = false;
+    this.handedOver = true;
     if (this.note) log.debug(this.note);
     const t = this.taken;
     this.taken = undefined; // a build still under way writes nothing now
