@@ -47,7 +47,10 @@ export const failFile = (ws) => join(ws, 'confluence-down');
 export function mcpxTarget(ws, name, { slowStart = false, nodeArgs = [] } = {}) {
   const c = childCommands(ws, { slowStart });
   // Caching is opt-in: the documentation servers ask for it as `mcpx init` writes them (the templates' TTLs).
+  // Tool search off: the bench client is no Claude Code, and with auto it would get the search tools
+  // instead of the children's, which the bench calls and lists.
   const config = {
+    toolSearch: 'off',
     mcpServers: {
       docs: { ...c.docs, cache: { ttl: '2h' } },
       confluence: { ...c.confluence, cache: { ttl: '30m' }, breaker: { failureThreshold: 3, recoveryTimeoutMs: '10m', successThreshold: 2 } },
