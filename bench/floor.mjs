@@ -5,13 +5,11 @@
 // floor for b/a on this machine: no proxy that is a process of its own can do better.
 // usage: npm run build && node bench/floor.mjs [rounds]
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { CHILD, MARK, ROOT, SERVERS, callFigures, directTarget, mcpxTarget, median, workspace } from './lib.mjs';
+import { SERVERS, callFigures, copierTarget, directTarget, mcpxTarget, median, workspace } from './lib.mjs';
 
 const rounds = Number(process.argv[2] ?? 5);
 const N = { warm: 200, seq: 500, thr: 2000 };
 const ws = workspace();
-const proxyTarget = () => ({ ...directTarget(), kind: 'proxy', args: [join(ROOT, 'bench/pipe-proxy.mjs'), process.execPath, CHILD, MARK, 'direct'] });
 
 const measure = (target, tool, prefixes) => callFigures(target, tool, prefixes, N);
 
@@ -19,7 +17,7 @@ await measure(mcpxTarget(ws, 'floor'), 'notion__echo', SERVERS); // warms the st
 const rows = [];
 for (let r = 0; r < rounds; r++) {
   const a = await measure(directTarget(), 'echo');
-  const p = await measure(proxyTarget(), 'echo');
+  const p = await measure(copierTarget(), 'echo');
   const b = await measure(mcpxTarget(ws, 'floor'), 'notion__echo', SERVERS);
   rows.push({ a, p, b });
   console.error(`round ${r + 1}/${rounds}: seq p50 ${a.seq.toFixed(2)} / ${p.seq.toFixed(2)} / ${b.seq.toFixed(2)} ms, 8 in flight ${a.cps8 | 0} / ${p.cps8 | 0} / ${b.cps8 | 0} /s`);

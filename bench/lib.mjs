@@ -47,8 +47,8 @@ export const failFile = (ws) => join(ws, 'confluence-down');
 export function mcpxTarget(ws, name, { slowStart = false, nodeArgs = [] } = {}) {
   const c = childCommands(ws, { slowStart });
   // Caching is opt-in: the documentation servers ask for it as `mcpx init` writes them (the templates' TTLs).
-  // Tool search off: the bench client is no Claude Code, and with auto it would get the search tools
-  // instead of the children's, which the bench calls and lists.
+  // Tool search off: past 40 tools it would list only mcpx's search tools to this client; the bench
+  // measures the plain merged list, as every peer serves it.
   const config = {
     toolSearch: 'off',
     mcpServers: {
@@ -76,6 +76,12 @@ export function directTarget(extraEnv = {}) {
   return { kind: 'direct', command: process.execPath, args: [CHILD, MARK, 'direct'], env: { NAME: 'direct', ...extraEnv } };
 }
 
+/** The same child behind bench/pipe-proxy.mjs, the byte copier: the floor of a proxy that is a process of its own. */
+export function copierTarget() {
+  const d = directTarget();
+  return { ...d, kind: 'copier', args: [join(ROOT, 'bench/pipe-proxy.mjs'), d.command, ...d.args] };
+}
+
 /** Spawns the target and connects (initialize answered). Times from just before the spawn. */
 export async function start(target) {
   const transport = new StdioClientTransport({
@@ -83,7 +89,7 @@ export async function start(target) {
     args: target.args,
     env: { ...process.env, ...target.env },
     stderr: 'pipe',
-    cwd: ROOT,
+    cwd: target.cwd ?? ROOT,
   });
   let err = '';
   transport.stderr?.on('data', (d) => (err = (err + d.toString()).slice(-4000)));
@@ -124,20 +130,32 @@ export async function lists(client, n) {
 }
 
 /**
- * One session's per-call figures: warm-up, sequential uncached p50 (ms), 8 in flight (calls/s), and the
- * warm tools/list p50 when n.lists is set. `prefixes`: wait until mcpx lists every child's tools first.
+ * One session's per-call figures: warm-up, sequential uncached p50 (ms), 8 in flight (calls/s), the
+ * server process's CPU per call (ms), and the warm tools/list p50 when n.lists is set. `prefixes`: list
+ * first, until every one of these children's tools shows (an empty array: one listing). Also start-up
+ * (initMs: spawn → initialize answered; listedMs: spawn → listed, when `prefixes` is given), and with
+ * n.mem the peak RSS of the server process once the session has made n.mem calls (8 in flight to go).
  */
 export async function callFigures(target, tool, prefixes, n) {
   const s = await start(target);
-  if (prefixes) await listUntil(s.client, prefixes);
+  let listedMs;
+  if (prefixes) {
+    await listUntil(s.client, prefixes);
+    listedMs = performance.now() - s.t0;
+  }
   await sequential(s.client, n.warm, (i) => echo(tool, `warm ${i}`));
   const cpu0 = cpuMs(s.pid);
   const seq = median(await sequential(s.client, n.seq, (i) => echo(tool, `seq ${i}`)));
   const cps8 = await concurrent(s.client, n.thr, 8, (i) => echo(tool, `c8 ${i}`));
   const cpu = (cpuMs(s.pid) - cpu0) / (n.seq + n.thr);
   const list = n.lists ? await lists(s.client, n.lists) : undefined;
-  await shutdown(s);
-  return { seq, cps8, cpu, list };
+  let mem;
+  if (n.mem) {
+    await concurrent(s.client, Math.max(0, n.mem - n.warm - n.seq - n.thr), 8, (i) => echo(tool, `m ${i}`));
+    mem = memory(s.pid);
+  }
+  const { left } = await shutdown(s);
+  return { seq, cps8, cpu, list, initMs: s.initMs, listedMs, mem, left };
 }
 
 /**
