@@ -35,7 +35,7 @@ import { runInputRounds } from './input.js';
 import type { Askers } from './asking.js';
 import type { StreamCorrelation } from './streams.js';
 import { RAW_METHODS } from './raw.js';
-import { isLoginNeeded, loginNeededIn, wantsOAuth } from './oauth/session.js';
+import { isLoginNeeded, loginNeededIn, wantsOAuth } from './oauth/needed.js';
 import { signInId } from './oauth/store.js';
 
 /** Takes the child's result as it is: no parse, no rebuild (unknown fields inside content blocks stay). */

@@ -20,16 +20,77 @@ export const RAW_METHODS: ReadonlySet<string> = new Set(['tools/call', 'resource
 /** Ours, well away from the SDK Client's ids (which count up from 0 on the same connection). */
 const FIRST_ID = 1_000_000_000;
 
-interface Pending {
-  resolve(result: Record<string, unknown>): void;
-  reject(error: unknown): void;
-  onprogress?: (p: Progress) => void;
-  timer?: NodeJS.Timeout;
-  timeout: number;
-  startedAt: number;
-  maxTotalTimeout?: number;
-  resetOnProgress: boolean;
-  onTimeout(): void;
+/** Sends one message to the child: at once (undefined), or a promise when it must wait for room first. */
+export type Send = (m: JSONRPCMessage) => Promise<void> | undefined;
+
+/**
+ * One request in flight, settled once: by the child's answer, its deadline or the caller's cancel. A
+ * class with methods rather than closures per request, and its own abort listener (`handleEvent`): this
+ * runs for every forwarded call.
+ */
+class Pending {
+  readonly startedAt = Date.now();
+  readonly timeout: number;
+  timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly pending: Map<number, Pending>,
+    private readonly send: Send,
+    readonly id: number,
+    private readonly resolveWith: (result: Record<string, unknown>) => void,
+    private readonly rejectWith: (error: unknown) => void,
+    readonly options: RequestOptions,
+  ) {
+    this.timeout = options.timeout ?? 60_000;
+    this.timer = setTimeout(timedOut, this.timeout, this);
+    options.signal?.addEventListener('abort', this);
+  }
+
+  resolve(result: Record<string, unknown>): void {
+    this.finish();
+    this.resolveWith(result);
+  }
+
+  reject(error: unknown): void {
+    this.finish();
+    this.rejectWith(error);
+  }
+
+  /** As the SDK Client: the child hears of the cancel; the caller gets the reason as an SdkError. */
+  cancel(reason: unknown): void {
+    if (!this.pending.has(this.id)) return;
+    this.finish();
+    sendQuietly(this.send, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: this.id, reason: String(reason) } });
+    this.rejectWith(asSdkError(reason));
+  }
+
+  /** The caller's signal aborted (EventTarget calls this: no closure per request). */
+  handleEvent(): void {
+    this.cancel(this.options.signal!.reason);
+  }
+
+  private finish(): void {
+    this.pending.delete(this.id);
+    clearTimeout(this.timer);
+    this.options.signal?.removeEventListener('abort', this);
+  }
+}
+
+function timedOut(p: Pending): void {
+  p.cancel(new SdkError(SdkErrorCode.RequestTimeout, 'Request timed out', { timeout: p.timeout }));
+}
+
+function asSdkError(reason: unknown): SdkError {
+  return reason instanceof SdkError ? reason : new SdkError(SdkErrorCode.RequestTimeout, String(reason));
+}
+
+/** A message whose failure to go out nobody waits for (the cancel: the request has already failed). */
+function sendQuietly(send: Send, m: JSONRPCMessage): void {
+  try {
+    send(m)?.catch(() => undefined);
+  } catch {
+    /* the child is gone: nothing to tell it */
+  }
 }
 
 export class RawRequests {
@@ -37,52 +98,25 @@ export class RawRequests {
   private readonly pending = new Map<number, Pending>();
 
   constructor(
-    private readonly send: (m: JSONRPCMessage) => Promise<void>,
+    private readonly send: Send,
     /** Told of a malformed response to one of ours (the request fails with the same reason). */
     private readonly onMalformed: (why: string) => void = () => undefined,
   ) {}
 
   request(method: string, params: unknown, options: RequestOptions = {}): Promise<Record<string, unknown>> {
-    const { signal } = options;
-    if (signal?.aborted) {
-      const reason = signal.reason;
-      return Promise.reject(reason instanceof SdkError ? reason : new SdkError(SdkErrorCode.RequestTimeout, String(reason)));
-    }
+    if (options.signal?.aborted) return Promise.reject(asSdkError(options.signal.reason));
     const id = this.nextId++;
     let body = params as Record<string, unknown> | undefined;
     if (options.onprogress) body = { ...body, _meta: { ...(body?._meta as object | undefined), progressToken: id } };
     return new Promise<Record<string, unknown>>((resolve, reject) => {
-      let onAbort: (() => void) | undefined;
-      const finish = () => {
-        this.pending.delete(id);
-        clearTimeout(p.timer);
-        if (onAbort) signal!.removeEventListener('abort', onAbort);
-      };
-      // As the SDK Client: the child hears of the cancel; the caller gets the reason as an SdkError.
-      const cancel = (reason: unknown) => {
-        if (!this.pending.has(id)) return;
-        finish();
-        this.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: String(reason) } }).catch(() => undefined);
-        reject(reason instanceof SdkError ? reason : new SdkError(SdkErrorCode.RequestTimeout, String(reason)));
-      };
-      const timeout = options.timeout ?? 60_000;
-      const p: Pending = {
-        resolve: (r) => (finish(), resolve(r)),
-        reject: (e) => (finish(), reject(e)),
-        onprogress: options.onprogress,
-        timeout,
-        startedAt: Date.now(),
-        maxTotalTimeout: options.maxTotalTimeout,
-        resetOnProgress: options.resetTimeoutOnProgress ?? false,
-        onTimeout: () => cancel(new SdkError(SdkErrorCode.RequestTimeout, 'Request timed out', { timeout })),
-      };
-      p.timer = setTimeout(p.onTimeout, timeout);
+      const p = new Pending(this.pending, this.send, id, resolve, reject, options);
       this.pending.set(id, p);
-      if (signal) {
-        onAbort = () => cancel(signal.reason);
-        signal.addEventListener('abort', onAbort, { once: true });
+      // Written at once when the child's stdin has room: no promise per call then.
+      try {
+        this.send({ method, params: body, jsonrpc: '2.0', id } as JSONRPCMessage)?.catch((e: unknown) => p.reject(e));
+      } catch (e) {
+        p.reject(e);
       }
-      this.send({ method, params: body, jsonrpc: '2.0', id } as JSONRPCMessage).catch((e: unknown) => p.reject(e));
     });
   }
 
@@ -132,17 +166,18 @@ export class RawRequests {
 
   private onProgress(p: Pending, params: Record<string, unknown>): void {
     if (typeof params.progress !== 'number') return; // the Client's schema drops it too
-    if (p.resetOnProgress) {
-      if (p.maxTotalTimeout && Date.now() - p.startedAt >= p.maxTotalTimeout) {
-        p.reject(new SdkError(SdkErrorCode.RequestTimeout, 'Maximum total timeout exceeded', { maxTotalTimeout: p.maxTotalTimeout, totalElapsed: Date.now() - p.startedAt }));
+    const { maxTotalTimeout } = p.options;
+    if (p.options.resetTimeoutOnProgress) {
+      if (maxTotalTimeout && Date.now() - p.startedAt >= maxTotalTimeout) {
+        p.reject(new SdkError(SdkErrorCode.RequestTimeout, 'Maximum total timeout exceeded', { maxTotalTimeout, totalElapsed: Date.now() - p.startedAt }));
         return;
       }
       clearTimeout(p.timer);
-      p.timer = setTimeout(p.onTimeout, p.timeout);
+      p.timer = setTimeout(timedOut, p.timeout, p);
     }
     // The fields and their order as the Client's schema gives them (its parse drops any others).
     const { _meta, progress, total, message } = params;
-    p.onprogress?.({
+    p.options.onprogress?.({
       ...(_meta !== undefined && { _meta }),
       progress,
       ...(typeof total === 'number' && { total }),

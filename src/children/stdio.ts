@@ -59,7 +59,7 @@ export class StdioChildTransport implements Transport {
   private readonly framer: MessageFramer;
   /** Requests sent past the SDK Client (raw.ts): their responses and progress are taken here first. */
   readonly raw = new RawRequests(
-    (m) => this.send(m),
+    (m) => this.sendNow(m),
     (why) => log.warn(`${this.opts.server}: sent a ${why}; the call it answered failed`),
   );
   private delivery: Promise<void> = Promise.resolve();
@@ -190,12 +190,22 @@ export class StdioChildTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage): Promise<void> {
+    await this.sendNow(message);
+  }
+
+  /**
+   * send() without a promise when the child's stdin has room (raw.ts sends every forwarded call this
+   * way): written at once, undefined; a promise only when it must wait. Throws when the child is not running.
+   */
+  sendNow(message: JSONRPCMessage): Promise<void> | undefined {
     const stdin = this.proc?.stdin;
     if (!stdin || this.closed || stdin.destroyed) throw new Error(`${this.opts.server}: not running`);
+    const write = (this.write ??= batchedWriter(stdin));
     // Wait for room before writing, within a deadline: a child that stopped reading fails the request
     // (the child's failure, counted by its breaker) instead of mcpx queueing messages for it forever.
-    if (stdin.writableNeedDrain) await this.roomIn(stdin); // rejects when stdin closes meanwhile
-    (this.write ??= batchedWriter(stdin))(JSON.stringify(message) + '\n');
+    if (stdin.writableNeedDrain) return this.roomIn(stdin).then(() => void write(JSON.stringify(message) + '\n')); // rejects when stdin closes meanwhile
+    write(JSON.stringify(message) + '\n');
+    return undefined;
   }
 
   private roomIn(stdin: Writable): Promise<void> {

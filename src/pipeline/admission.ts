@@ -37,10 +37,8 @@ export class Admission {
    */
   enter(ms: number, signal: AbortSignal): Promise<Slot> {
     if (signal.aborted) return Promise.reject(signal.reason);
-    if (this.running < this.maxConcurrent) {
-      this.running++;
-      return Promise.resolve(this.slot(false));
-    }
+    const free = this.tryEnter(signal);
+    if (free) return Promise.resolve(free);
     if (this.queue.length >= this.maxQueue) {
       return Promise.reject(new AdmissionRefused(`mcpx's queue for ${this.server} is full (${this.describe()})`));
     }
@@ -69,6 +67,17 @@ export class Admission {
       signal.addEventListener('abort', onAbort, { once: true });
       this.queue.push(admit);
     });
+  }
+
+  /**
+   * A free slot at once, without a promise (the usual case, on the hot path); undefined when there is none
+   * or the caller has cancelled: enter() then queues, refuses or rejects. A free slot means an empty
+   * queue (a freed slot goes straight to the first waiter), so this never overtakes a waiter.
+   */
+  tryEnter(signal: AbortSignal): Slot | undefined {
+    if (signal.aborted || this.running >= this.maxConcurrent) return undefined;
+    this.running++;
+    return this.slot(false);
   }
 
   /** "2 running, 4 waiting; maxConcurrent 2, maxQueue 4" */

@@ -2,18 +2,16 @@ import { EventEmitter } from 'node:events';
 import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode, type Progress, type Tool } from '@modelcontextprotocol/client';
 import { cacheAdvice } from '../children/advice.js';
 import { credentialHint, isAuthFailure, type Child } from '../children/child.js';
-import { loginNeededIn } from '../children/oauth/session.js';
+import { loginNeededIn } from '../children/oauth/needed.js';
 import { isQuestionRefused } from '../children/asking.js';
 import type { CachedEntry, Mark, MaybePromise, ResultStore } from '../cache/store.js';
 import { SingleFlight } from '../cache/singleflight.js';
 import { errorMessage, isMcpxError } from '../errors.js';
-import { eitherSignal } from '../util/abort.js';
 import { formatDuration } from '../util/duration.js';
 import { AdmissionRefused } from './admission.js';
 import { CHARS_PER_TOKEN, cutNote, cutResult } from './budget.js';
 import { CallKeys } from './cache-keys.js';
 import { cachedToolResult, failureText, markCached, staleToolResult, unavailableResult, type FailureReason } from './answers.js';
-import { formatBackup, searchBackup } from './backup.js';
 import { cachePlan, isTransportFailure, type CachePlan, type ChildPolicies } from './policies.js';
 
 /**
@@ -133,6 +131,9 @@ interface Call<C> {
 
 const MAX_REAUTH = 2;
 
+/** The fallback's search of backup files (and SQLite for its index): loaded on the first failure that needs it. */
+const loadBackup = () => import('./backup.js');
+
 /** Why the child did not answer, or why mcpx did not send the call: carried to the fallback. */
 class CallFailed extends Error {
   constructor(readonly reason: FailureReason, message: string, readonly childError?: ProtocolError) {
@@ -157,8 +158,9 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
   /** The one entry: a tool call, resource read, prompt or forwarded request, answered or failed over. */
   async run(request: Request<C>, opts: CallOptions): Promise<Result> {
     const t0 = performance.now();
-    // 1. route: upstream name → child and the child's own name (unknown → -32602)
-    const call = await this.route(request);
+    // 1. route: upstream name → child and the child's own name (unknown → -32602). Known names route
+    // at once; only a name not listed yet waits for the lists (one await fewer per call).
+    const call = this.route(request) ?? (await this.routeSettled(request));
     const { child } = call;
     const done = (outcome: Outcome, result?: Result, failed?: CallFailed, bytes?: number) => {
       // 11. output budget: a tool answer longer than it reaches the client cut, the rest kept as pages.
@@ -179,8 +181,9 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
     const store = plan ? this.deps.store() : undefined;
     const keys = store ? new CallKeys(child, { kind: call.kind === 'resource' ? 'resource' : 'tool', name: call.name, args: call.args }, opts.caller) : undefined;
     const salt = keys && this.deps.keySalt(); // a value (SQLite, Redis once known) or a bounded wait (Redis starting)
-    const lookup = keys ? keys.lookup(salt instanceof Promise ? await salt : salt) : [];
-    const fresh = await firstOf(lookup, (k) => store!.get(k)); // a value (SQLite, Redis's L1) or a promise (Redis, bounded)
+    const lookup = keys?.lookup(salt instanceof Promise ? await salt : salt);
+    const found = lookup && firstOf(lookup, (k) => store!.get(k)); // a value (SQLite, Redis's L1) or a promise (Redis, bounded)
+    const fresh = found instanceof Promise ? await found : found; // awaited only when it is one: an uncached call never waits
     if (fresh) {
       const mark = { status: 'hit' as const, ageMs: Date.now() - fresh.storedAt, server: child.name };
       const answer = call.answer === 'tool-result' ? cachedToolResult(fresh.result, mark, child.config.cache.noteAfter) : markCached(fresh.result, mark);
@@ -189,8 +192,9 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
 
     // 3. single flight: identical calls in flight share one child call, each caller keeping its own
     // cancellation (not with a progress token: progress goes to one caller). Steps 4–10 are sendAndKeep().
-    const staleCopy = () => (store && child.config.fallback.stale ? firstOf(lookup, (k) => store.getStale(k)) : undefined);
-    const askers = new Set<object>(opts.asker ? [opts.asker] : []);
+    const staleCopy = () => (store && lookup && child.config.fallback.stale ? firstOf(lookup, (k) => store.getStale(k)) : undefined);
+    const askers = new Set<object>();
+    if (opts.asker) askers.add(opts.asker);
     const sendAndKeep = async (signal: AbortSignal) => {
       // Taken before the call goes out: a write to this server landing while it runs makes its answer unkeepable.
       const since = store?.mark();
@@ -221,10 +225,11 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
         throw e.childError ?? new ProtocolError(ProtocolErrorCode.InternalError, failureText(child.name, e.reason, e.message));
       }
       const dir = child.config.fallback.backupDir;
-      const hits = dir ? await searchBackup(dir, call.args, { signal: opts.signal }).catch(() => []) : []; // it logs its own problems; rejects only when cancelled
+      const backup = dir ? await loadBackup() : undefined;
+      const hits = backup ? await backup.searchBackup(dir!, call.args, { signal: opts.signal }).catch(() => []) : []; // it logs its own problems; rejects only when cancelled
       if (hits.length) {
         const mark = { status: 'fallback', reason: e.reason, server: child.name, files: hits.map((h) => h.path) };
-        return done('fallback', { content: [{ type: 'text', text: formatBackup(child.name, dir!, hits) }], _meta: { 'mcpx/cache': mark } }, e);
+        return done('fallback', { content: [{ type: 'text', text: backup!.formatBackup(child.name, dir!, hits) }], _meta: { 'mcpx/cache': mark } }, e);
       }
       return done(e.reason, unavailableResult(child.name, e.reason, e.message, child.config.fallback.message), e);
     }
@@ -261,39 +266,41 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
     this.deps.store()?.invalidate({ server: child.name, tool: uri });
   }
 
-  /** 1. route: which child, its own name for what is called, and how this kind of call is handled. */
-  private async route(request: Request<C>): Promise<Call<C>> {
+  /** 1. route: which child, its own name for what is called, and how this kind of call is handled; undefined: not known (yet). */
+  private route(request: Request<C>): Call<C> | undefined {
     if (request.kind === 'forward') {
       const { child, method, params } = request;
       return { child, method, name: method, params, args: params, readOnly: false, writes: false, answer: 'json-rpc-error' };
     }
     const { router } = this.deps;
-    const find = (): Call<C> | undefined => {
-      if (request.kind === 'resource') {
-        const child = router.resource(request.params.uri);
-        if (!child) return undefined;
-        const c = child.config.cache;
-        return {
-          child, kind: 'resource', method: 'resources/read', name: request.params.uri, params: request.params, args: {},
-          cache: cachePlan(c, undefined, true), readOnly: true, writes: false, answer: 'json-rpc-error',
-        };
-      }
-      const args = request.params.arguments ?? {};
-      if (request.kind === 'prompt') {
-        const r = router.prompt(request.params.name);
-        if (!r) return undefined;
-        return { child: r.child, kind: 'prompt', method: 'prompts/get', name: r.name, params: { ...request.params, name: r.name }, args, readOnly: false, writes: false, answer: 'json-rpc-error' };
-      }
-      const r = router.tool(request.params.name);
-      if (!r) return undefined;
-      const readOnly = r.tool.annotations?.readOnlyHint === true;
+    if (request.kind === 'resource') {
+      const child = router.resource(request.params.uri);
+      if (!child) return undefined;
+      const c = child.config.cache;
       return {
-        child: r.child, kind: 'tool', method: 'tools/call', name: r.name, params: { ...request.params, name: r.name }, args,
-        cache: cachePlan(r.child.config.cache, r.name, readOnly), readOnly, writes: !readOnly, answer: 'tool-result',
+        child, kind: 'resource', method: 'resources/read', name: request.params.uri, params: request.params, args: {},
+        cache: cachePlan(c, undefined, true), readOnly: true, writes: false, answer: 'json-rpc-error',
       };
+    }
+    const args = request.params.arguments ?? {};
+    if (request.kind === 'prompt') {
+      const r = router.prompt(request.params.name);
+      if (!r) return undefined;
+      return { child: r.child, kind: 'prompt', method: 'prompts/get', name: r.name, params: { ...request.params, name: r.name }, args, readOnly: false, writes: false, answer: 'json-rpc-error' };
+    }
+    const r = router.tool(request.params.name);
+    if (!r) return undefined;
+    const readOnly = r.tool.annotations?.readOnlyHint === true;
+    return {
+      child: r.child, kind: 'tool', method: 'tools/call', name: r.name, params: { ...request.params, name: r.name }, args,
+      cache: cachePlan(r.child.config.cache, r.name, readOnly), readOnly, writes: !readOnly, answer: 'tool-result',
     };
-    // A name may belong to a child not listed yet (still starting): look again once the lists are settled.
-    const call = find() ?? (await router.settled(), find());
+  }
+
+  /** A name may belong to a child not listed yet (still starting): looked up again once the lists are settled. */
+  private async routeSettled(request: Request<C>): Promise<Call<C>> {
+    await this.deps.router.settled();
+    const call = this.route(request);
     if (!call) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown ${request.kind}: ${'uri' in request.params ? request.params.uri : request.params.name}`);
     return call;
   }
@@ -353,10 +360,10 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
       if ((await hasStaleCopy()) || !(await quota.waitForRoom(left(), signal))) throw quotaUsedUp();
     }
 
-    // 5. bulkhead: a free slot now, a place in mcpx's bounded queue, or refused at once.
-    const slot = await admission.enter(left(), signal).catch((e: unknown) => {
+    // 5. bulkhead: a free slot now (no promise: the usual case), a place in mcpx's bounded queue, or refused at once.
+    const slot = admission.tryEnter(signal) ?? (await admission.enter(left(), signal).catch((e: unknown) => {
       throw e instanceof AdmissionRefused ? new CallFailed('queue-full', e.message) : e;
-    });
+    }));
     waited ||= slot.waited;
     try {
       // The quota slot and the breaker's probe are taken only by a call really sent, so only now.
@@ -384,9 +391,8 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
         for (;;) {
           const connection = child.connection;
           try {
-            // 8. child.call: read-only calls are retried on a fast transport failure.
-            // (cockatiel 3 hands each attempt the call's own signal: no second signal is made for it then.)
-            result = await (call.readOnly ? retry.execute(({ signal: attempt }) => once(attempt === signal ? signal : eitherSignal(signal, attempt)), signal) : once(signal));
+            // 8. child.call: read-only calls are retried on a fast transport failure (policies.ts).
+            result = await (call.readOnly ? retry.run(signal, once) : once(signal));
             break;
           } catch (e) {
             // Refused credentials (a token rotated in .env): re-read them, reconnect, try again.

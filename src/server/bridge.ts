@@ -137,16 +137,45 @@ interface Pending {
 /** How long a client may take to answer an input_required (as the legacy request timeout). */
 const ANSWER_TIMEOUT_MS = 600_000;
 
-/** A 2025 client's forwarded request in flight to a child: cancelled when the client's session closes. */
+/**
+ * A 2025 client's forwarded request in flight to a child: cancelled when the client's session closes.
+ * Its cancellation is the route's own AbortController when the route hands one in (no second signal
+ * per call), else a controller of its own that follows the request's signal.
+ */
 class Call implements Asker {
   readonly order = ++started;
-  readonly abort = new AbortController();
+  readonly abort: AbortController;
+  /** The request's signal this call follows (none: the route's controller is the call's). */
+  private readonly upstream?: AbortSignal;
+
   constructor(
     readonly edge: UpstreamEdge,
     readonly child: string | undefined,
     /** Its JSON-RPC id: a question during it goes out on its own stream (HTTP), not the standalone one. */
     readonly requestId: RequestId | undefined,
-  ) {}
+    cancel: AbortSignal | AbortController,
+  ) {
+    if (cancel instanceof AbortController) {
+      this.abort = cancel;
+      return;
+    }
+    this.abort = new AbortController();
+    if (cancel.aborted) this.abort.abort(cancel.reason);
+    else {
+      this.upstream = cancel;
+      cancel.addEventListener('abort', this); // handleEvent below: no closure per call
+    }
+  }
+
+  /** The request was cancelled upstream. */
+  handleEvent(): void {
+    this.abort.abort(this.upstream!.reason);
+  }
+
+  /** The call is over: it no longer follows the request's signal. */
+  done(): void {
+    this.upstream?.removeEventListener('abort', this);
+  }
 
   get client(): object {
     return this.edge;
@@ -190,18 +219,18 @@ export class UpstreamEdge {
   /**
    * Runs a 2025 client's forwarded request (JSON-RPC id `requestId`), findable by the child's requests
    * and cancelled by close(); `run` gets it as the asker a child's question during it belongs to.
+   * `cancel` is the request's cancellation: its signal (the call gets a signal of its own that follows
+   * it), or the route's own AbortController, which the call then uses as it is: one signal per call
+   * instead of two, and close() aborts that controller.
    */
-  async track<T>(child: string | undefined, signal: AbortSignal, run: (signal: AbortSignal, asker: Asker) => Promise<T>, requestId?: RequestId): Promise<T> {
-    const call = new Call(this, child, requestId);
-    const cancel = () => call.abort.abort(signal.reason);
-    if (signal.aborted) cancel();
-    else signal.addEventListener('abort', cancel, { once: true });
+  async track<T>(child: string | undefined, cancel: AbortSignal | AbortController, run: (signal: AbortSignal, asker: Asker) => Promise<T>, requestId?: RequestId): Promise<T> {
+    const call = new Call(this, child, requestId, cancel);
     this.calls.add(call);
     try {
       return await run(call.abort.signal, call);
     } finally {
       this.calls.delete(call);
-      signal.removeEventListener('abort', cancel);
+      call.done();
     }
   }
 

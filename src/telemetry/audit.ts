@@ -14,11 +14,17 @@ import { log as defaultLog, type Logger } from '../util/log.js';
  * cancelled calls included.
  *
  * On the hot path a call only appends its event (by reference) to an in-memory batch. Everything
- * else happens when the batch is written, every flushMs (1 s) in one transaction and on close:
+ * else happens when the batch is written, in one transaction, at most flushMs (50 ms) after the first
+ * event of the batch (no timer while no call comes), and on close:
  * the args hash (sha256 of the canonical JSON) or the redacted args, the result size
  * (Buffer.byteLength of the JSON; free on a cache hit, where the stored entry's size is known; null
  * when there was no answer), and the redaction of the error message. Rows older than
  * retentionDays are deleted shortly after start and every hour. Timers are unref'd.
+ *
+ * Why 50 ms and not a second: an event holds its call's answer until it becomes a row, and events held
+ * for a second outlive the young generation's collections and are copied to the old one, which costs
+ * more CPU per call than the transactions of 20 batches a second. A clean stop (close) writes
+ * everything; a crash loses the events of the last flushMs, and any rows a busy database kept out.
  *
  * Memory stays bounded while the database cannot be written (locked by another process, full disk):
  * events become rows at the first flush, so results are no longer held; unwritten rows wait for the
@@ -54,6 +60,7 @@ export type AuditOutcome = Outcome;
 export type AuditEvent = CallEvent;
 
 export interface AuditOptions {
+  /** How long an event waits at most before it is written (default 50 ms). */
   flushMs?: number;
   pruneEveryMs?: number;
   /** First prune this long after start (default 2 s: off the way to the first answers). */
@@ -71,6 +78,8 @@ interface Pending {
 }
 
 const DAY_MS = 86_400_000;
+/** How soon a batch a busy database kept out is tried again when no call comes meanwhile. */
+const RETRY_MS = 1000;
 /** Failed flushes in a row before a busy database is worth a warning (busy now and then is normal). */
 const BUSY_FLUSHES_BEFORE_WARNING = 5;
 /** Old rows deleted per statement by prune(): a writer in another process never waits for all of them. */
@@ -85,6 +94,9 @@ export class AuditLog {
   private readonly insert: Statement;
   private readonly deleteOld: Statement;
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly flushMs: number;
+  /** Armed by the first event after a write (or by a failed write), so none while nothing happens. */
+  private flushTimer?: NodeJS.Timeout;
   private readonly log: Logger;
   private readonly maxPending: number;
   private readonly maxPendingBytes: number;
@@ -107,13 +119,13 @@ export class AuditLog {
     this.maxPendingBytes = opts.maxPendingBytes ?? 8 * 1024 * 1024;
     this.insert = cdb.db.prepare(`INSERT INTO audit
       (ts, pid, server, kind, name, args_hash, args_redacted, duration_ms, outcome, reason, error, result_bytes, caller, cut_tokens, cut_kept_tokens)
-      VALUES (@ts, @pid, @server, @kind, @name, @argsHash, @argsRedacted, @durationMs, @outcome, @reason, @error, @resultBytes, @caller, @cutTokens, @cutKeptTokens)`);
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); // positional: a third cheaper per row than named parameters
     this.deleteOld = cdb.db.prepare('DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE ts < ? LIMIT ?)');
-    const flush = setInterval(() => this.flush(), opts.flushMs ?? 1000);
+    this.flushMs = opts.flushMs ?? 50;
     const prune = setInterval(() => this.prune(), opts.pruneEveryMs ?? 3_600_000);
     const first = setTimeout(() => this.prune(), opts.firstPruneMs ?? 2000);
-    for (const t of [flush, prune, first]) t.unref();
-    this.timers.push(flush, prune, first);
+    for (const t of [prune, first]) t.unref();
+    this.timers.push(prune, first);
   }
 
   /** The hot path: remember the event; nothing is computed or written here. */
@@ -122,6 +134,7 @@ export class AuditLog {
     // More than maxPending calls within one flush interval: the newest are counted, not kept.
     if (this.pending.length >= this.maxPending) this.dropped++;
     else this.pending.push({ ts, e });
+    this.flushTimer ??= this.flushIn(this.flushMs);
   }
 
   /** How many records wait in memory (events since the last flush and unwritten rows). */
@@ -132,6 +145,17 @@ export class AuditLog {
   /** Writes what waits in one transaction, waiting no longer than the busy timeout. On failure it waits for the next try. */
   flush(): void {
     this.write((fn) => fn());
+    // Rows a busy database kept out are tried again a little later, whether calls come or not.
+    if (this.backlog.length && !this.flushTimer && !this.closed) this.flushTimer = this.flushIn(RETRY_MS);
+  }
+
+  private flushIn(ms: number): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flush();
+    }, ms);
+    timer.unref();
+    return timer;
   }
 
   /** Deletes rows older than retentionDays, a batch at a time; returns how many. */
@@ -154,6 +178,7 @@ export class AuditLog {
   close(): void {
     if (this.closed) return;
     for (const t of this.timers) clearTimeout(t);
+    clearTimeout(this.flushTimer);
     // The last write may wait for a lock: the process is leaving, no call waits on it.
     this.write((fn) => this.cdb.patiently(fn));
     this.dropped += this.backlog.length;
@@ -178,7 +203,9 @@ export class AuditLog {
     try {
       run(() =>
         this.cdb.db.transaction(() => {
-          for (const r of rows) this.insert.run(r);
+          for (const r of rows) {
+            this.insert.run(r.ts, r.pid, r.server, r.kind, r.name, r.argsHash, r.argsRedacted, r.durationMs, r.outcome, r.reason, r.error, r.resultBytes, r.caller, r.cutTokens, r.cutKeptTokens);
+          }
         }).immediate(),
       );
       this.backlog = [];

@@ -3,7 +3,7 @@
 // caller, one re-authentication per child, and one failure path for every kind of request (issue 11).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
-import { ProtocolError } from '@modelcontextprotocol/client';
+import { ProtocolError, SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
 import type { CallEvent } from '../../src/pipeline/call.js';
 import { liftCacheAdvice } from '../../src/children/advice.js';
 import { FakeChild, MemoryStore, live, ok, pipelineWith, serverConfig, textOf, until } from './helpers.js';
@@ -122,6 +122,42 @@ describe('admission: bulkhead, then breaker', () => {
     child.received[2]!.answer(ok('back'));
     expect(textOf(await next)).toBe('back');
     expect(policies.breaker.state.kind).toBe('closed');
+  });
+});
+
+describe('retries', () => {
+  const connectionClosed = () => new SdkError(SdkErrorCode.ConnectionClosed, 'Connection closed');
+
+  it('a read-only call that met a transport failure is sent again after a short backoff, and its answer counts', async () => {
+    const child = new FakeChild(serverConfig('docs', { cache: { enabled: false }, breaker: { failureThreshold: 1 } }));
+    const { pipeline, policies } = pipelineWith(child);
+    const result = pipeline.run(read('again'), { signal: live() });
+    await until(() => child.received.length === 1);
+    child.received[0]!.fail(connectionClosed());
+    await vi.advanceTimersByTimeAsync(500); // the backoff: jittered, at most 500 ms
+    expect(child.received).toHaveLength(2);
+    child.received[1]!.answer(ok('second time'));
+    expect(textOf(await result)).toBe('second time');
+    expect(policies.breaker.state).toEqual({ kind: 'closed', failures: 0 });
+  });
+
+  it('is not made for a write, for an error that is the child\'s answer, past `retries`, or for a cancelled call', async () => {
+    const child = new FakeChild(serverConfig('docs', { cache: { enabled: false }, retries: 2 }));
+    const { pipeline } = pipelineWith(child);
+    const sent = async (run: () => Promise<unknown>, fail: (n: number) => unknown) => {
+      child.received.length = 0;
+      child.auto = (r) => r.fail(fail(child.received.length));
+      const done = run().catch(() => undefined);
+      await vi.advanceTimersByTimeAsync(5000);
+      await done;
+      return child.received.length;
+    };
+    expect(await sent(() => pipeline.run(write('w'), { signal: live() }), connectionClosed)).toBe(1);
+    expect(await sent(() => pipeline.run(read('r'), { signal: live() }), childFailure)).toBe(1);
+    expect(await sent(() => pipeline.run(read('r'), { signal: live() }), connectionClosed)).toBe(3); // once, then `retries` (2) more
+    expect(await sent(() => pipeline.run(read('r'), { signal: live() }), (n) => (n === 1 ? connectionClosed() : childFailure()))).toBe(2);
+    const cancel = new AbortController();
+    expect(await sent(() => pipeline.run(read('r'), { signal: cancel.signal }), () => (cancel.abort('stop'), connectionClosed()))).toBe(1);
   });
 });
 

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { execa } from 'execa';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { openDatabase } from '../../src/cache/db.js';
 import { migrate, MIGRATIONS, SCHEMA_VERSION, userVersion } from '../../src/cache/migrations.js';
 import { EventEmitter } from 'node:events';
@@ -119,6 +119,41 @@ describe('audit trail (issue 7)', () => {
     audit.close(); // the last batch is written on close
     expect(readAudit(cdb.db)).toHaveLength(3);
     cdb.close();
+  });
+
+  it('writes a batch at most flushMs after its first event, keeps no timer while no call comes, and retries a busy database without new calls', () => {
+    const dir = tempDir('mcpx-audit-timer-');
+    const cdb = openDatabase(dir);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+    try {
+      const audit = new AuditLog(cdb, { args: 'hash', retentionDays: 30 }, { flushMs: 50, firstPruneMs: 60_000 });
+      const idle = vi.getTimerCount(); // the prune timers
+      const e = (name: string): CallEvent => ({ server: 's', kind: 'tool', name, args: {}, outcome: 'ok', cacheable: false, ms: 1 });
+      audit.record(e('a'));
+      audit.record(e('b'));
+      expect(vi.getTimerCount()).toBe(idle + 1); // one timer for the batch, not one per event
+      vi.advanceTimersByTime(49);
+      expect(readAudit(cdb.db)).toHaveLength(0);
+      vi.advanceTimersByTime(1);
+      expect(readAudit(cdb.db).map((r) => r.name)).toEqual(['b', 'a']);
+      expect(vi.getTimerCount()).toBe(idle); // nothing waits: no timer
+
+      // Another connection holds the write lock: the batch stays, and is written once the lock is free, with no new call.
+      const holder = new Database(join(dir, 'cache.db'));
+      holder.exec('BEGIN EXCLUSIVE');
+      audit.record(e('c'));
+      vi.advanceTimersByTime(50);
+      expect(audit.waiting).toBe(1);
+      holder.exec('COMMIT');
+      holder.close();
+      vi.advanceTimersByTime(1000);
+      expect(audit.waiting).toBe(0);
+      expect(readAudit(cdb.db)).toHaveLength(3);
+      audit.close();
+    } finally {
+      vi.useRealTimers();
+      cdb.close();
+    }
   });
 
   it('schema step 2 adds the audit table (with its ts index) to a version-1 database', () => {

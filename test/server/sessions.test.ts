@@ -167,3 +167,39 @@ describe('closing a client', () => {
     await Promise.all([aCall.end(), bCall.end()]);
   });
 });
+
+describe('a tracked call', () => {
+  it('follows the request\'s signal with a signal of its own, and lets go of it when over', async () => {
+    const { edge } = client('a');
+    const upstream = new AbortController();
+    let seen!: AbortSignal;
+    let end!: () => void;
+    const done = edge.track('x', upstream.signal, (s) => ((seen = s), new Promise<void>((r) => (end = r))));
+    expect(seen).not.toBe(upstream.signal);
+    upstream.abort('stop');
+    expect(seen.aborted).toBe(true);
+    expect(seen.reason).toBe('stop');
+    end();
+    await done;
+    const later = new AbortController();
+    const after = edge.track('x', later.signal, async (s) => s);
+    const s = await after;
+    later.abort('late');
+    expect(s.aborted).toBe(false); // the call is over: it no longer follows the request
+  });
+
+  it('uses the route\'s own AbortController as it is (one signal per call), and close() aborts it', async () => {
+    const { edge } = client('a');
+    const route = new AbortController();
+    let seen!: AbortSignal;
+    let end!: () => void;
+    const done = edge.track('x', route, (s) => ((seen = s), new Promise<void>((r) => (end = r))));
+    expect(seen).toBe(route.signal);
+    expect(edge.inFlight('x')).toHaveLength(1);
+    edge.close();
+    expect(route.signal.aborted).toBe(true);
+    end();
+    await done;
+    expect(edge.inFlight('x')).toHaveLength(0);
+  });
+});
