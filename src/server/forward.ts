@@ -150,7 +150,7 @@ export class Forwarder {
   /** What Upstream reads of a request's context (the shape of the SDK Server's handler context). */
   private legacyContext(req: JSONRPCRequest, params: Record<string, unknown>, extra: Extra) {
     return (abort: AbortController) =>
-      ({ mcpReq: { id: req.id, method: req.method, signal: abort.signal, _meta: params._meta, notify: this.notifier(req.id) }, ...(extra?.authInfo && { http: { authInfo: extra.authInfo } }) }) as unknown as ServerContext;
+      ({ mcpReq: { id: req.id, method: req.method, signal: abort.signal, _meta: params._meta, notify: this.notifier(req.id) }, abort, ...(extra?.authInfo && { http: { authInfo: extra.authInfo } }) }) as unknown as ServerContext;
   }
 
   private modernContext(req: JSONRPCRequest, l: Lifted, extra: Extra) {
@@ -167,6 +167,7 @@ export class Forwarder {
           signal: abort.signal,
           notify: this.notifier(req.id),
         },
+        abort,
         ...(extra?.authInfo && { http: { authInfo: extra.authInfo } }),
       }) as unknown as ServerContext;
   }
@@ -179,14 +180,16 @@ export class Forwarder {
   private async call(req: JSONRPCRequest, era: Era, params: Record<string, unknown>, context: (abort: AbortController) => ServerContext): Promise<void> {
     const abort = new AbortController();
     this.inFlight.set(req.id, abort);
+    // Cancelled by the client (cancel() forgets it): no answer. Cancelled by mcpx (the session closing, the
+    // controller being the call's too): the call's error is the answer.
+    const answered = () => this.inFlight.get(req.id) === abort;
     try {
       const result = await this.deps.upstream.request(req.method, params, context(abort), this.deps.edge);
-      if (abort.signal.aborted) return; // cancelled: the client expects no answer
-      this.deps.write(era === 'modern' ? modernAnswer(req.method, req.id, result as Record<string, unknown>) : legacyAnswer(req.id, result), req.id);
+      if (answered()) this.deps.write(era === 'modern' ? modernAnswer(req.method, req.id, result as Record<string, unknown>) : legacyAnswer(req.id, result), req.id);
     } catch (e) {
-      if (!abort.signal.aborted) this.deps.write(errorLine(req.id, e), req.id);
+      if (answered()) this.deps.write(errorLine(req.id, e), req.id);
     } finally {
-      this.inFlight.delete(req.id);
+      if (answered()) this.inFlight.delete(req.id);
     }
   }
 
@@ -228,6 +231,7 @@ export class Forwarder {
     const id = (params as { requestId?: RequestId } | undefined)?.requestId;
     const abort = id === undefined ? undefined : this.inFlight.get(id);
     if (!abort) return false;
+    this.inFlight.delete(id!);
     abort.abort((params as { reason?: unknown }).reason);
     return true;
   }

@@ -36,6 +36,9 @@ export interface Backend {
   status(): Record<string, unknown>;
 }
 
+/** A forwarded request's context as forward.ts builds it: the SDK handler context's shape, and the route's controller of the request. */
+export type RequestContext = ServerContext & { abort?: AbortController };
+
 /** A modern client may keep mcpx's lists this long while it listens for their changes (the v2 client's cap). */
 export const LIST_TTL_MS = 86_400_000;
 
@@ -280,7 +283,9 @@ export class Upstream {
   private forward(ctx: ServerContext, edge: UpstreamEdge, child: Child | undefined, run: (o: CallOptions) => Promise<unknown>): Promise<unknown> {
     // Who asks: the token's name over HTTP, the local user on stdio (the pipeline keys private entries by it).
     const caller = callerOf(ctx);
-    if (edge.era === 'legacy') return edge.track(child?.name, ctx.mcpReq.signal, (signal, asker) => withCall(ctx, (o) => run({ ...o, signal, caller, asker })), ctx.mcpReq.id);
+    // The route's own controller becomes the call's: one signal per call.
+    const cancel = (ctx as RequestContext).abort ?? ctx.mcpReq.signal;
+    if (edge.era === 'legacy') return edge.track(child?.name, cancel, (signal, asker) => withCall(ctx, (o) => run({ ...o, signal, caller, asker })), ctx.mcpReq.id);
     const tracked = ctx.mcpReq._meta?.progressToken !== undefined;
     return edge.leg(
       ctx,
