@@ -4,7 +4,6 @@ import { errorMessage } from '../errors.js';
 import { HTTP_LIMITS } from '../config/types.js';
 import { log } from '../util/log.js';
 import { UpstreamEdge } from './bridge.js';
-import { forwarding } from './forward.js';
 import { untilDone } from './response-done.js';
 import type { Sessions } from './sessions.js';
 import type { Upstream } from './upstream.js';
@@ -35,7 +34,7 @@ export class LegacySessions {
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
-    private readonly upstream: Upstream,
+    private readonly upstream: Pick<Upstream, 'factoryFor' | 'unsubscribe'>,
     private readonly sessions: Sessions,
     private readonly idleMs = SESSION_IDLE_MS,
     /** Sessions one caller may have open at once (`http.limits.sessions`). */
@@ -110,6 +109,7 @@ export class LegacySessions {
     const edge = this.sessions.open(new UpstreamEdge());
     edge.caller = caller;
     edge.allUpdates = false; // resources/updated only for the URIs this session subscribed to
+    edge.routeTransports = true;
     const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (sid) => void this.open.set(sid, session),
@@ -118,7 +118,7 @@ export class LegacySessions {
     transport.onclose = () => void this.close(session);
     const server = this.upstream.factoryFor(edge)({ era: 'legacy' });
     server.onerror = (e) => log.debug(`upstream (http session): ${errorMessage(e)}`);
-    await server.connect(forwarding(transport, edge, this.upstream));
+    await server.connect(transport);
     return session;
   }
 

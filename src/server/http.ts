@@ -7,7 +7,6 @@ import { log } from '../util/log.js';
 import { UpstreamEdge } from './bridge.js';
 import { openBackend, serveConfig, type ServeOptions } from './backend.js';
 import { bearerGate, isLoopback, originGate } from './http-guard.js';
-import { forwarding } from './forward.js';
 import { LegacySessions } from './http-legacy.js';
 import { untilDone } from './response-done.js';
 import { initialInstructions } from './instructions.js';
@@ -72,15 +71,8 @@ export async function serveHttp(opts: HttpServeOptions = {}): Promise<void> {
   // Every 2026-07-28 request: one edge (no session; a flight is found again by its requestState).
   const modernEdge = sessions.open(new UpstreamEdge());
   modernEdge.stateless = true; // each request may be another client's: a question goes to its own request only
-  // Each request's Server gets its own transport: its forwarded request takes the route on it (forward.ts).
-  const modernServer = upstream.factoryFor(modernEdge);
-  const factory = (o: { era: 'modern' | 'legacy' }) => {
-    const server = modernServer(o);
-    const connect = server.connect.bind(server);
-    server.connect = (transport) => connect(forwarding(transport, modernEdge, upstream));
-    return server;
-  };
-  const modern = createMcpHandler(factory, { legacy: 'reject', onerror: (e) => log.debug(`upstream (http): ${errorMessage(e)}`) });
+  modernEdge.routeTransports = true; // each request's Server has its own transport: its request takes the route there
+  const modern = createMcpHandler(upstream.factoryFor(modernEdge), { legacy: 'reject', onerror: (e) => log.debug(`upstream (http): ${errorMessage(e)}`) });
   modernEdge.send = (n) => publish(modern.bus, n);
   const limits = config.http.limits;
   const legacy = new LegacySessions(upstream, sessions, undefined, limits.sessions);

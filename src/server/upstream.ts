@@ -1,4 +1,5 @@
-import { ProtocolError, ProtocolErrorCode, Server, type Progress, type ServerContext } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, Server, type Progress, type ServerContext, type Transport } from '@modelcontextprotocol/server';
+import { forwarding } from './forward.js';
 import type { Child } from '../children/child.js';
 import type { CallOptions, Pipeline } from '../pipeline/call.js';
 import type { Hub, ListKind } from '../runtime/hub.js';
@@ -85,12 +86,14 @@ export class Upstream {
    * forwarded requests never reach it: they take forward.ts on its transport.
    */
   factoryFor = (edge: UpstreamEdge) => ({ era }: { era: Era }): Server => {
-    const server = new Server(SERVER_INFO, {
+    const options = {
       instructions: this.instructions,
       capabilities: SERVER_CAPABILITIES, // identity.ts: the early initialize answer says the same
       // Several children starting at once must not become a storm of list_changed upstream.
       debouncedNotificationMethods: LIST_CHANGED,
-    });
+    };
+    // Over stdio serve.ts puts the route on the one transport itself; over HTTP each Server's own does.
+    const server = edge.routeTransports ? new RoutedServer(edge, this, SERVER_INFO, options) : new Server(SERVER_INFO, options);
     edge.server = server;
     edge.era = era;
     if (era === 'legacy') server.oninitialized = () => this.onStart();
@@ -334,6 +337,21 @@ export class Upstream {
     });
     // A 2026 client hears only through its listen streams (serveStdio and the HTTP bus drop what no stream asked for).
     hub.onListsChanged = (kinds: ListKind[]) => this.sessions.listsChanged(kinds);
+  }
+}
+
+/** A Server whose transport's forwarded requests take the route (forward.ts) before the Server sees them. */
+class RoutedServer extends Server {
+  constructor(
+    private readonly edge: UpstreamEdge,
+    private readonly upstream: Upstream,
+    ...args: ConstructorParameters<typeof Server>
+  ) {
+    super(...args);
+  }
+
+  override connect(transport: Transport): Promise<void> {
+    return super.connect(forwarding(transport, this.edge, this.upstream));
   }
 }
 
