@@ -4,7 +4,7 @@ import { loadConfig } from '../config/index.js';
 import { unknownServer } from '../config/select.js';
 import type { Config, Selection, ServerConfig } from '../config/types.js';
 import { McpxError, errorMessage } from '../errors.js';
-import { CLAUDE_PREFIX } from '../server/names.js';
+import { CLAUDE_PREFIX } from '../runtime/names.js';
 import { cachePlan } from '../pipeline/policies.js';
 import { createRuntime, type Runtime } from '../runtime/runtime.js';
 import { localCaller } from '../util/caller.js';

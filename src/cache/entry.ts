@@ -10,7 +10,7 @@ export function storable(p: PutEntry, now: number, maxEntryBytes: number): { jso
   if (!(p.ttlMs > 0) && !(p.staleTtlMs > 0)) return undefined;
   let json: string | undefined;
   try {
-    json = jsonOf(p.result); // a child's own text when known (fast path): not serialised again
+    json = jsonOf(p.result); // a child's own text when known (children/raw.ts): not serialised again
   } catch {
     return undefined;
   }

@@ -35,8 +35,7 @@ import { runInputRounds } from './input.js';
 import type { Askers } from './asking.js';
 import type { StreamCorrelation } from './streams.js';
 import { RAW_METHODS } from './raw.js';
-import { fastPathEnabled } from '../util/switches.js';
-import { isLoginNeeded, loginNeededIn, wantsOAuth } from './oauth/session.js';
+import { isLoginNeeded, loginNeededIn, wantsOAuth } from './oauth/needed.js';
 import { signInId } from './oauth/store.js';
 
 /** Takes the child's result as it is: no parse, no rebuild (unknown fields inside content blocks stay). */
@@ -553,7 +552,7 @@ export class Child extends EventEmitter<ChildEvents> {
     if (this.era !== 'modern') {
       // A 2025-era stdio child: calls, reads and prompts go past the Client (raw.ts), the rest through it.
       const t = this.transport;
-      if (t instanceof StdioChildTransport && RAW_METHODS.has(method) && fastPathEnabled()) return t.raw.request(method, params, options);
+      if (t instanceof StdioChildTransport && RAW_METHODS.has(method)) return t.raw.request(method, params, options);
       const tag = this.streams?.tag(askers); // the child's requests on this request's stream are its askers'
       try {
         return await client.request({ method, params: params as Record<string, unknown> }, Loose, { ...options, relatedRequestId: tag });

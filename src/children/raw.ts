@@ -2,7 +2,8 @@ import { ProtocolError, SdkError, SdkErrorCode, type JSONRPCMessage, type Progre
 import { rawJson } from '../util/raw-json.js';
 
 /**
- * The fast path to a 2025-era stdio child: tools/call, resources/read and prompts/get are
+ * The child half of the forwarded requests' route (server/forward.ts is the client half), for a
+ * 2025-era stdio child: tools/call, resources/read and prompts/get are
  * sent as plain JSON-RPC on the child's transport, and their responses and progress are taken off the
  * wire before the SDK Client sees them: no zod parse of the result, no Protocol bookkeeping. What it
  * does is what the Client does for such a request, nothing more: the same ids-to-responses matching,
@@ -12,11 +13,9 @@ import { rawJson } from '../util/raw-json.js';
  *
  * The result object is the child's parsed JSON, as before; its raw text is kept beside it (util/raw-json.ts)
  * so that the upstream can write the child's bytes without serialising them again when nothing in mcpx
- * changed the result. MCPX_FASTPATH=0 turns this off (a debugging switch: every request takes the SDK path).
+ * changed the result.
  */
 export const RAW_METHODS: ReadonlySet<string> = new Set(['tools/call', 'resources/read', 'prompts/get']);
-
-
 
 /** Ours, well away from the SDK Client's ids (which count up from 0 on the same connection). */
 const FIRST_ID = 1_000_000_000;

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode, type Progress, type Tool } from '@modelcontextprotocol/client';
 import { cacheAdvice } from '../children/advice.js';
 import { credentialHint, isAuthFailure, type Child } from '../children/child.js';
-import { loginNeededIn } from '../children/oauth/session.js';
+import { loginNeededIn } from '../children/oauth/needed.js';
 import { isQuestionRefused } from '../children/asking.js';
 import type { CachedEntry, Mark, MaybePromise, ResultStore } from '../cache/store.js';
 import { SingleFlight } from '../cache/singleflight.js';
@@ -12,7 +12,6 @@ import { AdmissionRefused } from './admission.js';
 import { CHARS_PER_TOKEN, cutNote, cutResult } from './budget.js';
 import { CallKeys } from './cache-keys.js';
 import { cachedToolResult, failureText, markCached, staleToolResult, unavailableResult, type FailureReason } from './answers.js';
-import { formatBackup, searchBackup } from './backup.js';
 import { cachePlan, isTransportFailure, type CachePlan, type ChildPolicies } from './policies.js';
 
 /**
@@ -132,6 +131,9 @@ interface Call<C> {
 
 const MAX_REAUTH = 2;
 
+/** The fallback's search of backup files (and SQLite for its index): loaded on the first failure that needs it. */
+const loadBackup = () => import('./backup.js');
+
 /** Why the child did not answer, or why mcpx did not send the call: carried to the fallback. */
 class CallFailed extends Error {
   constructor(readonly reason: FailureReason, message: string, readonly childError?: ProtocolError) {
@@ -223,10 +225,11 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
         throw e.childError ?? new ProtocolError(ProtocolErrorCode.InternalError, failureText(child.name, e.reason, e.message));
       }
       const dir = child.config.fallback.backupDir;
-      const hits = dir ? await searchBackup(dir, call.args, { signal: opts.signal }).catch(() => []) : []; // it logs its own problems; rejects only when cancelled
+      const backup = dir ? await loadBackup() : undefined;
+      const hits = backup ? await backup.searchBackup(dir!, call.args, { signal: opts.signal }).catch(() => []) : []; // it logs its own problems; rejects only when cancelled
       if (hits.length) {
         const mark = { status: 'fallback', reason: e.reason, server: child.name, files: hits.map((h) => h.path) };
-        return done('fallback', { content: [{ type: 'text', text: formatBackup(child.name, dir!, hits) }], _meta: { 'mcpx/cache': mark } }, e);
+        return done('fallback', { content: [{ type: 'text', text: backup!.formatBackup(child.name, dir!, hits) }], _meta: { 'mcpx/cache': mark } }, e);
       }
       return done(e.reason, unavailableResult(child.name, e.reason, e.message, child.config.fallback.message), e);
     }

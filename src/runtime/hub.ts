@@ -4,7 +4,7 @@ import { Child, type UpstreamBridge } from '../children/child.js';
 import type { Config, ServerConfig } from '../config/types.js';
 import { log } from '../util/log.js';
 import { withheldResult, type ToolPins } from './pins.js';
-import { Routing } from '../server/routing.js';
+import { Routing } from './routing.js';
 
 /**
  * The children of one serve process and the merged view of their catalogs. Emits one debounced

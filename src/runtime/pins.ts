@@ -2,7 +2,7 @@ import type { CallToolResult } from '@modelcontextprotocol/client';
 import type { Child } from '../children/child.js';
 import type { PinStore, WaitingTool } from '../cache/pins.js';
 import { log } from '../util/log.js';
-import type { HeldRoute } from '../server/routing.js';
+import type { HeldRoute } from './routing.js';
 
 /**
  * serve's side of pinTools: which tools of a child wait for approval (recorded for every server,

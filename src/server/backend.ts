@@ -22,7 +22,7 @@ export interface ServeOptions {
 
 /**
  * Loads the config (a config error exits 2 before anything starts) and opens the log file. `loaded`:
- * the config already read by the early initialize answer (early.ts).
+ * the config already read by the early initialize answer (first-answer.ts).
  */
 export function serveConfig(opts: ServeOptions, loaded?: ReturnType<typeof loadConfig>): Config {
   const { config, warnings } = loaded ?? loadConfig(opts.configFlag, { select: opts.select });
@@ -63,7 +63,7 @@ export function openBackend(config: Config, bridge: UpstreamBridge, opts: ServeO
     // Live config: edits of mcpx.json and .env apply while serving (rotated tokens too); ps/reload/restart reach us.
     stops.push(publishStatus(rt.status, rt.db), operate(rt, { load: () => loadConfig(opts.configFlag, { select: opts.select }), ready, watch: opts.watch !== false }));
     // The stored catalogs, pins and cache are in, and the eager children starting (once the client is
-    // initialized), before anything is served from it: a first tools/list answered early (early-list.ts)
+    // initialized), before anything is served from it: a first tools/list answered early (stored-list.ts)
     // waited for none of it, and mcpx://status read right after it shows that state. A failure of the
     // load shows where start() awaits it.
     await rt.load().catch(() => undefined);

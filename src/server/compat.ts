@@ -3,11 +3,13 @@ import { CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LEGACY_PROTOCOL_VERSIONS, LOG
 
 /**
  * The rules that make one answer right for both protocol eras, in one place: what mcpx changes in a
- * child's answer for a 2025 client or a 2026-07-28 one, how it tells a request that carries 2026
- * material, and the answers it writes itself as the SDK Server writes them (the fast path's, and the
- * first initialize or discover answered before the SDK is loaded). Every route takes them from here,
- * never from the SDK's private members; the byte-identity tests (test/serve/fastpath.test.ts,
- * early.test.ts, exact.test.ts) hold them to the SDK's bytes. Loads no SDK: the early answers use it.
+ * child's answer for a 2025 client or a 2026-07-28 one (a wrapped output schema, the 2026 result
+ * fields), how it tells a request that carries 2026 material, and the answers it writes itself as the
+ * SDK Server writes them (the forwarded route's, forward.ts, and the first initialize or discover
+ * answered before the SDK is loaded, first-answer.ts). Nothing here uses the SDK's private members; the
+ * byte tests (test/serve/route.test.ts against the SDK Server's recorded bytes, first-answer.test.ts
+ * against the SDK Server live, exact.test.ts against the child's bytes) hold them to the SDK's.
+ * Loads no SDK: the first answers use it before the SDK is loaded.
  */
 
 /**
@@ -20,6 +22,56 @@ export function needsLegacyWrap(t: { outputSchema?: unknown }): boolean {
   const s = t.outputSchema;
   return isObject(s) && s.type !== 'object';
 }
+
+/**
+ * The tools of a list for a 2025 client: a tool whose output schema needs it (above) is listed with the
+ * schema wrapped, `{type:"object", properties:{result:<schema>}, required:["result"]}`, the SEP-2106
+ * rule the SDK's 2025 codec follows; the same array when no tool needs it.
+ */
+export function legacyTools<T extends { outputSchema?: unknown }>(tools: T[]): T[] {
+  if (!tools.some(needsLegacyWrap)) return tools;
+  return tools.map((t) => (needsLegacyWrap(t) ? { ...t, outputSchema: wrapSchema(t.outputSchema as Record<string, unknown>) } : t));
+}
+
+/**
+ * A schema moved under `properties.result` of a new root. Same-document pointers (`$ref`, `$dynamicRef`:
+ * `#` and `#/…`) are moved with it, except inside a subtree with a `$id` of its own (its pointers
+ * resolve against that base) and inside instance data (`const`, `enum`, `default`, `examples`); names
+ * under `properties`, `$defs` and the like are names, their values schemas. A root `$schema` stays at
+ * the root; a draft 2019-09 `$recursiveRef: "#"` becomes a `$ref` to the moved root.
+ */
+function wrapSchema(schema: Record<string, unknown>): Record<string, unknown> {
+  const $schema = typeof schema.$schema === 'string' ? schema.$schema : undefined;
+  const root = (s: unknown) => ({ ...($schema !== undefined && { $schema }), type: 'object', properties: { result: s }, required: ['result'] });
+  if (ownBase(schema.$id)) return root(schema);
+  const recursion = typeof $schema === 'string' && $schema.includes('2019-09') && schema.$recursiveAnchor !== true;
+  const moved = (v: string) => (v === '#' ? '#/properties/result' : v.startsWith('#/') ? `#/properties/result${v.slice(1)}` : v);
+  const walk = (node: unknown, names: boolean): unknown => {
+    if (Array.isArray(node)) return node.map((n) => walk(n, false));
+    if (!isObject(node)) return node;
+    if (!names && ownBase(node.$id)) return node;
+    const out: Record<string, unknown> = {};
+    let recursive = false;
+    for (const [k, v] of Object.entries(node)) {
+      if (names) out[k] = walk(v, false);
+      else if ((k === '$ref' || k === '$dynamicRef') && typeof v === 'string') out[k] = moved(v);
+      else if (k === '$recursiveRef' && v === '#' && recursion) recursive = true;
+      else if (DATA_KEYS.has(k)) out[k] = v;
+      else out[k] = walk(v, NAME_MAP_KEYS.has(k));
+    }
+    if (recursive) {
+      if ('$ref' in out) out.allOf = [...(Array.isArray(out.allOf) ? out.allOf : []), { $ref: '#/properties/result' }];
+      else out.$ref = '#/properties/result';
+    }
+    return out;
+  };
+  return root(walk(schema, false));
+}
+
+/** An `$id` that sets a new base for the pointers under it (a fragment-only one, `#name`, does not). */
+const ownBase = (id: unknown) => id !== undefined && !(typeof id === 'string' && id.startsWith('#'));
+const DATA_KEYS: ReadonlySet<string> = new Set(['const', 'enum', 'default', 'examples']);
+const NAME_MAP_KEYS: ReadonlySet<string> = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas', 'dependencies']);
 
 /**
  * A tool call's result for a 2025 client: its structuredContent wrapped as `{result: <value>}` when the

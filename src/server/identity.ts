@@ -1,6 +1,6 @@
 /**
  * What mcpx says it is and offers, in its initialize answer: one place for the SDK Server (upstream.ts)
- * and for the answers written before the SDK is loaded (early.ts, early-list.ts). Imports nothing.
+ * and for the answers written before the SDK is loaded (first-answer.ts, stored-list.ts). Imports nothing.
  */
 export const SERVER_INFO = { name: 'mcpx', version: '0.1.0' };
 
@@ -31,7 +31,7 @@ export const STATUS_TOOL = {
  * The 2026-07-28 side: the revisions the SDK's serveStdio serves (its
  * SUPPORTED_MODERN_PROTOCOL_VERSIONS, which the discover answer lists) and the `_meta` keys of the
  * per-request envelope and of the server's identity on every modern result. Spelled here so that
- * early.ts can answer a first server/discover without loading the SDK (test/serve/early.test.ts
+ * first-answer.ts can answer a first server/discover without loading the SDK (test/serve/first-answer.test.ts
  * checks the bytes against the SDK's).
  */
 export const MODERN_PROTOCOL_VERSIONS = ['2026-07-28'];

@@ -1,4 +1,4 @@
-import { PROTOCOL_VERSION_META_KEY, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
+import { PROTOCOL_VERSION_META_KEY, type JSONRPCMessage, type MessageExtraInfo, type Transport } from '@modelcontextprotocol/server';
 import type { ListKind } from '../runtime/hub.js';
 
 /**
@@ -74,16 +74,17 @@ export class Listens {
 
 /**
  * The transport serveStdio gets: the real one, with `seen` told of every message both ways first.
- * `take` (the fast path, fastpath.ts) may answer an inbound message itself: then serveStdio never sees
- * it, unless `take` hands it on later with `deliver`. `drop` keeps an answer already given from going twice.
+ * `take` (the forwarded requests' route, forward.ts) may answer an inbound message itself: then
+ * serveStdio never sees it, unless `take` hands it on later with `deliver`. `drop` keeps an answer
+ * already given from going twice (`outbound` still sees it).
  */
 export function tapTransport(
   inner: Transport,
   seen: {
     inbound(m: JSONRPCMessage): void;
     outbound(m: JSONRPCMessage): void;
-    take?(m: JSONRPCMessage, deliver: () => void): boolean;
-    /** An outbound message not to send (already answered: early.ts). */
+    take?(m: JSONRPCMessage, deliver: () => void, extra?: MessageExtraInfo): boolean;
+    /** An outbound message not to send (already answered: first-answer.ts). */
     drop?(m: JSONRPCMessage): boolean;
   },
 ): Transport {
@@ -92,9 +93,9 @@ export function tapTransport(
     start: () => inner.start(),
     close: () => inner.close(),
     send: (m, o) => {
-      if (seen.drop?.(m)) return Promise.resolve();
+      const dropped = seen.drop?.(m);
       seen.outbound(m);
-      return inner.send(m, o);
+      return dropped ? Promise.resolve() : inner.send(m, o);
     },
     get onmessage() {
       return onmessage;
@@ -103,7 +104,7 @@ export function tapTransport(
       onmessage = fn;
       inner.onmessage = fn && ((m, extra) => {
         seen.inbound(m);
-        if (!seen.take?.(m, () => fn(m, extra))) fn(m, extra);
+        if (!seen.take?.(m, () => fn(m, extra), extra)) fn(m, extra);
       });
     },
     get onclose() {

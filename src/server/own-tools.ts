@@ -1,7 +1,7 @@
 /**
  * mcpx's own tools besides mcpx__status (identity.ts): tool search's two meta tools and the pager of
  * results cut by the output budget. Imports nothing: the first tools/list answered before the runtime
- * loads (early-list.ts) lists them too. Their descriptions are what makes a model use them, so they
+ * loads (stored-list.ts) lists them too. Their descriptions are what makes a model use them, so they
  * say how to chain them; their size counts in every tools/list with search on (bench: ≤ 2 KB in all).
  */
 export const FIND_TOOLS = {

@@ -8,9 +8,9 @@ import { openBackend, serveConfig, serveOnRejections, type ServeOptions as Backe
 import { Listens, tapTransport } from './listen.js';
 import { Sessions } from './sessions.js';
 import { Upstream } from './upstream.js';
-import { FastPath } from './fastpath.js';
+import { Forwarder } from './forward.js';
 import { UpstreamStdioTransport } from './stdio-upstream.js';
-import type { Early } from './early.js';
+import type { Early } from './first-answer.js';
 import { batchedWriter } from '../util/batch.js';
 
 /**
@@ -25,7 +25,7 @@ import { batchedWriter } from '../util/batch.js';
 export interface ServeOptions extends BackendOptions {
   stdin?: NodeJS.ReadableStream;
   stdout?: NodeJS.WritableStream;
-  /** The initialize answered while serve was loading (early.ts); its config, instructions and stdin. */
+  /** The initialize answered while serve was loading (first-answer.ts); its config, instructions and stdin. */
   early?: Early;
 }
 
@@ -56,13 +56,13 @@ export async function serve(opts: ServeOptions = {}): Promise<void> {
       if (caps && typeof caps === 'object') edge.envelopeCapabilities = caps as ClientCapabilities;
       if (m.method !== 'server/discover') back.start();
     },
-    outbound: (m: JSONRPCMessage) => (listens.outbound(m), fast.sent(m)),
-    // A client's calls and lists (2025, or 2026-07-28 once pinned) are answered by the fast path (fastpath.ts), past the SDK Server.
-    take: (m: JSONRPCMessage, deliver: () => void) => fast.take(m, deliver),
+    outbound: (m: JSONRPCMessage) => (listens.outbound(m), forwarder.sent(m)),
+    // Every forwarded request takes one route (forward.ts), past the SDK Server.
+    take: (m: JSONRPCMessage, deliver: () => void) => forwarder.take(m, deliver),
     drop: (m: JSONRPCMessage) => opts.early?.drop(m) ?? false, // the SDK's answer to an initialize or discover answered early
   };
   const stdout = opts.stdout ?? process.stdout;
-  const fast = new FastPath({ edge, backend: back.backend, upstream, write: batchedWriter(stdout as never) });
+  const forwarder = new Forwarder({ edge, upstream, write: batchedWriter(stdout as never) });
 
   const outcome = stopper(async () => {
     const killed = await back.stop();

@@ -1,4 +1,5 @@
-import { ProtocolError, ProtocolErrorCode, Server, type JSONRPCRequest, type Progress, type ServerContext } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, Server, type Progress, type ServerContext, type Transport } from '@modelcontextprotocol/server';
+import { forwarding } from './forward.js';
 import type { Child } from '../children/child.js';
 import type { CallOptions, Pipeline } from '../pipeline/call.js';
 import type { Hub, ListKind } from '../runtime/hub.js';
@@ -15,9 +16,11 @@ import { pageNote } from '../pipeline/budget.js';
 import { DEFAULT_LIMIT, MAX_LIMIT, ToolSearch, type Asker } from './tool-search/index.js';
 
 /**
- * The upstream Server that Claude Code talks to, in either era: list, call, read, prompt, completion
- * and subscription handlers, and the notifications forwarded both ways. Routing and calls are the
- * pipeline's; this file only translates between the protocol and it.
+ * The upstream side that Claude Code talks to, in either era: the SDK Server of each client (the
+ * handshake and what the SDK keeps), what a forwarded request does once forward.ts has taken it off the
+ * wire (lists, calls, reads, prompts, completions, subscriptions, mcpx's own tools), and the
+ * notifications forwarded both ways. Routing and calls are the pipeline's; this file only translates
+ * between the protocol and it.
  */
 export { SERVER_INFO } from './identity.js';
 
@@ -33,6 +36,9 @@ export interface Backend {
   settled(): Promise<void>;
   status(): Record<string, unknown>;
 }
+
+/** A forwarded request's context as forward.ts builds it: the SDK handler context's shape, and the route's controller of the request. */
+export type RequestContext = ServerContext & { abort?: AbortController };
 
 /** A modern client may keep mcpx's lists this long while it listens for their changes (the v2 client's cap). */
 export const LIST_TTL_MS = 86_400_000;
@@ -75,17 +81,23 @@ export class Upstream {
     for (const uri of uris) void this.subscribe(uri, 'resources/unsubscribe', new AbortController().signal).catch(() => undefined);
   }
 
+  /**
+   * A client's Server: the handshake, discover, ping, a 2025 client's setLevel and roots changes. Its
+   * forwarded requests never reach it: they take forward.ts on its transport.
+   */
   factoryFor = (edge: UpstreamEdge) => ({ era }: { era: Era }): Server => {
-    const server = new Server(SERVER_INFO, {
+    const options = {
       instructions: this.instructions,
       capabilities: SERVER_CAPABILITIES, // identity.ts: the early initialize answer says the same
       // Several children starting at once must not become a storm of list_changed upstream.
       debouncedNotificationMethods: LIST_CHANGED,
-    });
+    };
+    // Over stdio serve.ts puts the route on the one transport itself; over HTTP each Server's own does.
+    const server = edge.routeTransports ? new RoutedServer(edge, this, SERVER_INFO, options) : new Server(SERVER_INFO, options);
     edge.server = server;
     edge.era = era;
     if (era === 'legacy') server.oninitialized = () => this.onStart();
-    this.install(server, era, edge);
+    if (era === 'legacy') this.installLegacy(server, edge);
     return server;
   };
 
@@ -95,34 +107,18 @@ export class Upstream {
     return b.hub.routing;
   }
 
-  private install(server: Server, era: Era, edge: UpstreamEdge): void {
-    server.setRequestHandler('tools/list', (_req, ctx) => this.list('tools/list', era, this.asker(edge, ctx.mcpReq.envelope as Record<string, unknown> | undefined)) as never);
-    server.setRequestHandler('prompts/list', () => this.list('prompts/list', era) as never);
-    server.setRequestHandler('resources/list', () => this.list('resources/list', era) as never);
-    server.setRequestHandler('resources/templates/list', () => this.list('resources/templates/list', era) as never);
-
-    // Forwarded requests go through the fallback handler: it sees the raw params (unknown fields kept),
-    // and its result skips the Server's parse and rebuild, so the child's result reaches the client as
-    // the child sent it.
-    server.fallbackRequestHandler = async (req: JSONRPCRequest, ctx: ServerContext) => {
-      const params = { ...(req.params ?? {}) } as Record<string, unknown>;
-      delete params.inputResponses; // a modern retry's answers are mcpx's, not the child's
-      delete params.requestState;
-      return this.request(req.method, params, ctx, edge) as never;
-    };
-
-    if (era === 'legacy') {
-      // logging/setLevel: this client's own level (what it hears); the children are told the most
-      // verbose level any client needs (now and when they start), and each client's lines are filtered.
-      server.setRequestHandler('logging/setLevel', async (req) => {
-        edge.logLevel = req.params.level;
-        (await this.backend).hub.children.forEach((c) => this.sendLevel(c));
-        return {};
-      });
-      server.setNotificationHandler('notifications/roots/list_changed', async () => {
-        await Promise.all((await this.backend).hub.children.map((c) => c.notify('notifications/roots/list_changed')));
-      });
-    }
+  /** A 2025 client's own requests: its log level, its roots changing. */
+  private installLegacy(server: Server, edge: UpstreamEdge): void {
+    // logging/setLevel: this client's own level (what it hears); the children are told the most
+    // verbose level any client needs (now and when they start), and each client's lines are filtered.
+    server.setRequestHandler('logging/setLevel', async (req) => {
+      edge.logLevel = req.params.level;
+      (await this.backend).hub.children.forEach((c) => this.sendLevel(c));
+      return {};
+    });
+    server.setNotificationHandler('notifications/roots/list_changed', async () => {
+      await Promise.all((await this.backend).hub.children.map((c) => c.notify('notifications/roots/list_changed')));
+    });
   }
 
   /**
@@ -135,7 +131,7 @@ export class Upstream {
     return { client: typeof client === 'string' ? client : undefined, key: edge.stateless ? undefined : edge };
   }
 
-  /** A list's result for a client of `era`: what the Server's list handlers return, and the fast path's lists (fastpath.ts). */
+  /** A list's result for a client of `era` (forward.ts writes it). */
   async list(method: ListMethod, era: Era, who: Asker = {}): Promise<Record<string, unknown>> {
     const routing = await this.lists();
     // Modern lists say how long they stay good: long while the client hears of changes, else not at all.
@@ -154,8 +150,8 @@ export class Upstream {
   }
 
   /**
-   * A forwarded request of one client (its edge): what the Server's fallback handler runs, and what the
-   * fast path (fastpath.ts) runs for a 2025 client's calls without the Server, so both behave the same.
+   * A forwarded request of one client (its edge), as forward.ts takes it off the wire: a 2026 retry's
+   * answers and state already lifted off its params.
    */
   async request(method: string, params: Record<string, unknown>, ctx: ServerContext, edge: UpstreamEdge): Promise<unknown> {
     switch (method) {
@@ -290,7 +286,9 @@ export class Upstream {
   private forward(ctx: ServerContext, edge: UpstreamEdge, child: Child | undefined, run: (o: CallOptions) => Promise<unknown>): Promise<unknown> {
     // Who asks: the token's name over HTTP, the local user on stdio (the pipeline keys private entries by it).
     const caller = callerOf(ctx);
-    if (edge.era === 'legacy') return edge.track(child?.name, ctx.mcpReq.signal, (signal, asker) => withCall(ctx, (o) => run({ ...o, signal, caller, asker })), ctx.mcpReq.id);
+    // The route's own controller becomes the call's: one signal per call.
+    const cancel = (ctx as RequestContext).abort ?? ctx.mcpReq.signal;
+    if (edge.era === 'legacy') return edge.track(child?.name, cancel, (signal, asker) => withCall(ctx, (o) => run({ ...o, signal, caller, asker })), ctx.mcpReq.id);
     const tracked = ctx.mcpReq._meta?.progressToken !== undefined;
     return edge.leg(
       ctx,
@@ -339,6 +337,21 @@ export class Upstream {
     });
     // A 2026 client hears only through its listen streams (serveStdio and the HTTP bus drop what no stream asked for).
     hub.onListsChanged = (kinds: ListKind[]) => this.sessions.listsChanged(kinds);
+  }
+}
+
+/** A Server whose transport's forwarded requests take the route (forward.ts) before the Server sees them. */
+class RoutedServer extends Server {
+  constructor(
+    private readonly edge: UpstreamEdge,
+    private readonly upstream: Upstream,
+    ...args: ConstructorParameters<typeof Server>
+  ) {
+    super(...args);
+  }
+
+  override connect(transport: Transport): Promise<void> {
+    return super.connect(forwarding(transport, this.edge, this.upstream));
   }
 }
 

@@ -277,7 +277,7 @@ export function redactArgs(value: unknown, logger: Logger = defaultLog): unknown
 function resultBytes(result: unknown): number | null {
   if (result === undefined) return null;
   try {
-    return Buffer.byteLength(jsonOf(result) ?? '', 'utf8'); // the child's own text when known (fast path): not serialised again
+    return Buffer.byteLength(jsonOf(result) ?? '', 'utf8'); // the child's own text when known (children/raw.ts): not serialised again
   } catch {
     return null;
   }

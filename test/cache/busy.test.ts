@@ -1,4 +1,4 @@
-// Issue 11 §3: the cache never stalls serving. Another real process holds the database; every store
+// The cache never stalls serving. Another real process holds the database; every store
 // operation on serve's connection answers within its short busy timeout, writes wait in memory and
 // land once the lock is gone. (Before: a 5 s busy timeout, retried up to five times, on the serve thread.)
 import Database from 'better-sqlite3';
@@ -30,7 +30,7 @@ function keysIn(dir: string): string[] {
   }
 }
 
-describe('a database another process holds (issue 11)', () => {
+describe('a database another process holds', () => {
   it('batches writes: put() writes nothing; flush() writes them all, seen from another connection', () => {
     const dir = tempDir();
     const cdb = openDatabase(dir);

@@ -21,7 +21,7 @@ describe('openDatabase', () => {
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     expect(statSync(cdb.path).mode & 0o777).toBe(0o600);
     expect(cdb.db.pragma('journal_mode', { simple: true })).toBe('wal');
-    // Serve's connection waits tens of ms for a lock, never seconds (issue 11); new files vacuum incrementally.
+    // Serve's connection waits tens of ms for a lock, never seconds; new files vacuum incrementally.
     expect(cdb.db.pragma('busy_timeout', { simple: true })).toBe(SERVE_BUSY_TIMEOUT_MS);
     expect(SERVE_BUSY_TIMEOUT_MS).toBeLessThanOrEqual(50);
     expect(cdb.db.pragma('auto_vacuum', { simple: true })).toBe(2); // INCREMENTAL

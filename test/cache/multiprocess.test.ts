@@ -32,7 +32,7 @@ describe('several processes on one cache file', () => {
     cdb.close();
   });
 
-  it('invalidating server A in another process drops only A from this L1; B is still served from it (issue 11)', async () => {
+  it('invalidating server A in another process drops only A from this L1; B is still served from it', async () => {
     const dir = tempDir();
     const cdb = openDatabase(dir);
     const store = new SqliteResultStore(cdb, { maxEntryBytes: 1 << 20, maxMb: 64 });

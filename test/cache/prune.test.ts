@@ -1,4 +1,4 @@
-// Issue 11 §3: `mcpx cache prune` does not block running servers. With a serve heartbeat in the
+// `mcpx cache prune` does not block running servers. With a serve heartbeat in the
 // database it deletes in small batches and releases freed pages step by step (incremental vacuum),
 // never a full VACUUM, and never waits for serve's readers; with none, it compacts the whole file.
 import Database from 'better-sqlite3';
@@ -21,7 +21,7 @@ function seed(dir: string, n: number): void {
   cdb.close();
 }
 
-/** A database as mcpx made it before issue 11: no incremental vacuum. */
+/** A database as older mcpx versions made it: no incremental vacuum. */
 function olderFile(dir: string): void {
   const raw = new Database(join(dir, 'cache.db'));
   raw.pragma('journal_mode = WAL');
@@ -43,7 +43,7 @@ function pragmas(dir: string): { freelist: number; autoVacuum: number; entries: 
   }
 }
 
-describe('cache prune while serve runs (issue 11)', () => {
+describe('cache prune while serve runs', () => {
   it('a serve heartbeat and an open read: batches, incremental vacuum, no wait for the reader, no full VACUUM', async () => {
     const dir = tempDir();
     seed(dir, 2000);

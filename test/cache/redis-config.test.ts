@@ -1,5 +1,5 @@
 // cache.backend, cache.url and cache.lookupTimeoutMs: defaults, $MCPX_CACHE_URL, ${VAR} expansion, errors
-// naming the field without echoing the URL, and the URL's password masked like every other secret (issue 15).
+// naming the field without echoing the URL, and the URL's password masked like every other secret.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';

@@ -1,6 +1,6 @@
 // The result store contract, run against both backends (SQLite in a temp dir, a real redis-server of the
 // test's own), then what only Redis does: namespaced keys, expiry on Redis, invalidations reaching every
-// process's L1, and a Redis that is slow or gone never being in the way (issue 15).
+// process's L1, and a Redis that is slow or gone never being in the way.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openDatabase } from '../../src/cache/db.js';
 import { cacheKey } from '../../src/cache/key.js';

@@ -1,4 +1,4 @@
-// Child stdout framing on bytes (issue 11, section 1): split characters, several messages per chunk,
+// Child stdout framing on bytes: split characters, several messages per chunk,
 // CRLF, junk lines and lines over the size limit.
 import { describe, expect, it } from 'vitest';
 import { JUNK_HEAD_BYTES, MessageFramer } from '../../src/children/framing.js';

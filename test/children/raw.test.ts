@@ -1,4 +1,4 @@
-// The child half of the fast path (issue 13) on a fake wire: what the SDK Client does for a request
+// The child half of the forwarded requests' route (children/raw.ts) on a fake wire: what the SDK Client does for a request
 // (ids, timeout reset by progress and capped by maxTotalTimeout, cancel sent to the child, the errors),
 // and the child's result text kept only when it is exactly the result's JSON.
 import { ProtocolError, SdkError, SdkErrorCode, type JSONRPCMessage } from '@modelcontextprotocol/client';

@@ -1,4 +1,4 @@
-// Writes to a child's stdin have a deadline (issue 11, section 1: backpressure), with real processes.
+// Writes to a child's stdin have a deadline (backpressure), with real processes.
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';

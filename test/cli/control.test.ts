@@ -1,4 +1,4 @@
-// mcpx ps / restart / reload against running `mcpx serve` processes (issue 14): real processes, one
+// mcpx ps / restart / reload against running `mcpx serve` processes: real processes, one
 // shared state dir (where the control sockets are), exit codes 0 / 1 (none running) / 2 (bad usage).
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-// ${VAR} expansion and masking are literal (issue 11): `$$`, `$&`, `$'` and `` $` `` in a value are its own bytes.
+// ${VAR} expansion and masking are literal: `$$`, `$&`, `$'` and `` $` `` in a value are its own bytes.
 import { describe, expect, it } from 'vitest';
 import { expandValue } from '../../src/config/env.js';
 import { Logger } from '../../src/util/log.js';

@@ -1,4 +1,4 @@
-// maxMessageBytes in mcpx.json: default, units, `defaults`, and errors naming the server and field (issue 11).
+// maxMessageBytes in mcpx.json: default, units, `defaults`, and errors naming the server and field.
 import { describe, expect, it } from 'vitest';
 import { normalizeConfig } from '../../src/config/normalize.js';
 

@@ -1,4 +1,4 @@
-// Config normalisation (issue 11): Claude Code's `timeout` and `oauth`, and which values may ask for a command.
+// Config normalisation: Claude Code's `timeout` and `oauth`, and which values may ask for a command.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { normalizeConfig } from '../../src/config/normalize.js';
 import { secretValues } from '../../src/config/secrets.js';
@@ -79,7 +79,7 @@ describe('values are data', () => {
   });
 });
 
-describe('protocol (issue 12)', () => {
+describe('protocol', () => {
   it('is "auto" by default, takes "legacy" and "2026-07-28", and names the field for anything else', () => {
     expect(one({}).protocol).toBe('auto');
     expect(one({ protocol: 'legacy' }).protocol).toBe('legacy');
@@ -88,7 +88,7 @@ describe('protocol (issue 12)', () => {
   });
 });
 
-describe('cache.ttlExplicit: whether a child\'s ttlMs advice may set the TTL (issue 12)', () => {
+describe('cache.ttlExplicit: whether a child\'s ttlMs advice may set the TTL', () => {
   it('is true only when the entry or the defaults set cache.ttl', () => {
     expect(one({}).cache.ttlExplicit).toBe(false);
     expect(one({ cache: { ttl: '5m' } }).cache.ttlExplicit).toBe(true);
@@ -97,7 +97,7 @@ describe('cache.ttlExplicit: whether a child\'s ttlMs advice may set the TTL (is
   });
 });
 
-describe('http (serve --http, issue 15)', () => {
+describe('http (serve --http)', () => {
   const http = (block: unknown, vars: Record<string, string> = {}) =>
     normalizeConfig({ raw: { mcpServers: {}, http: block }, file: FILE, foundBy: 'flag', vars, envFiles: [] }).config.http;
 

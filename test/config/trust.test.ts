@@ -1,4 +1,4 @@
-// Project configs need trust (issue 11): the store, and how loadConfig finds and uses a config.
+// Project configs need trust: the store, and how loadConfig finds and uses a config.
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

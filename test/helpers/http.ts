@@ -16,11 +16,19 @@ export interface HttpMcpx {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** Options of node itself go in `nodeArgs`, before bin/mcpx.js (e.g. --import a test hook). */
+export interface HttpStartOptions {
+  args?: string[];
+  env?: Record<string, string>;
+  dir?: string;
+  nodeArgs?: string[];
+}
+
 /** Spawns `mcpx serve --http --port 0 --config <dir>/mcpx.json [args]` (own cache and state dirs). */
-export function spawnHttp(config: unknown, opts: { args?: string[]; env?: Record<string, string>; dir?: string } = {}) {
+export function spawnHttp(config: unknown, opts: HttpStartOptions = {}) {
   const dir = opts.dir ?? tempDir();
   const configFile = writeConfig(config, dir);
-  const proc = spawn(process.execPath, [MCPX, 'serve', '--http', '--port', '0', '--config', configFile, ...(opts.args ?? [])], {
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), MCPX, 'serve', '--http', '--port', '0', '--config', configFile, ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...(process.env as Record<string, string>), MCPX_CONFIG: '', MCPX_STATE_DIR: join(dir, 'state'), MCPX_CACHE_DIR: join(dir, 'cache'), ...opts.env },
   });
@@ -52,7 +60,7 @@ export function httpServers(afterEach: (fn: () => Promise<void>) => void) {
     );
   });
   return {
-    async start(config: unknown, opts: { args?: string[]; env?: Record<string, string>; dir?: string } = {}): Promise<HttpMcpx> {
+    async start(config: unknown, opts: HttpStartOptions = {}): Promise<HttpMcpx> {
       const s = spawnHttp(config, opts);
       const server = { ...s, url: '', base: '' };
       open.push(server);

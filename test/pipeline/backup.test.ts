@@ -1,4 +1,4 @@
-// Issue 11 §3: the backup-folder search uses an index (not a read of every file per failed call), has a
+// The backup-folder search uses an index (not a read of every file per failed call), has a
 // time limit, honours cancellation and reports its own problems, naming the folder.
 import { mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,7 +30,7 @@ function backupDir(): string {
 
 const paths = (hits: { path: string }[]) => hits.map((h) => h.path);
 
-describe('backup folder search (issue 11)', () => {
+describe('backup folder search', () => {
   it('finds files through its index, best first; only new, changed or removed files are looked at again', async () => {
     vi.useFakeTimers({ toFake: ['performance'] }); // the rescan interval; file I/O stays real
     const dir = backupDir();

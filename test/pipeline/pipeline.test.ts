@@ -1,6 +1,6 @@
 // The pipeline itself (src/pipeline/call.ts) in front of a fake in-memory child, on vitest's fake clock:
 // admission before the breaker, only the child's own failures counted, single flight with a cancel per
-// caller, one re-authentication per child, and one failure path for every kind of request (issue 11).
+// caller, one re-authentication per child, and one failure path for every kind of request.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 import { ProtocolError, SdkError, SdkErrorCode } from '@modelcontextprotocol/client';

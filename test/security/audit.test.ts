@@ -1,4 +1,4 @@
-// Issue 7: the audit trail — args modes, filters, batching, retention, the schema step. Real serve
+// The audit trail — args modes, filters, batching, retention, the schema step. Real serve
 // processes and real SQLite files in temp dirs.
 import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
@@ -43,7 +43,7 @@ async function records(dir: string, ...flags: string[]): Promise<Rec[]> {
   return (JSON.parse(r.stdout) as { records: Rec[] }).records;
 }
 
-describe('audit trail (issue 7)', () => {
+describe('audit trail', () => {
   it('"args": "none" stores neither a hash nor the args; filters by server, outcome and since', async () => {
     const dir = await session({ args: 'none' }, async (c) => {
       await c.callTool({ name: 'a__write', arguments: { value: 'first' } });
@@ -195,7 +195,7 @@ describe('audit trail (issue 7)', () => {
     });
   });
 
-  it('holds a bounded amount of memory while its writes fail, counts what it drops, warns once (issue 11)', async () => {
+  it('holds a bounded amount of memory while its writes fail, counts what it drops, warns once', async () => {
     const dir = tempDir('mcpx-audit-mem-');
     // 12 000 calls with 16 KB answers: 190 MB if the unwritten events kept their answers.
     const r = await runNode(['--expose-gc', join(ROOT, 'test/fixtures/cache/audit-memory.mjs'), dir, '12000', '16']);

@@ -1,4 +1,4 @@
-// Issue 7: a secret from .env never leaves mcpx — not in stderr, logs, the database, the status
+// A secret from .env never leaves mcpx — not in stderr, logs, the database, the status
 // resource, the audit trail or any command's output — and mcpx's files are private. Real processes.
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
@@ -72,7 +72,7 @@ afterAll(async () => {
   if (m && isRunning(m.pid)) await m.close();
 });
 
-describe('never leak a secret (issue 7)', () => {
+describe('never leak a secret', () => {
   it('the fixture really got the token: doctor masks it and shows ****', () => {
     const doctor = outputs.find((o) => o.what === 'mcpx doctor --json')!.out;
     expect(doctor).toContain('SECRET_TOKEN');

@@ -1,4 +1,4 @@
-// Admission and single flight through real mcpx serve processes (issue 11, section 2): mcpx refusing or
+// Admission and single flight through real mcpx serve processes: mcpx refusing or
 // holding a call is mcpx's decision, never a failure of the child; and each caller of a shared call
 // keeps its own cancellation.
 import { afterEach, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// The disk cache seen through real mcpx serve processes and real children (issue 3).
+// The disk cache seen through real mcpx serve processes and real children.
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -237,7 +237,7 @@ describe('cache through mcpx serve', () => {
     for (const m of procs) expect(m.stderr()).not.toMatch(/SQLITE_BUSY|database is locked|error/i);
   });
 
-  it('a write call in one mcpx drops only that server from another mcpx\'s memory (issue 11)', async () => {
+  it('a write call in one mcpx drops only that server from another mcpx\'s memory', async () => {
     const cacheDir = join(tempDir(), 'shared-cache');
     const config = { mcpServers: { a: cached('a'), b: cached('b') } };
     const [m1, m2] = await Promise.all([start(config, { env: { MCPX_CACHE_DIR: cacheDir } }), start(config, { env: { MCPX_CACHE_DIR: cacheDir } })]);
@@ -258,7 +258,7 @@ describe('cache through mcpx serve', () => {
     expect(cacheMeta(await m2.client.callTool({ name: 'b__search', arguments: { query: 'q' } }))?.status).toBe('hit');
   });
 
-  it('`mcpx cache prune` while serving: no full VACUUM, and serve answers throughout (issue 11)', async () => {
+  it('`mcpx cache prune` while serving: no full VACUUM, and serve answers throughout', async () => {
     const m = await start({ mcpServers: { a: cached('a') } });
     const ask = () => m.client.callTool({ name: 'a__search', arguments: { query: 'q' } });
     await ask();

@@ -1,8 +1,8 @@
-// Chaos (issue 4): four children — one failing 20% of calls, one hanging now and then, one crashing
+// Chaos: four children — one failing 20% of calls, one hanging now and then, one crashing
 // every N calls, one healthy — and 1,000 calls of which 70% repeat earlier answered read-only calls.
 // mcpx must stay up, answer every call, and answer at least 99% of the repeated read calls fresh or
-// stale, and leave no process behind. How fast it answers depends on the machine's load (issue 11:
-// `late` was 8 on a busy machine), so the timings are printed, not asserted: a wall-clock bound is a
+// stale, and leave no process behind. How fast it answers depends on the machine's load (`late`
+// was 8 on a busy machine), so the timings are printed, not asserted: a wall-clock bound is a
 // benchmark's job.
 import { describe, expect, it } from 'vitest';
 import { fixture, marker, processesWith, startMcpx, text, waitFor } from '../helpers/mcpx.js';

@@ -1,7 +1,7 @@
 // What a child that is not built on the SDK may send, through mcpx to a client speaking JSON-RPC lines:
 // - ids and progress tokens as strings, both ways: a client's string ids and progress tokens come back
 //   as they were sent; a child that echoes mcpx's ids and tokens as strings is understood (the SDK
-//   Client accepts them, so the fast path must too, not wait for its deadline);
+//   Client accepts them, so the route past it (children/raw.ts) must too, not wait for its deadline);
 // - a malformed answer (`"error": null`) fails that one call at once, with a message naming the server,
 //   and the child's next answers still arrive.
 import { readFileSync } from 'node:fs';
@@ -16,10 +16,10 @@ const WIRE_CHILD = join(ROOT, 'test/fixtures/wire-child.mjs');
 type Message = { id?: unknown; method?: string; params?: Record<string, unknown>; result?: { content?: { text: string }[] }; error?: { code: number; message: string } };
 
 /** mcpx in front of one wire-child (`w`), initialized by a client whose first id is a string. */
-async function start(env: Record<string, string>, mcpxEnv: Record<string, string> = {}) {
+async function start(env: Record<string, string>) {
   const dir = tempDir();
   const file = writeConfig({ mcpServers: { w: { command: process.execPath, args: [WIRE_CHILD, mark], env, protocol: 'legacy', timeoutMs: '10s' } } }, dir);
-  const s = serveRaw(file, dir, mcpxEnv);
+  const s = serveRaw(file, dir);
   const got = (): Message[] => s.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l));
   const answer = (id: unknown, ms = 15_000) => waitFor(() => got().find((m) => m.id === id && m.method === undefined), ms, `the answer to ${JSON.stringify(id)}`);
   s.send({ jsonrpc: '2.0', id: 'init-1', method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'wire', version: '1' } } });
@@ -35,21 +35,19 @@ async function start(env: Record<string, string>, mcpxEnv: Record<string, string
 }
 
 describe('a child speaking JSON-RPC lines', () => {
-  for (const [path, env] of [['fast path', {}], ['SDK path', { MCPX_FASTPATH: '0' }]] as const) {
-    it(`string ids and progress tokens, the client's and the child's (${path})`, async () => {
-      const { s, got, answer } = await start({ STRING_IDS: '1' }, env);
-      s.send({ jsonrpc: '2.0', id: 'call-1', method: 'tools/call', params: { name: 'w__echo', arguments: { text: 'hi' } } });
-      // Well inside the child's 10 s timeout: a string id not matched would wait for it.
-      expect((await answer('call-1', 5_000)).result?.content?.[0]?.text).toBe('echo: hi');
-      s.send({ jsonrpc: '2.0', id: 'call-2', method: 'tools/call', params: { name: 'w__slow', arguments: {}, _meta: { progressToken: 'tok-1' } } });
-      expect((await answer('call-2', 5_000)).result?.content?.[0]?.text).toBe('slow: done');
-      const progress = got().filter((m) => m.method === 'notifications/progress').map((m) => m.params);
-      expect(progress).toEqual([{ progress: 1, total: 2, progressToken: 'tok-1' }, { progress: 2, total: 2, progressToken: 'tok-1' }]);
-      // A number id from the same client is still answered as a number.
-      s.send({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'w__echo', arguments: { text: 'seven' } } });
-      expect((await answer(7, 5_000)).result?.content?.[0]?.text).toBe('echo: seven');
-    });
-  }
+  it("string ids and progress tokens, the client's and the child's", async () => {
+    const { s, got, answer } = await start({ STRING_IDS: '1' });
+    s.send({ jsonrpc: '2.0', id: 'call-1', method: 'tools/call', params: { name: 'w__echo', arguments: { text: 'hi' } } });
+    // Well inside the child's 10 s timeout: a string id not matched would wait for it.
+    expect((await answer('call-1', 5_000)).result?.content?.[0]?.text).toBe('echo: hi');
+    s.send({ jsonrpc: '2.0', id: 'call-2', method: 'tools/call', params: { name: 'w__slow', arguments: {}, _meta: { progressToken: 'tok-1' } } });
+    expect((await answer('call-2', 5_000)).result?.content?.[0]?.text).toBe('slow: done');
+    const progress = got().filter((m) => m.method === 'notifications/progress').map((m) => m.params);
+    expect(progress).toEqual([{ progress: 1, total: 2, progressToken: 'tok-1' }, { progress: 2, total: 2, progressToken: 'tok-1' }]);
+    // A number id from the same client is still answered as a number.
+    s.send({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'w__echo', arguments: { text: 'seven' } } });
+    expect((await answer(7, 5_000)).result?.content?.[0]?.text).toBe('echo: seven');
+  });
 
   it('a malformed answer fails its call at once, naming the server, and the next call is answered', async () => {
     const { s, answer, dir } = await start({});

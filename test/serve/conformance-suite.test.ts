@@ -18,26 +18,24 @@ const passing = (t: Tally) => [...t].filter(([, r]) => r.ok).map(([name]) => nam
 const line = (t: Tally) => `${passing(t).length}/${t.size} scenarios (${[...t.values()].reduce((n, r) => n + r.passed, 0)} checks passed)`;
 
 describe('MCP conformance: the server suite, directly and through mcpx', () => {
-  it('every scenario that passes against the fixture passes through mcpx (fast path on and off), and mcpx passes dns-rebinding-protection', async () => {
+  it('every scenario that passes against the fixture passes through mcpx, and mcpx passes dns-rebinding-protection', async () => {
     const mark = marker();
     const [, port] = await startProcess([SERVER, '--port', '0', mark], /listening on port (\d+)/);
     const config = { mcpServers: { conformance: { command: process.execPath, args: [SERVER, mark], prefix: '' } } };
-    const [fast, slow] = await Promise.all([startMcpx(config), startMcpx(config, { env: { MCPX_FASTPATH: '0' } })]);
+    const mcpx = await startMcpx(config);
 
-    const [direct, viaMcpx, viaSlow] = await Promise.all([suite(`http://127.0.0.1:${port}/mcp`), suite(fast.url), suite(slow.url)]);
-    console.log(`conformance suite: direct ${line(direct.scenarios)}; through mcpx ${line(viaMcpx.scenarios)}; MCPX_FASTPATH=0 ${line(viaSlow.scenarios)}`);
+    const [direct, viaMcpx] = await Promise.all([suite(`http://127.0.0.1:${port}/mcp`), suite(mcpx.url)]);
+    console.log(`conformance suite: direct ${line(direct.scenarios)}; through mcpx ${line(viaMcpx.scenarios)}`);
 
     // The suite ran (a CLI that failed to load has no summary), and the fixture does its part.
     expect(direct.scenarios.size, direct.output).toBeGreaterThanOrEqual(30);
     expect(passing(direct.scenarios).length, direct.output).toBeGreaterThanOrEqual(direct.scenarios.size - 1);
     const expected = [...new Set([...passing(direct.scenarios), 'dns-rebinding-protection'])].sort();
-    for (const [via, run] of [['mcpx', viaMcpx], ['mcpx, MCPX_FASTPATH=0', viaSlow]] as const) {
-      const missing = expected.filter((name) => !run.scenarios.get(name)?.ok);
-      const summary = run.output.slice(run.output.indexOf('=== SUMMARY ==='));
-      expect(missing, `scenarios failing through ${via} only (run one with --scenario NAME --verbose):\n${summary}\nmcpx stderr:\n${(via === 'mcpx' ? fast : slow).stderr()}`).toEqual([]);
-    }
+    const missing = expected.filter((name) => !viaMcpx.scenarios.get(name)?.ok);
+    const summary = viaMcpx.output.slice(viaMcpx.output.indexOf('=== SUMMARY ==='));
+    expect(missing, `scenarios failing through mcpx only (run one with --scenario NAME --verbose):\n${summary}\nmcpx stderr:\n${mcpx.stderr()}`).toEqual([]);
 
-    await Promise.all([stopAll(), ...[fast, slow].map(async (s) => (s.proc.kill('SIGTERM'), await s.exited))]);
+    await Promise.all([stopAll(), (mcpx.proc.kill('SIGTERM'), mcpx.exited)]);
     await waitFor(() => processesWith(mark).length === 0, 5000, 'the fixture servers to be gone');
-  }, 180_000); // three runs of the suite's CLI at once, each loading a large bundle, on 2 cores
+  }, 180_000); // two runs of the suite's CLI at once, each loading a large bundle, on 2 cores
 });

@@ -1,5 +1,5 @@
-// The MCP conformance suite's resources-subscribe and resources-unsubscribe scenarios (issue 11,
-// section 5), run against server-everything directly and through mcpx: they must pass both ways.
+// The MCP conformance suite's resources-subscribe and resources-unsubscribe scenarios, run
+// against server-everything directly and through mcpx: they must pass both ways.
 // The suite speaks only streamable HTTP and mcpx serves stdio, so mcpx is reached through a test-only
 // stdio→HTTP bridge (test/fixtures/stdio-http-bridge.mjs), which passes messages through unchanged.
 // Both scenarios subscribe to test://watched-resource, which server-everything does not list: through

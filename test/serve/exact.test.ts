@@ -1,4 +1,4 @@
-// Bytes in, the same bytes out (issue 11, section 1), through a real `mcpx serve` and real children:
+// Bytes in, the same bytes out, through a real `mcpx serve` and real children:
 // characters split across pipe reads, a 20 MB line that is not JSON-RPC, a child that stops reading.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';

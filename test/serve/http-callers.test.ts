@@ -126,8 +126,8 @@ describe("a child's question", () => {
     expect(asked).toEqual([]);
     // Not the child's failure: its breaker counted nothing (alice's next call reaches it).
     expect(text(await alice.client.callTool({ name: 'a__echo', arguments: { text: 'still there' } }))).toBe('alpha: still there');
-    const logged = readFileSync(join(s.dir, 'state', 'mcpx.log'), 'utf8');
-    expect(logged).toContain('a: mcpx did not pass on elicitation/create: 2 clients have calls in flight to a');
+    // The log file is written asynchronously: its line may land just after the answer.
+    await waitFor(() => readFileSync(join(s.dir, 'state', 'mcpx.log'), 'utf8').includes('a: mcpx did not pass on elicitation/create: 2 clients have calls in flight to a'), 5_000, 'the log line');
     await bob.client.close();
     await bobs.done;
   });

@@ -1,4 +1,4 @@
-// The team setup of issue 15 end to end: two `mcpx serve --http` processes behind tokens sharing one
+// The team setup end to end: two `mcpx serve --http` processes behind tokens sharing one
 // redis-server (the test's own, on a free loopback port): 50 concurrent calls from 2025 HTTP sessions
 // spread over both, with no error, and results one process fetched served to the other's clients.
 import { createClient } from 'redis';

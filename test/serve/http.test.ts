@@ -1,4 +1,4 @@
-// `mcpx serve --http` (issue 15) as real processes: bearer tokens, the non-loopback refusal, Origin,
+// `mcpx serve --http` as real processes: bearer tokens, the non-loopback refusal, Origin,
 // sessions kept apart (elicitation and progress reach the session that called), a 2026-07-28 client,
 // /healthz and /metrics, the stop on SIGTERM. Each server listens on a free port (--port 0).
 import { readFileSync } from 'node:fs';

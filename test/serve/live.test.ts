@@ -1,4 +1,4 @@
-// Live config (issue 14): mcpx serve applies edits of its config file while a client stays connected.
+// Live config: mcpx serve applies edits of its config file while a client stays connected.
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';

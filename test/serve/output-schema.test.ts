@@ -1,6 +1,6 @@
 // A 2026-07-28 child's tool whose output schema is not an object (an array here): the SDK's 2025 codec
 // lists the schema wrapped for a 2025 client ({type:"object", properties:{result:…}}), so the call's
-// structuredContent must come wrapped to match ({result:[…]}), on the fast path and on the SDK path, or a
+// structuredContent must come wrapped to match ({result:[…]}), or a
 // validating 2025 client (the 1.x SDK Client) rejects every call. A 2026-07-28 client gets both as the
 // child sent them.
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,20 +12,18 @@ const rawMark = marker();
 const serveRaw = rawSessions(afterEach, rawMark);
 
 describe('a non-object output schema of a 2026-07-28 child', () => {
-  for (const [path, env] of [['fast path', {}], ['SDK path', { MCPX_FASTPATH: '0' }]] as const) {
-    it(`is called by a validating 2025 client (SDK 1.x) without a schema error (${path})`, async () => {
-      const m = await sessions.start({ mcpServers: { m: modern('modern', {}, { env: { NAME: 'modern', ARRAY_TOOL: '1' } }, mark()) } }, { env });
-      const tool = (await m.client.listTools()).tools.find((t) => t.name === 'm__names');
-      expect(tool?.outputSchema).toEqual({ type: 'object', properties: { result: { type: 'array', items: { type: 'string' } } }, required: ['result'] });
-      // The 1.x Client validates structuredContent against that schema, and throws if it does not match.
-      const r = await m.client.callTool({ name: 'm__names', arguments: {} });
-      expect(r.structuredContent).toEqual({ result: ['ada', 'grace'] });
-      expect(text(r)).toBe('["ada","grace"]');
-      // An object schema's result is left as the child sent it.
-      const s = await m.client.callTool({ name: 'm__structured', arguments: {} });
-      expect(s.structuredContent).toEqual({ n: 42 });
-    });
-  }
+  it('is called by a validating 2025 client (SDK 1.x) without a schema error', async () => {
+    const m = await sessions.start({ mcpServers: { m: modern('modern', {}, { env: { NAME: 'modern', ARRAY_TOOL: '1' } }, mark()) } });
+    const tool = (await m.client.listTools()).tools.find((t) => t.name === 'm__names');
+    expect(tool?.outputSchema).toEqual({ type: 'object', properties: { result: { type: 'array', items: { type: 'string' } } }, required: ['result'] });
+    // The 1.x Client validates structuredContent against that schema, and throws if it does not match.
+    const r = await m.client.callTool({ name: 'm__names', arguments: {} });
+    expect(r.structuredContent).toEqual({ result: ['ada', 'grace'] });
+    expect(text(r)).toBe('["ada","grace"]');
+    // An object schema's result is left as the child sent it.
+    const s = await m.client.callTool({ name: 'm__structured', arguments: {} });
+    expect(s.structuredContent).toEqual({ n: 42 });
+  });
 
   it('reaches a 2026-07-28 client as the child sent it, schema and value', async () => {
     const dir = tempDir();

@@ -1,4 +1,4 @@
-// Several mcpx serve processes sharing results through a real redis-server (issue 15): each process has
+// Several mcpx serve processes sharing results through a real redis-server: each process has
 // its own children and its own SQLite (catalog, stats, audit), so whatever one finds in the other's
 // results came through Redis. The fixture child counts the calls it serves.
 import { existsSync, writeFileSync } from 'node:fs';

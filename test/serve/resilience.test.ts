@@ -1,4 +1,4 @@
-// Breaker, deadlines, restarts, stale and backup fallbacks, lazy start and the stored catalog (issue 4),
+// Breaker, deadlines, restarts, stale and backup fallbacks, lazy start and the stored catalog,
 // with real mcpx serve processes and fixture children that fail on demand.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -129,7 +129,7 @@ describe('instant catalog and lazy start', () => {
     expect((await status(second)).servers.slow.state).toBe('starting');
     expect((await status(second)).servers.lazy.state).toBe('lazy');
     // Only the slow eager child runs (starting); its process may be spawned a moment after the list is
-    // answered (issue 13: the list does not wait for execa to load), the lazy one's never before its call.
+    // answered (the list does not wait for execa to load), the lazy one's never before its call.
     await waitFor(() => processesWith(mark).length >= 1, 15_000, 'the slow child spawned');
     expect(processesWith(mark).length).toBe(1);
     expect(text(await second.client.callTool({ name: 'lazy__echo', arguments: { text: 'wake' } }))).toBe('lazy: wake');

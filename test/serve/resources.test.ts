@@ -1,4 +1,4 @@
-// Resource reads and subscriptions for URIs no child lists (issue 11, section 5): routed by template,
+// Resource reads and subscriptions for URIs no child lists: routed by template,
 // by scheme or to the only child offering resources, through a real mcpx and real children.
 import { afterEach, describe, expect, it } from 'vitest';
 import { McpError, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';

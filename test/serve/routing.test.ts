@@ -1,9 +1,9 @@
 // Unit tests (no process): the URI template matcher and resource routing by listing, template,
-// scheme and sole owner (issue 11, section 5).
+// scheme and sole owner.
 import { describe, expect, it } from 'vitest';
 import type { Child } from '../../src/children/child.js';
-import { Routing, schemeOf } from '../../src/server/routing.js';
-import { compileTemplate } from '../../src/server/uri-template.js';
+import { Routing, schemeOf } from '../../src/runtime/routing.js';
+import { compileTemplate } from '../../src/runtime/uri-template.js';
 
 describe('compileTemplate', () => {
   it.each([

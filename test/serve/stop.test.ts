@@ -1,4 +1,4 @@
-// How serve survives and how it stops (issue 11, section 5): a rejected promise is logged and serve
+// How serve survives and how it stops: a rejected promise is logged and serve
 // goes on; a clean stop exits 0, a forced one does not (130 / 143 after a second SIGINT / SIGTERM,
 // 1 when a child had to be killed or the stop ran out of time), and no process is left either way.
 import { join } from 'node:path';

@@ -2,8 +2,9 @@
 // toolBudget, is offered mcpx's meta tools (and the toolSearchAlways ones) instead of every child tool;
 // mcpx__find_tools finds the right one, mcpx__call_tool calls it through the same route as a direct
 // call, found tools join that client's list with list_changed; Claude Code gets the whole list. Every
-// route that answers tools/list is covered: the SDK Server, the fast path, and the first list answered
-// from the stored catalogs before the runtime loads (early-list.ts).
+// way tools/list is answered is covered: the route of forwarded requests (stdio, HTTP 2025), the SDK
+// Server (HTTP 2026), and the first list answered from the stored catalogs before the runtime loads
+// (stored-list.ts).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -108,7 +109,7 @@ describe('tool search', () => {
     expect(text(r)).toContain('mcpx__find_tools');
   });
 
-  it('holds on the fast path and on the first list answered from the stored catalogs (2025 raw client)', async () => {
+  it('holds on the route and on the first list answered from the stored catalogs (2025 raw client)', async () => {
     const dir = tempDir();
     const file = writeConfig(config(), dir);
     // A first run stores the catalogs.
@@ -124,7 +125,7 @@ describe('tool search', () => {
       s.send({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
       const early = (await answer(s, 2)) as { result: { tools: { name: string }[] } };
       expect(early.result.tools).toHaveLength(expected);
-      // The same client again, answered by the fast path: the same list.
+      // The same client again, answered by the route: the same list.
       s.send({ jsonrpc: '2.0', id: 3, method: 'tools/list' });
       const later = (await answer(s, 3)) as { result: { tools: { name: string }[] } };
       expect(later.result.tools.map((t) => t.name)).toEqual(early.result.tools.map((t) => t.name));

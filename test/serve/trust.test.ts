@@ -1,4 +1,4 @@
-// Issue 11, section 4: nothing runs that the user did not trust. Real processes: `mcpx serve` started
+// Nothing runs that the user did not trust. Real processes: `mcpx serve` started
 // by a client in a project folder (no --config), the `mcpx trust` CLI, the fixture child.
 import { createHash, randomUUID } from 'node:crypto';
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -37,7 +37,7 @@ function project() {
 const toolNames = async (m: Mcpx) => (await m.client.listTools()).tools.map((t) => t.name).sort();
 const status = async (m: Mcpx) => JSON.parse(String(((await m.client.readResource({ uri: 'mcpx://status' })).contents[0] as { text: string }).text));
 
-describe('a project config runs only once trusted (issue 11)', () => {
+describe('a project config runs only once trusted', () => {
   it('untrusted: initialize is answered, no child and no ${sh:} runs; stderr, status and doctor name the file and `mcpx trust`', async () => {
     const p = project();
     const m = await p.serve();
@@ -198,7 +198,7 @@ describe("a folder's .env never steers the user's own config", () => {
   }, 90_000);
 });
 
-describe('values are data, substitution is literal (issue 11)', () => {
+describe('values are data, substitution is literal', () => {
   it('a secret with $$, $& and $\' from .env and from ${cmd:} reaches the child byte for byte, masked everywhere; ${sh:} inside a .env value stays text', async () => {
     const dir = tempDir('mcpx-literal-');
     const id = randomUUID().slice(0, 8);

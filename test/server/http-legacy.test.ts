@@ -1,4 +1,4 @@
-// 2025 sessions over HTTP (issue 15), in process on the SDK's real transport: a session nobody asks
+// 2025 sessions over HTTP, in process on the SDK's real transport: a session nobody asks
 // anything for SESSION_IDLE_MS, with no GET stream open, is closed (its client gets 404); one with an
 // open stream is kept. Fake timers: the sweep runs on them.
 import { afterEach, describe, expect, it, vi } from 'vitest';

@@ -58,7 +58,7 @@ describe('mcpx standards: bad files', () => {
     expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 
-  it('does not follow a symlink out of its folder (issue 11): a linked file or folder elsewhere is skipped with a warning', async () => {
+  it('does not follow a symlink out of its folder: a linked file or folder elsewhere is skipped with a warning', async () => {
     const dir = tempDir();
     const outside = tempDir();
     writeFileSync(join(outside, 'secret.md'), '# Private key notes\n');

@@ -1,4 +1,4 @@
-// The status tally (issue 13: aggregated in place): latency percentiles over the last 256 calls from a
+// The status tally (aggregated in place): latency percentiles over the last 256 calls from a
 // ring, the last error's time kept as epoch ms and shown as an ISO timestamp.
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';

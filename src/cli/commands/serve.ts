@@ -29,7 +29,7 @@ export function registerServe(program: Command): Command {
     if (!opts.http) {
       if (opts.host !== undefined || opts.port !== undefined) throw await usage('--host and --port go with --http', 'mcpx serve --http --host 127.0.0.1 --port 8808');
       // initialize is answered from mcpx's own state while the SDK and the rest of serve load.
-      const { answerEarly } = await import('../../server/early.js');
+      const { answerEarly } = await import('../../server/first-answer.js');
       const early = await answerEarly({ configFlag: opts.config, select, toolSearch });
       const { serve } = await import('../../server/serve.js');
       return serve({ configFlag: opts.config, select, watch: opts.watch, early, toolSearch });

@@ -6,7 +6,7 @@ import { SEARCH_TOOLS } from '../own-tools.js';
  * Which tools a client is offered. With search off: every child tool and mcpx's own, as before. With
  * search on: the meta tools, the child tools matched by `toolSearchAlways` and those mcpx__find_tools
  * returned to this client lately (routing order), then mcpx's own. A pure function of its inputs, so
- * the first list answered before the runtime loads (early-list.ts) is byte for byte the runtime's.
+ * the first list answered before the runtime loads (stored-list.ts) is byte for byte the runtime's.
  */
 
 export type ToolSearchMode = ToolSearchConfig['mode'];

@@ -1,6 +1,6 @@
 import { instructionsOf } from '../../children/instructions.js';
 import type { ToolSearchConfig } from '../../config/types.js';
-import type { Routing, ToolRoute } from '../routing.js';
+import type { Routing, ToolRoute } from '../../runtime/routing.js';
 import { alwaysMatcher, FoundTools, searchListing, searchOn } from './exposure.js';
 import { SHIPPED, ToolIndex, type ToolDoc } from './rank.js';
 
@@ -38,7 +38,7 @@ export class ToolSearch {
     return searchOn(this.config, childTools(routing).length, who.client);
   }
 
-  /** tools/list for this client: the routing's own array when search is off (the fast path caches its JSON by identity). */
+  /** tools/list for this client: the routing's own array when search is off (the route, forward.ts, caches its JSON by identity). */
   listing(routing: Routing, who: Asker) {
     if (!this.on(routing, who)) return routing.tools;
     const found = who.key ? this.found.get(who.key)?.set : undefined;

@@ -1,11 +1,10 @@
 #!/usr/bin/env node
-// A/B of the fast path (issue 13) on one build: the fixture child alone (a), mcpx with the fast path
-// (b), and mcpx with MCPX_FASTPATH=0 (c, every request through the SDK Server and Client), in
-// interleaved rounds. Per round: uncached instant calls (sequential p50), 8 in flight (calls/s), and
-// the warm tools/list (p50 of sequential lists once every child is up). Prints medians [min–max] and
-// the per-round ratios. Then the same A/B of mcpx for a 2026-07-28 client (discover, every request with
-// the envelope; Claude Code 2.x) on raw pipes, so that only the server is measured: sequential p50 and
-// 8 in flight. usage: npm run build && node bench/fastpath.mjs [rounds] [both|legacy|modern]
+// mcpx per forwarded call, in both protocol eras, on one build: the fixture child alone (a) and mcpx in
+// front of the bench's children (b), in interleaved rounds. Per round: uncached instant calls (sequential
+// p50), 8 in flight (calls/s), the warm tools/list (p50 once every child is up), and the CPU time the
+// server process itself used per call (/proc/<pid>/stat: on a shared machine the figure to compare). Then
+// mcpx for a 2026-07-28 client (discover, every request with the envelope; Claude Code 2.x) on raw pipes,
+// so that only the server is measured. usage: npm run build && node bench/per-call.mjs [rounds] [both|legacy|modern]
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { rmSync } from 'node:fs';
@@ -18,32 +17,28 @@ const ws = workspace();
 
 const measure = (target, tool, prefixes) => callFigures(target, tool, prefixes, N);
 
-const withFast = (on) => {
-  const t = mcpxTarget(ws, on ? 'fast' : 'sdk');
-  return { ...t, env: { ...t.env, MCPX_FASTPATH: on ? '1' : '0' } };
-};
-await measure(withFast(true), 'notion__echo', SERVERS); // warms the stored catalogs
+const mcpx = () => mcpxTarget(ws, 'per-call');
+await measure(mcpx(), 'notion__echo', SERVERS); // warms the stored catalogs
 const fmt = (xs, d = 2) => `${median(xs).toFixed(d)} [${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)}]`;
 if (which !== 'modern') {
   const rows = [];
   for (let r = 0; r < rounds; r++) {
     const a = await measure(directTarget(), 'echo');
-    const b = await measure(withFast(true), 'notion__echo', SERVERS);
-    const c = await measure(withFast(false), 'notion__echo', SERVERS);
-    rows.push({ a, b, c });
-    console.error(`round ${r + 1}/${rounds}: seq p50 ${a.seq.toFixed(2)} / ${b.seq.toFixed(2)} / ${c.seq.toFixed(2)} ms, 8 in flight ${a.cps8 | 0} / ${b.cps8 | 0} / ${c.cps8 | 0} /s, list ${a.list.toFixed(2)} / ${b.list.toFixed(2)} / ${c.list.toFixed(2)} ms, server CPU per call ${a.cpu.toFixed(3)} / ${b.cpu.toFixed(3)} / ${c.cpu.toFixed(3)} ms`);
+    const b = await measure(mcpx(), 'notion__echo', SERVERS);
+    rows.push({ a, b });
+    console.error(`round ${r + 1}/${rounds}: seq p50 ${a.seq.toFixed(2)} / ${b.seq.toFixed(2)} ms, 8 in flight ${a.cps8 | 0} / ${b.cps8 | 0} /s, list ${a.list.toFixed(2)} / ${b.list.toFixed(2)} ms, server CPU per call ${a.cpu.toFixed(3)} / ${b.cpu.toFixed(3)} ms`);
   }
-  console.log(`| figure | direct (a) | fast path (b) | SDK path (c) | b/a | c/a |\n| --- | --- | --- | --- | --- | --- |`);
+  console.log(`2025 client (SDK 1.x Client):\n| figure | direct (a) | mcpx (b) | b/a |\n| --- | --- | --- | --- |`);
   for (const [k, label, d] of [['seq', 'uncached call p50 (ms)', 2], ['cps8', 'uncached, 8 in flight (calls/s)', 0], ['list', 'warm tools/list p50 (ms)', 2], ['cpu', 'server CPU time per call (ms)', 3]]) {
     const col = (w) => rows.map((x) => x[w][k]);
     const ratio = (w) => rows.map((x) => x[w][k] / x.a[k]);
-    console.log(`| ${label} | ${fmt(col('a'), d)} | ${fmt(col('b'), d)} | ${fmt(col('c'), d)} | ${fmt(ratio('b'))} | ${fmt(ratio('c'))} |`);
+    console.log(`| ${label} | ${fmt(col('a'), d)} | ${fmt(col('b'), d)} | ${fmt(ratio('b'))} |`);
   }
 }
 
 /**
- * A 2026-07-28 client on raw pipes: server/discover, then lists until every child is listed (the
- * connection pinned modern), then the same uncached calls. Lines in, lines out, no SDK client.
+ * A 2026-07-28 client on raw pipes: server/discover, then lists until every child is listed, then the
+ * same uncached calls. Lines in, lines out, no SDK client.
  */
 const ENVELOPE = {
   'io.modelcontextprotocol/protocolVersion': '2026-07-28',
@@ -98,14 +93,13 @@ async function measureModern(target) {
 if (which !== 'legacy') {
   const rows = [];
   for (let r = 0; r < rounds; r++) {
-    const b = await measureModern(withFast(true));
-    const c = await measureModern(withFast(false));
-    rows.push({ b, c });
-    console.error(`2026 client, round ${r + 1}/${rounds}: seq p50 ${b.seq.toFixed(3)} / ${c.seq.toFixed(3)} ms, 8 in flight ${b.cps8 | 0} / ${c.cps8 | 0} /s, mcpx CPU per call ${b.cpu.toFixed(3)} / ${c.cpu.toFixed(3)} ms`);
+    const b = await measureModern(mcpx());
+    rows.push({ b });
+    console.error(`2026 client, round ${r + 1}/${rounds}: seq p50 ${b.seq.toFixed(3)} ms, 8 in flight ${b.cps8 | 0} /s, mcpx CPU per call ${b.cpu.toFixed(3)} ms`);
   }
-  console.log(`\n2026-07-28 client on raw pipes (mcpx in front of ${SERVERS.length} children):\n| figure | fast path (b) | SDK path (c) | b/c |\n| --- | --- | --- | --- |`);
+  console.log(`\n2026-07-28 client on raw pipes (mcpx in front of ${SERVERS.length} children):\n| figure | mcpx (b) |\n| --- | --- |`);
   for (const [k, label, d] of [['seq', 'uncached call p50 (ms)', 3], ['cps8', 'uncached, 8 in flight (calls/s)', 0], ['cpu', 'mcpx CPU time per call (ms)', 3]]) {
-    console.log(`| ${label} | ${fmt(rows.map((x) => x.b[k]), d)} | ${fmt(rows.map((x) => x.c[k]), d)} | ${fmt(rows.map((x) => x.b[k] / x.c[k]))} |`);
+    console.log(`| ${label} | ${fmt(rows.map((x) => x.b[k]), d)} |`);
   }
 }
 rmSync(ws, { recursive: true, force: true });

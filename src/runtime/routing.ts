@@ -1,14 +1,14 @@
 import picomatch from 'picomatch';
 import type { Catalog, Child } from '../children/child.js';
+import { log } from '../util/log.js';
+import { collisionName, exposedName } from './names.js';
+import { compileTemplate, type UriMatcher } from './uri-template.js';
 
 // The definitions' types are the children edge's (whichever SDK line it speaks).
 type Tool = Catalog['tools'][number];
 type Prompt = Catalog['prompts'][number];
 type Resource = Catalog['resources'][number];
 type ResourceTemplate = Catalog['resourceTemplates'][number];
-import { log } from '../util/log.js';
-import { collisionName, exposedName } from './names.js';
-import { compileTemplate, type UriMatcher } from './uri-template.js';
 
 /**
  * The merged view of every child's catalog, and where each name or URI goes. Rebuilt (cheaply) each
@@ -58,7 +58,7 @@ export class Routing {
 
   /**
    * Extra tools of mcpx's own (mcpx__status), listed after the children's. `quiet`: logs nothing (the
-   * early list's build, early-list.ts, whose mappings and collisions the runtime's build logs anyway).
+   * stored list's build, server/stored-list.ts, whose mappings and collisions the runtime's build logs anyway).
    */
   constructor(
     readonly own: Tool[] = [],

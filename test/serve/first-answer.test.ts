@@ -1,6 +1,7 @@
-// Issue 13: `initialize` (a 2025 client) and `server/discover` (a 2026-07-28 client, Claude Code 2.x)
-// answered from mcpx's own state before the SDK is loaded (server/early.ts) write the bytes the SDK
-// writes (MCPX_FASTPATH=0), once, and the session goes on as before.
+// `initialize` (a 2025 client) and `server/discover` (a 2026-07-28 client, Claude Code 2.x) answered
+// from mcpx's own state before the SDK is loaded (server/first-answer.ts) write the bytes the SDK
+// Server writes, once, and the session goes on as before. Only a first message is answered early: the
+// SDK's own answer is had by sending another message first (a ping; a notification with an envelope).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
@@ -25,20 +26,24 @@ async function configWithInstructions() {
   return { dir, file };
 }
 
-/** The first line mcpx writes for an initialize asking `version`, and the session for more. */
-async function initialize(dir: string, file: string, version: string, fastpath: '0' | '1') {
-  const s = serveRaw(file, dir, { MCPX_FASTPATH: fastpath });
+/** The line mcpx writes for an initialize asking `version` (after a ping: the SDK's answer), and the session for more. */
+async function initialize(dir: string, file: string, version: string, by: 'mcpx' | 'sdk' = 'mcpx') {
+  const s = serveRaw(file, dir);
+  if (by === 'sdk') {
+    s.send({ jsonrpc: '2.0', id: 'ping-1', method: 'ping' });
+    await s.response('ping-1' as never);
+  }
   s.send({ jsonrpc: '2.0', id: 'init-1', method: 'initialize', params: { protocolVersion: version, capabilities: { roots: {} }, clientInfo: { name: 'early', version: '1' } } });
   await s.response('init-1' as never);
-  return { s, first: lines(s)[0]! };
+  return { s, first: lines(s).find((l) => JSON.parse(l).id === 'init-1')! };
 }
 
 describe('initialize answered before the SDK is loaded', () => {
   it('is the SDK Server\'s answer byte for byte, for a supported, an older and an unknown version', async () => {
     const { dir, file } = await configWithInstructions();
     for (const version of ['2025-06-18', '2024-11-05', '1999-01-01']) {
-      const early = await initialize(dir, file, version, '1');
-      const sdk = await initialize(dir, file, version, '0');
+      const early = await initialize(dir, file, version);
+      const sdk = await initialize(dir, file, version, 'sdk');
       expect(early.first, version).toBe(sdk.first);
       expect(JSON.parse(early.first).result.instructions).toContain('Use fx for « everything » 漢字.');
     }
@@ -49,7 +54,7 @@ describe('initialize answered before the SDK is loaded', () => {
   it('is answered once; the SDK Server still learns the client (initialized starts the children, calls work)', async () => {
     const dir = tempDir();
     const file = writeConfig({ mcpServers: { fx: fixture('fx', {}, {}, mark) } }, dir);
-    const { s } = await initialize(dir, file, '2025-06-18', '1');
+    const { s } = await initialize(dir, file, '2025-06-18');
     s.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     let id = 1;
     await waitFor(async () => {
@@ -70,23 +75,26 @@ describe('initialize answered before the SDK is loaded', () => {
 
   it('a first server/discover: the SDK\'s answer byte for byte, merged instructions included; an envelope it might refuse is left to it', async () => {
     const { dir, file } = await configWithInstructions();
-    const discover = async (fastpath: '0' | '1', caps: Record<string, unknown>) => {
-      const s = serveRaw(file, dir, { MCPX_FASTPATH: fastpath });
+    const discover = async (by: 'mcpx' | 'sdk', caps: Record<string, unknown>) => {
+      const s = serveRaw(file, dir);
+      // A notification with an envelope first: the SDK pins the connection modern and answers the discover itself.
+      if (by === 'sdk') s.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'none', _meta: ENVELOPE } });
       request(s, 'd-1', 'server/discover', {}, caps);
-      await waitFor(() => lines(s)[0], 10_000, 'the discover answer');
-      return lines(s)[0]!;
+      const answer = () => lines(s).find((l) => JSON.parse(l).id === 'd-1');
+      await waitFor(answer, 10_000, 'the discover answer');
+      return answer()!;
     };
     const plain = ENVELOPE['io.modelcontextprotocol/clientCapabilities'];
-    const early = await discover('1', plain);
-    expect(early).toBe(await discover('0', plain));
+    const early = await discover('mcpx', plain);
+    expect(early).toBe(await discover('sdk', plain));
     expect(JSON.parse(early).result).toMatchObject({ supportedVersions: MODERN_PROTOCOL_VERSIONS, resultType: 'complete', instructions: expect.stringContaining('Use fx for « everything » 漢字.') });
     const log = () => readFileSync(join(dir, 'state', 'mcpx.log'), 'utf8');
     expect(log()).toContain('serve: server/discover (id "d-1") answered before the SDK was loaded');
     // roots.listChanged must be a boolean: the SDK answers an error, and mcpx left it to the SDK.
     const answered = log().split('answered before').length;
-    const refused = await discover('1', { roots: { listChanged: 'yes' } });
-    expect(refused).toBe(await discover('0', { roots: { listChanged: 'yes' } }));
-    expect(JSON.parse(refused).error.code).toBe(-32602);
+    // (The SDK words its refusal of a first message with the envelope's key and `data`; a pinned Server's is shorter.)
+    const refused = JSON.parse(await discover('mcpx', { roots: { listChanged: 'yes' } }));
+    expect(refused.error).toMatchObject({ code: -32602, message: expect.stringContaining('Invalid _meta envelope'), data: { envelope: { key: 'io.modelcontextprotocol/clientCapabilities.roots.listChanged' } } });
     expect(log().split('answered before').length).toBe(answered);
   }, 60_000);
 

@@ -5,16 +5,16 @@ import { log } from '../util/log.js';
 import { describedServers } from './instructions.js';
 
 /**
- * A 2025 client's first `tools/list` (after an initialize answered by early.ts, and its
+ * A 2025 client's first `tools/list` (after an initialize answered by first-answer.ts, and its
  * `notifications/initialized`; no cursor) answered from the stored catalogs while the SDK and the runtime
  * are still loading. The list is built by the runtime's own routing code (Routing, mcpx__status last),
- * so it is the bytes the fast path writes for the same state (test/serve/early-list.test.ts); the
+ * so it is the bytes the forwarded route (forward.ts) writes for the same state (test/serve/early-list.test.ts); the
  * request is then not handed to the SDK. The children still start on `initialized`; a child whose
  * live tools differ from its stored ones makes the hub send list_changed, as before.
  *
  * Taken only when nothing is uncertain: every enabled child has a stored catalog under its current
  * fingerprint, no tool waits for `mcpx approve`, the database needs no migration, the config is
- * trusted, no tool's output schema needs the SDK's 2025 rewrap, and the list arrives before the SDK
+ * trusted, and the list arrives before the SDK
  * takes stdin over. Anything else (another request first, a read failure) is left to the normal path.
  */
 export class FirstList {
@@ -32,12 +32,20 @@ export class FirstList {
     this.answer = storedList(config, client).then(
       (list) => {
         if (typeof list !== 'string') return list;
-        this.note = `serve: the first tools/list is left to the runtime: ${list}`;
+        this.tell(`serve: the first tools/list is left to the runtime: ${list}`);
         return undefined;
       },
-      (e: unknown) => void (this.note = `serve: the first tools/list is left to the runtime: ${errorMessage(e)}`),
+      (e: unknown) => void this.tell(`serve: the first tools/list is left to the runtime: ${errorMessage(e)}`),
     );
   }
+
+  /** A note for the log: kept for the hand-over, or logged at once when the SDK has taken stdin over already. */
+  private tell(note: string): void {
+    if (this.handedOver) log.debug(note);
+    else this.note = note;
+  }
+
+  private handedOver = false;
 
   /** All bytes read so far (the same buffer grown): looks at the complete lines not seen yet. */
   see(all: Buffer): void {
@@ -51,6 +59,7 @@ export class FirstList {
   /** The SDK takes stdin over: the bytes to give it, without the request answered here (a pending answer is given up). */
   handOver(all: Buffer): Buffer {
     this.looking = false;
+    this.handedOver = true;
     if (this.note) log.debug(this.note);
     const t = this.taken;
     this.taken = undefined; // a build still under way writes nothing now
@@ -86,9 +95,9 @@ export class FirstList {
 }
 
 interface StoredList {
-  /** The result's JSON text, as the fast path writes it. */
+  /** The result's JSON text, as the forwarded route writes it. */
   json: string;
-  /** The fast path's test of a request's params (no 2026 material). */
+  /** The route's test of a request's params (no 2026 material). */
   plain(params: Record<string, unknown>): boolean;
 }
 
@@ -100,11 +109,11 @@ export async function storedList(config: Config, client?: string): Promise<Store
   if (config.waitingForTrust) return 'the config waits for trust';
   const servers = describedServers(config);
   // Loaded here, after initialize was answered: better-sqlite3 (read-only), the routing and its name rules.
-  const [{ withReadOnlyDb }, { SCHEMA_VERSION, userVersion }, { compareWithPins, readPins }, { Routing }, { needsLegacyWrap, plain }, { STATUS_TOOL }, { alwaysMatcher, searchListing, searchOn }, { MORE_TOOL }] = await Promise.all([
+  const [{ withReadOnlyDb }, { SCHEMA_VERSION, userVersion }, { compareWithPins, readPins }, { Routing }, { legacyTools, plain }, { STATUS_TOOL }, { alwaysMatcher, searchListing, searchOn }, { MORE_TOOL }] = await Promise.all([
     import('../cache/catalog.js'),
     import('../cache/migrations.js'),
     import('../cache/pins.js'),
-    import('./routing.js'),
+    import('../runtime/routing.js'),
     import('./compat.js'),
     import('./identity.js'),
     import('./tool-search/exposure.js'),
@@ -136,6 +145,5 @@ export async function storedList(config: Config, client?: string): Promise<Store
   routing.rebuild(children);
   const childTools = routing.tools.slice(0, routing.tools.length - routing.own.length);
   const tools = searchOn(config.toolSearch, childTools.length, client) ? searchListing(childTools, routing.own, alwaysMatcher(config.toolSearch)) : routing.tools;
-  if (tools.some(needsLegacyWrap)) return 'a tool\'s output schema needs the SDK\'s rewrap';
-  return { json: `{"tools":${JSON.stringify(tools)}}`, plain };
+  return { json: `{"tools":${JSON.stringify(legacyTools(tools))}}`, plain };
 }

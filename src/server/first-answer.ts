@@ -1,10 +1,9 @@
 import { Readable } from 'node:stream';
-import { fastPathEnabled } from '../util/switches.js';
 import { log } from '../util/log.js';
 import { loadConfig, type Selection } from '../config/index.js';
 import { initialInstructions } from './instructions.js';
 import { discoverResult, initializeResult } from './compat.js';
-import { FirstList } from './early-list.js';
+import { FirstList } from './stored-list.js';
 import { withToolSearch, type ToolSearchMode } from './tool-search/exposure.js';
 
 /**
@@ -17,8 +16,7 @@ import { withToolSearch, type ToolSearchMode } from './tool-search/exposure.js';
  * own answer to that request, the same bytes (test/serve/early.test.ts), is not sent again.
  *
  * Anything else as the first message (an initialize carrying a 2026 envelope, a discover whose
- * envelope the SDK might judge otherwise, a malformed one) is left to the SDK. MCPX_FASTPATH=0 turns
- * this off with the fast path.
+ * envelope the SDK might judge otherwise, a malformed one) is left to the SDK.
  */
 export interface Early {
   loaded: ReturnType<typeof loadConfig>;
@@ -37,7 +35,7 @@ export async function answerEarly(opts: { configFlag?: string; select?: Selectio
   let answered: { id: unknown; method: string } | undefined;
   let looked = false;
   let ended = false;
-  let list: FirstList | undefined; // the first tools/list after an initialize answered here (early-list.ts)
+  let list: FirstList | undefined; // the first tools/list after an initialize answered here (stored-list.ts)
   const onData = (chunk: Buffer) => {
     chunks.push(chunk);
     if (looked && !list?.looking) return;
@@ -47,7 +45,7 @@ export async function answerEarly(opts: { configFlag?: string; select?: Selectio
       if (nl === -1) return;
       looked = true; // only the first message is ever answered here
       const line = all.subarray(0, nl).toString('utf8');
-      const answer = fastPathEnabled() ? firstAnswer(line, instructions) : undefined;
+      const answer = firstAnswer(line, instructions);
       if (answer) {
         answered = { id: answer.id, method: answer.method };
         stdout.write(answer.line);
@@ -99,6 +97,6 @@ function firstAnswer(line: string, instructions: string): { id: unknown; method:
   }
   if (!m || m.jsonrpc !== '2.0' || (typeof m.id !== 'string' && typeof m.id !== 'number')) return undefined;
   const result = m.method === 'initialize' ? initializeResult(m, instructions) : m.method === 'server/discover' ? discoverResult(m, instructions) : undefined;
-  const client = (m.params?.clientInfo as { name?: unknown } | undefined)?.name; // tool search decides on it (early-list.ts)
+  const client = (m.params?.clientInfo as { name?: unknown } | undefined)?.name; // tool search decides on it (stored-list.ts)
   return result && { id: m.id, method: m.method as string, line: JSON.stringify({ result, jsonrpc: '2.0', id: m.id }) + '\n', ...(typeof client === 'string' && { client }) };
 }
