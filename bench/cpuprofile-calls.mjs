@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Where mcpx's main thread spends its time per call, from the .cpuprofile files of
 // `node bench/profile.mjs calls <dir>`: self time in the calls window (from the first to the last sample
-// inside the pipeline or the fast path: start-up left out, idle time left out), sorted into the places
+// inside the pipeline or the route: start-up left out, idle time left out), sorted into the places
 // issue 22 names, in µs per call, the mean over the files given. Samples are wall-clock time while the
 // thread runs, so a loaded machine inflates every row alike: compare before/after runs taken in turn.
 // usage: node bench/cpuprofile-calls.mjs <calls (13000 for profile.mjs calls)> <file.cpuprofile>...
@@ -25,7 +25,7 @@ const PLACES = [
   ['children/stdio.ts, util/batch.ts', (f, u) => u.includes('children/stdio.js') || u.includes('util/batch.js')],
   ['status and stats bookkeeping', (f, u) => u.includes('telemetry/status.js') || u.includes('telemetry/stats.js') || u.includes('cache/stats.js')],
   ['pipeline/ (call, admission, policies, breaker), cockatiel', (f, u) => u.includes('dist/pipeline/') || u.includes('cockatiel')],
-  ['the upstream side (server/: fastpath, upstream, stdio-upstream, serve, compat; runtime/)', (f, u) => /dist\/server\//.test(u) || u.includes('dist/runtime/')],
+  ['the upstream side (server/: forward, upstream, stdio-upstream, serve, compat; runtime/)', (f, u) => /dist\/server\//.test(u) || u.includes('dist/runtime/')],
   ['everything else (node streams, timers, microtasks, the SDK, modules loaded in the window)', () => true],
 ];
 
@@ -39,7 +39,7 @@ for (const file of files) {
   const inCall = (id) => {
     for (let x = id; x !== undefined; x = parent.get(x)) {
       const u = byId.get(x).callFrame.url;
-      if (u.includes('dist/pipeline/call.js') || u.includes('dist/server/fastpath.js')) return true;
+      if (u.includes('dist/pipeline/call.js') || u.includes('dist/server/forward.js')) return true;
     }
     return false;
   };

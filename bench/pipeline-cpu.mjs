@@ -63,12 +63,13 @@ const stats = new StatsRecorder(cdb);
 recordStats(pipeline, stats);
 new StatusTracker(pipeline, [], new Map(), { restarts: () => 0 });
 
-// What the route does per call: its own cancellation, the call tracked on the client's edge, the pipeline.
+// What the route does per call: its own cancellation (the call's: one signal), the call tracked on the
+// client's edge, the pipeline.
 const edge = new UpstreamEdge();
 edge.era = 'legacy';
 const one = (i) => {
   const route = new AbortController();
-  return edge.track('notion', route.signal, (signal, asker) => pipeline.run({ kind: 'tool', params: { name: 'notion__echo', arguments: { text: `c ${i}` } } }, { signal, caller: 'local:bench', asker }), i);
+  return edge.track('notion', route, (signal, asker) => pipeline.run({ kind: 'tool', params: { name: 'notion__echo', arguments: { text: `c ${i}` } } }, { signal, caller: 'local:bench', asker }), i);
 };
 const run = async (n) => {
   let next = 0;
