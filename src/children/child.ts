@@ -550,7 +550,7 @@ export class Child extends EventEmitter<ChildEvents> {
       });
     }
     if (this.era !== 'modern') {
-      // A 2025-era stdio child: calls, reads and prompts go past the Client (raw.ts), the rest through it.
+      // A 2025-era stdio child: the forwarded requests go past the Client (raw.ts), the rest (lists, setLevel) through it.
       const t = this.transport;
       if (t instanceof StdioChildTransport && RAW_METHODS.has(method)) return t.raw.request(method, params, options);
       const tag = this.streams?.tag(askers); // the child's requests on this request's stream are its askers'

@@ -3,9 +3,9 @@ import { rawJson } from '../util/raw-json.js';
 
 /**
  * The child half of the forwarded requests' route (server/forward.ts is the client half), for a
- * 2025-era stdio child: tools/call, resources/read and prompts/get are
- * sent as plain JSON-RPC on the child's transport, and their responses and progress are taken off the
- * wire before the SDK Client sees them: no zod parse of the result, no Protocol bookkeeping. What it
+ * 2025-era stdio child: every forwarded request (tools/call, resources/read, prompts/get,
+ * completion/complete, resources/subscribe and unsubscribe) is sent as plain JSON-RPC on the child's
+ * transport, and its response and progress are taken off the wire before the SDK Client sees them: no zod parse of the result, no Protocol bookkeeping. What it
  * does is what the Client does for such a request, nothing more: the same ids-to-responses matching,
  * the same timeout (reset on progress, capped by maxTotalTimeout), the same cancellation sent to the
  * child, the same errors (SdkError / ProtocolError). Everything else the child sends (its requests for
@@ -15,7 +15,7 @@ import { rawJson } from '../util/raw-json.js';
  * so that the upstream can write the child's bytes without serialising them again when nothing in mcpx
  * changed the result.
  */
-export const RAW_METHODS: ReadonlySet<string> = new Set(['tools/call', 'resources/read', 'prompts/get']);
+export const RAW_METHODS: ReadonlySet<string> = new Set(['tools/call', 'resources/read', 'prompts/get', 'completion/complete', 'resources/subscribe', 'resources/unsubscribe']);
 
 /** Ours, well away from the SDK Client's ids (which count up from 0 on the same connection). */
 const FIRST_ID = 1_000_000_000;
