@@ -134,7 +134,8 @@ export async function lists(client, n) {
  * server process's CPU per call (ms), and the warm tools/list p50 when n.lists is set. `prefixes`: list
  * first, until every one of these children's tools shows (an empty array: one listing). Also start-up
  * (initMs: spawn → initialize answered; listedMs: spawn → listed, when `prefixes` is given), and with
- * n.mem the peak RSS of the server process once the session has made n.mem calls (8 in flight to go).
+ * n.mem the peak RSS of the server process once the session has made n.mem calls (8 in flight to go),
+ * and the CPU per call of those last calls (cpuWarm: V8 has compiled the hot code by then).
  */
 export async function callFigures(target, tool, prefixes, n) {
   const s = await start(target);
@@ -150,12 +151,17 @@ export async function callFigures(target, tool, prefixes, n) {
   const cpu = (cpuMs(s.pid) - cpu0) / (n.seq + n.thr);
   const list = n.lists ? await lists(s.client, n.lists) : undefined;
   let mem;
+  let cpuWarm;
   if (n.mem) {
-    await concurrent(s.client, Math.max(0, n.mem - n.warm - n.seq - n.thr), 8, (i) => echo(tool, `m ${i}`));
+    // The calls up to n.mem, 8 in flight: also the CPU per call once V8 has compiled the hot code.
+    const calls = Math.max(0, n.mem - n.warm - n.seq - n.thr);
+    const cpu1 = cpuMs(s.pid);
+    await concurrent(s.client, calls, 8, (i) => echo(tool, `m ${i}`));
+    cpuWarm = calls ? (cpuMs(s.pid) - cpu1) / calls : undefined;
     mem = memory(s.pid);
   }
   const { left } = await shutdown(s);
-  return { seq, cps8, cpu, list, initMs: s.initMs, listedMs, mem, left };
+  return { seq, cps8, cpu, cpuWarm, list, initMs: s.initMs, listedMs, mem, left };
 }
 
 /**

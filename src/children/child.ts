@@ -37,6 +37,7 @@ import type { StreamCorrelation } from './streams.js';
 import { RAW_METHODS } from './raw.js';
 import { isLoginNeeded, loginNeededIn, wantsOAuth } from './oauth/needed.js';
 import { signInId } from './oauth/store.js';
+import { abortSignal } from '../util/cancel.js';
 
 /** Takes the child's result as it is: no parse, no rebuild (unknown fields inside content blocks stay). */
 const Loose: StandardSchemaV1<unknown, Record<string, unknown>> = {
@@ -555,7 +556,7 @@ export class Child extends EventEmitter<ChildEvents> {
       if (t instanceof StdioChildTransport && RAW_METHODS.has(method)) return t.raw.request(method, params, options);
       const tag = this.streams?.tag(askers); // the child's requests on this request's stream are its askers'
       try {
-        return await client.request({ method, params: params as Record<string, unknown> }, Loose, { ...options, relatedRequestId: tag });
+        return await client.request({ method, params: params as Record<string, unknown> }, Loose, { ...options, signal: abortSignal(options.signal), relatedRequestId: tag });
       } finally {
         this.streams?.untag(tag);
       }
@@ -566,7 +567,7 @@ export class Child extends EventEmitter<ChildEvents> {
     // A modern child asks for input (elicitation, roots, sampling) by answering input_required: each
     // embedded request goes to the upstream client through the same bridge a legacy child's requests use.
     const result = await runInputRounds(
-      (p, allowInputRequired) => client.request({ method, params: p }, Loose, { ...options, allowInputRequired }),
+      (p, allowInputRequired) => client.request({ method, params: p }, Loose, { ...options, signal: abortSignal(options.signal), allowInputRequired }),
       (m, p) => this.deps.bridge.request(m, p, options.signal ?? new AbortController().signal, this.name, askers),
       params as Record<string, unknown> | undefined,
     );

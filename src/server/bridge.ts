@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { CLIENT_CAPABILITIES_META_KEY, ProtocolError, ProtocolErrorCode, type ClientCapabilities, type LoggingLevel, type Progress, type RequestId, type Server, type ServerContext } from '@modelcontextprotocol/server';
 import { QuestionRefused } from '../children/asking.js';
 import { log } from '../util/log.js';
+import { Cancel, abortSignal } from '../util/cancel.js';
 
 /**
  * How children reach the upstream client (elicitation, roots, sampling), in the client's era:
@@ -144,7 +145,7 @@ const ANSWER_TIMEOUT_MS = 600_000;
  */
 class Call implements Asker {
   readonly order = ++started;
-  readonly abort: AbortController;
+  readonly abort: AbortController | Cancel;
   /** The request's signal this call follows (none: the route's controller is the call's). */
   private readonly upstream?: AbortSignal;
 
@@ -153,9 +154,9 @@ class Call implements Asker {
     readonly child: string | undefined,
     /** Its JSON-RPC id: a question during it goes out on its own stream (HTTP), not the standalone one. */
     readonly requestId: RequestId | undefined,
-    cancel: AbortSignal | AbortController,
+    cancel: AbortSignal | AbortController | Cancel,
   ) {
-    if (cancel instanceof AbortController) {
+    if (cancel instanceof AbortController || cancel instanceof Cancel) {
       this.abort = cancel;
       return;
     }
@@ -225,7 +226,7 @@ export class UpstreamEdge {
    * it), or the route's own AbortController, which the call then uses as it is: one signal per call
    * instead of two, and close() aborts that controller.
    */
-  async track<T>(child: string | undefined, cancel: AbortSignal | AbortController, run: (signal: AbortSignal, asker: Asker) => Promise<T>, requestId?: RequestId): Promise<T> {
+  async track<T>(child: string | undefined, cancel: AbortSignal | AbortController | Cancel, run: (signal: AbortSignal, asker: Asker) => Promise<T>, requestId?: RequestId): Promise<T> {
     const call = new Call(this, child, requestId, cancel);
     this.calls.add(call);
     try {
@@ -264,7 +265,7 @@ export class UpstreamEdge {
     // A 2025 client needs an elicitationId in URL mode; a 2026 child's request has none.
     const out = method === 'elicitation/create' && p.mode === 'url' && p.elicitationId === undefined ? { ...p, elicitationId: randomUUID() } : p;
     const relatedRequestId = asker instanceof Call ? asker.requestId : undefined;
-    return this.server.request({ method, params: out }, Loose, { signal, timeout: ANSWER_TIMEOUT_MS, relatedRequestId }) as Promise<Record<string, unknown>>;
+    return this.server.request({ method, params: out }, Loose, { signal: abortSignal(signal), timeout: ANSWER_TIMEOUT_MS, relatedRequestId }) as Promise<Record<string, unknown>>;
   }
 
   /** Hands a child's request to a modern request in flight (as input_required on its next leg). */

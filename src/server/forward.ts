@@ -1,5 +1,6 @@
 import { classifyInboundRequest, type AuthInfo, type JSONRPCMessage, type JSONRPCRequest, type RequestId, type ServerContext, type Transport } from '@modelcontextprotocol/server';
 import { tapTransport } from './listen.js';
+import { Cancel } from '../util/cancel.js';
 import type { Era, UpstreamEdge } from './bridge.js';
 import { CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY, MODERN_PROTOCOL_VERSIONS, PROTOCOL_VERSION_KEY } from './identity.js';
 import type { ListMethod, Upstream } from './upstream.js';
@@ -50,7 +51,7 @@ interface Lifted {
 
 export class Forwarder {
   /** Requests in flight on this route, for the client's notifications/cancelled. */
-  private readonly inFlight = new Map<RequestId, AbortController>();
+  private readonly inFlight = new Map<RequestId, Cancel>();
   /** The tools array of one routing build as JSON, per era (a rebuild makes a new tools array). */
   private toolsJson?: { tools: unknown[]; legacy?: string; modern?: string };
   /** Envelopes (as text) the SDK's classifier accepted or rejected: a client sends the same one every time. */
@@ -149,13 +150,13 @@ export class Forwarder {
 
   /** What Upstream reads of a request's context (the shape of the SDK Server's handler context). */
   private legacyContext(req: JSONRPCRequest, params: Record<string, unknown>, extra: Extra) {
-    return (abort: AbortController) =>
+    return (abort: Cancel) =>
       ({ mcpReq: { id: req.id, method: req.method, signal: abort.signal, _meta: params._meta, notify: this.notifier(req.id) }, abort, ...(extra?.authInfo && { http: { authInfo: extra.authInfo } }) }) as unknown as ServerContext;
   }
 
   private modernContext(req: JSONRPCRequest, l: Lifted, extra: Extra) {
     const inputResponses = l.inputResponses === undefined ? undefined : acceptedResponses(l.inputResponses);
-    return (abort: AbortController) =>
+    return (abort: Cancel) =>
       ({
         mcpReq: {
           id: req.id,
@@ -177,8 +178,8 @@ export class Forwarder {
     return (n: { method: string; params?: unknown }) => (this.deps.write(JSON.stringify({ jsonrpc: '2.0', ...n }) + '\n', id), Promise.resolve());
   }
 
-  private async call(req: JSONRPCRequest, era: Era, params: Record<string, unknown>, context: (abort: AbortController) => ServerContext): Promise<void> {
-    const abort = new AbortController();
+  private async call(req: JSONRPCRequest, era: Era, params: Record<string, unknown>, context: (abort: Cancel) => ServerContext): Promise<void> {
+    const abort = new Cancel();
     this.inFlight.set(req.id, abort);
     // Cancelled by the client (cancel() forgets it): no answer. Cancelled by mcpx (the session closing, the
     // controller being the call's too): the call's error is the answer.

@@ -1,5 +1,6 @@
 import { ProtocolError, ProtocolErrorCode, Server, type Progress, type ServerContext, type Transport } from '@modelcontextprotocol/server';
 import { forwarding } from './forward.js';
+import type { Cancel } from '../util/cancel.js';
 import type { Child } from '../children/child.js';
 import type { CallOptions, Pipeline } from '../pipeline/call.js';
 import type { Hub, ListKind } from '../runtime/hub.js';
@@ -38,7 +39,7 @@ export interface Backend {
 }
 
 /** A forwarded request's context as forward.ts builds it: the SDK handler context's shape, and the route's controller of the request. */
-export type RequestContext = ServerContext & { abort?: AbortController };
+export type RequestContext = ServerContext & { abort?: Cancel };
 
 /** A modern client may keep mcpx's lists this long while it listens for their changes (the v2 client's cap). */
 export const LIST_TTL_MS = 86_400_000;
