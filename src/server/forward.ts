@@ -7,9 +7,9 @@ import type { ListMethod, Upstream } from './upstream.js';
 import { SERVER_INFO_META, encodeModern, errorLine, isObject, legacyAnswer, legacyTools, modernAnswer } from './compat.js';
 
 /**
- * The one route of a stdio client's forwarded requests, both eras: tools/call, resources/read,
+ * The one route of a client's forwarded requests, both eras, stdio and HTTP: tools/call, resources/read,
  * prompts/get, completion/complete, the four lists, and (2025) resources/subscribe and unsubscribe.
- * Each is read off the wire before the SDK Server, run by `Upstream` (the status tool, refusals, the
+ * Each is taken off the transport before the SDK Server sees it, run by `Upstream` (the status tool, refusals, the
  * call tracked on the client's edge, progress and cancel, a 2026 client's input_required rounds, the
  * pipeline with its cache, breaker, deadline, fallbacks and audit), and its answer written by compat.ts:
  * the child's own result text spliced in when mcpx did not change the result, else the result encoded
@@ -26,7 +26,7 @@ export interface ForwarderDeps {
   upstream: Upstream;
   /**
    * Writes one whole line to the client: an answer, or a notification of the request `id` (stdio: the
-   * stream the SDK transport writes to, so in order; a 2025 HTTP session: that request's own stream).
+   * stream the SDK transport writes to, so in order; HTTP: that request's own stream, `forwarding`).
    */
   write(line: string, id: RequestId): void;
 }
