@@ -127,6 +127,8 @@ function report() {
   const FIGURES = [
     { label: 'call p50, sequential, uncached instant tool (ms)', get: (x) => x.seq, d: 3,
       goal: '≤ 1.25× copier, < peer', checks: [{ vs: 'copier', ok: (q) => q <= 1.25 }, { vs: 'peer', ok: (q) => q < 1 }] },
+    { label: `… the same after ${N.mem.toLocaleString('en')} calls, the hot code compiled (ms)`, get: (x) => x.seqWarm, d: 3,
+      goal: '≤ 1.25× copier, < peer', checks: [{ vs: 'copier', ok: (q) => q <= 1.25 }, { vs: 'peer', ok: (q) => q < 1 }] },
     { label: 'calls/s, 8 in flight', get: (x) => x.cps8, d: 0,
       goal: '≥ 0.8× copier, > peer', checks: [{ vs: 'copier', ok: (q) => q >= 0.8 }, { vs: 'peer', ok: (q) => q > 1 }] },
     { label: 'CPU time of the target\'s own process per call (µs): the sequential and 8-in-flight calls above', get: (x) => x.cpu * 1000, d: 0,
