@@ -223,3 +223,26 @@ describe('the one route of forwarded requests', () => {
     expect(parsed.at(-1).result).toMatchObject({ ttlMs: 86_400_000, cacheScope: 'private', resultType: 'complete' });
   }, 90_000);
 });
+
+describe('a client that does not wait', () => {
+  it("Claude Code's opening, written at once: discover, initialize, then a list and a call before any answer", async () => {
+    const dir = tempDir();
+    const file = writeConfig({ mcpServers: { fx: fixture('fx', {}, {}, mark) } }, dir);
+    const s = serveRaw(file, dir);
+    // Everything in one write: the route must wait for the SDK to take the initialize (the era, the client).
+    modernRequest(s, 1, 'server/discover');
+    s.send({ jsonrpc: '2.0', id: 2, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: { roots: {} }, clientInfo: { name: 'claude-code', version: '2' } } });
+    s.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    s.send({ jsonrpc: '2.0', id: 3, method: 'tools/list' });
+    s.send({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'fx__echo', arguments: { text: 'now' } } });
+    const list = (await s.response(3)) as { result: { tools: { name: string }[]; resultType?: string } };
+    // A 2025 answer (the connection is 2025 once initialized), to a client known by name (Claude Code: every tool, no search).
+    expect(list.result.resultType).toBeUndefined();
+    expect(list.result.tools.map((t) => t.name)).toContain('mcpx__status');
+    // The child is started by the call itself: longer than one response wait.
+    const echo = (await waitFor(() => s.response(4), 15_000, 'the call')) as { result: { content: { text: string }[]; resultType?: string } };
+    expect(echo.result.resultType).toBeUndefined();
+    expect(echo.result.content[0]!.text).toBe('fx: now');
+    expect(((await s.response(1)) as { result: { supportedVersions: string[] } }).result.supportedVersions).toContain('2026-07-28');
+  }, 30_000);
+});
