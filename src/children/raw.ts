@@ -210,7 +210,7 @@ function malformed(m: JSONRPCMessage): string {
  * shapes (the SDK's `{"result":…,"jsonrpc":"2.0","id":N}`, or `{"jsonrpc":"2.0","id":N,"result":…}`,
  * N as the child wrote it: a number, or a string)
  * and nothing else: then what lies between is exactly the result's JSON. Otherwise undefined (the
- * result is serialised again upstream, as on the SDK path).
+ * result is serialised again upstream).
  */
 function rawResultText(text: string, id: number | string, m: JSONRPCMessage): string | undefined {
   let keys = 0;

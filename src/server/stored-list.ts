@@ -8,8 +8,8 @@ import { describedServers } from './instructions.js';
  * A 2025 client's first `tools/list` (after an initialize answered by first-answer.ts, and its
  * `notifications/initialized`; no cursor) answered from the stored catalogs while the SDK and the runtime
  * are still loading. The list is built by the runtime's own routing code (Routing, mcpx__status last),
- * so it is the bytes the forwarded route (forward.ts) writes for the same state (test/serve/early-list.test.ts); the
- * request is then not handed to the SDK. The children still start on `initialized`; a child whose
+ * so it is the bytes the forwarded route (forward.ts) writes for the same state
+ * (test/serve/stored-list.test.ts); the request is then not handed to the SDK. The children still start on `initialized`; a child whose
  * live tools differ from its stored ones makes the hub send list_changed, as before.
  *
  * Taken only when nothing is uncertain: every enabled child has a stored catalog under its current

@@ -50,7 +50,7 @@ describe('a 2026-07-28 client', () => {
 
   it('answers discover in under 50 ms once mcpx is reading', async () => {
     const s = session();
-    request(s, 1, 'server/discover'); // the first one waits for node to start (answered before the SDK loads: early.ts)
+    request(s, 1, 'server/discover'); // the first one waits for node to start (answered before the SDK loads: first-answer.ts)
     await answer(s, 1);
     request(s, 'loaded', 'server/discover'); // answered by the SDK once it is loaded: mcpx is reading
     await answer(s, 'loaded');

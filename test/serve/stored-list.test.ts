@@ -1,5 +1,5 @@
 // A 2025 client's first tools/list answered from the stored catalogs before the SDK and the
-// runtime are loaded (server/early-list.ts): the bytes the normal path writes for the same state, taken
+// runtime are loaded (server/stored-list.ts): the bytes the normal path writes for the same state, taken
 // only when every child's catalog is stored under its current fingerprint and no tool waits for approval;
 // a child whose live tools differ from the stored ones still makes mcpx send list_changed.
 import { readFileSync } from 'node:fs';
