@@ -135,7 +135,7 @@ export async function lists(client, n) {
  * first, until every one of these children's tools shows (an empty array: one listing). Also start-up
  * (initMs: spawn → initialize answered; listedMs: spawn → listed, when `prefixes` is given), and with
  * n.mem the peak RSS of the server process once the session has made n.mem calls (8 in flight to go),
- * the CPU per call of those last calls (cpuWarm: V8 has compiled the hot code by then), and the p50 of
+ * the CPU per call and calls/s of those last calls (cpuWarm, cps8Warm: V8 has compiled the hot code by then), and the p50 of
  * n.seq sequential calls after them (seqWarm).
  */
 export async function callFigures(target, tool, prefixes, n) {
@@ -153,19 +153,20 @@ export async function callFigures(target, tool, prefixes, n) {
   const list = n.lists ? await lists(s.client, n.lists) : undefined;
   let mem;
   let cpuWarm;
+  let cps8Warm;
   let seqWarm;
   if (n.mem) {
     // The calls up to n.mem, 8 in flight: also the CPU per call once V8 has compiled the hot code.
     const calls = Math.max(0, n.mem - n.warm - n.seq - n.thr);
     const cpu1 = cpuMs(s.pid);
-    await concurrent(s.client, calls, 8, (i) => echo(tool, `m ${i}`));
+    cps8Warm = await concurrent(s.client, calls, 8, (i) => echo(tool, `m ${i}`));
     cpuWarm = calls ? (cpuMs(s.pid) - cpu1) / calls : undefined;
     mem = memory(s.pid);
     // And sequential calls again, the hot code compiled by now.
     seqWarm = median(await sequential(s.client, n.seq, (i) => echo(tool, `seq-warm ${i}`)));
   }
   const { left } = await shutdown(s);
-  return { seq, cps8, cpu, cpuWarm, seqWarm, list, initMs: s.initMs, listedMs, mem, left };
+  return { seq, cps8, cpu, cpuWarm, cps8Warm, seqWarm, list, initMs: s.initMs, listedMs, mem, left };
 }
 
 /**
