@@ -21,8 +21,8 @@ export const SESSION_IDLE_MS = 30 * 60_000;
 
 /**
  * 2025-era clients over HTTP: one session each (`Mcp-Session-Id`), served by the SDK's sessionful
- * Streamable HTTP transport, on its own edge: its forwarded requests take the route stdio's take
- * (forward.ts), answered on their own request's stream; the rest goes to a Server from the shared factory. A DELETE or the
+ * Streamable HTTP transport and a Server from the shared factory, on its own edge; its forwarded
+ * requests take the route stdio's take (forward.ts), answered on their own request's stream. A DELETE or the
  * end of the process closes a session: its calls in flight and open questions are cancelled, and the
  * URIs only it subscribed to are unsubscribed at their children. A POST whose connection drops
  * before its answer cancels the requests it carried (as the client's notifications/cancelled would).

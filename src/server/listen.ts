@@ -73,9 +73,10 @@ export class Listens {
 }
 
 /**
- * The transport serveStdio gets: the real one, with `seen` told of every message both ways first.
- * `take` (the forwarded requests' route, forward.ts) may answer an inbound message itself: then
- * serveStdio never sees it, unless `take` hands it on later with `deliver`. `drop` keeps an answer
+ * The transport an SDK Server gets (serveStdio's, or an HTTP session's or request's): the real one, with
+ * `seen` told of every message both ways first. `take` (the forwarded requests' route, forward.ts) may
+ * answer an inbound message itself: then the SDK never sees it, unless `take` hands it on later with
+ * `deliver`. `drop` keeps an answer
  * already given from going twice (`outbound` still sees it).
  */
 export function tapTransport(
