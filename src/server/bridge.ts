@@ -209,8 +209,6 @@ export class UpstreamEdge {
   allUpdates = true;
   /** HTTP's 2026 edge: its requests carry no session, each may come from another client (and caller). */
   stateless = false;
-  /** HTTP: each of this client's Servers puts the route of forwarded requests on its own transport (stdio: serve.ts does, once). */
-  routeTransports = false;
   /** The session's token name over HTTP (2025): its session and questions are its own. */
   caller?: string;
   /** The level this client asked for with logging/setLevel (2025); undefined: everything the children send. */

@@ -109,14 +109,13 @@ export class LegacySessions {
     const edge = this.sessions.open(new UpstreamEdge());
     edge.caller = caller;
     edge.allUpdates = false; // resources/updated only for the URIs this session subscribed to
-    edge.routeTransports = true;
     const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (sid) => void this.open.set(sid, session),
     });
     const session: Session = { transport, edge, seen: Date.now(), streams: 0 };
     transport.onclose = () => void this.close(session);
-    const server = this.upstream.factoryFor(edge)({ era: 'legacy' });
+    const server = this.upstream.factoryFor(edge, { routed: true })({ era: 'legacy' });
     server.onerror = (e) => log.debug(`upstream (http session): ${errorMessage(e)}`);
     await server.connect(transport);
     return session;

@@ -71,8 +71,8 @@ export async function serveHttp(opts: HttpServeOptions = {}): Promise<void> {
   // Every 2026-07-28 request: one edge (no session; a flight is found again by its requestState).
   const modernEdge = sessions.open(new UpstreamEdge());
   modernEdge.stateless = true; // each request may be another client's: a question goes to its own request only
-  modernEdge.routeTransports = true; // each request's Server has its own transport: its request takes the route there
-  const modern = createMcpHandler(upstream.factoryFor(modernEdge), { legacy: 'reject', onerror: (e) => log.debug(`upstream (http): ${errorMessage(e)}`) });
+  // Each request's Server has its own transport: its request takes the route there.
+  const modern = createMcpHandler(upstream.factoryFor(modernEdge, { routed: true }), { legacy: 'reject', onerror: (e) => log.debug(`upstream (http): ${errorMessage(e)}`) });
   modernEdge.send = (n) => publish(modern.bus, n);
   const limits = config.http.limits;
   const legacy = new LegacySessions(upstream, sessions, undefined, limits.sessions);

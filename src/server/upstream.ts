@@ -86,15 +86,15 @@ export class Upstream {
    * A client's Server: the handshake, discover, ping, a 2025 client's setLevel and roots changes. Its
    * forwarded requests never reach it: they take forward.ts on its transport.
    */
-  factoryFor = (edge: UpstreamEdge) => ({ era }: { era: Era }): Server => {
+  factoryFor = (edge: UpstreamEdge, { routed = false } = {}) => ({ era }: { era: Era }): Server => {
     const options = {
       instructions: this.instructions,
       capabilities: SERVER_CAPABILITIES, // identity.ts: the early initialize answer says the same
       // Several children starting at once must not become a storm of list_changed upstream.
       debouncedNotificationMethods: LIST_CHANGED,
     };
-    // Over stdio serve.ts puts the route on the one transport itself; over HTTP each Server's own does.
-    const server = edge.routeTransports ? new RoutedServer(edge, this, SERVER_INFO, options) : new Server(SERVER_INFO, options);
+    // `routed` (HTTP): the Server puts the route on each transport it gets; over stdio serve.ts puts it on the one transport.
+    const server = routed ? new RoutedServer(edge, this, SERVER_INFO, options) : new Server(SERVER_INFO, options);
     edge.server = server;
     edge.era = era;
     if (era === 'legacy') server.oninitialized = () => this.onStart();
