@@ -221,6 +221,16 @@ describe('mcpx login and serve with OAuth', () => {
     expect(list.stdout).not.toContain(secret);
   });
 
+  it('a server on the older HTTP+SSE transport gets the token on its event stream and its messages', async () => {
+    const f = await fake({ ACCESS_TTL: '60', SSE: '1' });
+    const sb = sandbox({ remote: { type: 'sse', url: f.url } });
+    expect((await sb.login('remote')).exitCode).toBe(0);
+    const call = await sb.cli(['call', 'remote__whoami']);
+    expect(call.exitCode, call.stdout + call.stderr).toBe(0);
+    expect(call.stdout).toContain('signed in');
+    expect((await f.stats()).unauthorized).toBe(1); // the login's probe only
+  });
+
   it('refuses an authorization server that does not advertise PKCE S256', async () => {
     const f = await fake({ NO_S256: '1' });
     const sb = sandbox({ remote: { type: 'http', url: f.url } });
