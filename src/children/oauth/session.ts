@@ -19,7 +19,7 @@ import { loginNeeded } from './needed.js';
 import { log } from '../../util/log.js';
 import { withFileLock } from './lock.js';
 import { expiryOf } from './provider.js';
-import { readRecord, recordFile, recordStamp, signedIn, writeRecord, type OAuthRecord } from './store.js';
+import { readRecord, recordLock, recordStamp, signedIn, writeRecord, type OAuthRecord } from './store.js';
 
 /** How long a refresh waits for another process's refresh of the same server to end. */
 const LOCK_WAIT_MS = 30_000;
@@ -100,7 +100,7 @@ export class OAuthSession implements AuthProvider {
 
   /** One renewal at a time in this process; `stale` is the access token that was refused or ran out. */
   private renew(stale: string | undefined): Promise<void> {
-    return (this.renewing ??= withFileLock(`${recordFile(this.stateDir, this.name)}.lock`, LOCK_WAIT_MS, () => this.renewLocked(stale)).finally(() => {
+    return (this.renewing ??= withFileLock(recordLock(this.stateDir, this.name), LOCK_WAIT_MS, () => this.renewLocked(stale)).finally(() => {
       this.renewing = undefined;
     }));
   }
