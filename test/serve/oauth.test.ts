@@ -163,12 +163,12 @@ describe('mcpx login and serve with OAuth', () => {
     expect((await sb.login('remote')).exitCode).toBe(0);
     const m = await sb.serve();
     expect(text(await whoami(m))).toMatch(/^signed in/);
-    const seen = (await f.stats()).resourceMetadata;
+    const seen = (await f.stats()).resourceMetadata ?? 0;
     const abandoned = execa(process.execPath, [MCPX, 'login', 'remote', '--no-browser', '--config', sb.configFile], { cwd: sb.dir, reject: false, env: sb.env });
     fakes.push(abandoned);
     let err = '';
     abandoned.stderr!.on('data', (d: Buffer) => (err += d));
-    await waitFor(async () => (await f.stats()).resourceMetadata > seen, 20_000, 'the second login to be in discovery');
+    await waitFor(async () => ((await f.stats()).resourceMetadata ?? 0) > seen, 20_000, 'the second login to be in discovery');
     await f.admin('expire');
     expect(text(await whoami(m))).toMatch(/^signed in/); // refreshed while that login waits
     expect((await f.stats()).refreshes).toBe(1);
@@ -253,6 +253,16 @@ describe('mcpx login and serve with OAuth', () => {
     expect(call.exitCode, call.stdout + call.stderr).toBe(0);
     expect(call.stdout).toContain('signed in');
     expect((await f.stats()).unauthorized).toBe(1); // the login's probe only
+  });
+
+  it("a Claude Code entry's oauth block works unchanged: authServerMetadataUrl where discovery finds no metadata, scopes as one string", async () => {
+    const f = await fake({ ACCESS_TTL: '60', AS_METADATA_PATH: '/custom/as-metadata' });
+    const sb = sandbox({ remote: { type: 'http', url: f.url, oauth: { scopes: 'read', authServerMetadataUrl: `${f.base}/custom/as-metadata` } } });
+    const r = await sb.login('remote');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(new URL(r.url).searchParams.get('scope')).toBe('read');
+    const call = await sb.cli(['call', 'remote__whoami']);
+    expect(call.exitCode, call.stdout + call.stderr).toBe(0);
   });
 
   it('refuses an authorization server that does not advertise PKCE S256', async () => {

@@ -3,13 +3,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import {
   auth,
-  discoverOAuthServerInfo,
   extractWWWAuthenticateParams,
   type AuthorizationServerMetadata,
   type OAuthDiscoveryState,
 } from '@modelcontextprotocol/client';
 import type { ServerConfig } from '../../config/types.js';
 import { McpxError, errorMessage } from '../../errors.js';
+import { discoverServer } from './discovery.js';
 import { withFileLock } from './lock.js';
 import { RecordProvider } from './provider.js';
 import { OAuthSession } from './session.js';
@@ -134,7 +134,7 @@ async function clientCredentialsLogin(server: ServerConfig, stateDir: string): P
   };
 }
 
-/** RFC 9728 metadata from the URL's 401 challenge when it gives one, else the well-known paths. */
+/** The 401 challenge's `resource_metadata` when it gives one, then discovery.ts. */
 async function discover(server: ServerConfig): Promise<OAuthDiscoveryState> {
   let resourceMetadataUrl: URL | undefined;
   try {
@@ -149,8 +149,7 @@ async function discover(server: ServerConfig): Promise<OAuthDiscoveryState> {
     throw new McpxError(`${server.name}: cannot reach ${server.url}: ${errorMessage(e)}`, { code: 'LOGIN_FAILED', server: server.name });
   }
   try {
-    const info = await discoverOAuthServerInfo(server.url!, { ...(resourceMetadataUrl && { resourceMetadataUrl }) });
-    return { ...info, ...(resourceMetadataUrl && { resourceMetadataUrl: resourceMetadataUrl.href }) };
+    return await discoverServer(server, resourceMetadataUrl);
   } catch (e) {
     throw new McpxError(`${server.name}: OAuth discovery failed: ${errorMessage(e)}`, { code: 'LOGIN_FAILED', server: server.name });
   }
@@ -162,7 +161,9 @@ function withoutAuthorization(headers: Record<string, string>): Record<string, s
 
 /** PKCE with S256 only: an authorization server that does not say it supports S256 is refused. */
 function requireS256(server: string, metadata: AuthorizationServerMetadata | undefined): void {
-  if (!metadata) throw new McpxError(`${server}: the server publishes no authorization server metadata (RFC 8414 or OpenID discovery)`, { code: 'LOGIN_FAILED', server });
+  if (!metadata) throw new McpxError(`${server}: the server publishes no authorization server metadata (RFC 8414 or OpenID discovery)`, {
+      code: 'LOGIN_FAILED', server, suggestion: 'set oauth.authServerMetadataUrl to the URL of its authorization server metadata',
+    });
   if (!metadata.code_challenge_methods_supported?.includes('S256')) {
     throw new McpxError(`${server}: the authorization server ${metadata.issuer} does not advertise PKCE S256 (code_challenge_methods_supported); mcpx does not sign in without it`, {
       code: 'LOGIN_FAILED', server,
