@@ -68,7 +68,7 @@ export function importMcpJson(opts: ImportOptions): ImportResult {
       r.left.push({ name, reason: why });
       continue;
     }
-    const rebased = rebaseCwd(entry as JsonObject, dirname(source), dirname(target));
+    const rebased = standardsFolder(rebaseCwd(entry as JsonObject, dirname(source), dirname(target)), dirname(source), dirname(target));
     const scoped = publicScope(rebased);
     if (scoped !== rebased) r.publicScope.push(name);
     // Caching is opt-in: a documentation server without a cache block gets its template's.
@@ -171,6 +171,17 @@ function transportOf(e: JsonObject): string {
 function rebaseCwd(entry: JsonObject, from: string, to: string): JsonObject {
   if (typeof entry.cwd !== 'string' || isAbsolute(entry.cwd) || entry.cwd.startsWith('~') || entry.cwd.includes('${') || from === to) return entry;
   return { ...entry, cwd: relative(to, resolve(from, entry.cwd)) || '.' };
+}
+
+/**
+ * The standards server without a cwd ran in the folder Claude Code was started in (that of the
+ * .mcp.json), where its relative `--dir` is. Its answers are that folder's and mcpx caches them for
+ * everyone, so it gets that folder as its cwd, as the template has it: a cwd is part of the cache key,
+ * the folder mcpx happens to run in is not, and two projects would share one entry.
+ */
+function standardsFolder(entry: JsonObject, from: string, to: string): JsonObject {
+  if (entry.cwd !== undefined || docServerOf(entry) !== 'standards') return entry;
+  return { ...entry, cwd: relative(to, from) || '.' };
 }
 
 /** A literal (non-${VAR}) value in env or headers is likely a secret now committed to a file. */

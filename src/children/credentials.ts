@@ -22,8 +22,10 @@ import { canonicalJson } from '../util/canonical.js';
 
 /** Words (between `_`, `-`, `.`) that mark a credential: AWS_ACCESS_KEY_ID, BW_SESSION, MYSQL_PWD, NPM_CONFIG__AUTH. */
 const WORDS = new Set(['KEY', 'KEYS', 'AUTH', 'PASS', 'PWD', 'PAT', 'JWT', 'COOKIE', 'COOKIES', 'SESSION', 'CREDS', 'BEARER']);
-/** Inside any word: GITHUB_TOKEN, NGROK_AUTHTOKEN, PGPASSWORD, GOOGLE_APPLICATION_CREDENTIALS, OPENAIAPIKEY. */
-const PARTS = /TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|APIKEY|ACCESSKEY|PRIVATEKEY/;
+/** A word ending in KEY: TAILSCALE_AUTHKEY, SIGNINGKEY (a word starting with it is a keymap or a keyring). */
+const KEY_WORD = /KEYS?$/;
+/** Inside any word: GITHUB_TOKEN, NGROK_AUTHTOKEN, PGPASSWORD, GPG_PASSPHRASE, MCP_AUTHORIZATION, OPENAIAPIKEY. */
+const PARTS = /TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|AUTHORIZATION|APIKEY|ACCESSKEY|PRIVATEKEY/;
 /**
  * Names that match but hold the working directory, or identify a login, a terminal or a socket: never a
  * credential an answer depends on, and most change with every login or window, so counting them would
@@ -37,7 +39,7 @@ const URL_WITH_PASSWORD = /^[a-z][a-z0-9+.-]*:\/\/[^/@\s:]*:[^/@\s]+@/i;
 export function isCredentialName(name: string): boolean {
   const n = name.toUpperCase();
   if (NOT_CREDENTIALS.test(n)) return false;
-  return PARTS.test(n) || n.split(/[_.-]+/).some((w) => WORDS.has(w));
+  return PARTS.test(n) || n.split(/[_.-]+/).some((w) => WORDS.has(w) || KEY_WORD.test(w));
 }
 
 /** The inherited variables that count as credentials: by name or value, or listed in `cache.credentialEnv`. */

@@ -16,6 +16,8 @@ describe('which variables count as credentials', () => {
     'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'PGPASSWORD', 'DB_PASSWD', 'MYSQL_PWD',
     'GOOGLE_APPLICATION_CREDENTIALS', 'SENTRY_AUTH_TOKEN', 'NPM_CONFIG__AUTH', 'BW_SESSION', 'OP_SESSION_my', 'GITHUB_PAT',
     'JIRA_COOKIE', 'LinearApiKey', 'SLACK_BOT_TOKEN', 'STRIPE_SECRET', 'Notion-Token',
+    // compounds of AUTH and KEY, and a passphrase: no word of theirs is AUTH, KEY or PASS alone
+    'TAILSCALE_AUTHKEY', 'MCP_AUTHORIZATION', 'Authorization', 'GPG_PASSPHRASE', 'SIGNINGKEY',
   ])('%s counts', (name) => {
     expect(isCredentialName(name)).toBe(true);
   });

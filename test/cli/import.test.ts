@@ -1,7 +1,8 @@
 import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfigFile, mcpx, tempDir } from './helpers.js';
+import { runCli } from '../helpers/mcpx.js';
+import { REPO, loadConfigFile, mcpx, tempDir } from './helpers.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -50,7 +51,7 @@ describe('mcpx import', () => {
     expect(written.wiki).toEqual({ ...atlassian, cache: { ttl: '30m' } });
     expect(written.notes).toEqual({ ...notionRemote, cache: { ttl: '15m' } });
     expect(written.own).toEqual(own); // its own block stays as it is
-    expect(written.standards).toEqual({ ...standards, cache: { ttl: '1h', scope: 'public' } });
+    expect(written.standards).toEqual({ ...standards, cwd: '.', cache: { ttl: '1h', scope: 'public' } });
     expect(written.github).toEqual(github); // live data: not cached
     expect(r.stdout).toContain("turn caching on for c7 (2h), wiki (30m), notes (15m), standards (1h): documentation servers, with the TTLs of mcpx's templates");
     const { config } = await loadConfigFile(join(dir, 'mcpx.json'));
@@ -70,6 +71,29 @@ describe('mcpx import', () => {
     expect(JSON.parse(read('mcpx.json')).mcpServers.context7.cache).toEqual({ ttl: '2h', scope: 'public' });
     expect(r.stdout).toContain('context7: public documentation: its cached answers are shared by everyone ("scope": "public")');
     expect(r.stdout).not.toMatch(/(mine|github): public documentation/);
+  });
+
+  it("gives a standards server that had no cwd the folder it ran in: two projects' answers never share a cache entry", async () => {
+    // Claude Code ran it in the project folder, where its relative --dir is; mcpx turns caching on for it, shared by everyone.
+    const env = { MCPX_STATE_DIR: join(dir, 'state'), MCPX_CACHE_DIR: join(dir, 'cache') };
+    const standards = { command: process.execPath, args: [join(REPO, 'bin/mcpx.js'), 'standards', '--dir', 'docs/standards'] };
+    const answers: string[] = [];
+    for (const project of ['alpha', 'beta']) {
+      const folder = join(dir, project);
+      mkdirSync(join(folder, 'docs/standards'), { recursive: true });
+      writeFileSync(join(folder, 'docs/standards/naming.md'), `# Naming in ${project}\n\nNames in ${project} are short.\n`);
+      writeFileSync(join(folder, '.mcp.json'), JSON.stringify({ mcpServers: { standards } }));
+      for (const args of [['import'], ['trust']]) {
+        const r = await runCli(args, { cwd: folder, env });
+        expect(r.exitCode, r.stderr).toBe(0);
+      }
+      expect(JSON.parse(readFileSync(join(folder, 'mcpx.json'), 'utf8')).mcpServers.standards).toMatchObject({ cwd: '.', cache: { scope: 'public' } });
+      const call = await runCli(['call', 'standards__get_standard', '{"id":"naming"}'], { cwd: folder, env });
+      expect(call.exitCode, call.stderr).toBe(0);
+      answers.push(call.stdout);
+    }
+    expect(answers[0]).toContain('Names in alpha are short.');
+    expect(answers[1]).toContain('Names in beta are short.'); // not alpha's answer from the shared cache
   });
 
   it('--dry-run prints the plan and writes nothing', async () => {
