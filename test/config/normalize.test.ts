@@ -165,3 +165,20 @@ describe('cache.scope and cache.credentialEnv', () => {
     expect(message).toBe(`${FILE}: server "s", field "cache.credentialEnv[0]": must be the name of a variable (letters, digits and "_"), never its value (what was written is not shown: it may be a secret)`);
   });
 });
+
+describe('the output budget and tool search settings', () => {
+  it('maxOutputTokens: 20,000 by default, from defaults, per server over defaults, 0 for none; a bad value names the field', () => {
+    expect(one({}).maxOutputTokens).toBe(20_000);
+    const { servers } = normalize({ a: { command: 'node' }, b: { command: 'node', maxOutputTokens: 0 } }, {}, { maxOutputTokens: 5000 }).config;
+    expect(servers.map((s) => s.maxOutputTokens)).toEqual([5000, 0]);
+    expect(() => one({ maxOutputTokens: -1 })).toThrow(`${FILE}: server "s", field "maxOutputTokens"`);
+  });
+
+  it('toolSearch: "auto" with a budget of 40 and no always-listed tools by default; each settable; a bad mode names the field', () => {
+    const top = (raw: Record<string, unknown>) => normalizeConfig({ raw: { mcpServers: {}, ...raw }, file: FILE, foundBy: 'flag', vars: {}, envFiles: [] }).config.toolSearch;
+    expect(top({})).toEqual({ mode: 'auto', budget: 40, always: [] });
+    expect(top({ toolSearch: 'on', toolBudget: 10, toolSearchAlways: ['standards__*'] })).toEqual({ mode: 'on', budget: 10, always: ['standards__*'] });
+    expect(() => top({ toolSearch: 'yes' })).toThrow('toolSearch');
+    expect(() => top({ toolSearchAlways: 'standards__*' })).toThrow('toolSearchAlways');
+  });
+});
