@@ -17,7 +17,7 @@ const dist = (p) => import(join(ROOT, 'dist', p));
 const [{ ToolIndex, BASELINE, SHIPPED }, { tokenize }, { exposedName }, { searchListing }, { STATUS_TOOL }, { MORE_TOOL }] = await Promise.all([
   dist('server/tool-search/rank.js'),
   dist('server/tool-search/tokens.js'),
-  dist('server/names.js'),
+  dist('runtime/names.js'),
   dist('server/tool-search/exposure.js'),
   dist('server/identity.js'),
   dist('server/own-tools.js'),

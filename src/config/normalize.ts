@@ -4,6 +4,7 @@ import { parseBytes } from '../util/bytes.js';
 import { parseDuration } from '../util/duration.js';
 import { canonicalJson, sha256 } from '../util/canonical.js';
 import { log } from '../util/log.js';
+import { isLoopback } from '../util/loopback.js';
 import { expandValue } from './env.js';
 import { defaultCacheDir, defaultStateDir, expandHome } from './paths.js';
 import { HTTP_LIMITS, type CacheScope, type ChildProtocol, type Config, type HttpLimits, type OAuthSettings, type SecretCommandValue, type ServerConfig, type Transport } from './types.js';
@@ -352,7 +353,7 @@ function normalizeServer(name: string, e: Raw, where: Where, vars: Record<string
   };
 }
 
-const OAUTH_KEYS = ['clientId', 'clientSecret', 'scopes', 'grant', 'callbackPort', 'resource', 'clientMetadataUrl'];
+const OAUTH_KEYS = ['clientId', 'clientSecret', 'scopes', 'grant', 'callbackPort', 'resource', 'clientMetadataUrl', 'authServerMetadataUrl'];
 
 /** The `oauth` block of a remote child, checked: each error names the field. */
 function oauthSettings(v: unknown, transport: Transport, where: Where, expand: (v: string, field: string, at?: Omit<SecretCommandValue, 'parts'>) => string): OAuthSettings {
@@ -372,15 +373,35 @@ function oauthSettings(v: unknown, transport: Transport, where: Where, expand: (
   if (port !== undefined && port > 65535) throw where.invalid(`must be a port number (1-65535), got ${port}`, 'oauth.callbackPort');
   const metadataUrl = o.clientMetadataUrl === undefined ? undefined : str(o.clientMetadataUrl, where, 'oauth.clientMetadataUrl');
   if (metadataUrl !== undefined && !/^https:\/\/[^/]+\/./.test(metadataUrl)) throw where.invalid('must be an https URL with a path', 'oauth.clientMetadataUrl');
+  const asMetadataUrl = o.authServerMetadataUrl === undefined ? undefined : str(o.authServerMetadataUrl, where, 'oauth.authServerMetadataUrl');
+  if (asMetadataUrl !== undefined && !secureOrLoopback(asMetadataUrl)) throw where.invalid('must be an https URL (or http on this machine)', 'oauth.authServerMetadataUrl');
   return {
     clientId,
     clientSecret,
-    scopes: strList(o.scopes ?? [], where, 'oauth.scopes'),
+    scopes: oauthScopes(o.scopes, where),
     grant,
     callbackPort: port,
     resource: o.resource === undefined ? true : bool(o.resource, where, 'oauth.resource'),
     clientMetadataUrl: metadataUrl,
+    authServerMetadataUrl: asMetadataUrl,
   };
+}
+
+/** A list, or one space-separated string as Claude Code writes it (an entry copied from .mcp.json works). */
+function oauthScopes(v: unknown, where: Where): string[] {
+  if (v === undefined) return [];
+  if (typeof v === 'string') return v.split(/\s+/).filter(Boolean);
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw where.invalid(`must be a list of strings or one space-separated string, got ${JSON.stringify(v)}`, 'oauth.scopes');
+  return v as string[];
+}
+
+function secureOrLoopback(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'https:' || (u.protocol === 'http:' && isLoopback(u.hostname));
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -88,6 +88,8 @@ export interface OAuthSettings {
   resource: boolean;
   /** An https URL serving mcpx's client metadata document, used as the client id where the server supports it. */
   clientMetadataUrl?: string;
+  /** The authorization server's metadata (RFC 8414 or OpenID), read from here instead of discovered (Claude Code's key). */
+  authServerMetadataUrl?: string;
 }
 
 /** `protocol`: how mcpx speaks to a child (see README, "Protocol eras"). */

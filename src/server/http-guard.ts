@@ -1,21 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { isIP } from 'node:net';
 import { hostHeaderValidationResponse, localhostAllowedHostnames, localhostAllowedOrigins, originValidationResponse } from '@modelcontextprotocol/server';
 import type { HttpConfig } from '../config/types.js';
+import { isLoopback } from '../util/loopback.js';
 
 /**
  * The gates of `serve --http` in front of /mcp and /metrics: the bearer token, and the DNS-rebinding
  * checks the MCP spec asks for (Host on a loopback bind, Origin on browser requests).
  */
-
-/** 127.0.0.0/8, ::1 (and ::ffff:127.x), localhost: only this machine can connect. */
-export function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === 'localhost' || h.endsWith('.localhost')) return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  if (isIP(h) === 6) return h === '::1' || h === '0:0:0:0:0:0:0:1' || /^::ffff:127\./.test(h);
-  return false;
-}
 
 /** Who presented a valid token; `name` is what the audit trail records (`http.tokens`). */
 export interface Caller {

@@ -6,14 +6,14 @@ import type { AuditConfig } from '../config/types.js';
 import { errorMessage } from '../errors.js';
 import type { CallEvent, Outcome } from '../pipeline/call.js';
 import { canonicalJson, sha256 } from '../util/canonical.js';
-import { jsonOf } from '../util/raw-json.js';
+import { jsonOf, rawJson } from '../util/raw-json.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 
 /**
  * The audit trail: one row per tools/call, resources/read and prompts/get, in the `audit` table,
  * cancelled calls included.
  *
- * On the hot path a call only appends its event (by reference) to an in-memory batch. Everything
+ * On the hot path a call only appends its event to an in-memory batch (see record). Everything
  * else happens when the batch is written, in one transaction, at most flushMs (50 ms) after the first
  * event of the batch (no timer while no call comes), and on close:
  * the args hash (sha256 of the canonical JSON) or the redacted args, the result size
@@ -21,7 +21,7 @@ import { log as defaultLog, type Logger } from '../util/log.js';
  * when there was no answer), and the redaction of the error message. Rows older than
  * retentionDays are deleted shortly after start and every hour. Timers are unref'd.
  *
- * Why 50 ms and not a second: an event holds its call's answer until it becomes a row, and events held
+ * Why 50 ms and not a second: an event may hold its call's answer until it becomes a row, and events held
  * for a second outlive the young generation's collections and are copied to the old one, which costs
  * more CPU per call than the transactions of 20 batches a second. A clean stop (close) writes
  * everything; a crash loses the events of the last flushMs, and any rows a busy database kept out.
@@ -128,12 +128,19 @@ export class AuditLog {
     this.timers.push(prune, first);
   }
 
-  /** The hot path: remember the event; nothing is computed or written here. */
+  /**
+   * The hot path: remember the event; nothing is written here. An answer whose text the child sent is
+   * measured now (one byteLength) and let go: held until the flush, answers outlived the young
+   * generation and grew the old one by their size per call. Other answers are measured at the flush.
+   */
   record(e: AuditEvent, ts = Date.now()): void {
     if (this.closed || !this.cdb.writable) return;
     // More than maxPending calls within one flush interval: the newest are counted, not kept.
     if (this.pending.length >= this.maxPending) this.dropped++;
-    else this.pending.push({ ts, e });
+    else {
+      const text = e.bytes === undefined && typeof e.result === 'object' && e.result !== null ? rawJson.get(e.result) : undefined;
+      this.pending.push({ ts, e: text === undefined ? e : { ...e, result: undefined, bytes: Buffer.byteLength(text, 'utf8') } });
+    }
     this.flushTimer ??= this.flushIn(this.flushMs);
   }
 

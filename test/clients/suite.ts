@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { fakeModel, type ModelApi, type Offered, type Script } from '../helpers/fake-model.js';
-import { commandLines, connectDirect, notInstalled, toolSearchShipped, type ClientRun, type RunOptions } from '../helpers/clients.js';
+import { commandLines, connectDirect, notInstalled, type ClientRun, type RunOptions } from '../helpers/clients.js';
 import { fixture, tempDir, waitFor, writeConfig } from '../helpers/mcpx.js';
 
 export interface ClientSpec {
@@ -82,7 +82,6 @@ export function clientTests(spec: ClientSpec): void {
 
   it(`${spec.name} with tool search on: the model finds the tool with mcpx__find_tools and calls it through mcpx__call_tool`, { timeout: CLIENT_TEST_MS }, async (ctx) => {
     if (!spec.entry) return ctx.skip(notInstalled(spec.name));
-    if (!(await toolSearchShipped(fixture('fx')))) return ctx.skip('this build of mcpx has no tool search (`toolSearch: "on"` lists no mcpx__find_tools)');
     const direct = await connectDirect(fixture('fx'));
     const echoTool = (await direct.listTools()).tools.find((t) => t.name === 'echo')!;
     const args = echoArgs();
@@ -125,7 +124,6 @@ export function clientTests(spec: ClientSpec): void {
 
   it(`${spec.name} gets tool search by default ("auto") once the children bring more than toolBudget tools`, { timeout: CLIENT_TEST_MS }, async (ctx) => {
     if (!spec.entry) return ctx.skip(notInstalled(spec.name));
-    if (!(await toolSearchShipped(fixture('fx')))) return ctx.skip('this build of mcpx has no tool search (`toolSearch: "on"` lists no mcpx__find_tools)');
     // The fixture child lists 14 tools: over a budget of 3, under the default 40 (the first test).
     const model = await drive(spec, { toolBudget: 3 }, () => () => ({ say: 'Done.' }));
     const offered = model.turns[0]!.offered.map((t) => spec.mcpxName(t)).filter((n) => n !== undefined);

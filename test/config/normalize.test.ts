@@ -36,7 +36,7 @@ describe('.mcp.json entries: oauth', () => {
   it('is read, with defaults, and no longer warned about', () => {
     const { warnings, config } = remote({ clientId: 'x', scopes: ['read'] });
     expect(warnings).toEqual([]);
-    expect(config.servers[0]!.oauth).toEqual({ clientId: 'x', clientSecret: undefined, scopes: ['read'], grant: 'authorization_code', callbackPort: undefined, resource: true, clientMetadataUrl: undefined });
+    expect(config.servers[0]!.oauth).toEqual({ clientId: 'x', clientSecret: undefined, scopes: ['read'], grant: 'authorization_code', callbackPort: undefined, resource: true, clientMetadataUrl: undefined, authServerMetadataUrl: undefined });
     expect(remote({}).config.servers[0]!.oauth).toMatchObject({ grant: 'authorization_code', scopes: [], resource: true });
   });
 
@@ -46,6 +46,14 @@ describe('.mcp.json entries: oauth', () => {
     expect(secretValues({ servers: [s] }, {})).toContain('s3cret-value');
     const c = remote({ clientId: 'id', clientSecret: '${cmd:op read x}', grant: 'client_credentials' }).config.servers[0]!;
     expect(c.secretCommands).toEqual([{ field: 'oauth', key: 'clientSecret', parts: [{ run: 'cmd', command: 'op read x', text: '${cmd:op read x}' }] }]);
+  });
+
+  it("takes Claude Code's own keys as it writes them: scopes as one space-separated string, authServerMetadataUrl", () => {
+    const s = remote({ clientId: 'x', callbackPort: 8080, scopes: 'read:page  write:page', authServerMetadataUrl: 'https://auth.example.com/.well-known/openid-configuration' }).config.servers[0]!;
+    expect(s.oauth).toMatchObject({ scopes: ['read:page', 'write:page'], callbackPort: 8080, authServerMetadataUrl: 'https://auth.example.com/.well-known/openid-configuration' });
+    expect(remote({ authServerMetadataUrl: 'http://127.0.0.1:9000/meta' }).config.servers[0]!.oauth!.authServerMetadataUrl).toBe('http://127.0.0.1:9000/meta');
+    expect(() => remote({ authServerMetadataUrl: 'http://auth.example.com/meta' })).toThrow('field "oauth.authServerMetadataUrl": must be an https URL');
+    expect(() => remote({ scopes: 3 })).toThrow('field "oauth.scopes": must be a list of strings or one space-separated string');
   });
 
   it('a bad block is a config error naming the server and the field', () => {
@@ -155,5 +163,22 @@ describe('cache.scope and cache.credentialEnv', () => {
       message = (e as Error).message;
     }
     expect(message).toBe(`${FILE}: server "s", field "cache.credentialEnv[0]": must be the name of a variable (letters, digits and "_"), never its value (what was written is not shown: it may be a secret)`);
+  });
+});
+
+describe('the output budget and tool search settings', () => {
+  it('maxOutputTokens: 20,000 by default, from defaults, per server over defaults, 0 for none; a bad value names the field', () => {
+    expect(one({}).maxOutputTokens).toBe(20_000);
+    const { servers } = normalize({ a: { command: 'node' }, b: { command: 'node', maxOutputTokens: 0 } }, {}, { maxOutputTokens: 5000 }).config;
+    expect(servers.map((s) => s.maxOutputTokens)).toEqual([5000, 0]);
+    expect(() => one({ maxOutputTokens: -1 })).toThrow(`${FILE}: server "s", field "maxOutputTokens"`);
+  });
+
+  it('toolSearch: "auto" with a budget of 40 and no always-listed tools by default; each settable; a bad mode names the field', () => {
+    const top = (raw: Record<string, unknown>) => normalizeConfig({ raw: { mcpServers: {}, ...raw }, file: FILE, foundBy: 'flag', vars: {}, envFiles: [] }).config.toolSearch;
+    expect(top({})).toEqual({ mode: 'auto', budget: 40, always: [] });
+    expect(top({ toolSearch: 'on', toolBudget: 10, toolSearchAlways: ['standards__*'] })).toEqual({ mode: 'on', budget: 10, always: ['standards__*'] });
+    expect(() => top({ toolSearch: 'yes' })).toThrow('toolSearch');
+    expect(() => top({ toolSearchAlways: 'standards__*' })).toThrow('toolSearchAlways');
   });
 });

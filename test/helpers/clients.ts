@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { MCPX, ROOT, processesWith, startMcpx } from './mcpx.js';
+import { MCPX, ROOT, processesWith } from './mcpx.js';
 
 export const INSTALL_CLIENTS = 'npm ci --prefix test/clients --ignore-scripts';
 const CLIENTS = join(ROOT, 'test/clients/node_modules');
@@ -143,23 +143,4 @@ export async function connectDirect(entry: { command: string; args: string[]; en
   const client = new Client({ name: 'direct', version: '1.0.0' });
   await client.connect(transport);
   return client;
-}
-
-/**
- * Whether this build of mcpx ships tool search: a real probe, tools/list of `mcpx serve` with
- * `toolSearch: "on"` (a build without it warns of an unknown key and lists the children's tools).
- * Probed once per test file.
- */
-export function toolSearchShipped(child: unknown): Promise<boolean> {
-  return (shipped ??= probeToolSearch(child));
-}
-let shipped: Promise<boolean> | undefined;
-
-async function probeToolSearch(child: unknown): Promise<boolean> {
-  const m = await startMcpx({ toolSearch: 'on', mcpServers: { probe: child } });
-  try {
-    return (await m.client.listTools()).tools.some((t) => t.name === 'mcpx__find_tools');
-  } finally {
-    await m.close();
-  }
 }

@@ -12,6 +12,7 @@ import { EventEmitter } from 'node:events';
 import { AuditLog, readAudit, recordAudit, redactArgs, type AuditEvent } from '../../src/telemetry/audit.js';
 import type { CallEvent } from '../../src/pipeline/call.js';
 import { Logger } from '../../src/util/log.js';
+import { rawJson } from '../../src/util/raw-json.js';
 import { MCPX, fixture, startMcpx, tempDir, waitFor } from '../helpers/mcpx.js';
 import { isRunning } from '../../src/util/proc.js';
 import { localCaller } from '../../src/util/caller.js';
@@ -118,6 +119,23 @@ describe('audit trail', () => {
     audit.record(e('at-close'));
     audit.close(); // the last batch is written on close
     expect(readAudit(cdb.db)).toHaveLength(3);
+    cdb.close();
+  });
+
+  it("measures an answer that has the child's own text when it is recorded, in UTF-8 bytes, and keeps no hold on it until the flush", () => {
+    const cdb = openDatabase(tempDir('mcpx-audit-raw-'));
+    const audit = new AuditLog(cdb, { args: 'hash', retentionDays: 30 }, { flushMs: 60_000, firstPruneMs: 60_000 });
+    const text = '{"content":[{"type":"text","text":"héllo ✓"}]}';
+    const result = JSON.parse(text);
+    rawJson.set(result, text);
+    const event: CallEvent = { server: 's', kind: 'tool', name: 't', args: {}, outcome: 'ok', cacheable: false, ms: 1, result };
+    audit.record(event);
+    rawJson.delete(result); // what is kept must not need the answer any more
+    result.content = [];
+    expect(event.result).toBe(result); // the pipeline's event is not changed
+    audit.flush();
+    expect(readAudit(cdb.db)[0]!.resultBytes).toBe(Buffer.byteLength(text, 'utf8'));
+    audit.close();
     cdb.close();
   });
 

@@ -70,7 +70,7 @@ function sandbox(servers: Record<string, unknown>) {
     return m;
   };
   const record = () => JSON.parse(readFileSync(join(dir, 'state', 'oauth', 'remote.json'), 'utf8')) as { tokens?: { access_token: string; refresh_token?: string }; expiresAt?: number; callbackPort?: number; client?: { client_id: string } };
-  return { dir, configFile, cli, login, serve, record, outputs };
+  return { dir, configFile, env, cli, login, serve, record, outputs };
 }
 
 const whoami = (m: Mcpx) => m.client.callTool({ name: 'remote__whoami', arguments: {} });
@@ -156,6 +156,30 @@ describe('mcpx login and serve with OAuth', () => {
     expect(text(await whoami(b))).toMatch(/^signed in/);
   });
 
+  it('a login left unfinished does not put back the tokens a running serve refreshed meanwhile', async () => {
+    // The refresh token the login read at its start is spent by serve's refresh: written back, its next use would revoke the grant.
+    const f = await fake({ ACCESS_TTL: '600', DISCOVERY_DELAY_MS: '1500' });
+    const sb = sandbox({ remote: { type: 'http', url: f.url, cache: { enabled: false } } });
+    expect((await sb.login('remote')).exitCode).toBe(0);
+    const m = await sb.serve();
+    expect(text(await whoami(m))).toMatch(/^signed in/);
+    const seen = (await f.stats()).resourceMetadata ?? 0;
+    const abandoned = execa(process.execPath, [MCPX, 'login', 'remote', '--no-browser', '--config', sb.configFile], { cwd: sb.dir, reject: false, env: sb.env });
+    fakes.push(abandoned);
+    let err = '';
+    abandoned.stderr!.on('data', (d: Buffer) => (err += d));
+    await waitFor(async () => ((await f.stats()).resourceMetadata ?? 0) > seen, 20_000, 'the second login to be in discovery');
+    await f.admin('expire');
+    expect(text(await whoami(m))).toMatch(/^signed in/); // refreshed while that login waits
+    expect((await f.stats()).refreshes).toBe(1);
+    await waitFor(() => /\/authorize\?/.test(err), 20_000, 'the authorization URL'); // the login has written its record
+    abandoned.kill('SIGTERM'); // the user never opens the URL
+    await abandoned;
+    await f.admin('expire');
+    expect(text(await whoami(m))).toMatch(/^signed in/);
+    expect((await f.stats()).reuses).toBe(0);
+  });
+
   it('revocation: the child is "login needed" (calls fail at once naming `mcpx login`, doctor exits 1, status shows it); the others keep working; a new login brings it back', async () => {
     const f = await fake({ ACCESS_TTL: '600' });
     const sb = sandbox({
@@ -219,6 +243,26 @@ describe('mcpx login and serve with OAuth', () => {
     const list = await sb.cli(['login', '--list', '--json'], { CC_SECRET: secret });
     expect(JSON.parse(list.stdout).servers[0]).toMatchObject({ server: 'remote', grant: 'client_credentials', signedIn: true });
     expect(list.stdout).not.toContain(secret);
+  });
+
+  it('a server on the older HTTP+SSE transport gets the token on its event stream and its messages', async () => {
+    const f = await fake({ ACCESS_TTL: '60', SSE: '1' });
+    const sb = sandbox({ remote: { type: 'sse', url: f.url } });
+    expect((await sb.login('remote')).exitCode).toBe(0);
+    const call = await sb.cli(['call', 'remote__whoami']);
+    expect(call.exitCode, call.stdout + call.stderr).toBe(0);
+    expect(call.stdout).toContain('signed in');
+    expect((await f.stats()).unauthorized).toBe(1); // the login's probe only
+  });
+
+  it("a Claude Code entry's oauth block works unchanged: authServerMetadataUrl where discovery finds no metadata, scopes as one string", async () => {
+    const f = await fake({ ACCESS_TTL: '60', AS_METADATA_PATH: '/custom/as-metadata' });
+    const sb = sandbox({ remote: { type: 'http', url: f.url, oauth: { scopes: 'read', authServerMetadataUrl: `${f.base}/custom/as-metadata` } } });
+    const r = await sb.login('remote');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(new URL(r.url).searchParams.get('scope')).toBe('read');
+    const call = await sb.cli(['call', 'remote__whoami']);
+    expect(call.exitCode, call.stdout + call.stderr).toBe(0);
   });
 
   it('refuses an authorization server that does not advertise PKCE S256', async () => {

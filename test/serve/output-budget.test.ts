@@ -35,6 +35,7 @@ async function start() {
   return m;
 }
 const call = async (m: Mcpx, name: string, args: Record<string, unknown>) => (await m.client.callTool({ name, arguments: args })) as unknown as Result;
+const text = (r: unknown) => (r as Result).content[0]!.text!;
 const handleOf = (note: string) => /"handle": "([^"]+)"/.exec(note)?.[1];
 
 describe('the output budget', () => {
@@ -71,6 +72,28 @@ describe('the output budget', () => {
     const theirs = await call(other, 'mcpx__more', { handle, page: 2 });
     expect(theirs.isError).toBe(true);
     expect(theirs.content[0]!.text).toContain('no result with handle');
+  });
+
+  it('caches the whole answer: a cache hit is cut the same way and its pages give back the whole text', async () => {
+    const m = await startMcpx({ mcpServers: { fx: fixture('fx', { BYTES_TOOLS: '1' }, { maxOutputTokens: 1000, cache: { ttl: '1h' } }, mark) } });
+    open.push(m);
+    const args = { result: { content: [{ type: 'text', text: lines }] } };
+    const whole = async (r: Result) => {
+      const handle = handleOf(r.content.at(-1)!.text!)!;
+      let text = r.content[0]!.text!;
+      for (let page = 2; ; page++) {
+        const p = await call(m, 'mcpx__more', { handle, page });
+        text += p.content[0]!.text!;
+        if (/the last/.test(p.content[1]!.text!)) return text;
+      }
+    };
+    const first = await call(m, 'fx__mirror', args);
+    const hit = await call(m, 'fx__mirror', args);
+    expect(text(await m.client.callTool({ name: 'fx__calls', arguments: {} }))).toBe('1'); // the second was the cache's
+    expect(hit.content[0]!.text).toBe(first.content[0]!.text);
+    expect(handleOf(hit.content.at(-1)!.text!)).not.toBe(handleOf(first.content.at(-1)!.text!));
+    expect(await whole(hit)).toBe(lines);
+    expect(await whole(first)).toBe(lines);
   });
 
   it('leaves an answer under the budget byte for byte as the child sent it', async () => {

@@ -64,6 +64,27 @@ describe('tool search', () => {
     expect((await under.client.listTools()).tools).toHaveLength(59);
   });
 
+  it('takes `serve --tool-search` over the config: on for Claude Code where the file says off; a bad value is a usage error', async () => {
+    const m = await startMcpx(config({ toolSearch: 'off' }), { clientName: 'claude-code', args: ['--tool-search', 'on'] });
+    open.push(m);
+    expect((await m.client.listTools()).tools.map((t) => t.name)).toEqual([...META, 'a__echo', 'mcpx__status', 'mcpx__more']);
+    const off = await startMcpx(config({ toolSearch: 'on' }), { clientName: 'codex-mcp-client', args: ['--tool-search', 'off'] });
+    open.push(off);
+    expect((await off.client.listTools()).tools).toHaveLength(59);
+    const bad = await runCli(['serve', '--config', m.configFile, '--tool-search', 'maybe']);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain('--tool-search must be on, off or auto, got "maybe"');
+  });
+
+  it('rebuilds the index when a catalog changes: a tool added later is found', async () => {
+    const m = await start('codex-mcp-client');
+    const find = async () =>
+      ((await m.client.callTool({ name: 'mcpx__find_tools', arguments: { query: 'added later', limit: 20 } })) as unknown as { structuredContent: { tools: { name: string }[] } }).structuredContent.tools.map((t) => t.name);
+    expect(await find()).not.toContain('b__added_1');
+    await m.client.callTool({ name: 'mcpx__call_tool', arguments: { name: 'b__add_tool', arguments: {} } });
+    await waitFor(async () => (await find()).includes('b__added_1'), 10_000, 'b__added_1 found after b listed it');
+  });
+
   it('finds the right tool, as structuredContent and the same JSON as text; found tools join the list with list_changed', async () => {
     const m = await start('codex-mcp-client');
     let changed = 0;

@@ -1,7 +1,7 @@
 import type { ServerConfig } from '../../config/types.js';
 import { log } from '../../util/log.js';
 import { withFileLock } from './lock.js';
-import { readRecord, recordFile, signedIn, writeRecord } from './store.js';
+import { readRecord, recordLock, signedIn, writeRecord } from './store.js';
 
 /** What `mcpx login --list` shows of one server: never a token. */
 export interface SignInState {
@@ -40,7 +40,7 @@ export function hasSignIn(server: ServerConfig, stateDir: string): boolean {
  * registered redirect URI). The refresh token is revoked first where the server offers revocation (RFC 7009).
  */
 export async function logout(server: ServerConfig, stateDir: string): Promise<{ server: string; signedOut: boolean; revoked: boolean }> {
-  return withFileLock(`${recordFile(stateDir, server.name)}.lock`, 30_000, async () => {
+  return withFileLock(recordLock(stateDir, server.name), 30_000, async () => {
     const record = readRecord(stateDir, server.name);
     if (!record?.tokens) return { server: server.name, signedOut: false, revoked: false };
     const revoked = await revoke(server, record.tokens.refresh_token ?? record.tokens.access_token, record.tokens.refresh_token ? 'refresh_token' : 'access_token', record);

@@ -3,20 +3,22 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import {
   auth,
-  discoverOAuthServerInfo,
   extractWWWAuthenticateParams,
   type AuthorizationServerMetadata,
   type OAuthDiscoveryState,
 } from '@modelcontextprotocol/client';
 import type { ServerConfig } from '../../config/types.js';
 import { McpxError, errorMessage } from '../../errors.js';
+import { discoverServer } from './discovery.js';
 import { withFileLock } from './lock.js';
 import { RecordProvider } from './provider.js';
 import { OAuthSession } from './session.js';
-import { readRecord, recordFile, writeRecord, type OAuthRecord } from './store.js';
+import { readRecord, recordLock, writeRecord, type OAuthRecord } from './store.js';
 
 /** How long `mcpx login` waits for the browser to come back. */
 const WAIT_MS = 5 * 60_000;
+/** How long a write of the record waits for a refresh in another process to end. */
+const LOCK_WAIT_MS = 30_000;
 
 export interface LoginOptions {
   stateDir: string;
@@ -78,8 +80,14 @@ export async function login(server: ServerConfig, opts: LoginOptions): Promise<L
     const scope = settings?.scopes.length ? settings.scopes.join(' ') : undefined;
     await auth(provider, { serverUrl: server.url, forceReauthorization: true, ...(scope && { scope }), ...(discovery.resourceMetadataUrl && { resourceMetadataUrl: new URL(discovery.resourceMetadataUrl) }) });
     if (!authorizationUrl) throw new Error('the authorization server gave no authorization URL');
-    // The registration and the callback port are kept now: a login cut short reuses them next time.
-    writeRecord(opts.stateDir, { ...kept, ...record, tokens: kept?.tokens, expiresAt: kept?.expiresAt });
+    // The registration and the callback port are kept now: a login cut short reuses them next time. The
+    // sign-in on disk stays as it is now, not as it was when this login began: a serve may have refreshed
+    // it since, spending the refresh token read then (written back, its next use would revoke the grant).
+    await withFileLock(recordLock(opts.stateDir, server.name), LOCK_WAIT_MS, async () => {
+      const now = readRecord(opts.stateDir, server.name);
+      const current = now?.url === server.url ? now : undefined;
+      writeRecord(opts.stateDir, { ...current, ...record, tokens: current?.tokens, expiresAt: current?.expiresAt });
+    });
     opts.say(`Sign in to ${server.name} in the browser. If it does not open, visit this URL:`);
     opts.say(authorizationUrl.href);
     if (opts.browser && !openBrowser(authorizationUrl.href)) opts.say('(no browser could be opened: visit the URL above)');
@@ -94,7 +102,7 @@ export async function login(server: ServerConfig, opts: LoginOptions): Promise<L
   }
   // Written under the refresh lock: a serve refreshing right now does not overwrite the new sign-in.
   const grantId = randomUUID();
-  await withFileLock(`${recordFile(opts.stateDir, server.name)}.lock`, 30_000, async () => {
+  await withFileLock(recordLock(opts.stateDir, server.name), LOCK_WAIT_MS, async () => {
     writeRecord(opts.stateDir, { ...record, grantId, lostReason: undefined });
   });
   return {
@@ -126,7 +134,7 @@ async function clientCredentialsLogin(server: ServerConfig, stateDir: string): P
   };
 }
 
-/** RFC 9728 metadata from the URL's 401 challenge when it gives one, else the well-known paths. */
+/** The 401 challenge's `resource_metadata` when it gives one, then discovery.ts. */
 async function discover(server: ServerConfig): Promise<OAuthDiscoveryState> {
   let resourceMetadataUrl: URL | undefined;
   try {
@@ -141,8 +149,7 @@ async function discover(server: ServerConfig): Promise<OAuthDiscoveryState> {
     throw new McpxError(`${server.name}: cannot reach ${server.url}: ${errorMessage(e)}`, { code: 'LOGIN_FAILED', server: server.name });
   }
   try {
-    const info = await discoverOAuthServerInfo(server.url!, { ...(resourceMetadataUrl && { resourceMetadataUrl }) });
-    return { ...info, ...(resourceMetadataUrl && { resourceMetadataUrl: resourceMetadataUrl.href }) };
+    return await discoverServer(server, resourceMetadataUrl);
   } catch (e) {
     throw new McpxError(`${server.name}: OAuth discovery failed: ${errorMessage(e)}`, { code: 'LOGIN_FAILED', server: server.name });
   }
@@ -154,7 +161,9 @@ function withoutAuthorization(headers: Record<string, string>): Record<string, s
 
 /** PKCE with S256 only: an authorization server that does not say it supports S256 is refused. */
 function requireS256(server: string, metadata: AuthorizationServerMetadata | undefined): void {
-  if (!metadata) throw new McpxError(`${server}: the server publishes no authorization server metadata (RFC 8414 or OpenID discovery)`, { code: 'LOGIN_FAILED', server });
+  if (!metadata) throw new McpxError(`${server}: the server publishes no authorization server metadata (RFC 8414 or OpenID discovery)`, {
+      code: 'LOGIN_FAILED', server, suggestion: 'set oauth.authServerMetadataUrl to the URL of its authorization server metadata',
+    });
   if (!metadata.code_challenge_methods_supported?.includes('S256')) {
     throw new McpxError(`${server}: the authorization server ${metadata.issuer} does not advertise PKCE S256 (code_challenge_methods_supported); mcpx does not sign in without it`, {
       code: 'LOGIN_FAILED', server,

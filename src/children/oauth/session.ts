@@ -3,12 +3,10 @@ import {
   ClientCredentialsProvider,
   OAuthError,
   OAuthErrorCode,
-  discoverOAuthServerInfo,
   extractWWWAuthenticateParams,
   fetchToken,
   refreshAuthorization,
   type AuthProvider,
-  type OAuthDiscoveryState,
   type StoredOAuthClientInformation,
 } from '@modelcontextprotocol/client';
 
@@ -17,9 +15,10 @@ import type { ServerConfig } from '../../config/types.js';
 import { McpxError, errorMessage } from '../../errors.js';
 import { loginNeeded } from './needed.js';
 import { log } from '../../util/log.js';
+import { discoverServer } from './discovery.js';
 import { withFileLock } from './lock.js';
 import { expiryOf } from './provider.js';
-import { readRecord, recordFile, recordStamp, signedIn, writeRecord, type OAuthRecord } from './store.js';
+import { readRecord, recordLock, recordStamp, signedIn, writeRecord, type OAuthRecord } from './store.js';
 
 /** How long a refresh waits for another process's refresh of the same server to end. */
 const LOCK_WAIT_MS = 30_000;
@@ -100,7 +99,7 @@ export class OAuthSession implements AuthProvider {
 
   /** One renewal at a time in this process; `stale` is the access token that was refused or ran out. */
   private renew(stale: string | undefined): Promise<void> {
-    return (this.renewing ??= withFileLock(`${recordFile(this.stateDir, this.name)}.lock`, LOCK_WAIT_MS, () => this.renewLocked(stale)).finally(() => {
+    return (this.renewing ??= withFileLock(recordLock(this.stateDir, this.name), LOCK_WAIT_MS, () => this.renewLocked(stale)).finally(() => {
       this.renewing = undefined;
     }));
   }
@@ -114,7 +113,7 @@ export class OAuthSession implements AuthProvider {
     if (!signedIn(record, this.url)) throw loginNeeded(this.name, record?.url === this.url ? record.lostReason : undefined);
     const refreshToken = record.tokens.refresh_token;
     if (!refreshToken) return this.lose(record, 'the access token ran out and the server gave no refresh token');
-    const discovery = record.discovery ?? (await this.discover());
+    const discovery = record.discovery ?? (await discoverServer(this.server));
     try {
       const tokens = await refreshAuthorization(discovery.authorizationServerUrl, {
         metadata: discovery.authorizationServerMetadata,
@@ -144,14 +143,11 @@ export class OAuthSession implements AuthProvider {
     return record.client;
   }
 
-  private async discover(): Promise<OAuthDiscoveryState> {
-    return discoverOAuthServerInfo(this.url);
-  }
 
   /** Machine to machine: a token from the client id and secret, at start and whenever it runs out. */
   private async fetchClientCredentials(previous: OAuthRecord | undefined): Promise<void> {
     const s = this.server.oauth!;
-    const discovery = previous?.url === this.url && previous.discovery ? previous.discovery : await this.discover();
+    const discovery = previous?.url === this.url && previous.discovery ? previous.discovery : await discoverServer(this.server);
     const metadata = discovery.authorizationServerMetadata;
     const provider = new ClientCredentialsProvider({
       clientId: s.clientId!,

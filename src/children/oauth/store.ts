@@ -34,6 +34,11 @@ export function recordFile(stateDir: string, server: string): string {
   return join(oauthDir(stateDir), `${server}.json`);
 }
 
+/** The lock every writer of a server's tokens holds (a refresh, a login's writes, a logout): see lock.ts. */
+export function recordLock(stateDir: string, server: string): string {
+  return `${recordFile(stateDir, server)}.lock`;
+}
+
 export function readRecord(stateDir: string, server: string): OAuthRecord | undefined {
   try {
     return JSON.parse(readFileSync(recordFile(stateDir, server), 'utf8')) as OAuthRecord;
