@@ -27,6 +27,7 @@ const config = () => ({
 const lines = Array.from({ length: 400 }, (_, i) => `line ${String(i).padStart(4, '0')}: ${'word '.repeat(5)}`).join('\n'); // ~14 KB
 const image = { type: 'image', data: Buffer.from('not really a png').toString('base64'), mimeType: 'image/png' };
 const link = { type: 'resource_link', uri: 'fixture://fx/readme', name: 'readme' };
+const audio = { type: 'audio', data: Buffer.from('not really a wav').toString('base64'), mimeType: 'audio/wav' };
 const structured = { rows: Array.from({ length: 2000 }, (_, i) => i) };
 
 async function start() {
@@ -41,13 +42,14 @@ const handleOf = (note: string) => /"handle": "([^"]+)"/.exec(note)?.[1];
 describe('the output budget', () => {
   it('cuts a long text at a line boundary, says what was left out, and mcpx__more pages the rest back', async () => {
     const m = await start();
-    const r = await call(m, 'fx__mirror', { result: { content: [{ type: 'text', text: lines }, image, link], structuredContent: structured } });
-    const [first, img, lnk, note] = r.content;
+    const r = await call(m, 'fx__mirror', { result: { content: [{ type: 'text', text: lines }, image, link, audio], structuredContent: structured } });
+    const [first, img, lnk, aud, note] = r.content;
     expect(first!.text!.length).toBeLessThanOrEqual(4000);
     expect(first!.text!.endsWith('\n')).toBe(true); // cut after a whole line
     expect(lines.startsWith(first!.text!)).toBe(true);
     expect(img).toEqual(image);
     expect(lnk).toEqual(link);
+    expect(aud).toEqual(audio);
     expect(r.structuredContent).toEqual(structured); // never cut
     expect(note!.text).toMatch(/cut to the output budget \(1,000 tokens for fx\): [\d,]+ of [\d,]+ characters shown, [\d,]+ \(about [\d,]+ tokens\) left out, in \d+ more pages/);
     const handle = handleOf(note!.text!)!;

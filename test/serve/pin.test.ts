@@ -104,6 +104,10 @@ describe('mcpx serve with pinTools', () => {
     expect(refused.isError).toBe(true);
     expect(text(refused)).toContain('docs__echo is withheld by mcpx: its description or input schema changed');
     expect(text(refused)).toContain('`mcpx approve docs echo`');
+    // Through tool search's mcpx__call_tool: the same refusal, and mcpx__find_tools does not offer it.
+    expect(await second.client.callTool({ name: 'mcpx__call_tool', arguments: { name: 'docs__echo', arguments: { text: 'hi' } } })).toEqual(refused);
+    const found = (await second.client.callTool({ name: 'mcpx__find_tools', arguments: { query: 'echo the text back', limit: 20 } })) as { structuredContent?: { tools: { name: string }[] } };
+    expect(found.structuredContent!.tools.map((t) => t.name)).not.toContain('docs__echo');
     const refusedNew = await second.client.callTool({ name: 'docs__extra', arguments: {} });
     expect(text(refusedNew)).toContain('it is a new tool of docs');
 
