@@ -295,11 +295,13 @@ describe('mcpx login and serve with OAuth', () => {
   });
 
   it('a child that answers 401 with a Bearer challenge and was never signed in is "login needed", not a credentials error', async () => {
-    const f = await fake();
-    const sb = sandbox({ remote: { type: 'http', url: f.url } });
-    const doctor = await sb.cli(['doctor']);
-    expect(doctor.exitCode).toBe(1);
-    expect(doctor.stdout).toContain('sign-in needed');
-    expect(doctor.stdout).toContain('run `mcpx login remote`');
+    for (const env of [{}, { CHALLENGE_ERROR: 'always' }]) {
+      const f = await fake(env);
+      const sb = sandbox({ remote: { type: 'http', url: f.url } });
+      const doctor = await sb.cli(['doctor']);
+      expect(doctor.exitCode).toBe(1);
+      expect(doctor.stdout).toContain('remote: sign-in needed: run `mcpx login remote`');
+      expect(doctor.stdout).not.toContain('refused the token'); // none was sent
+    }
   });
 });

@@ -3,7 +3,6 @@ import {
   ClientCredentialsProvider,
   OAuthError,
   OAuthErrorCode,
-  extractWWWAuthenticateParams,
   fetchToken,
   refreshAuthorization,
   type AuthProvider,
@@ -91,8 +90,8 @@ export class OAuthSession implements AuthProvider {
         // Not an OAuth server: a plain refusal (the entry's credentials are wrong).
         throw Object.assign(new Error(`HTTP 401 from ${this.name}`), { name: 'UnauthorizedError', status: 401 });
       }
-      const { error } = extractWWWAuthenticateParams(ctx.response);
-      throw loginNeeded(this.name, error === 'invalid_token' ? 'the server refused the token' : record?.url === this.url ? record?.lostReason : undefined);
+      // No token was sent: an `error="invalid_token"` in the challenge (some servers always add one) says nothing more.
+      throw loginNeeded(this.name, record?.url === this.url ? record?.lostReason : undefined);
     }
     await this.renew(signedIn(record, this.url) ? record.tokens.access_token : undefined);
   }
