@@ -138,6 +138,34 @@ describe('mcpx login and serve with OAuth', () => {
     for (const t of tokens) expect(everything).not.toContain(t);
   });
 
+  it('a process started after the access token ran out (a laptop that slept) refreshes before its first request', async () => {
+    const f = await fake({ ACCESS_TTL: '2' });
+    const sb = sandbox({ remote: { type: 'http', url: f.url, cache: { enabled: false } } });
+    expect((await sb.login('remote')).exitCode).toBe(0);
+    const expiresAt = sb.record().expiresAt!;
+    await waitFor(() => Date.now() > expiresAt + 100, 10_000, 'the access token to expire');
+    const refused = (await f.stats()).unauthorized;
+    const call = await sb.cli(['call', 'remote__whoami']);
+    expect(call.exitCode, call.stdout + call.stderr).toBe(0);
+    const s = await f.stats();
+    expect(s.refreshes).toBe(1);
+    expect(s.unauthorized).toBe(refused); // the stale token was never sent
+  });
+
+  it('eight calls in flight when the token is refused share one refresh', async () => {
+    const f = await fake({ ACCESS_TTL: '600', REFRESH_DELAY_MS: '300' });
+    const sb = sandbox({ remote: { type: 'http', url: f.url, cache: { enabled: false } } });
+    expect((await sb.login('remote')).exitCode).toBe(0);
+    const m = await sb.serve();
+    expect(text(await whoami(m))).toMatch(/^signed in/);
+    await f.admin('expire');
+    const all = await Promise.all(Array.from({ length: 8 }, (_, i) => m.client.callTool({ name: 'remote__whoami', arguments: { i } })));
+    expect(all.map(text).every((t) => t.startsWith('signed in')), all.map(text).join(' | ')).toBe(true);
+    const s = await f.stats();
+    expect(s.refreshes).toBe(1);
+    expect(s.reuses).toBe(0);
+  });
+
   it('two serve processes refreshing at the same moment use the refresh token once', async () => {
     // Reuse revokes the grant: if both processes refreshed, one call (and the grant) would be lost.
     const f = await fake({ ACCESS_TTL: '600', REFRESH_DELAY_MS: '300' });
@@ -283,6 +311,20 @@ describe('mcpx login and serve with OAuth', () => {
     const sbc = sandbox({ remote: { type: 'http', url: cc.url, oauth: { grant: 'client_credentials', clientId: 'machine', clientSecret: 's3cret' } } });
     const call = await sbc.cli(['call', 'remote__whoami']);
     expect(call.exitCode, call.stdout + call.stderr).toBe(0);
+  });
+
+  it('oauth.resource: false signs in, calls and refreshes with no resource parameter, for servers that refuse it', async () => {
+    const f = await fake({ ACCESS_TTL: '2', RESOURCE_REJECTED: '1' });
+    const sb = sandbox({ remote: { type: 'http', url: f.url, cache: { enabled: false }, oauth: { resource: false } } });
+    const r = await sb.login('remote');
+    expect(r.exitCode, r.page).toBe(0);
+    expect(new URL(r.url).searchParams.has('resource')).toBe(false);
+    const m = await sb.serve();
+    expect(text(await whoami(m))).toMatch(/^signed in/);
+    const expiresAt = sb.record().expiresAt!;
+    await waitFor(() => Date.now() > expiresAt + 100, 10_000, 'the access token to expire');
+    expect(text(await whoami(m))).toMatch(/^signed in/);
+    expect((await f.stats()).refreshes).toBeGreaterThanOrEqual(1);
   });
 
   it('refuses an authorization server that does not advertise PKCE S256', async () => {
