@@ -337,7 +337,7 @@ describe('mcpx login and serve with OAuth', () => {
   });
 
   it('a child that answers 401 with a Bearer challenge and was never signed in is "login needed", not a credentials error', async () => {
-    for (const env of [{}, { CHALLENGE_ERROR: 'always' }]) {
+    for (const env of [{}, { CHALLENGE_ERROR: 'always' }] as Record<string, string>[]) {
       const f = await fake(env);
       const sb = sandbox({ remote: { type: 'http', url: f.url } });
       const doctor = await sb.cli(['doctor']);
