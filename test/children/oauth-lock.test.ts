@@ -69,6 +69,8 @@ describe('OAuth resource indicator', () => {
     expect(String(await p.validateResourceURL('https://mcp.example.com/mcp', 'https://mcp.example.com/mcp'))).toBe('https://mcp.example.com/mcp');
     expect(String(await p.validateResourceURL('https://mcp.example.com/mcp'))).toBe('https://mcp.example.com/mcp');
     await expect(p.validateResourceURL('https://mcp.example.com/mcp', 'https://evil.example.net/mcp')).rejects.toThrow('does not match');
+    // As written: a bare origin gains no "/" (servers that bind tokens to it compare exactly).
+    expect(String(await p.validateResourceURL('https://mcp.example.com/mcp', 'https://mcp.example.com'))).toBe('https://mcp.example.com');
   });
 
   it('is left out with oauth.resource: false', async () => {

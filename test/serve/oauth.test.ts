@@ -60,6 +60,7 @@ function sandbox(servers: Record<string, unknown>) {
       p.then((r) => { throw new Error(`login ended early (${r.exitCode}): ${r.stderr}`); }),
     ]);
     const page = await fetch(url); // the fake consents at once and redirects to mcpx's loopback callback
+    if (!page.ok) p.kill('SIGTERM'); // the authorization server refused: the login would wait for the browser
     const r = await p;
     outputs.push(r.stdout, r.stderr);
     return { ...r, page: await page.text(), status: page.status, url };
@@ -262,6 +263,25 @@ describe('mcpx login and serve with OAuth', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(new URL(r.url).searchParams.get('scope')).toBe('read');
     const call = await sb.cli(['call', 'remote__whoami']);
+    expect(call.exitCode, call.stdout + call.stderr).toBe(0);
+  });
+
+  it('sends the resource identifier exactly as the server publishes it (a bare origin gets no slash added), in every flow', async () => {
+    const f = await fake({ ACCESS_TTL: '2', RESOURCE_ID: 'origin' });
+    const sb = sandbox({ remote: { type: 'http', url: f.url, cache: { enabled: false } } });
+    const r = await sb.login('remote');
+    expect(r.exitCode, r.page).toBe(0);
+    expect(new URL(r.url).searchParams.get('resource')).toBe(f.base);
+    const m = await sb.serve();
+    expect(text(await whoami(m))).toMatch(/^signed in/);
+    const expiresAt = sb.record().expiresAt!;
+    await waitFor(() => Date.now() > expiresAt + 100, 10_000, 'the access token to expire');
+    expect(text(await whoami(m))).toMatch(/^signed in/); // refreshed with the same resource
+    expect((await f.stats()).refreshes).toBeGreaterThanOrEqual(1);
+
+    const cc = await fake({ ACCESS_TTL: '60', RESOURCE_ID: 'origin', CC_CLIENT: 'machine:s3cret' });
+    const sbc = sandbox({ remote: { type: 'http', url: cc.url, oauth: { grant: 'client_credentials', clientId: 'machine', clientSecret: 's3cret' } } });
+    const call = await sbc.cli(['call', 'remote__whoami']);
     expect(call.exitCode, call.stdout + call.stderr).toBe(0);
   });
 

@@ -82,14 +82,19 @@ export class RecordProvider implements OAuthClientProvider {
     return this.verifier;
   }
 
-  /** RFC 8707: the protected resource's own identifier (checked against the URL), or none with `resource: false`. */
+  /**
+   * RFC 8707: the protected resource's own identifier (checked against the URL), or the URL when the
+   * server publishes none, or nothing with `resource: false`. The identifier is sent as the server wrote
+   * it: as a URL a bare origin would gain a "/", and servers that bind tokens to their identifier
+   * compare it exactly (invalid_target). The SDK sends a string as it is (its type says URL only).
+   */
   async validateResourceURL(serverUrl: string | URL, resource?: string): Promise<URL | undefined> {
     if (this.settings?.resource === false) return undefined;
     if (!resource) return new URL(serverUrl);
     if (!checkResourceAllowed({ requestedResource: serverUrl, configuredResource: resource })) {
       throw new Error(`the server names its resource ${resource}, which does not match ${String(serverUrl)}`);
     }
-    return new URL(resource);
+    return resource as unknown as URL;
   }
 
   saveResourceUrl(resource: string): void {

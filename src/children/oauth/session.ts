@@ -155,10 +155,11 @@ export class OAuthSession implements AuthProvider {
       ...(s.scopes.length && { scope: s.scopes.join(' ') }),
       expectedIssuer: metadata?.issuer ?? discovery.authorizationServerUrl,
     });
+    // As the server wrote it (a URL would add "/" to a bare origin, which servers comparing exactly refuse).
     const resource = s.resource === false ? undefined : (discovery.resourceMetadata?.resource ?? this.url);
     let tokens;
     try {
-      tokens = await fetchToken(provider, discovery.authorizationServerUrl, { metadata, ...(resource && { resource: new URL(resource) }), ...(s.scopes.length && { scope: s.scopes.join(' ') }) });
+      tokens = await fetchToken(provider, discovery.authorizationServerUrl, { metadata, ...(resource && { resource }), ...(s.scopes.length && { scope: s.scopes.join(' ') }) });
     } catch (e) {
       throw new McpxError(`${this.name}: the authorization server refused the client credentials: ${errorMessage(e)}`, {
         code: 'CHILD_START', server: this.name, field: 'oauth', cause: e, suggestion: 'check oauth.clientId and oauth.clientSecret',
