@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { stem, tokenize, words } from '../../src/server/tool-search/tokens.js';
 import { BASELINE, SHIPPED, ToolIndex, type ToolDoc } from '../../src/server/tool-search/rank.js';
-import { FoundTools, searchListing, searchOn } from '../../src/server/tool-search/exposure.js';
+import { alwaysMatcher, FoundTools, isClaudeCode, searchListing, searchOn } from '../../src/server/tool-search/exposure.js';
 
 const doc = (name: string, description = '', extra: Partial<ToolDoc> = {}): ToolDoc => ({ name: `s__${name}`, ownName: name, description, server: 's', ...extra });
 
@@ -87,6 +87,19 @@ describe('exposure', () => {
     const child = ['a__x', 'a__y', 'b__z'].map((name) => ({ name }));
     const out = searchListing(child, [{ name: 'mcpx__status' }], (n) => n === 'b__z', new Set(['a__y'])).map((t) => t.name);
     expect(out).toEqual(['mcpx__find_tools', 'mcpx__call_tool', 'a__y', 'b__z', 'mcpx__status']);
+  });
+
+  it("knows Claude Code by its clientInfo.name, and nothing else by it", () => {
+    expect(['claude-code', 'Claude-Code'].every(isClaudeCode)).toBe(true);
+    expect(['codex-mcp-client', 'gemini-cli-mcp-client', 'cursor-vscode', 'Visual Studio Code', 'claude-ai', 'my-claude-code'].some(isClaudeCode)).toBe(false);
+    expect(isClaudeCode(undefined)).toBe(false);
+  });
+
+  it('toolSearchAlways: globs of exposed names; none, nothing', () => {
+    const always = alwaysMatcher({ ...cfg('on'), always: ['standards__*', 'notion__API-get-*'] });
+    expect(['standards__get_standard', 'standards__a.b', 'notion__API-get-user'].filter(always)).toHaveLength(3);
+    expect(['standardsx__a', 'a__standards__x', 'notion__API-post-page', 'STANDARDS__a'].filter(always)).toEqual([]);
+    expect(alwaysMatcher(cfg('on'))('standards__get_standard')).toBe(false);
   });
 
   it('keeps at most `cap` found tools, dropping the least recently found first', () => {
