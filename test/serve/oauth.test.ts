@@ -3,6 +3,8 @@
 // whose reuse revokes the grant), then serve, doctor, tools and call using the stored tokens. The
 // test plays the user: it reads the printed URL and follows it; the fake consents at once.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -72,6 +74,15 @@ function sandbox(servers: Record<string, unknown>) {
   };
   const record = () => JSON.parse(readFileSync(join(dir, 'state', 'oauth', 'remote.json'), 'utf8')) as { tokens?: { access_token: string; refresh_token?: string }; expiresAt?: number; callbackPort?: number; client?: { client_id: string } };
   return { dir, configFile, env, cli, login, serve, record, outputs };
+}
+
+/** A port nothing listens on now (taken and given back). */
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
 }
 
 const whoami = (m: Mcpx) => m.client.callTool({ name: 'remote__whoami', arguments: {} });
@@ -325,6 +336,19 @@ describe('mcpx login and serve with OAuth', () => {
     await waitFor(() => Date.now() > expiresAt + 100, 10_000, 'the access token to expire');
     expect(text(await whoami(m))).toMatch(/^signed in/);
     expect((await f.stats()).refreshes).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a client registered beforehand (oauth.clientId) signs in on its oauth.callbackPort, with no registration', async () => {
+    const port = await freePort();
+    const f = await fake({ ACCESS_TTL: '60', PRE_CLIENT: `mcpx-pre http://127.0.0.1:${port}/callback` });
+    const sb = sandbox({ remote: { type: 'http', url: f.url, oauth: { clientId: 'mcpx-pre', callbackPort: port } } });
+    const r = await sb.login('remote');
+    expect(r.exitCode, r.page).toBe(0);
+    expect(new URL(r.url).searchParams.get('client_id')).toBe('mcpx-pre');
+    expect(new URL(r.url).searchParams.get('redirect_uri')).toBe(`http://127.0.0.1:${port}/callback`);
+    expect((await f.stats()).registrations).toBe(0);
+    const call = await sb.cli(['call', 'remote__whoami']);
+    expect(call.exitCode, call.stdout + call.stderr).toBe(0);
   });
 
   it('refuses an authorization server that does not advertise PKCE S256', async () => {
