@@ -14,12 +14,31 @@ export interface LoginList {
   servers: SignInState[];
 }
 
-export async function loginServer(opts: { config?: string; server: string; browser: boolean; say: (line: string) => void }): Promise<LoginResult> {
+export async function loginServer(opts: { config?: string; server: string; browser: boolean; say: (line: string) => void }): Promise<LoginResult & { restartedIn?: number }> {
   const config = loadConfig(opts.config).config;
   const server = remote(config, opts.server);
   const { login } = await import('../children/oauth/index.js');
   const { resolveSecretCommands } = await import('../children/secrets.js');
-  return login(await resolveSecretCommands(server), { stateDir: config.stateDir, browser: opts.browser, say: opts.say });
+  const result = await login(await resolveSecretCommands(server), { stateDir: config.stateDir, browser: opts.browser, say: opts.say });
+  return { ...result, ...(await wakeServes(config, server.name)) };
+}
+
+/**
+ * The running serves of this config where the server is down (it waited for this sign-in, and may have
+ * stopped retrying: then none of its tools would ever be listed) restart it now. One where it is up
+ * takes the new tokens at its next request. Best effort: the sign-in is stored either way.
+ */
+async function wakeServes(config: Config, name: string): Promise<{ restartedIn?: number }> {
+  const { listInstances, restartServer } = await import('./control.js');
+  try {
+    const at = { config: config.file, stateDir: config.stateDir };
+    const ps = await listInstances(at);
+    if (!ps.instances.some((i) => i.servers.some((s) => s.name === name && s.state === 'down'))) return {};
+    const r = await restartServer(name, at);
+    return { restartedIn: r.instances.filter((i) => i.ok).length };
+  } catch {
+    return {};
+  }
 }
 
 export async function logoutServer(opts: { config?: string; server: string }): Promise<{ server: string; signedOut: boolean; revoked: boolean }> {

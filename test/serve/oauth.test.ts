@@ -251,6 +251,20 @@ describe('mcpx login and serve with OAuth', () => {
     expect(text(await whoami(m))).toMatch(/^signed in/); // picked up by the running serve
   });
 
+  it('a serve that gave up on a server waiting for its first sign-in brings it up when `mcpx login` ends: its tools appear with no call', async () => {
+    const f = await fake({ ACCESS_TTL: '600' });
+    // maxRestarts 0: the serve stops retrying at once, as it does after 5 tries when the user signs in later.
+    const sb = sandbox({ remote: { type: 'http', url: f.url, maxRestarts: 0 } });
+    const m = await sb.serve();
+    await waitFor(async () => (await sb.cli(['ps', '--json'])).stdout.includes('"down"'), 20_000, 'the server to be down');
+    expect((await m.client.listTools()).tools.map((t) => t.name)).not.toContain('remote__whoami');
+    const r = await sb.login('remote');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain('restarted in 1 running serve');
+    await waitFor(async () => (await m.client.listTools()).tools.some((t) => t.name === 'remote__whoami'), 20_000, 'the tools of remote');
+    expect(text(await whoami(m))).toMatch(/^signed in/);
+  });
+
   it('logout forgets the tokens and revokes them at the server; --list then shows it signed out', async () => {
     const f = await fake({ ACCESS_TTL: '600' });
     const sb = sandbox({ remote: { type: 'http', url: f.url } });

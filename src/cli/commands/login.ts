@@ -48,6 +48,9 @@ export function registerLogin(program: Command): Command {
       // The URL goes to stderr on a line of its own: stdout stays for the result (--json).
       const r = await loginServer({ config: flags.config, server, browser: flags.browser !== false, say: (line) => process.stderr.write(line + '\n') });
       if (flags.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
-      else process.stdout.write(`signed in to ${r.server}${r.scopes?.length ? ` (scopes ${r.scopes.join(' ')})` : ''}${r.expiresAt ? `; the access token expires ${r.expiresAt} and is refreshed on its own` : ''}\n`);
+      else {
+        const restarted = r.restartedIn ? `; restarted in ${r.restartedIn} running serve${r.restartedIn > 1 ? 's' : ''}` : '';
+        process.stdout.write(`signed in to ${r.server}${r.scopes?.length ? ` (scopes ${r.scopes.join(' ')})` : ''}${r.expiresAt ? `; the access token expires ${r.expiresAt} and is refreshed on its own` : ''}${restarted}\n`);
+      }
     });
 }
