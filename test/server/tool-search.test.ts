@@ -2,7 +2,8 @@
 // clients get search, the listing and the found tools' LRU.
 import { describe, expect, it } from 'vitest';
 import { stem, tokenize, words } from '../../src/server/tool-search/tokens.js';
-import { BASELINE, SHIPPED, ToolIndex, type ToolDoc } from '../../src/server/tool-search/rank.js';
+import { BASELINE, readOnlyOf, SHIPPED, ToolIndex, type ToolDoc } from '../../src/server/tool-search/rank.js';
+import { queryIntent } from '../../src/server/tool-search/intent.js';
 import { alwaysMatcher, FoundTools, isClaudeCode, searchListing, searchOn } from '../../src/server/tool-search/exposure.js';
 
 const doc = (name: string, description = '', extra: Partial<ToolDoc> = {}): ToolDoc => ({ name: `s__${name}`, ownName: name, description, server: 's', ...extra });
@@ -68,6 +69,37 @@ describe('ranking', () => {
     const docs = ['one', 'two', 'three'].map((n) => doc(`${n}_thing`, 'same words'));
     const ix = new ToolIndex(docs, SHIPPED);
     expect(ix.search('same words', 2).map((h) => h.doc.ownName)).toEqual(['one_thing', 'two_thing']);
+  });
+});
+
+describe('read/write intent', () => {
+  it('reads a question or a reading verb as read, a changing verb as write, anything else as nothing', () => {
+    expect(queryIntent('who is watching PROJ-8')).toBe('read');
+    expect(queryIntent('How much time was spent on it')).toBe('read');
+    expect(queryIntent('show me the ticket')).toBe('read');
+    expect(queryIntent('please list the spaces')).toBe('read');
+    expect(queryIntent('can you delete the page')).toBe('write'); // filler first
+    expect(queryIntent('Rename a file')).toBe('write');
+    expect(queryIntent('remove the link')).toBe('write');
+    expect(queryIntent('older versions of a page')).toBeUndefined();
+    expect(queryIntent('the of and')).toBeUndefined();
+  });
+
+  it('takes the spec default: annotations without readOnlyHint are not read-only; no annotations: unknown', () => {
+    expect(readOnlyOf({ readOnlyHint: true })).toBe(true);
+    expect(readOnlyOf({ title: 'Add' } as { readOnlyHint?: boolean })).toBe(false);
+    expect(readOnlyOf(undefined)).toBeUndefined();
+  });
+
+  it('lowers the tool whose read-only hint contradicts the query, and leaves tools without a hint alone', () => {
+    const docs = [doc('add_worklog', 'Add a worklog entry for time spent', { readOnly: false }), doc('get_worklog', 'Get the worklog entries for time spent', { readOnly: true })];
+    const ix = new ToolIndex(docs, SHIPPED);
+    const plain = new ToolIndex(docs, { ...SHIPPED, intent: 0 });
+    expect(plain.search('how much time was spent')[0]!.doc.ownName).toBe('add_worklog'); // catalog order, shorter text
+    expect(ix.search('how much time was spent')[0]!.doc.ownName).toBe('get_worklog');
+    expect(ix.search('log time spent')[0]!.doc.ownName).toBe(plain.search('log time spent')[0]!.doc.ownName); // no intent: no change
+    const unknown = docs.map((d) => ({ ...d, readOnly: undefined }));
+    expect(new ToolIndex(unknown, SHIPPED).search('how much time was spent')).toEqual(new ToolIndex(unknown, { ...SHIPPED, intent: 0 }).search('how much time was spent'));
   });
 });
 

@@ -1,3 +1,4 @@
+import { queryIntent } from './intent.js';
 import { synonymTable, type Synonyms } from './synonyms.js';
 import { tokenize } from './tokens.js';
 
@@ -24,6 +25,8 @@ export interface RankOptions {
   coord?: boolean;
   /** Raise a tool whose name the query covers: score × (1 + nameBoost × share of the name's words the query has). */
   nameBoost?: number;
+  /** Lower a tool whose read-only hint contradicts the query's intent (reading or changing): score × (1 - intent). */
+  intent?: number;
 }
 
 export const BASELINE: RankOptions = { weights: { name: 1, title: 1, description: 1, params: 1 }, bag: true };
@@ -33,7 +36,13 @@ export const SHIPPED: RankOptions = {
   synonyms: 0.7,
   coord: true,
   nameBoost: 2,
+  intent: 0.3,
 };
+
+/** A tool's read-only hint as the ranking uses it: the spec's default (false) when it has annotations without one. */
+export function readOnlyOf(annotations: { readOnlyHint?: boolean } | undefined): boolean | undefined {
+  return annotations ? annotations.readOnlyHint === true : undefined;
+}
 
 /** One searchable tool: its exposed name (what is called) and what describes it. */
 export interface ToolDoc {
@@ -46,6 +55,8 @@ export interface ToolDoc {
   inputSchema?: unknown;
   server?: string;
   instructions?: string;
+  /** `annotations.readOnlyHint` (absent there: false); undefined when the tool has no annotations. */
+  readOnly?: boolean;
 }
 
 export interface Hit<D extends ToolDoc = ToolDoc> {
@@ -99,6 +110,7 @@ export class ToolIndex<D extends ToolDoc = ToolDoc> {
     if (!terms.size) return [];
     const ownTerms = [...terms].filter(([, w]) => w >= 1).map(([t]) => t);
     const n = this.items.length;
+    const intent = this.opts.intent ? queryIntent(query) : undefined;
     const hits: Hit<D>[] = [];
     this.docs.forEach((d, i) => {
       let score = 0;
@@ -120,6 +132,8 @@ export class ToolIndex<D extends ToolDoc = ToolDoc> {
       }
       const boost = this.opts.nameBoost ?? 0;
       if (score > 0 && boost && d.nameWords.length) score *= 1 + (boost * d.nameWords.filter((w) => terms.has(w)).length) / d.nameWords.length;
+      const ro = this.items[i]!.readOnly;
+      if (score > 0 && intent && ro !== undefined && ro !== (intent === 'read')) score *= 1 - this.opts.intent!;
       if (score > 0) hits.push({ doc: this.items[i]!, score });
     });
     return hits.sort((a, b) => b.score - a.score).slice(0, Math.max(0, limit));

@@ -5,7 +5,7 @@
  */
 
 /** Filler that says nothing about which tool is meant (in queries and descriptions alike). */
-const STOP = new Set(
+export const STOP = new Set(
   ('a an the to of in on for and or with by is are be been this that these those it its from as at my me i we you your our ' +
     'all any can do does did how what which who please want need needs should will would could into about using use used ' +
     'if then than there their them they so not no only just also via per each every when where while one some such ' +
