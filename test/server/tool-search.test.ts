@@ -1,7 +1,7 @@
 // Tool search's pieces without a process: the tokeniser, the BM25 ranking and its options, which
 // clients get search, the listing and the found tools' LRU.
 import { describe, expect, it } from 'vitest';
-import { stem, tokenize, words } from '../../src/server/tool-search/tokens.js';
+import { namesAFile, stem, tokenize, words } from '../../src/server/tool-search/tokens.js';
 import { BASELINE, readOnlyOf, SHIPPED, ToolIndex, type ToolDoc } from '../../src/server/tool-search/rank.js';
 import { queryIntent } from '../../src/server/tool-search/intent.js';
 import { alwaysMatcher, FoundTools, isClaudeCode, searchListing, searchOn } from '../../src/server/tool-search/exposure.js';
@@ -23,6 +23,11 @@ describe('tokens', () => {
     expect(stem('files')).toBe(stem('file'));
     expect(stem('searches')).toBe('search');
     expect(stem('status')).toBe('status'); // not "statu"
+  });
+
+  it('sees a file named by its name or path, and not in other dotted or slashed words', () => {
+    for (const q of ['show me src/index.ts', 'is package.json new?', 'open "a/b.txt"', 'cat /etc/hosts', 'list ./build', 'see ~/notes']) expect(namesAFile(q), q).toBe(true);
+    for (const q of ['and/or', 'e.g. this', 'i.e. that', 'version v1.2', 'PROJ-12 is done.', 'CI/CD']) expect(namesAFile(q), q).toBe(false);
   });
 });
 
@@ -63,6 +68,13 @@ describe('ranking', () => {
     const ix = new ToolIndex(docs, SHIPPED);
     expect(ix.search('jql')[0]!.doc.ownName).toBe('run');
     expect(ix.search('jira')[0]!.doc.ownName).toBe('other');
+  });
+
+  it('takes a file named in the query for the word "file"', () => {
+    const docs = [doc('open_nodes', 'Open nodes by their names and show them'), doc('read_text_file', 'Read the contents of a file as text')];
+    const ix = new ToolIndex(docs, SHIPPED);
+    expect(ix.search('show me notes')[0]!.doc.ownName).toBe('open_nodes');
+    expect(ix.search('show me src/notes.ts')[0]!.doc.ownName).toBe('read_text_file');
   });
 
   it('keeps the catalog order among equal scores, and honours the limit', () => {

@@ -1,12 +1,14 @@
 import { queryIntent } from './intent.js';
 import { synonymTable, type Synonyms } from './synonyms.js';
-import { tokenize } from './tokens.js';
+import { namesAFile, stem, tokenize } from './tokens.js';
 
 /**
  * The ranking behind `mcpx__find_tools`: BM25 over each tool's name, title, description, parameter
  * names and descriptions (and, as options, its server's name and instructions), with per-field weights
  * (BM25F: each field's term frequency normalised by that field's length, then weighted and summed),
- * light stemming and developer synonyms. `BASELINE` is plain BM25 over all of it as one bag of words;
+ * light stemming and developer synonyms; then the share of the query matched, the name's coverage and
+ * whether the query reads or changes against each tool's `readOnlyHint` (intent.ts) scale the score.
+ * `BASELINE` is plain BM25 over all of it as one bag of words;
  * `SHIPPED` is what bench/tool-search.mjs measured best. No model, no network: built in a few ms.
  */
 export type Field = 'name' | 'title' | 'description' | 'params' | 'server' | 'instructions';
@@ -27,6 +29,8 @@ export interface RankOptions {
   nameBoost?: number;
   /** Lower a tool whose read-only hint contradicts the query's intent (reading or changing): score × (1 - intent). */
   intent?: number;
+  /** Take a file's name or path in the query ("src/index.ts") for the word "file", at the synonyms' weight. */
+  fileNames?: boolean;
 }
 
 export const BASELINE: RankOptions = { weights: { name: 1, title: 1, description: 1, params: 1 }, bag: true };
@@ -37,6 +41,7 @@ export const SHIPPED: RankOptions = {
   coord: true,
   nameBoost: 2,
   intent: 0.3,
+  fileNames: true,
 };
 
 /** A tool's read-only hint as the ranking uses it: the spec's default (false) when it has annotations without one. */
@@ -148,6 +153,10 @@ export class ToolIndex<D extends ToolDoc = ToolDoc> {
     if (this.synonyms && w > 0) {
       for (const t of new Set(own)) {
         for (const s of this.synonyms.get(t) ?? []) if (!out.has(s) || out.get(s)! < w) out.set(s, Math.max(out.get(s) ?? 0, w));
+      }
+      if (this.opts.fileNames && namesAFile(query)) {
+        const file = this.opts.stem ? stem('file') : 'file';
+        out.set(file, Math.max(out.get(file) ?? 0, w));
       }
     }
     return out;

@@ -55,3 +55,14 @@ export function stem(w: string): string {
 function undouble(s: string): string {
   return /([b-df-hj-np-tv-z])\1$/.test(s) && !s.endsWith('ll') && !s.endsWith('ss') ? s.slice(0, -1) : s;
 }
+
+/**
+ * Whether a request names a file by its name or path ("src/index.ts", "package.json", "~/notes", "/etc/hosts"):
+ * then it speaks of a file without the word. Not "and/or", "e.g.", "v1.2" or "PROJ-12".
+ */
+export function namesAFile(text: string): boolean {
+  return text.split(/\s+/).some((raw) => {
+    const t = raw.replace(/^["'`(<[]+/, '').replace(/[)"'`>\],;:!?]+$/, '').replace(/\.$/, '');
+    return /^(~|\.{1,2})?\/\S/.test(t) || /^[\w./-]*(?:[\w-]{2}|\/[\w-])\.[a-z][a-z0-9]{0,4}$/i.test(t);
+  });
+}
