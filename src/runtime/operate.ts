@@ -14,7 +14,7 @@ import { LiveConfig } from './live.js';
 export interface OperatedRuntime {
   config: Config;
   live: LiveChildren;
-  status: { startedAt: string; snapshot(): Record<string, unknown>; configState?: () => unknown };
+  status: { startedAt: string; snapshot(viewer?: string): Record<string, unknown>; configState?: () => unknown };
 }
 
 export interface OperateOptions {

@@ -68,7 +68,7 @@ export function openBackend(config: Config, bridge: UpstreamBridge, opts: ServeO
     // load shows where start() awaits it.
     await rt.load().catch(() => undefined);
     if (started) void rt.start();
-    return { hub: rt.hub, pipeline: rt.pipeline, settled: rt.settled, status: () => rt.status.snapshot() };
+    return { hub: rt.hub, pipeline: rt.pipeline, settled: rt.settled, status: (viewer?: string) => rt.status.snapshot(viewer) };
   })();
   return {
     backend,

@@ -35,7 +35,8 @@ export interface Backend {
   pipeline: Pipeline;
   /** Resolves when the lists are worth answering (children with no stored catalog have had their chance). */
   settled(): Promise<void>;
-  status(): Record<string, unknown>;
+  /** The status snapshot as `viewer` (a team server's caller; undefined: this host's user) may see it. */
+  status(viewer?: string): Record<string, unknown>;
 }
 
 /** A forwarded request's context as forward.ts builds it: the SDK handler context's shape, and the route's controller of the request. */
@@ -183,7 +184,7 @@ export class Upstream {
     const b = await this.backend;
     const name = String(params.name);
     if (name === STATUS_TOOL.name) {
-      const status = b.status();
+      const status = b.status(viewerOf(ctx));
       return { content: [{ type: 'text', text: JSON.stringify(status, null, 2) }], structuredContent: status };
     }
     if (name === FIND_TOOLS.name) return this.findTools(params, ctx, edge);
@@ -256,7 +257,7 @@ export class Upstream {
   private async read(params: Record<string, unknown>, ctx: ServerContext, edge: UpstreamEdge): Promise<unknown> {
     const b = await this.backend;
     if (params.uri === STATUS_URI) {
-      return { contents: [{ uri: STATUS_URI, mimeType: 'application/json', text: JSON.stringify(b.status(), null, 2) }] };
+      return { contents: [{ uri: STATUS_URI, mimeType: 'application/json', text: JSON.stringify(b.status(viewerOf(ctx)), null, 2) }] };
     }
     return this.forward(ctx, edge, b.hub.resourceChild(String(params.uri)), (o) => b.pipeline.run({ kind: 'resource', params: params as never }, o));
   }
@@ -359,6 +360,11 @@ class RoutedServer extends Server {
 /** Who asks: the token's name over HTTP, the local user over stdio. */
 function callerOf(ctx: ServerContext): string | undefined {
   return ctx.http ? ctx.http.authInfo?.clientId : localCaller();
+}
+
+/** Who reads the status over HTTP (the token's name); over stdio this host's user, who may see it all. */
+function viewerOf(ctx: ServerContext): string | undefined {
+  return ctx.http ? (ctx.http.authInfo?.clientId ?? '') : undefined;
 }
 
 /** A tool's failure as the model sees it: a result with isError and a sentence it can act on. */

@@ -18,8 +18,11 @@ interface Tally {
   hits: number;
   staleHits: number;
   misses: number;
-  /** `at` in ms since the epoch, formatted only when a snapshot is taken. */
-  lastError?: { at: number; reason: string; message?: string };
+  /**
+   * `at` in ms since the epoch, formatted only when a snapshot is taken. `caller`: whose call it was
+   * (its message, the child's words, may name what that caller asked for).
+   */
+  lastError?: { at: number; reason: string; message?: string; caller?: string };
   /** ms since the epoch; formatted only when a snapshot is taken, not on every call. */
   lastSuccessAt?: number;
   /** The last SAMPLES call times (ms), a ring written in place: no array shifted per call. */
@@ -65,10 +68,15 @@ export class StatusTracker {
       t.lastSuccessAt = Date.now();
       t.latencies[t.timed++ % SAMPLES] = Math.round(e.ms * 100) / 100;
     }
-    if (e.reason) t.lastError = { at: Date.now(), reason: e.reason, message: e.error };
+    if (e.reason) t.lastError = { at: Date.now(), reason: e.reason, message: e.error, caller: e.caller };
   }
 
-  snapshot(): Record<string, unknown> {
+  /**
+   * `viewer`: the team server's caller who asks (undefined: this host's user: stdio, the database). A
+   * last error's message is the failed call's, so it is shown to that call's caller only; another one
+   * sees that the server failed, when and why (mcpx's words), not what was asked.
+   */
+  snapshot(viewer?: string): Record<string, unknown> {
     const servers: Record<string, unknown> = {};
     let counted = 0;
     let bad = 0;
@@ -94,7 +102,7 @@ export class StatusTracker {
         // scope: whose its entries are, "public" (shared by everyone) or "credential" (per credential).
         cache: { scope: c.config.cache.scope, hits: t.hits, staleHits: t.staleHits, misses: t.misses },
         latencyMs: latencyOf(t),
-        lastError: t.lastError && { ...t.lastError, at: new Date(t.lastError.at).toISOString() },
+        lastError: t.lastError && lastErrorFor(t.lastError, viewer),
         lastSuccessAt: t.lastSuccessAt === undefined ? undefined : new Date(t.lastSuccessAt).toISOString(),
         tools: c.catalog?.tools.length ?? 0,
         prefix: c.config.prefix,
@@ -111,6 +119,11 @@ export class StatusTracker {
     const config = this.configState?.();
     return log.redactDeep({ pid: process.pid, startedAt: this.startedAt, updatedAt: new Date().toISOString(), health, waitingForTrust, config, servers });
   }
+}
+
+function lastErrorFor(e: NonNullable<Tally['lastError']>, viewer: string | undefined): Record<string, unknown> {
+  const mine = viewer === undefined || e.caller === viewer;
+  return { at: new Date(e.at).toISOString(), reason: e.reason, message: mine ? e.message : undefined };
 }
 
 /** p50 and p95 of the ring's samples (sorted once, when a snapshot is taken). */

@@ -1,7 +1,8 @@
 // Know who is asking, over `mcpx serve --http` as real processes: a child's question goes to the client
 // its call belongs to or to no one, a child's log lines to the session whose call produced them (at that
-// session's own level), a 2025 session's question during a call on that call's own stream, and a
-// session, a requestState or a listen filter stays with the token that made it, within the limits.
+// session's own level), a 2025 session's question during a call on that call's own stream, a failed
+// call's error message in the status to that call's caller only, and a session, a requestState or a
+// listen filter stays with the token that made it, within the limits.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -199,6 +200,26 @@ describe('what belongs to a token', () => {
     expect(theirs.error).toMatchObject({ message: expect.stringContaining('belongs to another caller') });
     const mine = await read(await call(ALICE, 3, { ...answer, inputResponses: { input: { action: 'accept', content: { name: 'Ada' } } } }));
     expect(mine.result.content).toEqual([{ type: 'text', text: 'mod: accept {"name":"Ada"}' }]);
+  });
+
+  it("a child's error message in mcpx://status and mcpx__status is shown to the caller whose call failed, never to another", async () => {
+    const s = await start(team({ docs: fixture('docs', { FAIL_NAMING_ARGS: '1' }) }));
+    const [alice, bob] = [await connect(s, ALICE, 'alice'), await connect(s, BOB, 'bob')];
+    await waitFor(async () => (await alice.client.listTools()).tools.some((t) => t.name === 'docs__search'), 20_000, 'the child to be listed');
+    const failed = await alice.client.callTool({ name: 'docs__search', arguments: { query: 'acme merger' } });
+    expect(failed.isError).toBe(true);
+    const lastError = async (c: Client, via: 'resource' | 'tool') => {
+      const json = via === 'resource'
+        ? (((await c.readResource({ uri: 'mcpx://status' })).contents[0] as { text: string }).text)
+        : (((await c.callTool({ name: 'mcpx__status', arguments: {} })).content as { text: string }[])[0]!.text);
+      return (JSON.parse(json) as { servers: { docs: { lastError?: Record<string, unknown> } } }).servers.docs.lastError;
+    };
+    for (const via of ['resource', 'tool'] as const) {
+      expect(await lastError(alice.client, via)).toMatchObject({ reason: 'error', message: expect.stringContaining('acme merger') });
+      const seenByBob = await lastError(bob.client, via);
+      expect(seenByBob).toMatchObject({ reason: 'error' }); // that the server failed is everyone's business
+      expect(JSON.stringify(seenByBob)).not.toContain('acme merger'); // what alice asked for is not
+    }
   });
 
   it('limits per caller: open sessions, URIs in one listen filter, the size of a request body; each refused with a clear error', async () => {

@@ -3,6 +3,8 @@
 // whose reuse revokes the grant), then serve, doctor, tools and call using the stored tokens. The
 // test plays the user: it reads the printed URL and follows it; the fake consents at once.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -74,6 +76,15 @@ function sandbox(servers: Record<string, unknown>) {
   return { dir, configFile, env, cli, login, serve, record, outputs };
 }
 
+/** A port nothing listens on now (taken and given back). */
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
 const whoami = (m: Mcpx) => m.client.callTool({ name: 'remote__whoami', arguments: {} });
 
 describe('mcpx login and serve with OAuth', () => {
@@ -136,6 +147,34 @@ describe('mcpx login and serve with OAuth', () => {
     const tokens = await f.issued();
     expect(tokens.length).toBeGreaterThanOrEqual(4);
     for (const t of tokens) expect(everything).not.toContain(t);
+  });
+
+  it('a process started after the access token ran out (a laptop that slept) refreshes before its first request', async () => {
+    const f = await fake({ ACCESS_TTL: '2' });
+    const sb = sandbox({ remote: { type: 'http', url: f.url, cache: { enabled: false } } });
+    expect((await sb.login('remote')).exitCode).toBe(0);
+    const expiresAt = sb.record().expiresAt!;
+    await waitFor(() => Date.now() > expiresAt + 100, 10_000, 'the access token to expire');
+    const refused = (await f.stats()).unauthorized;
+    const call = await sb.cli(['call', 'remote__whoami']);
+    expect(call.exitCode, call.stdout + call.stderr).toBe(0);
+    const s = await f.stats();
+    expect(s.refreshes).toBe(1);
+    expect(s.unauthorized).toBe(refused); // the stale token was never sent
+  });
+
+  it('eight calls in flight when the token is refused share one refresh', async () => {
+    const f = await fake({ ACCESS_TTL: '600', REFRESH_DELAY_MS: '300' });
+    const sb = sandbox({ remote: { type: 'http', url: f.url, cache: { enabled: false } } });
+    expect((await sb.login('remote')).exitCode).toBe(0);
+    const m = await sb.serve();
+    expect(text(await whoami(m))).toMatch(/^signed in/);
+    await f.admin('expire');
+    const all = await Promise.all(Array.from({ length: 8 }, (_, i) => m.client.callTool({ name: 'remote__whoami', arguments: { i } })));
+    expect(all.map(text).every((t) => t.startsWith('signed in')), all.map(text).join(' | ')).toBe(true);
+    const s = await f.stats();
+    expect(s.refreshes).toBe(1);
+    expect(s.reuses).toBe(0);
   });
 
   it('two serve processes refreshing at the same moment use the refresh token once', async () => {
@@ -285,6 +324,33 @@ describe('mcpx login and serve with OAuth', () => {
     expect(call.exitCode, call.stdout + call.stderr).toBe(0);
   });
 
+  it('oauth.resource: false signs in, calls and refreshes with no resource parameter, for servers that refuse it', async () => {
+    const f = await fake({ ACCESS_TTL: '2', RESOURCE_REJECTED: '1' });
+    const sb = sandbox({ remote: { type: 'http', url: f.url, cache: { enabled: false }, oauth: { resource: false } } });
+    const r = await sb.login('remote');
+    expect(r.exitCode, r.page).toBe(0);
+    expect(new URL(r.url).searchParams.has('resource')).toBe(false);
+    const m = await sb.serve();
+    expect(text(await whoami(m))).toMatch(/^signed in/);
+    const expiresAt = sb.record().expiresAt!;
+    await waitFor(() => Date.now() > expiresAt + 100, 10_000, 'the access token to expire');
+    expect(text(await whoami(m))).toMatch(/^signed in/);
+    expect((await f.stats()).refreshes).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a client registered beforehand (oauth.clientId) signs in on its oauth.callbackPort, with no registration', async () => {
+    const port = await freePort();
+    const f = await fake({ ACCESS_TTL: '60', PRE_CLIENT: `mcpx-pre http://127.0.0.1:${port}/callback` });
+    const sb = sandbox({ remote: { type: 'http', url: f.url, oauth: { clientId: 'mcpx-pre', callbackPort: port } } });
+    const r = await sb.login('remote');
+    expect(r.exitCode, r.page).toBe(0);
+    expect(new URL(r.url).searchParams.get('client_id')).toBe('mcpx-pre');
+    expect(new URL(r.url).searchParams.get('redirect_uri')).toBe(`http://127.0.0.1:${port}/callback`);
+    expect((await f.stats()).registrations).toBe(0);
+    const call = await sb.cli(['call', 'remote__whoami']);
+    expect(call.exitCode, call.stdout + call.stderr).toBe(0);
+  });
+
   it('refuses an authorization server that does not advertise PKCE S256', async () => {
     const f = await fake({ NO_S256: '1' });
     const sb = sandbox({ remote: { type: 'http', url: f.url } });
@@ -295,11 +361,13 @@ describe('mcpx login and serve with OAuth', () => {
   });
 
   it('a child that answers 401 with a Bearer challenge and was never signed in is "login needed", not a credentials error', async () => {
-    const f = await fake();
-    const sb = sandbox({ remote: { type: 'http', url: f.url } });
-    const doctor = await sb.cli(['doctor']);
-    expect(doctor.exitCode).toBe(1);
-    expect(doctor.stdout).toContain('sign-in needed');
-    expect(doctor.stdout).toContain('run `mcpx login remote`');
+    for (const env of [{}, { CHALLENGE_ERROR: 'always' }] as Record<string, string>[]) {
+      const f = await fake(env);
+      const sb = sandbox({ remote: { type: 'http', url: f.url } });
+      const doctor = await sb.cli(['doctor']);
+      expect(doctor.exitCode).toBe(1);
+      expect(doctor.stdout).toContain('remote: sign-in needed: run `mcpx login remote`');
+      expect(doctor.stdout).not.toContain('refused the token'); // none was sent
+    }
   });
 });

@@ -13,7 +13,7 @@ function tracker() {
   const pipeline = new EventEmitter() as unknown as Pipeline;
   const t = new StatusTracker(pipeline, [child], new Map(), supervisor);
   const call = (e: Partial<CallEvent>) => pipeline.emit('call', { server: 'a', kind: 'tool', name: 'echo', args: {}, outcome: 'ok', cacheable: false, ms: 1, ...e });
-  const server = () => (t.snapshot().servers as Record<string, { latencyMs: { p50?: number; p95?: number }; lastError?: { at: string; reason: string } }>).a!;
+  const server = (viewer?: string) => (t.snapshot(viewer).servers as Record<string, { latencyMs: { p50?: number; p95?: number }; lastError?: { at: string; reason: string } }>).a!;
   return { call, server };
 }
 
@@ -36,5 +36,15 @@ describe('StatusTracker', () => {
     expect(last).toMatchObject({ reason: 'timeout', message: 'no answer within 1 s' });
     expect(Date.parse(last.at)).toBeGreaterThanOrEqual(before - 1);
     expect(last.at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  });
+
+  it("shows a last error's message to the caller whose call failed and to this host's user; another caller sees only that it failed", () => {
+    const { call, server } = tracker();
+    call({ outcome: 'error', reason: 'error', error: 'it answered with an error: no access to "acme merger"', caller: 'alice' });
+    expect(server().lastError).toMatchObject({ reason: 'error', message: expect.stringContaining('acme merger') });
+    expect(server('alice').lastError).toMatchObject({ reason: 'error', message: expect.stringContaining('acme merger') });
+    expect(server('bob').lastError).toEqual({ at: expect.any(String), reason: 'error', message: undefined });
+    call({ outcome: 'timeout', reason: 'timeout', error: 'no answer within 1 s' }); // whose is not known: nobody's over HTTP
+    expect(server('alice').lastError).toMatchObject({ reason: 'timeout', message: undefined });
   });
 });

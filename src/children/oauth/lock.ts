@@ -5,7 +5,7 @@ import { isRunning } from '../../util/proc.js';
 /**
  * A lock shared by every mcpx process on one state directory: a file created with O_EXCL holding the
  * owner's pid and the time it was taken. A crashed owner cannot hold it forever: a lock whose pid is
- * gone, or older than STALE_MS (a refresh takes seconds), is removed by the next process that wants it.
+ * gone, or older than STALE_MS (a refresh gives up after 30 s: session.ts), is removed by the next process that wants it.
  */
 const STALE_MS = 60_000;
 const POLL_MS = 25;

@@ -3,10 +3,10 @@ import {
   ClientCredentialsProvider,
   OAuthError,
   OAuthErrorCode,
-  extractWWWAuthenticateParams,
   fetchToken,
   refreshAuthorization,
   type AuthProvider,
+  type FetchLike,
   type StoredOAuthClientInformation,
 } from '@modelcontextprotocol/client';
 
@@ -24,6 +24,11 @@ import { readRecord, recordLock, recordStamp, signedIn, writeRecord, type OAuthR
 const LOCK_WAIT_MS = 30_000;
 /** Refreshed this long before it expires (at most a fifth of its life: short-lived tokens are used too). */
 const EARLY_MS = 60_000;
+/**
+ * A token request is given up after this long. Well inside the lock's stale time (lock.ts): a refresh
+ * still in flight can never see its lock taken over and the same refresh token sent again.
+ */
+const REQUEST_MS = 30_000;
 
 /**
  * The bearer token of one remote child, for its transport (the SDK asks `token()` before each request
@@ -91,8 +96,8 @@ export class OAuthSession implements AuthProvider {
         // Not an OAuth server: a plain refusal (the entry's credentials are wrong).
         throw Object.assign(new Error(`HTTP 401 from ${this.name}`), { name: 'UnauthorizedError', status: 401 });
       }
-      const { error } = extractWWWAuthenticateParams(ctx.response);
-      throw loginNeeded(this.name, error === 'invalid_token' ? 'the server refused the token' : record?.url === this.url ? record?.lostReason : undefined);
+      // No token was sent: an `error="invalid_token"` in the challenge (some servers always add one) says nothing more.
+      throw loginNeeded(this.name, record?.url === this.url ? record?.lostReason : undefined);
     }
     await this.renew(signedIn(record, this.url) ? record.tokens.access_token : undefined);
   }
@@ -120,6 +125,7 @@ export class OAuthSession implements AuthProvider {
         clientInformation: this.clientInformation(record),
         refreshToken,
         ...(record.resource && { resource: record.resource }),
+        fetchFn: timedFetch,
       });
       writeRecord(this.stateDir, { ...record, discovery, tokens: { ...tokens, scope: tokens.scope ?? record.tokens.scope, issuer: record.tokens.issuer }, expiresAt: expiryOf(tokens), lostReason: undefined });
       log.debug(`${this.name}: OAuth access token refreshed`);
@@ -159,7 +165,7 @@ export class OAuthSession implements AuthProvider {
     const resource = s.resource === false ? undefined : (discovery.resourceMetadata?.resource ?? this.url);
     let tokens;
     try {
-      tokens = await fetchToken(provider, discovery.authorizationServerUrl, { metadata, ...(resource && { resource }), ...(s.scopes.length && { scope: s.scopes.join(' ') }) });
+      tokens = await fetchToken(provider, discovery.authorizationServerUrl, { metadata, ...(resource && { resource }), ...(s.scopes.length && { scope: s.scopes.join(' ') }), fetchFn: timedFetch });
     } catch (e) {
       throw new McpxError(`${this.name}: the authorization server refused the client credentials: ${errorMessage(e)}`, {
         code: 'CHILD_START', server: this.name, field: 'oauth', cause: e, suggestion: 'check oauth.clientId and oauth.clientSecret',
@@ -170,6 +176,13 @@ export class OAuthSession implements AuthProvider {
     });
   }
 }
+
+/** fetch with REQUEST_MS as its limit (a timer, so that a test's fake clock can run it out). */
+const timedFetch: FetchLike = (url, init) => {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(new Error(`no answer from the authorization server within ${REQUEST_MS / 1000} s`)), REQUEST_MS);
+  return fetch(url, { ...init, signal: ac.signal }).finally(() => clearTimeout(timer));
+};
 
 const GRANT_GONE = new Set<string>([OAuthErrorCode.InvalidGrant, OAuthErrorCode.InvalidClient, OAuthErrorCode.UnauthorizedClient]);
 
