@@ -14,7 +14,7 @@ import { join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '..');
 const dist = (p) => import(join(ROOT, 'dist', p));
-const [{ ToolIndex, BASELINE, SHIPPED }, { tokenize }, { exposedName }, { searchListing }, { STATUS_TOOL }, { MORE_TOOL }] = await Promise.all([
+const [{ ToolIndex, BASELINE, SHIPPED, readOnlyOf }, { tokenize }, { exposedName }, { searchListing }, { STATUS_TOOL }, { MORE_TOOL }] = await Promise.all([
   dist('server/tool-search/rank.js'),
   dist('server/tool-search/tokens.js'),
   dist('runtime/names.js'),
@@ -40,6 +40,7 @@ const docs = catalogs.flatMap((c) =>
     inputSchema: t.inputSchema,
     server: c.server,
     instructions: c.instructions,
+    readOnly: readOnlyOf(t.annotations),
   })),
 );
 const names = new Set(docs.map((d) => d.name));
@@ -60,7 +61,10 @@ const variants = [
   ['+ synonyms (no stemming, no weights)', { ...BASELINE, synonyms: SHIPPED.synonyms }],
   ['+ weights, stemming, server name, synonyms', { weights: SHIPPED.weights, stem: true, synonyms: SHIPPED.synonyms }],
   ['+ weights, stemming, server name, synonyms, coord', { weights: SHIPPED.weights, stem: true, synonyms: SHIPPED.synonyms, coord: true }],
-  ['shipped: the above + name coverage boost', SHIPPED],
+  ['+ name coverage boost (shipped until 2026-12-07)', { ...SHIPPED, intent: 0, fileNames: false }],
+  ['+ file names stand for "file"', { ...SHIPPED, intent: 0 }],
+  ['+ read/write intent vs readOnlyHint', { ...SHIPPED, fileNames: false }],
+  ['shipped: name boost, file names, read/write intent', SHIPPED],
 ];
 
 function measure(index, set) {

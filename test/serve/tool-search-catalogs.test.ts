@@ -1,7 +1,7 @@
 // Tool search end to end on the catalogs of six published servers (bench/tool-search/catalogs: 160
 // tools), each served by a fixture child as that server lists it: a client other than Claude Code is
 // offered four tools in under 2 KB; mcpx__find_tools, asked over MCP, ranks the right tool in the top 5
-// for at least 90% of the benchmark's tasks (the tuning set and the holdout alike); what it found is
+// for at least 90% of the benchmark's tasks, and first for 60% (the tuning set and the holdout alike); what it found is
 // called through mcpx__call_tool with the direct call's answer; the found tools it adds to the list stay
 // capped. The ranking's own figures come from `npm run bench:tool-search`; this proves them through mcpx.
 import { readFileSync, readdirSync } from 'node:fs';
@@ -30,7 +30,7 @@ async function start(clientName: string, dir?: string) {
 }
 
 describe('tool search on six published servers’ catalogs', () => {
-  it('a non-Claude client sees 4 tools in under 2 KB and finds the right one in the top 5 for 90% of the tasks; Claude Code sees all', { timeout: 120_000 }, async () => {
+  it('a non-Claude client sees 4 tools in under 2 KB and finds the right one in the top 5 for 90% of the tasks (first for 60%); Claude Code sees all', { timeout: 120_000 }, async () => {
     const total = catalogs.reduce((n, c) => n + c.tools.length, 0);
     expect(total).toBe(160);
 
@@ -41,13 +41,17 @@ describe('tool search on six published servers’ catalogs', () => {
 
     for (const set of ['tasks.json', 'holdout.json']) {
       const all = tasks(set);
+      let top1 = 0;
       let top5 = 0;
       for (const t of all) {
         const r = (await codex.client.callTool({ name: 'mcpx__find_tools', arguments: { query: t.task } })) as unknown as { structuredContent: { tools: { name: string }[] } };
         expect(r.structuredContent.tools.length).toBeLessThanOrEqual(5);
+        if (r.structuredContent.tools[0]?.name === t.tool) top1++;
         if (r.structuredContent.tools.some((x) => x.name === t.tool)) top5++;
       }
       expect(top5 / all.length, `${set}: recall@5`).toBeGreaterThanOrEqual(0.9);
+      // First place needs the children's readOnlyHint to reach the ranking (the read/write intent).
+      expect(top1 / all.length, `${set}: recall@1`).toBeGreaterThanOrEqual(0.6);
     }
     // After 96 searches the client's list holds the meta tools and at most 16 found tools.
     const after = (await codex.client.listTools()).tools;

@@ -1,8 +1,9 @@
 // Tool search's pieces without a process: the tokeniser, the BM25 ranking and its options, which
 // clients get search, the listing and the found tools' LRU.
 import { describe, expect, it } from 'vitest';
-import { stem, tokenize, words } from '../../src/server/tool-search/tokens.js';
-import { BASELINE, SHIPPED, ToolIndex, type ToolDoc } from '../../src/server/tool-search/rank.js';
+import { namesAFile, stem, tokenize, words } from '../../src/server/tool-search/tokens.js';
+import { BASELINE, readOnlyOf, SHIPPED, ToolIndex, type ToolDoc } from '../../src/server/tool-search/rank.js';
+import { queryIntent } from '../../src/server/tool-search/intent.js';
 import { alwaysMatcher, FoundTools, isClaudeCode, searchListing, searchOn } from '../../src/server/tool-search/exposure.js';
 
 const doc = (name: string, description = '', extra: Partial<ToolDoc> = {}): ToolDoc => ({ name: `s__${name}`, ownName: name, description, server: 's', ...extra });
@@ -22,6 +23,11 @@ describe('tokens', () => {
     expect(stem('files')).toBe(stem('file'));
     expect(stem('searches')).toBe('search');
     expect(stem('status')).toBe('status'); // not "statu"
+  });
+
+  it('sees a file named by its name or path, and not in other dotted or slashed words', () => {
+    for (const q of ['show me src/index.ts', 'is package.json new?', 'open "a/b.txt"', 'cat /etc/hosts', 'list ./build', 'see ~/notes']) expect(namesAFile(q), q).toBe(true);
+    for (const q of ['and/or', 'e.g. this', 'i.e. that', 'version v1.2', 'PROJ-12 is done.', 'CI/CD']) expect(namesAFile(q), q).toBe(false);
   });
 });
 
@@ -64,10 +70,48 @@ describe('ranking', () => {
     expect(ix.search('jira')[0]!.doc.ownName).toBe('other');
   });
 
+  it('takes a file named in the query for the word "file"', () => {
+    const docs = [doc('open_nodes', 'Open nodes by their names and show them'), doc('read_text_file', 'Read the contents of a file as text')];
+    const ix = new ToolIndex(docs, SHIPPED);
+    expect(ix.search('show me notes')[0]!.doc.ownName).toBe('open_nodes');
+    expect(ix.search('show me src/notes.ts')[0]!.doc.ownName).toBe('read_text_file');
+  });
+
   it('keeps the catalog order among equal scores, and honours the limit', () => {
     const docs = ['one', 'two', 'three'].map((n) => doc(`${n}_thing`, 'same words'));
     const ix = new ToolIndex(docs, SHIPPED);
     expect(ix.search('same words', 2).map((h) => h.doc.ownName)).toEqual(['one_thing', 'two_thing']);
+  });
+});
+
+describe('read/write intent', () => {
+  it('reads a question or a reading verb as read, a changing verb as write, anything else as nothing', () => {
+    expect(queryIntent('who is watching PROJ-8')).toBe('read');
+    expect(queryIntent('How much time was spent on it')).toBe('read');
+    expect(queryIntent('show me the ticket')).toBe('read');
+    expect(queryIntent('please list the spaces')).toBe('read');
+    expect(queryIntent('can you delete the page')).toBe('write'); // filler first
+    expect(queryIntent('Rename a file')).toBe('write');
+    expect(queryIntent('remove the link')).toBe('write');
+    expect(queryIntent('older versions of a page')).toBeUndefined();
+    expect(queryIntent('the of and')).toBeUndefined();
+  });
+
+  it('takes the spec default: annotations without readOnlyHint are not read-only; no annotations: unknown', () => {
+    expect(readOnlyOf({ readOnlyHint: true })).toBe(true);
+    expect(readOnlyOf({ title: 'Add' } as { readOnlyHint?: boolean })).toBe(false);
+    expect(readOnlyOf(undefined)).toBeUndefined();
+  });
+
+  it('lowers the tool whose read-only hint contradicts the query, and leaves tools without a hint alone', () => {
+    const docs = [doc('add_worklog', 'Add a worklog entry for time spent', { readOnly: false }), doc('get_worklog', 'Get the worklog entries for time spent', { readOnly: true })];
+    const ix = new ToolIndex(docs, SHIPPED);
+    const plain = new ToolIndex(docs, { ...SHIPPED, intent: 0 });
+    expect(plain.search('how much time was spent')[0]!.doc.ownName).toBe('add_worklog'); // catalog order, shorter text
+    expect(ix.search('how much time was spent')[0]!.doc.ownName).toBe('get_worklog');
+    expect(ix.search('log time spent')[0]!.doc.ownName).toBe(plain.search('log time spent')[0]!.doc.ownName); // no intent: no change
+    const unknown = docs.map((d) => ({ ...d, readOnly: undefined }));
+    expect(new ToolIndex(unknown, SHIPPED).search('how much time was spent')).toEqual(new ToolIndex(unknown, { ...SHIPPED, intent: 0 }).search('how much time was spent'));
   });
 });
 

@@ -2,7 +2,7 @@ import { instructionsOf } from '../../children/instructions.js';
 import type { ToolSearchConfig } from '../../config/types.js';
 import type { Routing, ToolRoute } from '../../runtime/routing.js';
 import { alwaysMatcher, FoundTools, searchListing, searchOn } from './exposure.js';
-import { SHIPPED, ToolIndex, type ToolDoc } from './rank.js';
+import { readOnlyOf, SHIPPED, ToolIndex, type ToolDoc } from './rank.js';
 
 /**
  * Tool search in one serve process: per client, whether it is on and what tools/list holds; the
@@ -75,6 +75,7 @@ export class ToolSearch {
         inputSchema: route.tool.inputSchema,
         server: route.child.name,
         instructions: instructionsOf(route.child).text,
+        readOnly: readOnlyOf(route.tool.annotations),
         route,
       }));
       this.index = { tools: routing.tools, index: new ToolIndex(docs, SHIPPED) };

@@ -1,11 +1,14 @@
+import { queryIntent } from './intent.js';
 import { synonymTable, type Synonyms } from './synonyms.js';
-import { tokenize } from './tokens.js';
+import { namesAFile, stem, tokenize } from './tokens.js';
 
 /**
  * The ranking behind `mcpx__find_tools`: BM25 over each tool's name, title, description, parameter
  * names and descriptions (and, as options, its server's name and instructions), with per-field weights
  * (BM25F: each field's term frequency normalised by that field's length, then weighted and summed),
- * light stemming and developer synonyms. `BASELINE` is plain BM25 over all of it as one bag of words;
+ * light stemming and developer synonyms; then the share of the query matched, the name's coverage and
+ * whether the query reads or changes against each tool's `readOnlyHint` (intent.ts) scale the score.
+ * `BASELINE` is plain BM25 over all of it as one bag of words;
  * `SHIPPED` is what bench/tool-search.mjs measured best. No model, no network: built in a few ms.
  */
 export type Field = 'name' | 'title' | 'description' | 'params' | 'server' | 'instructions';
@@ -24,6 +27,10 @@ export interface RankOptions {
   coord?: boolean;
   /** Raise a tool whose name the query covers: score × (1 + nameBoost × share of the name's words the query has). */
   nameBoost?: number;
+  /** Lower a tool whose read-only hint contradicts the query's intent (reading or changing): score × (1 - intent). */
+  intent?: number;
+  /** Take a file's name or path in the query ("src/index.ts") for the word "file", at the synonyms' weight. */
+  fileNames?: boolean;
 }
 
 export const BASELINE: RankOptions = { weights: { name: 1, title: 1, description: 1, params: 1 }, bag: true };
@@ -33,7 +40,14 @@ export const SHIPPED: RankOptions = {
   synonyms: 0.7,
   coord: true,
   nameBoost: 2,
+  intent: 0.3,
+  fileNames: true,
 };
+
+/** A tool's read-only hint as the ranking uses it: the spec's default (false) when it has annotations without one. */
+export function readOnlyOf(annotations: { readOnlyHint?: boolean } | undefined): boolean | undefined {
+  return annotations ? annotations.readOnlyHint === true : undefined;
+}
 
 /** One searchable tool: its exposed name (what is called) and what describes it. */
 export interface ToolDoc {
@@ -46,6 +60,8 @@ export interface ToolDoc {
   inputSchema?: unknown;
   server?: string;
   instructions?: string;
+  /** `annotations.readOnlyHint` (absent there: false); undefined when the tool has no annotations. */
+  readOnly?: boolean;
 }
 
 export interface Hit<D extends ToolDoc = ToolDoc> {
@@ -99,6 +115,7 @@ export class ToolIndex<D extends ToolDoc = ToolDoc> {
     if (!terms.size) return [];
     const ownTerms = [...terms].filter(([, w]) => w >= 1).map(([t]) => t);
     const n = this.items.length;
+    const intent = this.opts.intent ? queryIntent(query) : undefined;
     const hits: Hit<D>[] = [];
     this.docs.forEach((d, i) => {
       let score = 0;
@@ -120,6 +137,8 @@ export class ToolIndex<D extends ToolDoc = ToolDoc> {
       }
       const boost = this.opts.nameBoost ?? 0;
       if (score > 0 && boost && d.nameWords.length) score *= 1 + (boost * d.nameWords.filter((w) => terms.has(w)).length) / d.nameWords.length;
+      const ro = this.items[i]!.readOnly;
+      if (score > 0 && intent && ro !== undefined && ro !== (intent === 'read')) score *= 1 - this.opts.intent!;
       if (score > 0) hits.push({ doc: this.items[i]!, score });
     });
     return hits.sort((a, b) => b.score - a.score).slice(0, Math.max(0, limit));
@@ -134,6 +153,10 @@ export class ToolIndex<D extends ToolDoc = ToolDoc> {
     if (this.synonyms && w > 0) {
       for (const t of new Set(own)) {
         for (const s of this.synonyms.get(t) ?? []) if (!out.has(s) || out.get(s)! < w) out.set(s, Math.max(out.get(s) ?? 0, w));
+      }
+      if (this.opts.fileNames && namesAFile(query)) {
+        const file = this.opts.stem ? stem('file') : 'file';
+        out.set(file, Math.max(out.get(file) ?? 0, w));
       }
     }
     return out;

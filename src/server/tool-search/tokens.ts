@@ -5,7 +5,7 @@
  */
 
 /** Filler that says nothing about which tool is meant (in queries and descriptions alike). */
-const STOP = new Set(
+export const STOP = new Set(
   ('a an the to of in on for and or with by is are be been this that these those it its from as at my me i we you your our ' +
     'all any can do does did how what which who please want need needs should will would could into about using use used ' +
     'if then than there their them they so not no only just also via per each every when where while one some such ' +
@@ -54,4 +54,15 @@ export function stem(w: string): string {
 
 function undouble(s: string): string {
   return /([b-df-hj-np-tv-z])\1$/.test(s) && !s.endsWith('ll') && !s.endsWith('ss') ? s.slice(0, -1) : s;
+}
+
+/**
+ * Whether a request names a file by its name or path ("src/index.ts", "package.json", "~/notes", "/etc/hosts"):
+ * then it speaks of a file without the word. Not "and/or", "e.g.", "v1.2" or "PROJ-12".
+ */
+export function namesAFile(text: string): boolean {
+  return text.split(/\s+/).some((raw) => {
+    const t = raw.replace(/^["'`(<[]+/, '').replace(/[)"'`>\],;:!?]+$/, '').replace(/\.$/, '');
+    return /^(~|\.{1,2})?\/\S/.test(t) || /^[\w./-]*(?:[\w-]{2}|\/[\w-])\.[a-z][a-z0-9]{0,4}$/i.test(t);
+  });
 }
