@@ -13,7 +13,7 @@ import { withToolSearch, type ToolSearchMode } from './tool-search/exposure.js';
  * is most of the time to the first answer. Whatever arrived on stdin meanwhile, that first request
  * included, is handed back to the stream for the SDK, which handles it as before (the client's
  * capabilities, the era, `initialized` starting the children; a discover loads no backend); only its
- * own answer to that request, the same bytes (test/serve/early.test.ts), is not sent again.
+ * own answer to that request, the same bytes (test/serve/first-answer.test.ts), is not sent again.
  *
  * Anything else as the first message (an initialize carrying a 2026 envelope, a discover whose
  * envelope the SDK might judge otherwise, a malformed one) is left to the SDK.

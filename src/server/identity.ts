@@ -14,7 +14,7 @@ export const SERVER_CAPABILITIES = {
 
 /**
  * The 2025-era protocol versions the SDK Server negotiates in initialize, preferred first (its
- * SUPPORTED_PROTOCOL_VERSIONS; test/server/early.test.ts checks that they still agree).
+ * SUPPORTED_PROTOCOL_VERSIONS; test/serve/first-answer.test.ts checks that they still agree).
  */
 export const LEGACY_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05', '2024-10-07'];
 
