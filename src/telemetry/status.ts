@@ -3,6 +3,7 @@ import { instructionsOf } from '../children/instructions.js';
 import type { Supervisor } from '../children/supervisor.js';
 import type { CallEvent, Pipeline } from '../pipeline/call.js';
 import type { ChildPolicies } from '../pipeline/policies.js';
+import type { FailureReason } from '../pipeline/answers.js';
 import type { WaitingForTrust } from '../config/types.js';
 import { log } from '../util/log.js';
 
@@ -31,6 +32,8 @@ interface Tally {
   timed: number;
 }
 const SAMPLES = 256;
+/** Reasons that are mcpx's decisions, not failures of the child (see "Blame only the guilty"). */
+const REFUSALS: ReadonlySet<string> = new Set<FailureReason>(['breaker-open', 'queue-full', 'quota']);
 
 export class StatusTracker {
   private readonly tallies = new Map<string, Tally>();
@@ -68,7 +71,10 @@ export class StatusTracker {
       t.lastSuccessAt = Date.now();
       t.latencies[t.timed++ % SAMPLES] = Math.round(e.ms * 100) / 100;
     }
-    if (e.reason) t.lastError = { at: Date.now(), reason: e.reason, message: e.error, caller: e.caller };
+    // mcpx's own refusal does not replace the child's failure: "circuit open" would hide why it opened.
+    if (e.reason && !(REFUSALS.has(e.reason) && t.lastError && !REFUSALS.has(t.lastError.reason))) {
+      t.lastError = { at: Date.now(), reason: e.reason, message: e.error, caller: e.caller };
+    }
   }
 
   /**

@@ -38,6 +38,17 @@ describe('StatusTracker', () => {
     expect(last.at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
 
+  it("keeps the child's own last failure when mcpx then refuses calls (breaker open, full queue, quota): the refusal would hide why", () => {
+    const { call, server } = tracker();
+    call({ outcome: 'breaker-open', reason: 'breaker-open', error: 'circuit open after 5 failures, next try in 30 s' });
+    expect(server().lastError).toMatchObject({ reason: 'breaker-open' }); // nothing of the child's to show yet
+    call({ outcome: 'error', reason: 'error', error: 'it answered with an error: getaddrinfo ENOTFOUND api.notion.com' });
+    for (const reason of ['breaker-open', 'queue-full', 'quota'] as const) call({ outcome: reason, reason, error: `refused: ${reason}` });
+    expect(server().lastError).toMatchObject({ reason: 'error', message: 'it answered with an error: getaddrinfo ENOTFOUND api.notion.com' });
+    call({ outcome: 'timeout', reason: 'timeout', error: 'no answer within 1 s' }); // the child's again: replaces it
+    expect(server().lastError).toMatchObject({ reason: 'timeout', message: 'no answer within 1 s' });
+  });
+
   it("shows a last error's message to the caller whose call failed and to this host's user; another caller sees only that it failed", () => {
     const { call, server } = tracker();
     call({ outcome: 'error', reason: 'error', error: 'it answered with an error: no access to "acme merger"', caller: 'alice' });
