@@ -1,7 +1,7 @@
 // What every real client must get through mcpx, checked the same way for each (codex.test.ts,
 // gemini.test.ts): the client runs one prompt against the scripted fake model; the model sees the tools
 // the client offers and the tool output the client sends back, and the test compares both with a
-// direct SDK connection to the same child.
+// direct SDK connection to the same child. Then the same client against the team server (serve --http).
 import { randomUUID } from 'node:crypto';
 import { afterEach, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';

@@ -1,6 +1,6 @@
 // Real MCP clients other than Claude Code (Codex, Gemini CLI), run against mcpx offline: each gets a
-// temp home holding its config (mcpx as a stdio MCP server, a model provider pointing at the fake
-// model on 127.0.0.1) and runs one non-interactive prompt. The clients are installed for the tests
+// temp home holding its config (mcpx as a stdio MCP server or a team server's URL with a bearer token,
+// a model provider pointing at the fake model on 127.0.0.1) and runs one non-interactive prompt. The clients are installed for the tests
 // only, from test/clients/package.json (`npm ci --prefix test/clients --ignore-scripts`), never as
 // dependencies of mcpx.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -55,11 +55,7 @@ async function run(entry: string, args: string[], cwd: string, env: Record<strin
 const toml = (v: unknown): string =>
   typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? `[${v.map(toml).join(', ')}]` : `{ ${Object.entries(v as object).map(([k, x]) => `${JSON.stringify(k)} = ${toml(x)}`).join(', ')} }`;
 
-/**
- * `codex exec <prompt>` with a temp CODEX_HOME: the fake model as a custom Responses-API provider, no
- * approvals asked (`never`), a read-only sandbox, and mcpx as the (required) MCP server `mcpx`. `approve` names
- * tools Codex may call although they lack `readOnlyHint` (under `never` it refuses those otherwise).
- */
+/** One run of a client: where it lives, its model, how it reaches mcpx, what it is asked. */
 export interface RunOptions {
   /** The test's temp dir: the client's home and work dir go in it. */
   dir: string;
@@ -73,6 +69,12 @@ export interface RunOptions {
   approve?: string[];
 }
 
+/**
+ * `codex exec <prompt>` with a temp CODEX_HOME: the fake model as a custom Responses-API provider, no
+ * approvals asked (`never`), a read-only sandbox, and mcpx as the (required) MCP server `mcpx`
+ * (started over stdio, or a team server's URL with `bearer_token_env_var`). `approve` names
+ * tools Codex may call although they lack `readOnlyHint` (under `never` it refuses those otherwise).
+ */
 export function runCodex(entry: string, o: RunOptions): Promise<ClientRun> {
   const home = join(o.dir, 'home');
   const work = join(o.dir, 'work');
