@@ -30,6 +30,21 @@ export function runsMcpx(entry: JsonObject, command: string): boolean {
 
 /** The `cache` block mcpx's template gives that server (the TTLs the README recommends). */
 export function templateCache(template: string): JsonObject | undefined {
+  const t = templateEntry(template);
+  return t && isObject(t.cache) ? t.cache : undefined;
+}
+
+/**
+ * The `errorPatterns` of mcpx's template for that server: the texts it answers with, without isError,
+ * when its own upstream failed (Context7's "Error searching libraries: …"). Without them such a text is
+ * an answer: cached, and shared by everyone where the scope is public.
+ */
+export function templateErrorPatterns(template: string): string[] | undefined {
+  const p = templateEntry(template)?.errorPatterns;
+  return Array.isArray(p) && p.length && p.every((x) => typeof x === 'string') ? p : undefined;
+}
+
+function templateEntry(template: string): JsonObject | undefined {
   const t = readJsonObject(join(templatesDir(), 'servers', `${template}.json`))?.[template];
-  return isObject(t) && isObject(t.cache) ? t.cache : undefined;
+  return isObject(t) ? t : undefined;
 }

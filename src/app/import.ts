@@ -2,7 +2,7 @@ import { copyFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { McpxError, isMcpxError } from '../errors.js';
 import { normalizeConfig } from '../config/normalize.js';
-import { docServerOf, runsMcpx, templateCache } from './doc-servers.js';
+import { docServerOf, runsMcpx, templateCache, templateErrorPatterns } from './doc-servers.js';
 import { MCPX_ENTRY, fileMode, freeBackupName, isObject, jsonText, readJsonObject, writeFileAtomic, type JsonObject } from './files.js';
 
 /**
@@ -31,6 +31,8 @@ export interface ImportResult {
   alreadyPresent: string[];
   /** Documentation servers moved without a `cache` block: given their template's (caching is opt-in). */
   caching: { name: string; template: string; cache: JsonObject }[];
+  /** Documentation servers moved without `errorPatterns`: given their template's, so that an upstream failure told as text is never cached. */
+  errorPatterns: { name: string; template: string; errorPatterns: string[] }[];
   /** Left in .mcp.json, with why. */
   left: { name: string; reason: string }[];
   /** Written (or, with dryRun, to be written). */
@@ -56,7 +58,7 @@ export function importMcpJson(opts: ImportOptions): ImportResult {
   const existing = readJsonObject(target);
   const existingServers = existing ? serversOf(existing, target) : {};
 
-  const r: ImportResult = { source, target, dryRun: opts.dryRun === true, moved: [], alreadyPresent: [], caching: [], left: [], files: [], warnings: [], publicScope: [] };
+  const r: ImportResult = { source, target, dryRun: opts.dryRun === true, moved: [], alreadyPresent: [], caching: [], errorPatterns: [], left: [], files: [], warnings: [], publicScope: [] };
   const keep: JsonObject = {};
   const add: JsonObject = {};
   const conflicts: string[] = [];
@@ -74,7 +76,10 @@ export function importMcpJson(opts: ImportOptions): ImportResult {
     // Caching is opt-in: a documentation server without a cache block gets its template's.
     const template = rebased.cache === undefined ? docServerOf(rebased) : undefined;
     const cache = template && templateCache(template);
-    const moved = cache ? { ...scoped, cache: { ...cache, ...(scoped.cache as JsonObject | undefined) } } : scoped;
+    const cached = cache ? { ...scoped, cache: { ...cache, ...(scoped.cache as JsonObject | undefined) } } : scoped;
+    const doc = cached.errorPatterns === undefined ? docServerOf(cached) : undefined;
+    const errorPatterns = doc && templateErrorPatterns(doc);
+    const moved = errorPatterns ? { ...cached, errorPatterns } : cached;
     if (name in existingServers) {
       const present = JSON.stringify(existingServers[name]);
       if (present === JSON.stringify(moved) || present === JSON.stringify(rebased)) r.alreadyPresent.push(name);
@@ -84,6 +89,7 @@ export function importMcpJson(opts: ImportOptions): ImportResult {
     add[name] = moved;
     r.moved.push({ name, transport: transportOf(moved) });
     if (cache) r.caching.push({ name, template: template!, cache });
+    if (errorPatterns) r.errorPatterns.push({ name, template: doc!, errorPatterns });
     r.warnings.push(...literalSecrets(name, moved));
   }
   if (conflicts.length) {

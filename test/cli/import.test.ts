@@ -47,13 +47,17 @@ describe('mcpx import', () => {
     const r = await mcpx(dir, 'import');
     expect(r.exitCode, r.stderr).toBe(0);
     const written = JSON.parse(read('mcpx.json')).mcpServers;
-    expect(written.c7).toEqual({ ...c7, cache: { ttl: '2h', scope: 'public' } });
+    // Context7 reports a failed fetch as a plain answer: without the template's errorPatterns that text
+    // would be cached, shared by everyone, for 2 h.
+    const { context7: template } = JSON.parse(readFileSync(join(REPO, 'templates/servers/context7.json'), 'utf8'));
+    expect(written.c7).toEqual({ ...c7, cache: { ttl: '2h', scope: 'public' }, errorPatterns: template.errorPatterns });
     expect(written.wiki).toEqual({ ...atlassian, cache: { ttl: '30m' } });
     expect(written.notes).toEqual({ ...notionRemote, cache: { ttl: '15m' } });
     expect(written.own).toEqual(own); // its own block stays as it is
     expect(written.standards).toEqual({ ...standards, cwd: '.', cache: { ttl: '1h', scope: 'public' } });
     expect(written.github).toEqual(github); // live data: not cached
     expect(r.stdout).toContain("turn caching on for c7 (2h), wiki (30m), notes (15m), standards (1h): documentation servers, with the TTLs of mcpx's templates");
+    expect(r.stdout).toContain("c7: its error texts count as failures (never cached): the errorPatterns of mcpx's context7 template");
     const { config } = await loadConfigFile(join(dir, 'mcpx.json'));
     expect(Object.fromEntries(config.servers.map((s) => [s.name, s.cache.readOnly]))).toEqual({ c7: true, wiki: true, notes: true, own: true, standards: true, github: false });
   });
@@ -62,13 +66,16 @@ describe('mcpx import', () => {
     const context7 = { command: 'npx', args: ['-y', '@upstash/context7-mcp'], env: { CONTEXT7_API_KEY: '${CONTEXT7_API_KEY}' }, cache: { ttl: '2h' } };
     const remote = { type: 'http', url: 'https://mcp.context7.com/mcp', headers: { CONTEXT7_API_KEY: '${CONTEXT7_API_KEY}' } };
     const standards = { command: 'mcpx', args: ['standards', '--dir', 'docs/standards'] };
-    const mine = { command: 'npx', args: ['-y', '@upstash/context7-mcp@1.0.0'], cache: { scope: 'credential' } };
+    const mine = { command: 'npx', args: ['-y', '@upstash/context7-mcp@1.0.0'], cache: { scope: 'credential' }, errorPatterns: ['^Oops'] };
     writeFileSync(join(dir, '.mcp.json'), JSON.stringify({ mcpServers: { context7, remote, standards, mine, github } }));
     const r = await mcpx(dir, 'import');
     expect(r.exitCode, r.stderr).toBe(0);
     const { config } = await loadConfigFile(join(dir, 'mcpx.json'));
     expect(Object.fromEntries(config.servers.map((s) => [s.name, s.cache.scope]))).toEqual({ context7: 'public', remote: 'public', standards: 'public', mine: 'credential', github: 'credential' });
     expect(JSON.parse(read('mcpx.json')).mcpServers.context7.cache).toEqual({ ttl: '2h', scope: 'public' });
+    // A cache block of its own does not stop the error texts from counting as failures; patterns of its own stay.
+    expect(JSON.parse(read('mcpx.json')).mcpServers.context7.errorPatterns).toContain('^Error searching libraries: ');
+    expect(JSON.parse(read('mcpx.json')).mcpServers.mine.errorPatterns).toEqual(['^Oops']);
     expect(r.stdout).toContain('context7: public documentation: its cached answers are shared by everyone ("scope": "public")');
     expect(r.stdout).not.toMatch(/(mine|github): public documentation/);
   });

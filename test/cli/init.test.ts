@@ -26,7 +26,18 @@ describe('mcpx init', () => {
     });
     // Public documentation: shared by everyone, whatever their own keys; the others' answers stay per credential.
     expect(Object.fromEntries(config.servers.map((s) => [s.name, s.cache.scope]))).toEqual({ context7: 'public', confluence: 'credential', notion: 'credential', standards: 'public' });
-    expect(byName.context7!.errorPatterns.map(String)).toContain('/fetch failed/m');
+    // The texts @upstash/context7-mcp 4.x answers with (no isError) when its API cannot be reached or refuses.
+    const failed = (text: string): boolean => byName.context7!.errorPatterns.some((p) => p.test(text));
+    for (const text of [
+      'Error searching libraries: TypeError: fetch failed',
+      'Error fetching library context. Please try again later. TypeError: fetch failed',
+      'Rate limited or quota exceeded. Create a free API key at https://context7.com/dashboard for higher limits.',
+      'Request failed with status 503. Please try again later.',
+      "Invalid API key. Please check your API key. API keys should start with 'ctx7sk' prefix.",
+    ]) expect(failed(text), text).toBe(true);
+    // Documentation that quotes an error is an answer: a page about Node's fetch says "TypeError: fetch failed".
+    expect(failed('### Handle network errors\n\nawait fetch(url) rejects with `TypeError: fetch failed` when the host is unreachable.')).toBe(false);
+    expect(failed('Available Libraries:\n\n- Title: Axios\n  Request failed with status code 404 is the message of an AxiosError.')).toBe(false);
     expect(byName.confluence).toMatchObject({ timeoutMs: 5_000, breaker: { failureThreshold: 3 } });
     expect(byName.confluence!.fallback.backupDir).toBe(join(dir, 'docs/confluence-backup'));
     expect(byName.notion!.rateLimit).toEqual({ calls: 180, perMs: 60_000 });

@@ -39,6 +39,7 @@ async function render(r: ImportResult): Promise<void> {
     const which = r.caching.map((x) => `${c.bold(x.name)} (${String(x.cache.ttl)})`).join(', ');
     out(`${would}turn caching on for ${which}: documentation servers, with the TTLs of mcpx's templates (caching is opt-in)`);
   }
+  for (const x of r.errorPatterns) out(`${x.name}: its error texts ${r.dryRun ? 'would count' : 'count'} as failures (never cached): the errorPatterns of mcpx's ${x.template} template`);
   for (const n of r.alreadyPresent) out(`${n}: already in ${rel(r.target)} with the same entry; ${would}remove it from ${rel(r.source)}`);
   const VERB = { backup: ['back up the old file to', 'backed up the old file to'], created: ['create', 'created'], updated: ['update', 'updated'] } as const;
   for (const f of r.files) out(`${r.dryRun ? 'would ' + VERB[f.action][0] : VERB[f.action][1]} ${rel(f.file)}`);
