@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { WebStandardStreamableHTTPServerTransport, type AuthInfo, type JSONRPCMessage } from '@modelcontextprotocol/server';
+import { WebStandardStreamableHTTPServerTransport, isInitializeRequest, type AuthInfo, type JSONRPCMessage } from '@modelcontextprotocol/server';
 import { errorMessage } from '../errors.js';
 import { HTTP_LIMITS } from '../config/types.js';
 import { log } from '../util/log.js';
@@ -11,9 +11,10 @@ import type { Upstream } from './upstream.js';
 interface Session {
   transport: WebStandardStreamableHTTPServerTransport;
   edge: UpstreamEdge;
-  /** When it was last asked anything (ms since the epoch), and its GET streams open now. */
+  /** When it was last asked anything (ms since the epoch), its GET streams open now, and its POSTs not yet answered in full. */
   seen: number;
   streams: number;
+  busy: number;
 }
 
 /** A session with no request and no open stream for this long is closed (a client that died without DELETE). */
@@ -27,7 +28,9 @@ export const SESSION_IDLE_MS = 30 * 60_000;
  * URIs only it subscribed to are unsubscribed at their children. A POST whose connection drops
  * before its answer cancels the requests it carried (as the client's notifications/cancelled would).
  * A session idle for `idleMs` (no request, no open GET stream) is closed too: its client gets 404 and
- * starts a new one, as the spec has it.
+ * starts a new one, as the spec has it. A caller at its limit of sessions gets a new one in place of
+ * its least recently used idle one (no request in flight, no open stream): clients that end without
+ * DELETE (Gemini CLI 0.61, the SDK's close()) would otherwise lock their token out until the sweep.
  */
 export class LegacySessions {
   private readonly open = new Map<string, Session>();
@@ -48,19 +51,32 @@ export class LegacySessions {
     return this.open.size;
   }
 
-  /** The sessions this caller has open. */
-  private count(caller: string): number {
+  /**
+   * Room for one more session of this caller: below its limit, or once its least recently used idle
+   * session is closed (that client gets 404 if it comes back, as after the sweep). False when every
+   * session it has is in use.
+   */
+  private async makeRoom(caller: string): Promise<boolean> {
     let n = 0;
-    for (const s of this.open.values()) if (s.edge.caller === caller) n++;
-    return n;
+    let idlest: Session | undefined;
+    for (const s of this.open.values()) {
+      if (s.edge.caller !== caller) continue;
+      n++;
+      if (s.streams === 0 && s.busy === 0 && (!idlest || s.seen < idlest.seen)) idlest = s;
+    }
+    if (n < this.maxPerCaller) return true;
+    if (!idlest) return false;
+    log.info(`serve: closed ${caller}'s least recently used idle HTTP session for a new one (http.limits.sessions: ${this.maxPerCaller})`);
+    await this.close(idlest);
+    return true;
   }
 
   async handle(request: Request, body: unknown, authInfo: AuthInfo): Promise<Response> {
     const id = request.headers.get('mcp-session-id');
     const caller = authInfo.clientId;
-    if (!id && this.count(caller) >= this.maxPerCaller) {
-      log.warn(`serve: refused a new HTTP session for ${caller}: ${this.maxPerCaller} already open (http.limits.sessions)`);
-      return refusal(429, `Too many sessions: this caller has ${this.maxPerCaller} open (http.limits.sessions); close one (DELETE) or let an idle one expire`);
+    if (!id && isInitializeRequest(body) && !(await this.makeRoom(caller))) {
+      log.warn(`serve: refused a new HTTP session for ${caller}: ${this.maxPerCaller} open, each with a request or stream open (http.limits.sessions)`);
+      return refusal(429, `Too many sessions: this caller has ${this.maxPerCaller} open, each in use (http.limits.sessions); close one (DELETE)`);
     }
     const session = id ? this.open.get(id) : await this.create(caller);
     if (!session) return refusal(404, 'Session not found');
@@ -70,10 +86,18 @@ export class LegacySessions {
       return refusal(403, 'Forbidden: this session was opened with another token');
     }
     session.seen = Date.now();
-    if (request.method === 'POST') this.cancelOnDrop(request, body, session);
-    const response = await session.transport.handleRequest(request, { parsedBody: body, authInfo });
+    const post = request.method === 'POST';
+    if (post) {
+      this.cancelOnDrop(request, body, session);
+      session.busy++; // in use until its answer is sent in full: never closed for room meanwhile
+    }
+    const response = await session.transport.handleRequest(request, { parsedBody: body, authInfo }).catch((e: unknown) => {
+      if (post) session.busy--;
+      throw e;
+    });
     // Anything but a successful initialize leaves a session never opened: drop it at once.
     if (!id && session.transport.sessionId === undefined) await this.close(session);
+    if (post) return untilDone(request, response, () => (session.busy--, (session.seen = Date.now())));
     if (request.method === 'GET' && response.body) return this.stream(session, request, response);
     return response;
   }
@@ -113,7 +137,7 @@ export class LegacySessions {
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (sid) => void this.open.set(sid, session),
     });
-    const session: Session = { transport, edge, seen: Date.now(), streams: 0 };
+    const session: Session = { transport, edge, seen: Date.now(), streams: 0, busy: 0 };
     transport.onclose = () => void this.close(session);
     const server = this.upstream.factoryFor(edge, { routed: true })({ era: 'legacy' });
     server.onerror = (e) => log.debug(`upstream (http session): ${errorMessage(e)}`);

@@ -3,14 +3,17 @@
 // holding the bare tool names; a function_call names both.
 import { describe } from 'vitest';
 import { clientEntry, runCodex } from '../helpers/clients.js';
-import { clientTests } from './suite.js';
+import { clientTests, teamServerTest, type ClientSpec } from './suite.js';
 
 describe('Codex through mcpx', () => {
-  clientTests({
+  const spec: ClientSpec = {
     name: 'Codex',
     api: 'openai-responses',
+    clientName: 'codex-mcp-client',
     entry: clientEntry('@openai/codex'),
     run: runCodex,
     mcpxName: (t) => (t.namespace === 'mcp__mcpx' ? t.name : undefined),
-  });
+  };
+  clientTests(spec);
+  teamServerTest(spec);
 });

@@ -1,17 +1,22 @@
 // What every real client must get through mcpx, checked the same way for each (codex.test.ts,
 // gemini.test.ts): the client runs one prompt against the scripted fake model; the model sees the tools
 // the client offers and the tool output the client sends back, and the test compares both with a
-// direct SDK connection to the same child.
+// direct SDK connection to the same child. Then the same client against the team server (serve --http).
 import { randomUUID } from 'node:crypto';
-import { expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { fakeModel, type ModelApi, type Offered, type Script } from '../helpers/fake-model.js';
+import { fakeModel, type FakeModel, type ModelApi, type Offered, type Script } from '../helpers/fake-model.js';
+import { httpServers, recordingProxy } from '../helpers/http.js';
 import { commandLines, connectDirect, notInstalled, type ClientRun, type RunOptions } from '../helpers/clients.js';
 import { fixture, tempDir, waitFor, writeConfig } from '../helpers/mcpx.js';
 
 export interface ClientSpec {
   name: string;
   api: ModelApi;
+  /** The clientInfo.name it sends (mcpx's tool search decides by it). */
+  clientName: string;
   /** The client's script, or undefined when it is not installed. */
   entry: string | undefined;
   run(entry: string, o: RunOptions): Promise<ClientRun>;
@@ -24,19 +29,24 @@ const echoArgs = () => ({ text: `${randomUUID().slice(0, 8)} ünïcødé ✓ �
 
 const texts = (r: CallToolResult) => r.content.filter((c) => c.type === 'text').map((c) => (c as { text: string }).text);
 
+/** Runs the client once against the fake model with `script`; mcpx is started by it (configFile) or already serving (http). */
+async function talk(spec: ClientSpec, dir: string, target: Pick<RunOptions, 'configFile' | 'http'>, script: Script, approve: string[] = []) {
+  const model = await fakeModel(spec.api, script);
+  try {
+    const ran = await spec.run(spec.entry!, { dir, modelUrl: model.url, ...target, prompt: `Use the fx echo tool, then stop. (${dir})`, approve });
+    return { ran, model };
+  } finally {
+    await model.close();
+  }
+}
+
 /** Runs the client with mcpx (config `extra` + the fixture child `fx`) against `script`. */
 async function drive(spec: ClientSpec, extra: Record<string, unknown>, script: (dir: string) => Script, approve: string[] = []) {
   const dir = tempDir('mcpx-client-');
   // The temp dir is on the command line of every process of this run (client: its prompt; mcpx: its
   // config path; the child: an extra argument), so that what is left running can be found by it.
   const configFile = writeConfig({ ...extra, mcpServers: { fx: fixture('fx', {}, {}, dir) } }, dir);
-  const model = await fakeModel(spec.api, script(dir));
-  let ran: ClientRun;
-  try {
-    ran = await spec.run(spec.entry!, { dir, modelUrl: model.url, configFile, prompt: `Use the fx echo tool, then stop. (${dir})`, approve });
-  } finally {
-    await model.close();
-  }
+  const { ran, model } = await talk(spec, dir, { configFile }, script(dir), approve);
   expect(ran.timedOut, ran.stderr).toBe(false);
   expect(ran.exitCode, ran.stderr).toBe(0);
   expect(model.errors, ran.stderr).toEqual([]);
@@ -129,5 +139,115 @@ export function clientTests(spec: ClientSpec): void {
     const offered = model.turns[0]!.offered.map((t) => spec.mcpxName(t)).filter((n) => n !== undefined);
     expect(offered).toContain('mcpx__find_tools');
     expect(offered.filter((n) => n.startsWith('fx__'))).toEqual([]);
+  });
+}
+
+// The team server's tokens (`http.tokens`): alice runs the client, ref makes the reference listing.
+const ALICE = 'alice-team-token-5f0c2e9b';
+const REF = 'ref-team-token-81d4a7c3';
+
+/** The tool list a client of this name gets from the team server, as the SDK sees it (`ref`'s token). */
+async function teamTools(url: string, clientName: string) {
+  const client = new Client({ name: clientName, version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${REF}` } } });
+  await client.connect(transport);
+  try {
+    return (await client.listTools()).tools;
+  } finally {
+    await transport.terminateSession();
+    await client.close();
+  }
+}
+
+/**
+ * The same client against `mcpx serve --http` (README "Team server"): a Streamable HTTP URL and a
+ * bearer token in its config instead of a command to start. One test, four runs of the client, through
+ * a recording proxy that shows what it sent and what mcpx answered.
+ */
+export function teamServerTest(spec: ClientSpec): void {
+  const servers = httpServers(afterEach);
+  it(`${spec.name} against the team server: with its token it sees every tool and its call reaches the child, its session ends, a next run gets one, and a wrong or missing token is a 401 it does not hang on`, { timeout: 2 * CLIENT_TEST_MS }, async (ctx) => {
+    if (!spec.entry) return ctx.skip(notInstalled(spec.name));
+    const dir = tempDir('mcpx-client-');
+    // One session per token, so that a second run of the client needs its first session gone.
+    const config = { http: { tokens: { alice: ALICE, ref: REF }, limits: { sessions: 1 } }, mcpServers: { fx: fixture('fx', {}, {}, dir), fy: fixture('fy', {}, {}, dir) } };
+    const s = await servers.start(config, { dir });
+    const proxy = await recordingProxy(s.url);
+    try {
+      const tools = await teamTools(s.url, spec.clientName);
+      const direct = await connectDirect(fixture('fx'));
+      const args = echoArgs();
+      const expected = texts((await direct.callTool({ name: 'echo', arguments: args })) as CallToolResult);
+      await direct.close();
+      const mcpxOffered = (m: FakeModel) => new Map(m.turns[0]!.offered.flatMap((t) => (spec.mcpxName(t) ? [[spec.mcpxName(t)!, t.description]] : [])));
+      const http = (token?: string) => ({ http: { url: proxy.url, token } });
+      const exchangesOf = async <T>(run: () => Promise<T>) => {
+        const from = proxy.exchanges.length;
+        const r = await run();
+        return { ...r, exchanges: proxy.exchanges.slice(from) };
+      };
+      const ok = (ran: ClientRun, model: FakeModel) => {
+        expect(ran.timedOut, ran.stderr).toBe(false);
+        expect(ran.exitCode, ran.stderr).toBe(0);
+        expect(model.errors, ran.stderr).toEqual([]);
+      };
+
+      // 1. The call reaches the child through the team server; the model gets what a direct call gets.
+      let during: string[] = [];
+      const first = await exchangesOf(() => talk(spec, dir, http(ALICE), (turn) => {
+        if (turn.n > 0) return { say: 'Done.' };
+        during = commandLines(dir);
+        const echo = turn.offered.find((t) => spec.mcpxName(t) === 'fx__echo');
+        if (!echo) throw new Error(`fx__echo not offered: ${turn.offered.map((t) => t.name).join(', ')}`);
+        return { call: echo, args };
+      }));
+      ok(first.ran, first.model);
+      const offered = mcpxOffered(first.model);
+      expect([...offered.keys()].sort()).toEqual(tools.map((t) => t.name).sort());
+      for (const t of tools) expect(offered.get(t.name), t.name).toBe(t.description);
+      expect(first.model.turns).toHaveLength(2);
+      expect(first.model.turns[1]!.output).toEqual(expected);
+      expectRunning(during);
+      expect(during.some((c) => c.includes('mcpx.js serve --http'))).toBe(true);
+      // Every request carried the token and was answered; the session it opened, if it closed it, is gone.
+      expect(first.exchanges.filter((e) => !e.authorized || e.status >= 400), JSON.stringify(first.exchanges)).toEqual([]);
+      expect(first.exchanges[0]).toMatchObject({ method: 'POST', rpc: ['initialize'], protocolVersion: expect.any(String) });
+      const session = first.exchanges[0]!.newSessionId!;
+      expect(session).toBeTruthy();
+      const deleted = first.exchanges.filter((e) => e.method === 'DELETE');
+      for (const e of deleted) expect(e).toMatchObject({ sessionId: session, status: 200 });
+      if (deleted.length) expect((await postWith(s.url, ALICE, session)).status).toBe(404);
+
+      // 2. The next run gets a session too: the first one was closed, or is idle and makes room.
+      const second = await talk(spec, dir, http(ALICE), () => ({ say: 'Done.' }));
+      ok(second.ran, second.model);
+      expect([...mcpxOffered(second.model).keys()].sort()).toEqual(tools.map((t) => t.name).sort());
+
+      // 3, 4. A wrong token, no token: 401 with the challenge, the run ends (no retry loop), no mcpx tool reaches the model.
+      for (const [token, challenge] of [[`${ALICE}x`, 'Bearer realm="mcpx", error="invalid_token"'], [undefined, 'Bearer realm="mcpx"']] as const) {
+        const refused = await exchangesOf(() => talk(spec, dir, http(token), () => ({ say: 'Done.' })));
+        expect(refused.ran.timedOut, refused.ran.stderr).toBe(false);
+        expect(refused.exchanges.length).toBeGreaterThan(0);
+        expect(refused.exchanges.length).toBeLessThanOrEqual(3);
+        for (const e of refused.exchanges) expect(e, JSON.stringify(refused.exchanges)).toMatchObject({ status: 401, wwwAuthenticate: expect.stringMatching(new RegExp(`^${challenge.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)) });
+        for (const turn of refused.model.turns) expect(turn.offered.filter((t) => spec.mcpxName(t))).toEqual([]);
+      }
+    } finally {
+      await proxy.close();
+    }
+    // The clients are gone; stopping the server leaves nothing of this test running.
+    expect(commandLines(dir).filter((c) => !c.includes('mcpx.js serve') && !c.includes('child.mjs'))).toEqual([]);
+    s.proc.kill('SIGTERM');
+    await s.exited;
+    await waitFor(() => commandLines(dir).length === 0, 15_000, `every process of the ${spec.name} test to be gone (left: ${commandLines(dir).join(' | ')})`);
+  });
+}
+
+/** A request in an existing session (tools/list), to see whether mcpx still knows it. */
+function postWith(url: string, token: string, sessionId: string) {
+  return fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }),
   });
 }

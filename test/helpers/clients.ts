@@ -1,6 +1,6 @@
 // Real MCP clients other than Claude Code (Codex, Gemini CLI), run against mcpx offline: each gets a
-// temp home holding its config (mcpx as a stdio MCP server, a model provider pointing at the fake
-// model on 127.0.0.1) and runs one non-interactive prompt. The clients are installed for the tests
+// temp home holding its config (mcpx as a stdio MCP server or a team server's URL with a bearer token,
+// a model provider pointing at the fake model on 127.0.0.1) and runs one non-interactive prompt. The clients are installed for the tests
 // only, from test/clients/package.json (`npm ci --prefix test/clients --ignore-scripts`), never as
 // dependencies of mcpx.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -55,28 +55,31 @@ async function run(entry: string, args: string[], cwd: string, env: Record<strin
 const toml = (v: unknown): string =>
   typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? `[${v.map(toml).join(', ')}]` : `{ ${Object.entries(v as object).map(([k, x]) => `${JSON.stringify(k)} = ${toml(x)}`).join(', ')} }`;
 
-/**
- * `codex exec <prompt>` with a temp CODEX_HOME: the fake model as a custom Responses-API provider, no
- * approvals asked (`never`), a read-only sandbox, and mcpx as the (required) MCP server `mcpx`. `approve` names
- * tools Codex may call although they lack `readOnlyHint` (under `never` it refuses those otherwise).
- */
+/** One run of a client: where it lives, its model, how it reaches mcpx, what it is asked. */
 export interface RunOptions {
   /** The test's temp dir: the client's home and work dir go in it. */
   dir: string;
   modelUrl: string;
-  /** mcpx's config file. */
-  configFile: string;
+  /** mcpx's config file: the client starts `mcpx serve --config <it>` over stdio. */
+  configFile?: string;
+  /** Or a running team server (`mcpx serve --http`): its /mcp URL and the bearer token the client sends (none: no header). */
+  http?: { url: string; token?: string };
   prompt: string;
   /** Tools the client may call without asking (Codex: `approval_mode = "approve"`; Gemini trusts all of mcpx). */
   approve?: string[];
 }
 
+/**
+ * `codex exec <prompt>` with a temp CODEX_HOME: the fake model as a custom Responses-API provider, no
+ * approvals asked (`never`), a read-only sandbox, and mcpx as the (required) MCP server `mcpx`
+ * (started over stdio, or a team server's URL with `bearer_token_env_var`). `approve` names
+ * tools Codex may call although they lack `readOnlyHint` (under `never` it refuses those otherwise).
+ */
 export function runCodex(entry: string, o: RunOptions): Promise<ClientRun> {
   const home = join(o.dir, 'home');
   const work = join(o.dir, 'work');
   mkdirSync(join(home, '.codex'), { recursive: true });
   mkdirSync(work, { recursive: true });
-  const server = mcpxServer(o.configFile, o.dir);
   const lines = [
     'model = "fake-model"',
     'model_provider = "fake"',
@@ -90,9 +93,7 @@ export function runCodex(entry: string, o: RunOptions): Promise<ClientRun> {
     'request_max_retries = 0',
     'stream_max_retries = 0',
     '[mcp_servers.mcpx]',
-    `command = ${toml(server.command)}`,
-    `args = ${toml(server.args)}`,
-    `env = ${toml(server.env)}`,
+    ...codexServer(o),
     // Since 0.147 Codex gives an optional server about 1 s to start, then runs the turn without its
     // tools; a cold mcpx (no catalog stored yet) lists once its children have started.
     'required = true',
@@ -100,8 +101,19 @@ export function runCodex(entry: string, o: RunOptions): Promise<ClientRun> {
     ...(o.approve ?? []).flatMap((t) => [`[mcp_servers.mcpx.tools.${JSON.stringify(t)}]`, 'approval_mode = "approve"']),
   ];
   writeFileSync(join(home, '.codex/config.toml'), lines.join('\n') + '\n');
-  const env = clientEnv(home, { CODEX_HOME: join(home, '.codex'), FAKE_MODEL_KEY: 'fake-key' });
+  const env = clientEnv(home, { CODEX_HOME: join(home, '.codex'), FAKE_MODEL_KEY: 'fake-key', ...tokenEnv(o) });
   return run(entry, ['exec', '--skip-git-repo-check', '--color', 'never', '-C', work, o.prompt], work, env);
+}
+
+/** The token reaches a client through its environment (the variable its config names), never its config file. */
+const TOKEN_VAR = 'MCPX_TEAM_TOKEN';
+const tokenEnv = (o: RunOptions): Record<string, string> => (o.http?.token ? { [TOKEN_VAR]: o.http.token } : {});
+
+/** Codex's `[mcp_servers.mcpx]` keys: a command to start, or a Streamable HTTP URL with `bearer_token_env_var`. */
+function codexServer(o: RunOptions): string[] {
+  if (o.http) return [`url = ${toml(o.http.url)}`, ...(o.http.token ? [`bearer_token_env_var = ${toml(TOKEN_VAR)}`] : [])];
+  const server = mcpxServer(o.configFile!, o.dir);
+  return [`command = ${toml(server.command)}`, `args = ${toml(server.args)}`, `env = ${toml(server.env)}`];
 }
 
 /**
@@ -117,13 +129,19 @@ export function runGemini(entry: string, o: RunOptions): Promise<ClientRun> {
   const settings = {
     security: { auth: { selectedType: 'gemini-api-key' } },
     privacy: { usageStatisticsEnabled: false },
-    mcpServers: { mcpx: { ...mcpxServer(o.configFile, o.dir), trust: true } },
+    mcpServers: { mcpx: { ...geminiServer(o), trust: true } },
   };
   writeFileSync(join(home, '.gemini/settings.json'), JSON.stringify(settings, null, 2));
   // NO_RELAUNCH: Gemini CLI runs in this one process instead of starting itself again with a bigger
   // heap, which doubles its CPU time for nothing a short run needs.
-  const env = clientEnv(home, { GEMINI_API_KEY: 'fake-key', GOOGLE_GEMINI_BASE_URL: o.modelUrl, GEMINI_CLI_TRUST_WORKSPACE: 'true', GEMINI_CLI_NO_RELAUNCH: 'true' });
+  const env = clientEnv(home, { GEMINI_API_KEY: 'fake-key', GOOGLE_GEMINI_BASE_URL: o.modelUrl, GEMINI_CLI_TRUST_WORKSPACE: 'true', GEMINI_CLI_NO_RELAUNCH: 'true', ...tokenEnv(o) });
   return run(entry, ['-m', 'gemini-2.5-flash', '-p', o.prompt], work, env);
+}
+
+/** Gemini CLI's server entry: a command to start, or `httpUrl` (Streamable HTTP) with the header, its token from the environment (settings expand `$VAR`). */
+function geminiServer(o: RunOptions): Record<string, unknown> {
+  if (o.http) return { httpUrl: o.http.url, ...(o.http.token ? { headers: { Authorization: `Bearer $${TOKEN_VAR}` } } : {}) };
+  return mcpxServer(o.configFile!, o.dir);
 }
 
 /** Command lines of the live processes that carry `word` (the test's temp dir is on each of them). */
