@@ -103,6 +103,15 @@ export class Child extends EventEmitter<ChildEvents> {
   protocolVersion?: string;
   /** The era of the current connection: 2025 (`initialize`) or 2026-07-28 (`server/discover`, stateless). */
   era?: 'legacy' | 'modern';
+  /**
+   * The era of the current connection, else what is known before it connects: the setting
+   * (`legacy`, `2026-07-28`), or with `auto` the verdict stored with the catalog (undefined: none yet).
+   */
+  get knownEra(): 'legacy' | 'modern' | undefined {
+    if (this.era) return this.era;
+    if (this.config.protocol === 'legacy') return 'legacy';
+    return this.config.protocol === '2026-07-28' ? 'modern' : this.catalog?.era?.kind;
+  }
   instructions?: string;
   /** ms from start() to initialize answered, and to the catalog listed. */
   timings: { initializeMs?: number; listMs?: number } = {};

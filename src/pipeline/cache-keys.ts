@@ -14,7 +14,7 @@ import { canonicalJson, sha256 } from '../util/canonical.js';
  * Only a 2026 child gives advice, so a 2025 child's call looks up one key; a 2026 child's call looks up
  * the entries its advice may have made, most specific first.
  */
-export type KeyedChild = Pick<Child, 'config' | 'era' | 'credentialFingerprint'>;
+export type KeyedChild = Pick<Child, 'config' | 'knownEra' | 'credentialFingerprint'>;
 
 export class CallKeys {
   /** The child may advise a scope (2026 era, or not known yet). */
@@ -28,7 +28,7 @@ export class CallKeys {
     private readonly call: { kind: 'tool' | 'resource'; name: string; args: unknown },
     private readonly caller: string | undefined,
   ) {
-    this.advised = child.era !== 'legacy' && child.config.protocol !== 'legacy';
+    this.advised = child.knownEra !== 'legacy';
     this.argsJson = canonicalJson(call.args ?? {});
   }
 

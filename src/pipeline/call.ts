@@ -29,7 +29,7 @@ import { cachePlan, isTransportFailure, type CachePlan, type ChildPolicies } fro
  */
 
 /** What the pipeline uses of a child (a unit test hands it a fake). */
-export type PipelineChild = Pick<Child, 'name' | 'config' | 'era' | 'credentialFingerprint' | 'state' | 'authRejected' | 'connection' | 'start' | 'request'>;
+export type PipelineChild = Pick<Child, 'name' | 'config' | 'knownEra' | 'credentialFingerprint' | 'state' | 'authRejected' | 'connection' | 'start' | 'request'>;
 
 export interface Router<C extends PipelineChild = Child> {
   tool(name: string): { child: C; name: string; tool: Tool } | undefined;
@@ -176,8 +176,9 @@ export class Pipeline<C extends PipelineChild = Child> extends EventEmitter<{ ca
     };
 
     // 2. fresh cache: keyed by whose answer it is (cache-keys.ts: the credentials, or no one, or the caller).
-    // A 2025-era child gives no ttlMs advice: where only advice could cache, nothing is looked up.
-    const plan = call.cache && !(call.cache.byAdvice && child.era === 'legacy') ? call.cache : undefined;
+    // A 2025-era child gives no ttlMs advice: where only advice could cache, nothing is looked up (also for a
+    // call that arrives while the child is still starting, by its setting or the verdict stored with its catalog).
+    const plan = call.cache && !(call.cache.byAdvice && child.knownEra === 'legacy') ? call.cache : undefined;
     const store = plan ? this.deps.store() : undefined;
     const keys = store ? new CallKeys(child, { kind: call.kind === 'resource' ? 'resource' : 'tool', name: call.name, args: call.args }, opts.caller) : undefined;
     const salt = keys && this.deps.keySalt(); // a value (SQLite, Redis once known) or a bounded wait (Redis starting)

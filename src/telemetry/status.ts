@@ -113,7 +113,7 @@ export class StatusTracker {
         tools: c.catalog?.tools.length ?? 0,
         prefix: c.config.prefix,
         // Its era: of the live connection, else the stored verdict (`auto`); the version once connected.
-        protocol: { setting: c.config.protocol, era: c.era ?? c.catalog?.era?.kind, version: c.protocolVersion },
+        protocol: { setting: c.config.protocol, era: c.knownEra, version: c.protocolVersion },
         // In full: mcpx's initialize answer may have shortened it (2,048 characters in all).
         instructions: instructionsOf(c),
         waitingForApproval: this.waiting(c).map((w) => ({ tool: w.tool, change: w.change, approve: `mcpx approve ${c.name} ${w.tool}` })),

@@ -34,6 +34,14 @@ export class FakeChild implements PipelineChild {
   connection = 1;
   /** A 2026 child (`modern`) may advise a cache scope; undefined: not connected yet (it may). */
   era?: 'legacy' | 'modern' = 'legacy';
+  /** The era verdict stored with its catalog by an earlier run (`protocol: auto`), known before it connects. */
+  storedEra?: 'legacy' | 'modern';
+  /** As Child's: the live era, else the setting, else the stored verdict. */
+  get knownEra(): 'legacy' | 'modern' | undefined {
+    if (this.era) return this.era;
+    if (this.config.protocol === 'legacy') return 'legacy';
+    return this.config.protocol === '2026-07-28' ? 'modern' : this.storedEra;
+  }
   /** Stands for the credentials it runs with (undefined: not known before it connects). */
   credentials: string | undefined = 'credentials-a';
   readonly received: Received[] = [];

@@ -307,6 +307,32 @@ describe('what is kept, and for how long', () => {
     expect(textOf(await pipeline.run(read('q'), { signal: live() }))).toBe('answer 6');
   });
 
+  it('no cache block, a call that comes while a 2025-era child is still connecting: nothing is looked up, no cache miss counted (its era is known from the setting or the stored verdict)', async () => {
+    for (const [entry, storedEra] of [[{}, 'legacy'], [{ protocol: 'legacy' }, undefined]] as const) {
+      const child = new FakeChild(serverConfig('docs', entry));
+      child.era = undefined; // not connected yet
+      child.storedEra = storedEra;
+      const store = new MemoryStore();
+      const get = vi.spyOn(store, 'get');
+      const { pipeline } = pipelineWith(child, { store });
+      const events: CallEvent[] = [];
+      pipeline.on('call', (e: CallEvent) => events.push(e));
+      child.auto = (r) => r.answer(ok('answer'));
+      expect(textOf(await pipeline.run(read('q'), { signal: live() }))).toBe('answer');
+      expect(get).not.toHaveBeenCalled();
+      expect(events.map((e) => e.cacheable)).toEqual([false]);
+    }
+    // Nothing known yet (first start, protocol auto): it may be a 2026 child whose ttlMs advice is kept, so it is looked up.
+    const child = new FakeChild(serverConfig('docs'));
+    child.era = undefined;
+    const store = new MemoryStore();
+    const get = vi.spyOn(store, 'get');
+    const { pipeline } = pipelineWith(child, { store });
+    child.auto = (r) => r.answer(ok('answer'));
+    await pipeline.run(read('q'), { signal: live() });
+    expect(get).toHaveBeenCalled();
+  });
+
   it('cache.tools.NAME alone makes that tool cached; a resource is cached only when the server\'s cache block asks', async () => {
     const child = new FakeChild(serverConfig('docs', { cache: { tools: { read: { ttl: '10m' } } } }));
     child.era = 'legacy';
