@@ -18,6 +18,7 @@ import { NO_UPSTREAM } from '../runtime/runtime.js';
 import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
 import { isRunning } from '../util/proc.js';
+import { docServerOf, templateErrorPatterns } from './doc-servers.js';
 import { redactor, usedVariableValues } from './secrets.js';
 
 /**
@@ -271,6 +272,11 @@ async function checkServer(s: ServerConfig, config: Config, timeoutMs: number): 
   add('info', cacheScopeLine(s));
   report.caching = cachingOf(s);
   add('info', cachingLine(report.caching));
+  const unmarked = unmarkedFailures(s, report.caching);
+  if (unmarked) {
+    add('warn', `caches its answers but has no "errorPatterns": ${unmarked.template} tells a failed lookup as a plain answer, which would be cached as the answer`,
+      `add the errorPatterns of mcpx's ${unmarked.template} template: "errorPatterns": ${JSON.stringify(unmarked.patterns)}`);
+  }
 
   // Can it be started at all?
   if (s.transport === 'stdio') {
@@ -330,6 +336,18 @@ function cachingOf(s: ServerConfig): CachingReport {
   const tools: CachingReport['tools'] = {};
   for (const [name, t] of Object.entries(c.tools)) tools[name] = t === false ? false : { ttlMs: t.ttl ?? c.ttl, staleTtlMs: t.staleTtl ?? c.staleTtl };
   return { enabled: c.enabled, readOnly: c.enabled && c.readOnly, ttlMs: c.ttl, staleTtlMs: c.staleTtl, tools };
+}
+
+/**
+ * A documentation server that caches without errorPatterns while mcpx's template has some for it
+ * (Context7 answers "Error searching libraries: …" without isError): its failures would be kept as answers.
+ */
+function unmarkedFailures(s: ServerConfig, c: CachingReport): { template: string; patterns: string[] } | undefined {
+  const caches = c.enabled && (c.readOnly || Object.values(c.tools).some((t) => t !== false));
+  if (!caches || s.errorPatterns.length) return undefined;
+  const template = docServerOf({ command: s.command, args: s.args, url: s.url });
+  const patterns = template && templateErrorPatterns(template);
+  return patterns ? { template: template!, patterns } : undefined;
 }
 
 /** Whether and how long a server's answers are cached, in one line. */

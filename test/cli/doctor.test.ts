@@ -46,6 +46,20 @@ describe('mcpx doctor', () => {
     expect(r.stdout).not.toMatch(/FAIL|WARN/);
   });
 
+  it("warns when Context7 caches without errorPatterns (its failures come as plain answers and would be cached), naming the template's", async () => {
+    // The fixture stands in for Context7: doctor knows the server by what it runs, as import does.
+    const c7 = (extra: Record<string, unknown>) => ({ ...sb.child('c7'), args: [...(sb.child('c7').args as string[]), '@upstash/context7-mcp'], ...extra });
+    sb.config({ bare: c7({ cache: { ttl: '2h' } }), marked: c7({ cache: { ttl: '2h' }, errorPatterns: ['^Error searching libraries: '] }), uncached: c7({}), alpha: { ...sb.child('alpha'), cache: { ttl: '1h' } } });
+    const r = await sb.mcpx(['doctor', '--json']);
+    const report = JSON.parse(r.stdout) as JsonReport;
+    const warns = Object.fromEntries(report.servers.map((s) => [s.name, s.checks.filter((c) => c.verdict === 'warn').map((c) => c.message)]));
+    expect(warns.bare).toEqual(['caches its answers but has no "errorPatterns": context7 tells a failed lookup as a plain answer, which would be cached as the answer']);
+    expect({ marked: warns.marked, uncached: warns.uncached, alpha: warns.alpha }).toEqual({ marked: [], uncached: [], alpha: [] });
+    const text = await sb.mcpx(['doctor']);
+    expect(text.stdout).toContain('hint: add the errorPatterns of mcpx\'s context7 template: "errorPatterns": ["^Error searching libraries: "');
+    expect(text.exitCode).toBe(1);
+  });
+
   it('says per server whose its cached entries are: shared by everyone, or per credential', async () => {
     sb.config({ alpha: sb.child('alpha'), docs: { ...sb.child('docs'), cache: { scope: 'public' } } });
     const r = await sb.mcpx(['doctor', '--json']);
