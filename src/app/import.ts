@@ -82,7 +82,8 @@ export function importMcpJson(opts: ImportOptions): ImportResult {
     const moved = errorPatterns ? { ...cached, errorPatterns } : cached;
     if (name in existingServers) {
       const present = JSON.stringify(existingServers[name]);
-      if (present === JSON.stringify(moved) || present === JSON.stringify(rebased)) r.alreadyPresent.push(name);
+      // As this import writes it, as it was, or as an import that did not add errorPatterns yet wrote it.
+      if ([moved, rebased, cached].some((e) => present === JSON.stringify(e))) r.alreadyPresent.push(name);
       else conflicts.push(name);
       continue;
     }

@@ -142,6 +142,17 @@ describe('mcpx import', () => {
     await loadConfigFile(join(dir, 'mcpx.json'));
   });
 
+  it('finds Context7 already present when mcpx.json has it as an earlier import wrote it (before errorPatterns were added): no clash', async () => {
+    const c7 = { command: 'npx', args: ['-y', '@upstash/context7-mcp'] };
+    const earlier = { mcpServers: { c7: { ...c7, cache: { ttl: '2h', scope: 'public' } } } };
+    writeFileSync(join(dir, 'mcpx.json'), JSON.stringify(earlier));
+    writeFileSync(join(dir, '.mcp.json'), JSON.stringify({ mcpServers: { c7 } }));
+    const r = await mcpx(dir, 'import', '--json');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ moved: [], alreadyPresent: ['c7'] });
+    expect(JSON.parse(read('mcpx.json'))).toEqual(earlier);
+  });
+
   it('is idempotent: a second run finds nothing to do and keeps the first backup', async () => {
     await mcpx(dir, 'import');
     const after = read('.mcp.json');
