@@ -544,7 +544,10 @@ function fileSize(p: string): number {
 function lastLines(file: string, from: number, n = 3): string[] {
   try {
     const text = readFileSync(file).subarray(from).toString('utf8');
-    return text.split('\n').map((l) => l.trim()).filter(Boolean).slice(-n).map((l) => (l.length > 200 ? l.slice(0, 200) + '…' : l));
+    const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+    // Each line once, where it came last: a child that exits on the era probe runs again and says the same.
+    const once = lines.filter((l, i) => lines.lastIndexOf(l) === i);
+    return once.slice(-n).map((l) => (l.length > 200 ? l.slice(0, 200) + '…' : l));
   } catch {
     return [];
   }
