@@ -42,8 +42,8 @@ describe('a 2026-07-28 client', () => {
     expect(r.instructions).toContain('a (tools a__*)'); // the merged instructions, from the config alone on a first start
     expect(r.resultType).toBe('complete');
     expect(r._meta['io.modelcontextprotocol/serverInfo'].name).toBe('mcpx');
-    // From spawn: node's own start and module load (seconds on a busy shared machine) included.
-    expect(took).toBeLessThan(5000);
+    // From spawn, node's own start included: printed, not bounded (speed is the bench's). "At once" is
+    // that no child was started to answer it.
     console.log(`discover answered ${took.toFixed(0)} ms after spawn`);
     expect(processesWith(s.mark)).toHaveLength(0);
   });
